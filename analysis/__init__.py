@@ -1,0 +1,1 @@
+"""Measurements and figures computed from the PESConv shards."""

@@ -1,0 +1,1 @@
+"""Jobs (`python -m pipelines.X`) and the Beam transforms they are made of."""

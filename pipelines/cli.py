@@ -1,0 +1,59 @@
+"""What every command shares: one-line errors for user mistakes, logging set-up, provenance."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+from schemas.esconv import InputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_version() -> str:
+    """Git commit of the code that produced an artefact (with '+dirty'), or the package version."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"git:{sha}{'+dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"pesconv=={version('pesconv')}"
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def quiet_libraries() -> None:
+    """Keep our progress lines readable: the libraries' own chatter goes to WARNING level."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for name in ("apache_beam", "transformers", "datasets", "huggingface_hub", "urllib3", "filelock", "peft"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Run a command's main; user errors exit 2 with one line, Ctrl-C exits 130 with one line."""
+    try:
+        code = main(argv)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished results are kept; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

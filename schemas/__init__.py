@@ -1,0 +1,1 @@
+"""Data formats: raw ESConv readers, the normalised dialog record and the PESConv schema."""

@@ -1,0 +1,57 @@
+"""The PESConv output format: one row per dialog, as a pyarrow schema and as `datasets` features.
+
+`persona` and each turn's `persona` are lists of sentences. `persona_list` keeps PAL's layout
+(one string per annotated seeker turn, the cumulative persona sentences joined by " <persona> ")
+so PAL's training code can read the shards unchanged.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+PERSONA_JOINER = " <persona> "
+
+SURVEY_TYPE = pa.struct([
+    ("empathy", pa.int32()),
+    ("relevance", pa.int32()),
+    ("initial_emotion_intensity", pa.int32()),
+    ("final_emotion_intensity", pa.int32()),
+    ("supporter_relevance", pa.int32()),
+])
+
+TURN_TYPE = pa.struct([
+    ("speaker", pa.string()),  # "seeker" | "supporter"
+    ("text", pa.string()),
+    ("strategy", pa.string()),  # canonical label on supporter turns, null on seeker turns
+    ("feedback", pa.int32()),  # seeker per-turn feedback where the source has it
+    ("persona", pa.list_(pa.string())),  # seeker persona visible at this turn (cumulative)
+    ("persona_inferred", pa.bool_()),  # True on the seeker turns the extractor ran on
+])
+
+PESCONV_SCHEMA = pa.schema([
+    ("dialog_id", pa.string()),
+    ("split", pa.string()),
+    ("source", pa.string()),  # input file and record index, e.g. "train.json#12"
+    ("experience_type", pa.string()),
+    ("emotion_type", pa.string()),
+    ("problem_type", pa.string()),
+    ("situation", pa.string()),
+    ("survey_score", SURVEY_TYPE),
+    ("dialog", pa.list_(TURN_TYPE)),
+    ("persona", pa.list_(pa.string())),  # whole-dialog persona
+    ("persona_list", pa.list_(pa.string())),  # PAL layout, one entry per annotated seeker turn
+])
+
+REJECT_SCHEMA = pa.schema([
+    ("source", pa.string()),
+    ("index", pa.int64()),
+    ("line", pa.int64()),
+    ("dialog_id", pa.string()),
+    ("reason", pa.string()),
+])
+
+
+def pesconv_features():
+    """The same schema as `datasets.Features` (imported lazily: datasets is heavy)."""
+    from datasets import Features
+
+    return Features.from_arrow_schema(PESCONV_SCHEMA)
