@@ -1,0 +1,192 @@
+"""PESConv shards -> one example per supporter turn -> token ids, with `datasets.map` (cached).
+
+An example is everything a response model sees at a supporter turn: the dialog history before
+it, the seeker persona visible at that turn (the turn's own `persona` field of the build), the
+gold strategy and the gold response. Nothing here re-parses ESConv: the build's Parquet shards
+are the only input (`datasets.load_dataset(build_folder)`).
+
+Tokenisation is family-specific (`seq2seq` for the Blenderbot/BART PAL family, `causal` for
+the decoder-only family) and variant-specific:
+
+| variant | input_ids | input_ids_nop (no-persona pass of Eq. 6) | persona_ids |
+|---|---|---|---|
+| joint | history | history | [] |
+| hard-prompt | "Persona: p \\n Dialogue history: h \\n Response:" | same prompt, empty persona | [] |
+| pal, pal-alpha0 (seq2seq) | history | history | persona sentences |
+| pal, pal-alpha0 (causal) | the hard prompt | same prompt, empty persona | [] |
+
+Labels are always `[strategy token] + response + [eos]`. Previous supporter turns in the history
+carry their strategy token too (as in the ESConv/PAL code). The history is truncated from the
+left (oldest turns go first), the persona from the right, the response from the right.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modeling.strategies import TOKEN_OF
+from schemas.esconv import InputError
+
+VARIANTS = ("pal", "pal-alpha0", "hard-prompt", "joint")
+EXAMPLE_COLUMNS = ("dialog_id", "turn", "history", "history_speakers", "history_strategies", "persona",
+                   "strategy", "response")
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    max_source_len: int = 160  # ESConv/PAL code: 160 input tokens
+    max_persona_len: int = 128
+    max_target_len: int = 40  # ESConv/PAL code: 40 decoder tokens (strategy + response + eos)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _explode(batch: dict[str, list]) -> dict[str, list]:
+    """Batched map: dialogs -> supporter-turn examples."""
+    out: dict[str, list] = {c: [] for c in EXAMPLE_COLUMNS}
+    for dialog_id, dialog in zip(batch["dialog_id"], batch["dialog"]):
+        for i, turn in enumerate(dialog):
+            if turn["speaker"] != "supporter" or i == 0 or not turn["strategy"]:
+                continue  # PAL/ESConv skip a supporter opening with no history
+            prev = dialog[:i]
+            out["dialog_id"].append(dialog_id)
+            out["turn"].append(i)
+            out["history"].append([t["text"] for t in prev])
+            out["history_speakers"].append([t["speaker"] for t in prev])
+            out["history_strategies"].append([t["strategy"] or "" for t in prev])
+            out["persona"].append(list(turn["persona"] or []))
+            out["strategy"].append(turn["strategy"])
+            out["response"].append(turn["text"])
+    return out
+
+
+def load_examples(build: str | Path, split: str, max_examples: int | None = None, seed: int = 0):
+    """The supporter-turn examples of one split of a build (a `datasets.Dataset`).
+
+    `max_examples` keeps a seeded random sample (spread over all dialogs), for quick runs.
+    """
+    import datasets
+
+    build = Path(build)
+    if not (build / "data").is_dir():
+        raise InputError(f"{build} is not a PESConv build folder (no data/ inside); run python -m pipelines.build_pesconv")
+    try:
+        dialogs = datasets.load_dataset(str(build), split=split)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        raise InputError(f"cannot load split {split!r} of {build}: {str(exc).splitlines()[0]}") from None
+    examples = dialogs.map(_explode, batched=True, remove_columns=dialogs.column_names,
+                           desc=f"{split}: supporter turns")
+    if max_examples is not None and max_examples < len(examples):
+        examples = examples.shuffle(seed=seed).select(range(max_examples))
+    return examples
+
+
+# ---------------------------------------------------------------------------------------- tokenising
+
+def _ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+
+def _history_ids(tokenizer, ex: dict, family: str, sep: list[int]) -> list[list[int]]:
+    pieces = []
+    for text, speaker, strategy in zip(ex["history"], ex["history_speakers"], ex["history_strategies"]):
+        strat = TOKEN_OF.get(strategy) if speaker == "supporter" else None
+        if family == "causal":
+            who = "Supporter" if speaker == "supporter" else "Seeker"
+            piece = _ids(tokenizer, f"{who}: ") + (tokenizer.convert_tokens_to_ids([strat]) if strat else []) \
+                + _ids(tokenizer, f" {text}\n" if strat else f"{text}\n")
+        else:
+            piece = (tokenizer.convert_tokens_to_ids([strat]) if strat else []) + _ids(tokenizer, text) + sep
+        pieces.append(piece)
+    return pieces
+
+
+def _left_truncate(pieces: list[list[int]], budget: int) -> list[int]:
+    flat = [t for p in pieces for t in p]
+    return flat[-budget:] if budget > 0 else []
+
+
+def make_tokenize_fn(tokenizer, family: str, variant: str, settings: TokenSettings):
+    """The per-example function given to `datasets.map` (a closure over plain values + the tokenizer)."""
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant {variant!r} (choose {', '.join(VARIANTS)})")
+    eos = tokenizer.eos_token_id
+    sep = [eos]
+    prompt_style = variant == "hard-prompt" or (family == "causal" and variant in ("pal", "pal-alpha0"))
+    separate_persona = family == "seq2seq" and variant in ("pal", "pal-alpha0")
+    s = settings
+
+    def persona_text(persona: list[str]) -> str:
+        return " ".join(p.strip() for p in persona)
+
+    def prompt(persona: list[str] | None, hist_pieces: list[list[int]]) -> list[int]:
+        tail = _ids(tokenizer, "\nResponse:" if family == "causal" else "response:")
+        if persona is None:  # joint: history only
+            head = _ids(tokenizer, "Dialogue history:\n") if family == "causal" else []
+            tail = tail if family == "causal" else []
+        else:
+            p_ids = _ids(tokenizer, persona_text(persona))[: s.max_persona_len]
+            head = _ids(tokenizer, "Persona: ") + p_ids + _ids(tokenizer, "\nDialogue history:\n")
+        return head + _left_truncate(hist_pieces, s.max_source_len - len(head) - len(tail)) + tail
+
+    def fn(ex: dict[str, Any]) -> dict[str, list[int]]:
+        pieces = _history_ids(tokenizer, ex, family, sep)
+        if prompt_style:
+            input_ids, input_nop = prompt(ex["persona"], pieces), prompt([], pieces)
+        else:
+            input_ids = prompt(None, pieces)
+            input_nop = input_ids
+        persona_ids: list[int] = []
+        if separate_persona:
+            for sent in ex["persona"]:
+                persona_ids += _ids(tokenizer, sent.strip()) + sep
+            persona_ids = persona_ids[: s.max_persona_len]
+        strat = tokenizer.convert_tokens_to_ids([TOKEN_OF[ex["strategy"]]])
+        resp = _ids(tokenizer, (" " if family == "causal" else "") + ex["response"].strip())
+        labels = strat + resp[: s.max_target_len - 2] + [eos]
+        return {"input_ids": input_ids, "input_ids_nop": input_nop, "persona_ids": persona_ids, "labels": labels}
+
+    return fn
+
+
+def tokenize_examples(examples, tokenizer, family: str, variant: str, settings: TokenSettings):
+    """Add input_ids / input_ids_nop / persona_ids / labels with `datasets.map` (cached by fingerprint)."""
+    fn = make_tokenize_fn(tokenizer, family, variant, settings)
+    return examples.map(fn, desc=f"tokenising ({family}, {variant})")
+
+
+# ---------------------------------------------------------------------------------------- batching
+
+def _pad(seqs: list[list[int]], value: int, left: bool = False, min_len: int = 1) -> torch.Tensor:
+    n = max(min_len, max((len(x) for x in seqs), default=0))
+    rows = [([value] * (n - len(x)) + list(x)) if left else (list(x) + [value] * (n - len(x))) for x in seqs]
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def collate_seq2seq(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded encoder inputs, persona, and labels (-100 on padding)."""
+    out = {}
+    for key in ("input_ids", "input_ids_nop", "persona_ids"):
+        ids = _pad([r[key] for r in rows], pad_id)
+        out[key] = ids
+        out[key.replace("ids", "mask")] = (_pad([[1] * len(r[key]) for r in rows], 0)).bool()
+    out["labels"] = _pad([r["labels"] for r in rows], -100)
+    return out
+
+
+def collate_causal_train(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """prompt + target, right-padded; labels are -100 on the prompt and on padding."""
+    seqs = [list(r["input_ids"]) + list(r["labels"]) for r in rows]
+    labels = [[-100] * len(r["input_ids"]) + list(r["labels"]) for r in rows]
+    return {"input_ids": _pad(seqs, pad_id), "attention_mask": _pad([[1] * len(s) for s in seqs], 0),
+            "labels": _pad(labels, -100)}
+
+
+def collate_causal_prompts(rows: list[dict], pad_id: int, key: str = "input_ids") -> dict[str, torch.Tensor]:
+    """Left-padded prompts (for scoring and generation)."""
+    return {"input_ids": _pad([r[key] for r in rows], pad_id, left=True),
+            "attention_mask": _pad([[1] * len(r[key]) for r in rows], 0, left=True)}
