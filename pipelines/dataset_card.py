@@ -1,0 +1,373 @@
+"""The PESConv dataset card, generated from a finished build's manifest (never hand-written).
+
+`build_card` returns a `huggingface_hub.DatasetCard`: YAML metadata (licence, language, tasks,
+tags, size category, `configs` mapping the train/valid/test shards, `dataset_info` with the
+features of `schemas.pesconv.pesconv_features()` and the split sizes) plus a Markdown body that
+describes every field, how the data was built, the analysis figures, limitations, the ethics note
+and the citations. `validate_card` checks a card offline with `huggingface_hub` and `datasets`'
+own metadata parsers; the Hub's online YAML check (`DatasetCard.validate`) runs before a real upload.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from schemas.esconv import InputError
+from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
+
+SPLITS_ORDER = ("train", "valid", "test")
+LICENSE = "cc-by-nc-4.0"
+PAPER_EXTRACTOR = "facebook/bart-large-cnn"
+PAPER_GENERATION = {"num_beams": 10, "max_new_tokens": 128, "max_input_tokens": 512}
+TAGS = ["emotional-support", "emotional-support-conversation", "persona", "dialogue", "esconv", "pesconv", "pal",
+        "mental-health", "synthetic-annotations"]
+
+ETHICS_NOTE = ("Personas are model inferences about role-played seekers, not facts about real people. "
+               "Models trained on this data must not replace professional help or be deployed to people "
+               "in crisis without supervision.")
+
+CITATIONS = """\
+```bibtex
+@inproceedings{liu-etal-2021-towards,
+    title = "Towards Emotional Support Dialog Systems",
+    author = "Liu, Siyang and Zheng, Chujie and Demasi, Orianna and Sabour, Sahand and Li, Yu and
+              Yu, Zhou and Jiang, Yong and Huang, Minlie",
+    booktitle = "Proceedings of the 59th Annual Meeting of the Association for Computational Linguistics
+                 and the 11th International Joint Conference on Natural Language Processing (Volume 1: Long Papers)",
+    year = "2021",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/2021.acl-long.269",
+    pages = "3469--3483",
+}
+
+@inproceedings{cheng-etal-2023-pal,
+    title = "{PAL}: Persona-Augmented Emotional Support Conversation Generation",
+    author = "Cheng, Jiale and Sabour, Sahand and Sun, Hao and Chen, Zhuang and Huang, Minlie",
+    booktitle = "Findings of the Association for Computational Linguistics: ACL 2023",
+    year = "2023",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/2023.findings-acl.34",
+    pages = "535--554",
+}
+```"""
+
+# One description per field of PESCONV_SCHEMA (nested fields as "parent.child"); a schema field
+# without a description stops the card generation, so the card cannot silently fall behind the schema.
+FIELD_DESCRIPTIONS: dict[str, str] = {
+    "dialog_id": "Stable id: a content hash of the conversation (`esconv-` + 16 hex digits), the same "
+                 "from either ESConv format; unique across splits (duplicates are rejected).",
+    "split": "The split this dialog belongs to: `train`, `valid` or `test`.",
+    "source": "Where the dialog came from: input file and record index, e.g. `train.json#12`.",
+    "experience_type": "ESConv experience type (e.g. `Previous Experience`, `Current Experience`).",
+    "emotion_type": "The seeker's emotion as annotated in ESConv (e.g. `anxiety`, `depression`, `sadness`).",
+    "problem_type": "The seeker's problem category from ESConv (e.g. `job crisis`, `ongoing depression`).",
+    "situation": "The seeker's free-text description of their situation, written before the chat.",
+    "survey_score": "Post-chat survey scores from ESConv (integers, null where the source has none).",
+    "survey_score.empathy": "Seeker's rating of the supporter's empathy (1-5).",
+    "survey_score.relevance": "Seeker's rating of the relevance of the supporter's responses (1-5).",
+    "survey_score.initial_emotion_intensity": "Seeker's emotion intensity before the chat (1-5).",
+    "survey_score.final_emotion_intensity": "Seeker's emotion intensity after the chat (1-5).",
+    "survey_score.supporter_relevance": "Relevance score from the supporter's own survey (ESConv "
+                                     "`survey_score.supporter.relevance`), where present.",
+    "dialog": "The turns of the conversation in order; consecutive turns of one speaker stay separate.",
+    "dialog.speaker": "`seeker` (help seeker) or `supporter` (trained supporter).",
+    "dialog.text": "The utterance text (whitespace-normalised).",
+    "dialog.strategy": "Support strategy of a supporter turn, one of the 8 canonical ESConv labels "
+                       "(Question, Restatement or Paraphrasing, Reflection of feelings, Self-disclosure, "
+                       "Affirmation and Reassurance, Providing Suggestions, Information, Others); null on "
+                       "seeker turns.",
+    "dialog.feedback": "The seeker's per-turn feedback score where the source has it, else null.",
+    "dialog.persona": "Inferred seeker persona sentences visible at this turn (cumulative: earlier persona "
+                      "plus new inferences, near-duplicates removed). Empty before the first annotated turn.",
+    "dialog.persona_inferred": "True on the seeker turns the persona extractor ran on.",
+    "persona": "Whole-dialog persona of the seeker: first-person sentences inferred from all seeker turns.",
+    "persona_list": "PAL's layout: one string per annotated seeker turn holding the cumulative persona "
+                    f"sentences joined by `{PERSONA_JOINER.strip()}`, so PAL's training code reads it unchanged.",
+}
+
+
+def schema_field_paths(schema: pa.Schema = PESCONV_SCHEMA) -> list[tuple[str, str]]:
+    """(dotted path, readable type) for every field, nested struct / list-of-struct fields included."""
+    out: list[tuple[str, str]] = []
+
+    def walk(prefix: str, typ: pa.DataType, name: str) -> None:
+        path = f"{prefix}{name}"
+        inner = typ.value_type if pa.types.is_list(typ) else typ
+        if pa.types.is_struct(inner):
+            out.append((path, "list of struct" if pa.types.is_list(typ) else "struct"))
+            for child in inner:
+                walk(path + ".", child.type, child.name)
+        else:
+            out.append((path, f"list of {inner}" if pa.types.is_list(typ) else str(typ)))
+
+    for f in schema:
+        walk("", f.type, f.name)
+    return out
+
+
+def size_category(n: int) -> str:
+    """The Hub's `size_categories` bucket for `n` rows."""
+    labels = ["n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M", "100M<n<1B",
+              "1B<n<10B", "10B<n<100B", "100B<n<1T"]
+    for i, label in enumerate(labels):
+        if n < 1000 * 10 ** i:
+            return label
+    return "n>1T"
+
+
+def ordered_splits(splits: dict[str, Any]) -> list[str]:
+    return [s for s in SPLITS_ORDER if s in splits] + sorted(s for s in splits if s not in SPLITS_ORDER)
+
+
+def split_stats(folder: Path, manifest: dict) -> dict[str, dict[str, int]]:
+    """num_examples / num_bytes (Arrow, as `datasets` records it) / download bytes per split."""
+    import pyarrow.parquet as pq
+
+    stats: dict[str, dict[str, int]] = {}
+    for rel, shard in sorted(manifest["shards"].items()):
+        s = stats.setdefault(shard["split"], {"num_examples": 0, "num_bytes": 0, "download_size": 0})
+        path = folder / rel
+        s["num_examples"] += int(shard["rows"])
+        s["num_bytes"] += pq.read_table(path).nbytes
+        s["download_size"] += path.stat().st_size
+    return stats
+
+
+def card_data(manifest: dict, stats: dict[str, dict[str, int]]) -> Any:
+    """YAML metadata as `DatasetCardData`: configs per split and dataset_info from `datasets` itself."""
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    from schemas.pesconv import pesconv_features
+
+    splits = ordered_splits(stats)
+    total = sum(s["num_examples"] for s in stats.values())
+    data = DatasetCardData(
+        pretty_name="PESConv: Persona-augmented Emotional Support Conversations",
+        license=LICENSE,
+        language=["en"],
+        language_creators=["crowdsourced"],
+        annotations_creators=["crowdsourced", "machine-generated"],
+        multilinguality=["monolingual"],
+        size_categories=[size_category(total)],
+        source_datasets=["extended|esconv"],
+        task_categories=["text-generation"],
+        task_ids=["dialogue-modeling", "dialogue-generation"],
+        tags=list(TAGS),
+    )
+    MetadataConfigs({"default": {"data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}}
+                    ).to_dataset_card_data(data)
+    split_dict = SplitDict(dataset_name="pesconv")
+    for s in splits:
+        split_dict.add(SplitInfo(name=s, num_bytes=stats[s]["num_bytes"], num_examples=stats[s]["num_examples"]))
+    info = DatasetInfo(features=pesconv_features(), splits=split_dict,
+                       download_size=sum(s["download_size"] for s in stats.values()),
+                       dataset_size=sum(s["num_bytes"] for s in stats.values()))
+    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    return data
+
+
+def _md_value(v: Any) -> str:
+    if v is None:
+        return "–"
+    text = json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else str(v)
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def limitations(manifest: dict) -> list[str]:
+    """Known limitations of this build, stated from its manifest (persona errors, model substitutions)."""
+    ex = manifest.get("extractor", {})
+    gen = ex.get("generation", {})
+    model = str(ex.get("model", "unknown"))
+    items = [
+        "**Persona errors.** Every persona sentence is generated by a model from the seeker's utterances. "
+        "Sentences can be wrong, over-generalised, duplicated in other words, or invented (hallucinated); "
+        "they were not checked by people. Treat them as noisy silver annotations, not ground truth.",
+        "**Role-played seekers.** ESConv seekers are crowd workers describing (possibly fictional) "
+        "situations; a persona describes what a seeker said in a chat, not a real person.",
+    ]
+    if PAPER_EXTRACTOR not in model:
+        items.append(
+            f"**Model substitution.** The paper (PAL) infers personas with `{PAPER_EXTRACTOR}` fine-tuned on "
+            f"PERSONA-CHAT. This build used `{model}`"
+            + (f" with the LoRA adapter `{ex['adapter']}`" if ex.get("adapter") else " without a fine-tuned adapter")
+            + ", so persona quality and style differ from the paper's PESConv; results are not directly "
+              "comparable with the published numbers.")
+    if not ex.get("adapter") and PAPER_EXTRACTOR not in model:
+        items.append("**No persona-extraction fine-tuning recorded.** The extractor has no adapter in the "
+                     "manifest; unless the model itself was fine-tuned for persona extraction, the personas "
+                     "may be of low quality.")
+    diffs = [f"{k} = {gen.get(k)} (paper: {v})" for k, v in PAPER_GENERATION.items()
+             if k in gen and gen.get(k) != v]
+    if diffs:
+        items.append("**Decoding differs from the paper:** " + "; ".join(diffs) + ".")
+    if ex.get("quantize") or ex.get("dtype") not in (None, "float32"):
+        items.append(f"**Reduced precision.** Inference ran with dtype `{ex.get('dtype')}`"
+                     + (f" and `{ex['quantize']}` quantisation" if ex.get("quantize") else "")
+                     + "; outputs can differ slightly from full-precision runs.")
+    scheme = manifest.get("split_scheme")
+    if scheme and scheme != "standard":
+        items.append(f"**Split scheme `{scheme}`.** The splits are not ESConv's standard 910/195/195 split files"
+                     + (" but PAL's 910/260/130 split." if scheme == "pal" else "."))
+    rejected = manifest.get("counts", {}).get("rejected", 0)
+    if rejected:
+        reasons = ", ".join(f"{k} ({v})" for k, v in manifest.get("rejects_by_reason", {}).items())
+        items.append(f"**Rejected dialogs.** {rejected} input dialogs were not included"
+                     + (f": {reasons}." if reasons else "."))
+    max_dialogs = manifest.get("settings", {}).get("max_dialogs")
+    if max_dialogs:
+        items.append(f"**Partial build.** Only the first {max_dialogs} input records were read (`--max-dialogs`).")
+    items.append("**English only; sensitive topics.** Conversations discuss depression, anxiety, break-ups, "
+                 "job loss and similar topics; they are not clinical data.")
+    return items
+
+
+def card_body(manifest: dict, stats: dict[str, dict[str, int]], figures: list[str], repo_id: str | None = None) -> str:
+    counts = manifest.get("counts", {})
+    ex = manifest.get("extractor", {})
+    splits = ordered_splits(stats)
+    split_text = ", ".join(f"{s} {stats[s]['num_examples']}" for s in splits)
+    missing = [p for p, _ in schema_field_paths() if p not in FIELD_DESCRIPTIONS]
+    if missing:
+        raise InputError(f"dataset card: no description for schema field(s) {', '.join(missing)}")
+    lines: list[str] = [
+        "# PESConv: Persona-augmented Emotional Support Conversations", "",
+        "PESConv is [ESConv](https://github.com/thu-coai/Emotional-Support-Conversation) (emotional-support "
+        "dialogs between a help *seeker* and a trained *supporter*, with per-turn support strategies and "
+        "post-chat survey scores) with the **seeker's persona inferred turn by turn**, as in PAL (Cheng et al., "
+        "Findings of ACL 2023). One row per dialog; every seeker turn from utterance "
+        f"{manifest.get('settings', {}).get('start_utterance', 3)} of the conversation on carries the persona "
+        "inferred from the seeker's utterances so far, and each dialog has a whole-dialog persona.", "",
+        f"This release holds **{counts.get('written', sum(s['num_examples'] for s in stats.values()))} dialogs** "
+        f"({split_text}).", "",
+        "## Loading", "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'ds = load_dataset("{repo_id or "USER/NAME"}")  # splits: ' + ", ".join(splits),
+        'dialog = ds["train"][0]',
+        'print(dialog["persona"], dialog["dialog"][2]["persona"])',
+        "```", "",
+        "The shards are plain Parquet (`data/{split}-0000i-of-0000n.parquet`) and can also be read with "
+        "pandas or pyarrow.", "",
+        "## Splits", "",
+        "| split | dialogs | Parquet bytes |", "|---|---:|---:|",
+        *[f"| {s} | {stats[s]['num_examples']} | {stats[s]['download_size']} |" for s in splits], "",
+        f"Split scheme: `{manifest.get('split_scheme', 'unknown')}`"
+        + (f" ({_md_value(manifest['split_settings'])})" if manifest.get("split_settings") else "") + ".", "",
+        "## Data fields", "",
+        "| field | type | description |", "|---|---|---|",
+        *[f"| `{p}` | {t} | {FIELD_DESCRIPTIONS[p]} |" for p, t in schema_field_paths()], "",
+        "## How it was built", "",
+        "Built with `python -m pipelines.build_pesconv` (Apache Beam): read and validate ESConv -> "
+        "de-duplicate -> expand every seeker turn into an extraction request (the seeker's utterances up to "
+        "and including that turn) -> look up the inference cache -> batched persona-extraction inference -> "
+        "fold results back per dialog (earlier persona plus new sentences, near-duplicates removed) -> "
+        "assign splits -> Parquet shards. The build checks `written + rejected == read`.", "",
+        "| | |", "|---|---|",
+        f"| created | {_md_value(manifest.get('created'))} |",
+        f"| code version | {_md_value(manifest.get('code_version'))} |",
+        f"| command | {_md_value(manifest.get('command'))} |",
+        f"| dialogs read / written / rejected | {counts.get('read')} / {counts.get('written')} / "
+        f"{counts.get('rejected')} |",
+        f"| build wall time | {manifest.get('wall_time_s')} s |",
+    ]
+    inference = manifest.get("inference", {})
+    if inference:
+        lines.append(f"| annotated seeker turns | {inference.get('annotated_seeker_turns')} "
+                     f"({inference.get('unique_inputs')} unique inputs) |")
+    for f in manifest.get("input", {}).get("files", []):
+        lines.append(f"| input `{f.get('name')}` | {f.get('records_read')} records, sha256 `{f.get('sha256')}` |")
+    lines += ["", "**Persona extractor** (identity and settings as recorded in the build manifest):", "",
+              "| | |", "|---|---|"]
+    for k in sorted(ex):
+        lines.append(f"| {k} | {_md_value(ex[k])} |")
+    settings = manifest.get("settings", {})
+    if settings:
+        lines += ["", "**Build settings:** " + ", ".join(f"{k} = {_md_value(v)}" for k, v in sorted(settings.items()))
+                  + "."]
+    lines += ["", "Every shard's sha256 and row count are listed in `manifest.json` in this repository.", ""]
+    if figures:
+        lines += ["## Analysis figures", "",
+                  "Mean cosine similarity between the supporter's responses and the seeker persona visible at that "
+                  "turn, against the seeker's empathy score, relevance score and emotion-intensity decrease "
+                  "(`python -m analysis.persona_similarity`; PAL paper, Figures 3 and 5).", ""]
+        for fig in figures:
+            lines += [f"![{Path(fig).stem}]({fig})", ""]
+    lines += ["## Limitations", "", *[f"- {x}" for x in limitations(manifest)], "",
+              "## Ethics note", "", ETHICS_NOTE, "",
+              "## Licence", "",
+              "CC BY-NC 4.0 (non-commercial), inherited from ESConv. The inferred personas are derived from "
+              "ESConv and carry the same licence.", "",
+              "## Citation", "",
+              "If you use PESConv, cite ESConv and PAL:", "", CITATIONS, ""]
+    return "\n".join(lines)
+
+
+def build_card(folder: Path, manifest: dict, figures: list[str], repo_id: str | None = None) -> Any:
+    """The dataset card for the shards under `folder` (laid out as in the manifest); figures are repo paths."""
+    from huggingface_hub import DatasetCard
+
+    stats = split_stats(folder, manifest)
+    data = card_data(manifest, stats)
+    content = f"---\n{data.to_yaml()}\n---\n\n{card_body(manifest, stats, figures, repo_id)}"
+    return DatasetCard(content, ignore_metadata_errors=False)
+
+
+def validate_card(text: str, manifest: dict, folder: Path | None = None) -> Any:
+    """Parse a card with the Hub's and `datasets`' metadata tools; raise InputError on any mismatch."""
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    import yaml
+    from huggingface_hub import DatasetCard
+
+    from schemas.pesconv import pesconv_features
+
+    try:
+        card = DatasetCard(text, ignore_metadata_errors=False)
+    except (ValueError, yaml.YAMLError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"dataset card metadata does not parse: {first}") from None
+    data = card.data
+    problems = []
+    if data.license != LICENSE:
+        problems.append(f"licence {data.license!r} != {LICENSE}")
+    for key in ("language", "task_categories", "size_categories", "pretty_name", "tags"):
+        if not getattr(data, key, None):
+            problems.append(f"no {key}")
+    configs = MetadataConfigs.from_dataset_card_data(data)
+    infos = DatasetInfosDict.from_dataset_card_data(data)
+    expected = manifest["counts"]["splits"]
+    if list(configs) != ["default"]:
+        problems.append(f"configs {list(configs)} != ['default']")
+    else:
+        files = {d["split"]: d["path"] for d in configs["default"]["data_files"]}
+        if set(files) != set(expected):
+            problems.append(f"config splits {sorted(files)} != manifest splits {sorted(expected)}")
+        if folder is not None:
+            for split, pattern in files.items():
+                found = sorted(p.relative_to(folder).as_posix() for p in folder.glob(pattern))
+                want = sorted(k for k, v in manifest["shards"].items() if v["split"] == split)
+                if found != want:
+                    problems.append(f"split {split}: data_files {pattern} match {found}, expected {want}")
+    info = infos.get("default")
+    if info is None:
+        problems.append("no dataset_info")
+    else:
+        if info.features != pesconv_features():
+            problems.append("dataset_info features differ from schemas.pesconv.pesconv_features()")
+        sizes = {k: v.num_examples for k, v in (info.splits or {}).items()}
+        if sizes != expected:
+            problems.append(f"dataset_info split sizes {sizes} != manifest {expected}")
+    body = card.text
+    for heading in ("## Data fields", "## How it was built", "## Limitations", "## Ethics note", "## Citation"):
+        if heading not in body:
+            problems.append(f"missing section {heading!r}")
+    if problems:
+        raise InputError("dataset card is invalid: " + "; ".join(problems))
+    return card
