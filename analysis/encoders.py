@@ -83,6 +83,7 @@ class Encoder(ABC):
     def encode(self, texts: Iterable[str], progress: bool = False) -> np.ndarray:
         texts = list(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        missing.sort(key=len)  # similar lengths share a batch: less padding for transformer encoders
         if missing:
             from tqdm.auto import tqdm
 
@@ -378,9 +379,10 @@ def make_encoder(spec: str, device: str = "cpu", fasttext_dim: int = 100, fastte
     if spec.endswith(".bin"):
         return FastTextEncoder(model_path=Path(spec))
     ref = spec[len("simcse:"):] if spec.startswith("simcse:") else spec
-    name = _slug(ref.rstrip("/").split("/")[-1] if Path(ref).exists() else ref.replace("/", "_"))
-    if spec.startswith("simcse:") or _is_simcse(ref):
-        pooling = "cls_before_pooler" if "unsup" in ref.lower() else "cls"
+    base = ref.rstrip("/").split("/")[-1]  # the model's own name, not the folders above it
+    name = _slug(base if Path(ref).exists() else ref.replace("/", "_"))
+    if spec.startswith("simcse:") or _is_simcse(base):
+        pooling = "cls_before_pooler" if "unsup" in base.lower() else "cls"
         return TransformersEncoder(name, ref, pooling, device)
     if Path(ref).is_dir() and not (Path(ref) / "modules.json").exists():
         return TransformersEncoder(name, ref, "mean", device)

@@ -267,3 +267,29 @@ def test_invalid_encoder_direct_api():
     with pytest.raises(InputError):
         check_spec("glovee")
     check_spec("princeton-nlp/sup-simcse-bert-base-uncased")  # Hub ids pass the cheap check
+
+
+def test_simcse_checkpoints_use_simcse_cls_pooling(tmp_path):
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from analysis.encoders import make_encoder, minilm_path
+
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
+                                 num_attention_heads=2, intermediate_size=32)).eval()
+    text = ["I lost my job and feel anxious."]
+    with torch.no_grad():
+        ref = model(**tok(text, return_tensors="pt"))
+    cases = (("tiny-sup-simcse", "", "cls", ref.pooler_output),
+             ("tiny-unsup-simcse", "", "cls_before_pooler", ref.last_hidden_state[:, 0]),
+             ("tiny-bert", "simcse:", "cls", ref.pooler_output),
+             ("plain-bert", "", "mean", ref.last_hidden_state.mean(1)))
+    for name, prefix, pooling, expected in cases:
+        folder = tmp_path / name
+        model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+        enc = make_encoder(prefix + str(folder))
+        assert enc.pooling == pooling and enc.name == name
+        assert np.allclose(enc.encode(text), expected.numpy(), atol=1e-5)
