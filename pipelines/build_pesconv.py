@@ -291,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{counters.get('cache_hits', 0)} reused from the cache). Shards in {out / 'data'}, rejects with reasons "
         f"in {out / 'rejects.jsonl'}, provenance in {out / 'manifest.json'}. "
         f"Load with datasets.load_dataset('{out}').")
+    if written == 0:
+        log.error(f"error: none of the {read} records could be used; reasons in {out / 'rejects.jsonl'}")
+        return 1
     if not balanced:
         log.error("error: written + rejected != read; the build is incomplete, see the log above")
         return 1

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractor.dedup import merge_persona
+from pipelines.inference import Progress
 from schemas.esconv import SEEKER, Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
 
@@ -85,6 +86,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
             persona_list.append(PERSONA_JOINER.join(visible))
         turns.append({"speaker": t.speaker, "text": t.text, "strategy": t.strategy, "feedback": t.feedback,
                       "persona": list(visible), "persona_inferred": i in annotated})
+    Progress.add(dialogs=1)
     return {
         "_order": order,
         "dialog_id": dialog_id,

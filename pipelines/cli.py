@@ -35,6 +35,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # Beam's import-time note about optional GCP clients
+        handler.addFilter(lambda record: "apitools" not in record.getMessage())
     for name in ("apache_beam", "transformers", "datasets", "huggingface_hub", "urllib3", "filelock", "peft"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:

