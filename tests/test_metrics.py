@@ -1,0 +1,86 @@
+"""Table-3 metrics against values computed by hand on tiny inputs."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from analysis import metrics
+from analysis.evaluate import main as evaluate_main
+
+HYP = "the cat sat on the mat"
+REF = "the cat sat on a mat"
+
+
+def test_distinct_counts_unique_over_all_ngrams():
+    texts = ["a b a b", "a c"]
+    # unigrams a b a b a c: 3 unique / 6; bigrams ab ba ab ac: 3 unique / 4
+    assert metrics.distinct(texts, 1) == pytest.approx(50.0)
+    assert metrics.distinct(texts, 2) == pytest.approx(75.0)
+    assert metrics.distinct([], 1) == 0.0
+
+
+def test_ead_with_known_vocabulary():
+    texts = ["a b a b", "a c"]
+    # N = 3 unique, C = 6 total, V = 10: 3 / (10 (1 - 0.9^6)) = 0.640260...
+    assert metrics.ead(texts, 1, 10) == pytest.approx(100 * 3 / (10 * (1 - 0.9 ** 6)))
+    assert metrics.ead(texts, 1, 10) == pytest.approx(64.026, abs=1e-3)
+    # with a huge V, EAD tends to Distinct (N / C)
+    assert metrics.ead(texts, 2, 10 ** 9) == pytest.approx(75.0, rel=1e-4)
+
+
+def test_bleu_through_sacrebleu():
+    # p1 = 5/6, p2 = 3/5, same length (BP = 1): BLEU-2 = sqrt(5/6 * 3/5) = sqrt(0.5)
+    assert metrics.bleu([HYP], [REF], 2) == pytest.approx(100 * math.sqrt(0.5), abs=1e-6)
+    # p3 = 2/4 (the cat sat, cat sat on), p4 = 1/3 (the cat sat on): (5/6 * 3/5 * 1/2 * 1/3)^(1/4) = (1/12)^(1/4)
+    expected4 = 100 * (1 / 12) ** 0.25
+    assert metrics.bleu([HYP], [REF], 4) == pytest.approx(expected4, abs=1e-6)
+    assert metrics.bleu([REF], [REF], 4) == pytest.approx(100.0)
+
+
+def test_rouge_l_through_rouge_score():
+    # LCS "the cat sat on mat" = 5 of 6 tokens each side: F = 5/6
+    assert metrics.rouge_l([HYP], [REF]) == pytest.approx(100 * 5 / 6)
+    assert metrics.rouge_l([HYP, REF], [REF, REF]) == pytest.approx(100 * (5 / 6 + 1) / 2)
+
+
+def test_accuracy_topn_and_perplexity():
+    assert metrics.accuracy([1, 2, 1, 5]) == 50.0
+    assert metrics.accuracy([1, 2, 1, 5], top=3) == 75.0
+    assert metrics.perplexity([2.0, 4.0], [2, 4]) == pytest.approx(math.e)
+
+
+def test_words_keep_contractions():
+    assert metrics.words("I'm fine, thanks!") == ["i'm", "fine", ",", "thanks", "!"]
+
+
+def test_cos_sim_with_the_offline_encoder():
+    enc = metrics.load_encoder()
+    same = metrics.cos_sim(["I love my dog"], [["I love my dog"]], enc)
+    assert same == pytest.approx(1.0, abs=1e-4)
+    mixed = metrics.cos_sim(["I love my dog", "hello"], [["I have a puppy"], []], enc)  # empty persona skipped
+    assert 0.2 < mixed < 1.0
+    assert math.isnan(metrics.cos_sim(["x"], [[]], enc))
+
+
+def _write_run(folder, gens, vocab=100):
+    folder.mkdir()
+    rows = [{"strategy": "Question", "strategy_rank": r, "nll_sum": 1.0, "n_tokens": 1, "persona": [],
+             "response": REF, "generation": g} for r, g in zip([1, 2], gens)]
+    (folder / "generations-test.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+    (folder / "generations-test.meta.json").write_text(json.dumps({"vocab_size": vocab}))
+
+
+def test_evaluate_cli_writes_side_by_side_table(tmp_path, capsys):
+    _write_run(tmp_path / "a", [HYP, None])
+    _write_run(tmp_path / "b", [REF, REF])
+    out = tmp_path / "t3"
+    assert evaluate_main([f"A={tmp_path / 'a'}", f"B={tmp_path / 'b'}", "--no-cos-sim", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| A |" in printed and "paper: PAL" in printed
+    result = json.loads(out.with_suffix(".json").read_text())["runs"]
+    assert result["A"]["metrics"]["ACC"] == 50.0 and result["A"]["metrics"]["decoded"] == 1
+    assert result["A"]["metrics"]["PPL"] == pytest.approx(math.e)
+    assert result["B"]["metrics"]["B-4"] == pytest.approx(100.0)
+    assert result["A"]["metrics"]["B-2"] == pytest.approx(100 * math.sqrt(0.5), abs=1e-6)
