@@ -187,6 +187,7 @@ def save_final(model, tok, backend: str, args, out: Path) -> list[str]:
             for n, p in model.named_parameters():
                 if n in half:
                     p.data = half[n]
+        (out / "README.md").unlink(missing_ok=True)  # peft's generic card; ours is model_card.md
         return ["adapter_config.json", "adapter_model.safetensors"]
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
@@ -240,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if str(args.device).startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     t0 = time.time()
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
