@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,26 @@ def _weight_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_file() and p.suffix in keep]
 
 
+@contextmanager
+def _no_library_progress_bars():
+    """Silence transformers' per-tensor loading bars (they drown the build's own progress lines)."""
+    import functools
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    original = gguf_utils.tqdm
+    hf_logging.disable_progress_bar()
+    gguf_utils.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _load_hf(source: str | Path, gguf_file: str | None, dtype: torch.dtype) -> tuple[Any, Any, str]:
     """Tokenizer, model and backend name ('seq2seq' or 'causal') from a folder, gguf or Hub id."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
@@ -60,13 +81,14 @@ def _load_hf(source: str | Path, gguf_file: str | None, dtype: torch.dtype) -> t
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     try:
-        config = AutoConfig.from_pretrained(source, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        backend = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
-        cls = AutoModelForSeq2SeqLM if backend == "seq2seq" else AutoModelForCausalLM
-        if not gguf_file:
-            kwargs["use_safetensors"] = True
-        model = cls.from_pretrained(source, dtype=dtype, **kwargs)
+        with _no_library_progress_bars():
+            config = AutoConfig.from_pretrained(source, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+            backend = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
+            cls = AutoModelForSeq2SeqLM if backend == "seq2seq" else AutoModelForCausalLM
+            if not gguf_file:
+                kwargs["use_safetensors"] = True
+            model = cls.from_pretrained(source, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot load extractor model {str(source)!r}: {first}") from None
