@@ -22,9 +22,8 @@ def lora_wrap(model: torch.nn.Module, r: int, new_token_ids: list[int]):
     """LoRA on every linear layer of the blocks + the new strategy-token rows of the embeddings."""
     from peft import LoraConfig, get_peft_model
 
-    tied = bool(getattr(model.config, "tie_word_embeddings", False))
     cfg = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM",
-                     trainable_token_indices={"embed_tokens": list(new_token_ids)}, ensure_weight_tying=tied)
+                     trainable_token_indices={"embed_tokens": list(new_token_ids)})
     return get_peft_model(model, cfg)
 
 

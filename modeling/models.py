@@ -40,7 +40,7 @@ def load_base(model: str | None, family_hint: str | None = None, dtype: torch.dt
         kwargs["gguf_file"] = src["gguf_file"]
     source = src["source"]
     path = Path(source)
-    if path.is_dir() and not (path / "config.json").exists():
+    if path.is_dir() and not src["gguf_file"] and not (path / "config.json").exists():
         raise InputError(f"model folder {path} has no config.json")
     if not path.exists() and (str(model).startswith((".", "/")) or str(model).count("/") > 1):
         raise InputError(f"--model {model!r} is neither an existing folder/.gguf file nor a Hub model id")
@@ -51,7 +51,7 @@ def load_base(model: str | None, family_hint: str | None = None, dtype: torch.dt
         raise InputError(f"cannot load model {model!r}: {str(exc).strip().splitlines()[0]}") from None
     family = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
     cls = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
-    random_init = path.is_dir() and not _has_weights(path)
+    random_init = path.is_dir() and not src["gguf_file"] and not _has_weights(path)
     if random_init:
         log.warning("notice: %s has a config but no weights: building a RANDOMLY INITIALISED %s model from the "
                     "config (train it before reading anything into its outputs)", path, config.model_type)

@@ -1,0 +1,165 @@
+"""The PAL encoder-decoder: co-attention with masking (Eq. 2-3), the Eq. 4 memory, strategy tokens, loss, I/O."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from torch import nn
+
+from modeling.data import TokenSettings, collate_seq2seq, load_examples, tokenize_examples
+from modeling.models import ResponseModel
+from modeling.pal import PALModel, co_attention
+from modeling.strategies import STRATEGY_TOKENS
+from tests.helpers import BLENDERBOT_DIR
+
+
+def _ln(d):
+    torch.manual_seed(1)
+    ln = nn.LayerNorm(d)
+    nn.init.normal_(ln.weight)
+    nn.init.normal_(ln.bias)
+    return ln
+
+
+def test_co_attention_matches_equations_on_real_tokens_only():
+    torch.manual_seed(0)
+    b, ld, lp, d = 2, 5, 4, 6
+    h_d, h_p = torch.randn(b, ld, d), torch.randn(b, lp, d)
+    mask_d = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)
+    mask_p = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)
+    ln_d, ln_p = _ln(d), _ln(d)
+    hat_d, hat_p = co_attention(h_d, mask_d, h_p, mask_p, ln_d, ln_p)
+    for i in range(b):  # explicit Eq. 2-3 on the unpadded tensors
+        nd, np_ = int(mask_d[i].sum()), int(mask_p[i].sum())
+        hd, hp = h_d[i, :nd], h_p[i, :np_]
+        z_d = torch.softmax(hd @ hp.T, -1) @ hp
+        z_p = torch.softmax(hp @ hd.T, -1) @ hd
+        assert torch.allclose(hat_d[i, :nd], ln_d(hd + z_d), atol=1e-5)
+        assert torch.allclose(hat_p[i, :np_], ln_p(hp + z_p), atol=1e-5)
+    # padded values never leak into real positions
+    h_p2, h_d2 = h_p.clone(), h_d.clone()
+    h_p2[1, 2:] = 1e3
+    h_d2[1, 3:] = -1e3
+    hat_d2, hat_p2 = co_attention(h_d2, mask_d, h_p2, mask_p, ln_d, ln_p)
+    assert torch.allclose(hat_d2[1, :3], hat_d[1, :3], atol=1e-5)
+    assert torch.allclose(hat_p2[1, :2], hat_p[1, :2], atol=1e-5)
+
+
+def test_empty_persona_gives_zero_attention_no_nan():
+    h_d, h_p = torch.randn(1, 3, 4), torch.randn(1, 2, 4)
+    ln = nn.LayerNorm(4)
+    hat_d, hat_p = co_attention(h_d, torch.ones(1, 3, dtype=torch.bool), h_p, torch.zeros(1, 2, dtype=torch.bool),
+                                ln, ln)
+    assert torch.allclose(hat_d, ln(h_d), atol=1e-6) and not torch.isnan(hat_p).any()
+
+
+@pytest.fixture(scope="module")
+def pal(tiny_seq2seq_dir):
+    return ResponseModel.build(str(tiny_seq2seq_dir), "pal")
+
+
+@pytest.fixture(scope="module")
+def pal_rows(pal, tiny_build):
+    ex = load_examples(tiny_build, "train")
+    tok = tokenize_examples(ex, pal.tokenizer, pal.family, "pal", pal.token_settings)
+    with_persona = [tok[i] for i in range(len(tok)) if tok[i]["persona_ids"]][:2]
+    without = [tok[i] for i in range(len(tok)) if not tok[i]["persona_ids"]][:1]
+    return with_persona + without
+
+
+def test_memory_concatenates_history_and_persona_positions(pal, pal_rows):
+    net: PALModel = pal.net.eval()
+    batch = collate_seq2seq(pal_rows, pal.pad_id)
+    lam = net.mix_w.softmax(-1)
+    assert torch.allclose(lam, torch.full((3,), 1 / 3))  # w initialised equal
+    memory, mask = net.encode(batch)
+    ld, lp = batch["input_ids"].shape[1], batch["persona_ids"].shape[1]
+    assert memory.shape[1] == ld + lp and torch.equal(mask, torch.cat([batch["input_mask"], batch["persona_mask"]], 1))
+    with torch.no_grad():
+        h_d = net.encoder_states(batch["input_ids"], batch["input_mask"])
+        h_p = net.encoder_states(batch["persona_ids"], batch["persona_mask"])
+        hat_d, hat_p = co_attention(h_d, batch["input_mask"], h_p, batch["persona_mask"], net.ln_d, net.ln_p)
+    assert torch.allclose(memory[:, :ld], lam[0] * hat_d + lam[2] * h_d, atol=1e-5)
+    assert torch.allclose(memory[:, ld:], lam[1] * hat_p, atol=1e-5)
+    no_p, no_p_mask = net.encode(batch, use_persona=False)
+    assert torch.allclose(no_p, lam[0] * net.ln_d(h_d) + lam[2] * h_d, atol=1e-5)
+    # the row without persona: its persona positions are all masked, its history part equals the no-persona pass
+    assert not mask[2, ld:].any()
+    assert torch.allclose(memory[2, :ld], no_p[2], atol=1e-5)
+
+
+def test_target_is_strategy_token_then_response_and_loss_is_token_nll(pal, pal_rows):
+    ids = pal.tokenizer.convert_tokens_to_ids(list(STRATEGY_TOKENS))
+    assert len(set(ids)) == 8 and all(t in pal.tokenizer.all_special_tokens for t in STRATEGY_TOKENS)
+    for r in pal_rows:
+        assert r["labels"][0] in ids and r["labels"][-1] == pal.tokenizer.eos_token_id
+        assert pal.tokenizer.convert_ids_to_tokens(r["labels"][0]) == f"[{r['strategy']}]"
+    batch = collate_seq2seq(pal_rows, pal.pad_id)
+    pal.net.eval()
+    out = pal.net(batch)
+    logits, labels = out.logits, batch["labels"]
+    manual = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+    assert torch.allclose(out.loss, manual, atol=1e-5)
+    out.loss.backward()
+    assert pal.net.mix_w.grad is not None and pal.net.ln_p.weight.grad is not None
+    pal.net.zero_grad()
+    s = pal.score(pal_rows)
+    assert torch.allclose(s["nll_sum"].sum() / s["n_tokens"].sum(), manual, atol=1e-4)
+
+
+def test_examples_one_per_supporter_turn_with_visible_persona(tiny_build):
+    import datasets
+
+    dialogs = datasets.load_dataset(str(tiny_build), split="train")
+    ex = load_examples(tiny_build, "train")
+    expected = sum(1 for d in dialogs for i, t in enumerate(d["dialog"]) if t["speaker"] == "supporter" and i > 0)
+    assert len(ex) == expected
+    first = ex[0]
+    turn = next(d for d in dialogs if d["dialog_id"] == first["dialog_id"])["dialog"][first["turn"]]
+    assert first["response"] == turn["text"] and first["strategy"] == turn["strategy"]
+    assert first["persona"] == turn["persona"] and len(first["history"]) == first["turn"]
+
+
+def test_variant_inputs(tiny_build, tiny_causal_dir):
+    from transformers import AutoTokenizer
+
+    from modeling.strategies import add_strategy_tokens
+
+    tok = AutoTokenizer.from_pretrained(tiny_causal_dir)
+    add_strategy_tokens(tok)
+    ex = load_examples(tiny_build, "train")
+    i = next(k for k in range(len(ex)) if ex[k]["persona"])
+    settings = TokenSettings(max_source_len=64)
+    hard = tokenize_examples(ex, tok, "seq2seq", "hard-prompt", settings)[i]
+    joint = tokenize_examples(ex, tok, "seq2seq", "joint", settings)[i]
+    causal = tokenize_examples(ex, tok, "causal", "pal", settings)[i]
+    assert tok.decode(hard["input_ids"]).startswith("persona:") and hard["input_ids"] != hard["input_ids_nop"]
+    assert joint["input_ids"] == joint["input_ids_nop"] and not joint["persona_ids"]
+    assert len(hard["input_ids"]) <= 64 and len(causal["input_ids"]) <= 64
+    assert "response:" in tok.decode(causal["input_ids_nop"][-4:])
+
+
+def test_save_load_roundtrip(pal, pal_rows, tmp_path):
+    pal.net.eval()
+    before = pal.score(pal_rows)
+    pal.save(tmp_path / "ck")
+    again = ResponseModel.load(tmp_path / "ck")
+    again.net.eval()
+    assert again.variant == "pal" and torch.allclose(again.score(pal_rows)["nll_sum"], before["nll_sum"], atol=1e-4)
+
+
+def test_config_only_folder_builds_random_init_pal(tmp_path, caplog):
+    folder = tmp_path / "bb"
+    shutil.copytree(BLENDERBOT_DIR, folder)
+    with caplog.at_level("WARNING"):
+        model = ResponseModel.build(str(folder), "pal")
+    assert "RANDOMLY INITIALISED" in caplog.text and model.base_info["random_init"]
+    assert model.family == "seq2seq" and type(model.net.base).__name__ == "BlenderbotSmallForConditionalGeneration"
+    assert len(model.tokenizer) == model.net.base.get_input_embeddings().weight.shape[0]
+    ids = model.tokenizer("i feel so lonely these days .", add_special_tokens=False)["input_ids"]
+    row = {"input_ids": ids, "input_ids_nop": ids, "persona_ids": ids[:3],
+           "labels": [model.strategy_ids[0], *ids[:4], model.eos_id]}
+    model.net.eval()
+    with torch.no_grad():
+        assert torch.isfinite(model.loss(collate_seq2seq([row], model.pad_id)))
