@@ -64,6 +64,14 @@ def _explode(batch: dict[str, list]) -> dict[str, list]:
     return out
 
 
+def check_build(build: str | Path) -> Path:
+    """The build folder, or a one-line InputError when it is not one (checked before any model loads)."""
+    build = Path(build)
+    if not (build / "data").is_dir():
+        raise InputError(f"{build} is not a PESConv build folder (no data/ inside); run python -m pipelines.build_pesconv")
+    return build
+
+
 def load_examples(build: str | Path, split: str, max_examples: int | None = None, seed: int = 0):
     """The supporter-turn examples of one split of a build (a `datasets.Dataset`).
 
@@ -71,9 +79,7 @@ def load_examples(build: str | Path, split: str, max_examples: int | None = None
     """
     import datasets
 
-    build = Path(build)
-    if not (build / "data").is_dir():
-        raise InputError(f"{build} is not a PESConv build folder (no data/ inside); run python -m pipelines.build_pesconv")
+    build = check_build(build)
     try:
         dialogs = datasets.load_dataset(str(build), split=split)
     except (ValueError, KeyError, FileNotFoundError) as exc:

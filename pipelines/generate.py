@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     from tqdm.auto import tqdm
 
-    from modeling.data import load_examples, tokenize_examples
+    from modeling.data import check_build, load_examples, tokenize_examples
     from modeling.guidance import SamplingSettings
     from modeling.models import ResponseModel
     from modeling.strategies import parse_alpha
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     ckpt = resolve_checkpoint(args.checkpoint)
+    check_build(args.build)
     model = ResponseModel.load(ckpt, args.device)
     model.net.eval()
     variant = args.variant or model.variant

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    from modeling.data import TokenSettings
+    from modeling.data import TokenSettings, check_build
     from modeling.models import ResponseModel
 
     started = time.time()
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("--batch-size, --max-steps and --epochs must be positive")
     if args.threads:
         torch.set_num_threads(args.threads)
+    check_build(args.build)
     out = Path(args.output or f"outputs/pal/{args.variant}")
     random.seed(args.seed)
     torch.manual_seed(args.seed)
