@@ -81,9 +81,20 @@ class Seq2SeqExtractor(PersonaExtractor):
 
 @dataclass
 class CausalExtractor(PersonaExtractor):
-    """Decoder-only extractor: an instruction prompt (chat template when the tokenizer has one)."""
+    """Decoder-only extractor: an instruction prompt (chat template when the tokenizer has one).
+
+    The fast path (`reuse_prefix`): every prompt starts with the same instruction block (system prompt +
+    worked example); its key/value cache is computed once per loaded model and shared by every row
+    of every batch, so only each input's own tokens are encoded. Inputs are sorted by length and
+    batched (`batch_size`), identical inputs are generated once, and greedy decoding stops as soon as
+    every row has produced the end-of-turn token.
+    """
 
     backend: str = "causal"
+    batch_size: int = 16
+    reuse_prefix: bool = True
+    generated_tokens: int = 0  # new tokens produced so far (up to each row's end token), for benchmarks
+    _prefix: Any = field(default=None, init=False, repr=False)
 
     def prompt(self, utterances: Sequence[str]) -> str:
         messages = causal_messages(list(utterances))
@@ -100,15 +111,131 @@ class CausalExtractor(PersonaExtractor):
                 return text
             utts = utts[1:]
 
+    # ------------------------------------------------------------------ shared-prefix fast path
+    def shared_prefix(self) -> tuple[str, list[int]]:
+        """The text every prompt starts with, cut where tokenisation is known to split (after a
+        special token, else after a newline), and its token ids."""
+        if self._prefix is None:
+            a, b = self.prompt(["a"]), self.prompt(["b"])
+            n = 0
+            while n < min(len(a), len(b)) and a[n] == b[n]:
+                n += 1
+            text = a[:n]
+            specials = [t for t in getattr(self.tokenizer, "all_special_tokens", []) if t and t in text]
+            cut = max((text.rfind(t) + len(t) for t in specials), default=0)
+            if cut == 0:
+                cut = text.rfind("\n") + 1
+            prefix = text[:cut]
+            ids = self.tokenizer(prefix, add_special_tokens=False).input_ids if prefix else []
+            self._prefix = (prefix, ids, None)
+        return self._prefix[0], self._prefix[1]
+
+    def _prefix_cache(self) -> Any:
+        prefix, ids = self.shared_prefix()
+        if self._prefix[2] is None:
+            from transformers import DynamicCache
+
+            cache = DynamicCache(config=self.model.config)
+            with torch.inference_mode():
+                self.model(input_ids=torch.tensor([ids], device=self.device), **{_cache_kw(self.model): cache},
+                           use_cache=True)
+            self._prefix = (prefix, ids, cache)
+        return self._prefix[2]
+
+    def _suffix_ids(self, utterances: Sequence[str]) -> list[int] | None:
+        """Ids of the prompt after the shared prefix (oldest utterances dropped to fit), or None when
+        prefix + suffix would not tokenise exactly like the whole prompt."""
+        prefix, pids = self.shared_prefix()
+        utts = list(utterances)
+        while True:
+            text = self.prompt(utts)
+            if not text.startswith(prefix):
+                return None
+            sids = self.tokenizer(text[len(prefix):], add_special_tokens=False).input_ids
+            if len(utts) <= 1 or len(pids) + len(sids) <= self.settings.max_input_tokens:
+                break
+            utts = utts[1:]
+        if pids + sids != self.tokenizer(text, add_special_tokens=False).input_ids:
+            return None
+        return sids
+
+    def input_length(self, utterances: Sequence[str]) -> int:
+        return sum(len(u) for u in utterances)
+
+    def extract(self, inputs: Sequence[Sequence[str]]) -> list[list[str]]:
+        if not inputs:
+            return []
+        return [parse_persona(t) for t in self.generate_texts(inputs)]
+
     def generate_texts(self, inputs: Sequence[Sequence[str]]) -> list[str]:
+        """Texts for each input: deduplicated, sorted by length, batched, shared prefix reused."""
+        keys = [tuple(u) for u in inputs]
+        unique = list(dict.fromkeys(keys))
+        prefix_ok = self.reuse_prefix and self.settings.num_beams == 1 and bool(self.shared_prefix()[1])
+        suffixes = {k: self._suffix_ids(k) for k in unique} if prefix_ok else {}
+        if prefix_ok and any(v is None for v in suffixes.values()):
+            prefix_ok = False
+        if prefix_ok:
+            order = sorted(unique, key=lambda k: len(suffixes[k]))
+        else:
+            order = sorted(unique, key=self.input_length)
+        texts: dict[tuple[str, ...], str] = {}
+        for s in range(0, len(order), self.batch_size):
+            chunk = order[s:s + self.batch_size]
+            outs = self._generate_prefixed([suffixes[k] for k in chunk]) if prefix_ok else self._generate_plain(chunk)
+            texts.update(zip(chunk, outs))
+        return [texts[k] for k in keys]
+
+    def _generate_kwargs(self) -> dict[str, Any]:
+        return dict(max_new_tokens=self.settings.max_new_tokens, num_beams=self.settings.num_beams,
+                    do_sample=False, pad_token_id=self.tokenizer.pad_token_id, use_cache=True)
+
+    def _generate_plain(self, inputs: Sequence[Sequence[str]]) -> list[str]:
+        """Reference path: whole prompts, left-padded."""
         tok = self.tokenizer
         tok.padding_side = "left"
         prompts = [self.fitted_prompt(u) for u in inputs]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         with torch.inference_mode():
-            out = self.model.generate(
-                **enc, max_new_tokens=self.settings.max_new_tokens, num_beams=self.settings.num_beams,
-                do_sample=False, pad_token_id=tok.pad_token_id, use_cache=True,
-            )
+            out = self.model.generate(**enc, **self._generate_kwargs())
         new = out[:, enc["input_ids"].shape[1]:]
+        self._count(new)
         return tok.batch_decode(new, skip_special_tokens=True)
+
+    def _count(self, new: torch.Tensor) -> None:
+        ends = torch.zeros_like(new, dtype=torch.bool)
+        for t in {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None}:
+            ends |= new == t
+        # tokens up to and including the first end token; all of them where a row never ended
+        first = torch.where(ends.any(1), ends.float().argmax(1) + 1, torch.full_like(ends[:, 0], new.shape[1],
+                                                                                     dtype=torch.long))
+        self.generated_tokens += int(first.sum())
+
+    def _generate_prefixed(self, suffixes: list[list[int]]) -> list[str]:
+        """[shared prefix (cached)][left padding][own tokens] rows; positions follow the attention mask."""
+        import copy
+
+        tok = self.tokenizer
+        _, pids = self.shared_prefix()
+        width = max(len(s) for s in suffixes)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        ids = torch.tensor([pids + [pad] * (width - len(s)) + s for s in suffixes], device=self.device)
+        mask = torch.tensor([[1] * len(pids) + [0] * (width - len(s)) + [1] * len(s) for s in suffixes],
+                            device=self.device)
+        cache = copy.deepcopy(self._prefix_cache())
+        if len(suffixes) > 1:
+            cache.batch_repeat_interleave(len(suffixes))
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **{_cache_kw(self.model): cache},
+                                      **self._generate_kwargs())
+        self._count(out[:, ids.shape[1]:])
+        return tok.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+
+
+def _cache_kw(model: Any) -> str:
+    """The cache argument's name ('cache' in transformers >= 5.x, 'past_key_values' before)."""
+    import inspect
+
+    forward = getattr(model, "forward", None)
+    params = inspect.signature(forward).parameters if forward is not None else {}
+    return "cache" if "cache" in params else "past_key_values"

@@ -1,0 +1,164 @@
+"""Persona-extractor inference speed on real ESConv seeker turns, three ways in one run.
+
+1. a plain transformers `generate` loop at batch 1 (whole prompt, greedy);
+2. the same loop at batch 16 (left padding, inputs in their original order);
+3. the build's path (`PersonaExtractor.extract`: length-sorted batches, shared-prompt KV cache,
+   identical inputs generated once, early stop), optionally also with int8 (CPU) quantisation.
+
+Each prints turns/s, new tokens/s and the ratio to the batch-1 loop, and the share of outputs
+identical to the batch-1 loop (expected 100% where decoding is identical: greedy, same weights;
+numerical ties aside).
+
+    python -m benchmarks.extractor --turns 200 --json outputs/benchmark_extractor.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from pipelines.cli import quiet_libraries, run_cli  # noqa: E402
+from schemas.esconv import InputError  # noqa: E402
+
+
+def seeker_turns(path: str, n: int, start_utterance: int = 3) -> list[list[str]]:
+    """The build's requests (seeker texts up to each annotated seeker turn), first `n` in file order."""
+    from pipelines.build_steps import annotated_positions
+    from schemas.esconv import read_dialogs
+
+    dialogs, _ = read_dialogs(path)
+    out: list[list[str]] = []
+    for d in dialogs:
+        for pos in annotated_positions(d, start_utterance):
+            out.append(list(d.seeker_texts_until(pos)))
+            if len(out) == n:
+                return out
+    if not out:
+        raise InputError(f"no seeker turns found in {path}")
+    return out
+
+
+def new_token_count(rows: torch.Tensor, eos_ids: set[int]) -> int:
+    """Generated tokens up to and including the first end token of each row."""
+    total = 0
+    for row in rows.tolist():
+        n = 0
+        for t in row:
+            n += 1
+            if t in eos_ids:
+                break
+        total += n
+    return total
+
+
+def plain_loop(ext, inputs: list[list[str]], batch_size: int) -> tuple[list[str], int]:
+    """What a user would write: prompt -> tokenizer -> model.generate, fixed-size batches in input order."""
+    tok, model, s = ext.tokenizer, ext.model, ext.settings
+    tok.padding_side = "left"
+    eos = {tok.eos_token_id, tok.pad_token_id} - {None}
+    texts, tokens = [], 0
+    for b in range(0, len(inputs), batch_size):
+        prompts = [ext.fitted_prompt(u) for u in inputs[b:b + batch_size]]
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(ext.device)
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=s.max_new_tokens, do_sample=False, num_beams=1,
+                                 pad_token_id=tok.pad_token_id)
+        new = out[:, enc["input_ids"].shape[1]:]
+        tokens += new_token_count(new, eos)
+        texts += tok.batch_decode(new, skip_special_tokens=True)
+    return texts, tokens
+
+
+def build_path(ext, inputs: list[list[str]]) -> tuple[list[str], int]:
+    before = ext.generated_tokens
+    texts = ext.generate_texts(inputs)
+    return texts, ext.generated_tokens - before  # each distinct input is generated once
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    p = argparse.ArgumentParser(prog="python -m benchmarks.extractor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "esconv" / "valid.json"),
+                   help="ESConv file or folder (default ../shared/data/esconv/valid.json)")
+    p.add_argument("--turns", type=int, default=200, help="seeker turns to time (default 200)")
+    p.add_argument("--extractor", default="default")
+    p.add_argument("--adapter", default="auto")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default=None, help="float32 (CPU default) or bfloat16 (GPU default)")
+    p.add_argument("--int8", action="store_true", help="also time the build's path with int8 dynamic quantisation (CPU)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--json", metavar="OUT", help="write the numbers and the outputs as JSON")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from extractor.base import GenerationSettings
+    from extractor.loading import resolve_extractor
+
+    inputs = seeker_turns(args.data, args.turns)
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
+    spec = resolve_extractor(args.extractor, args.adapter, device=args.device, settings=settings, dtype=args.dtype)
+    ext = spec.load()
+    ext.batch_size = args.batch_size
+    print(f"{len(inputs)} seeker turns from {args.data}; extractor {spec.describe().get('model')} "
+          f"adapter {spec.adapter_dir}; {args.device} {spec.dtype}, {torch.get_num_threads()} threads",
+          file=sys.stderr)
+    ext.generate_texts(inputs[:2])  # warm-up (also builds the shared-prefix cache, once per model)
+
+    runs: dict[str, dict] = {}
+    outputs: dict[str, list[str]] = {}
+
+    def timed(name: str, fn) -> None:
+        t0 = time.perf_counter()
+        texts, tokens = fn()
+        sec = time.perf_counter() - t0
+        outputs[name] = texts
+        runs[name] = {"seconds": sec, "turns_per_s": len(inputs) / sec, "new_tokens_per_s": tokens / sec,
+                      "new_tokens": tokens}
+        print(f"  {name}: {sec:.1f}s, {len(inputs) / sec:.2f} turns/s", file=sys.stderr)
+
+    timed("plain generate, batch 1", lambda: plain_loop(ext, inputs, 1))
+    timed(f"plain generate, batch {args.batch_size}", lambda: plain_loop(ext, inputs, args.batch_size))
+    timed("build path", lambda: build_path(ext, inputs))
+    if args.int8:
+        if args.device != "cpu":
+            raise InputError("--int8 is CPU-only")
+        q = resolve_extractor(args.extractor, args.adapter, device="cpu", settings=settings, quantize="int8").load()
+        q.batch_size = args.batch_size
+        q.generate_texts(inputs[:2])
+        timed("build path + int8", lambda: build_path(q, inputs))
+
+    base = runs["plain generate, batch 1"]
+    ref = outputs["plain generate, batch 1"]
+    print(f"\n| method | seconds | turns/s | new tokens/s | vs batch-1 | same output as batch-1 |\n|---|---:|---:|---:|---:|---:|")
+    for name, r in runs.items():
+        r["speedup"] = r["turns_per_s"] / base["turns_per_s"]
+        r["agreement"] = sum(a == b for a, b in zip(outputs[name], ref)) / len(ref)
+        print(f"| {name} | {r['seconds']:.1f} | {r['turns_per_s']:.2f} | {r['new_tokens_per_s']:.1f} | "
+              f"{r['speedup']:.2f}x | {r['agreement']:.0%} |")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({
+            "turns": len(inputs), "device": args.device, "dtype": spec.dtype, "threads": torch.get_num_threads(),
+            "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "runs": runs,
+            "extractor": spec.describe(), "inputs": inputs, "outputs": outputs}, indent=1, default=str))
+    build = runs["build path"]
+    print(f"\nbuild path: {build['speedup']:.2f}x the batch-1 loop ({build['turns_per_s']:.2f} vs "
+          f"{base['turns_per_s']:.2f} turns/s) on {len(inputs)} turns"
+          + (f"; wrote {args.json}" if args.json else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
