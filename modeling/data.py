@@ -193,11 +193,14 @@ def collate_seq2seq(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 def collate_causal_train(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """prompt + target, right-padded; labels are -100 on the prompt and on padding."""
+    """prompt + target, LEFT-padded so that every target ends at the last position (the LM head then
+    runs on the last `keep` positions only); labels are -100 on the prompt and on padding."""
     seqs = [list(r["input_ids"]) + list(r["labels"]) for r in rows]
     labels = [[-100] * len(r["input_ids"]) + list(r["labels"]) for r in rows]
-    return {"input_ids": _pad(seqs, pad_id), "attention_mask": _pad([[1] * len(s) for s in seqs], 0),
-            "labels": _pad(labels, -100)}
+    mask = _pad([[1] * len(s) for s in seqs], 0, left=True)
+    return {"input_ids": _pad(seqs, pad_id, left=True), "attention_mask": mask,
+            "position_ids": (mask.cumsum(-1) - 1).clamp(min=0), "labels": _pad(labels, -100, left=True),
+            "keep": torch.tensor(max(len(r["labels"]) for r in rows) + 1)}
 
 
 def collate_causal_prompts(rows: list[dict], pad_id: int, key: str = "input_ids") -> dict[str, torch.Tensor]:

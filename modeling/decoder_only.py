@@ -18,12 +18,22 @@ log = logging.getLogger(__name__)
 DEFAULT_NAMES = {None, "", "default", "smollm2"}
 
 
-def lora_wrap(model: torch.nn.Module, r: int, new_token_ids: list[int]):
-    """LoRA on every linear layer of the blocks + the new strategy-token rows of the embeddings."""
+def lora_wrap(model: torch.nn.Module, r: int, new_token_ids: list[int], top_layers: int | None = None):
+    """LoRA on every linear layer of the blocks + the new strategy-token rows of the embeddings.
+
+    `top_layers = N` adapts only the last N blocks and leaves the strategy-token rows at their warm
+    start, so back-propagation stops at the first adapted block (about 2x faster on CPU).
+    """
     from peft import LoraConfig, get_peft_model
 
-    cfg = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM",
-                     trainable_token_indices={"embed_tokens": list(new_token_ids)})
+    extra: dict[str, Any] = {"target_modules": "all-linear",
+                             "trainable_token_indices": {"embed_tokens": list(new_token_ids)}}
+    n_layers = getattr(model.config, "num_hidden_layers", None)
+    if top_layers and n_layers and top_layers < n_layers:
+        linear = sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+                         if isinstance(mod, torch.nn.Linear) and ".layers." in name})
+        extra = {"target_modules": linear, "layers_to_transform": list(range(n_layers - top_layers, n_layers))}
+    cfg = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.05, task_type="CAUSAL_LM", **extra)
     return get_peft_model(model, cfg)
 
 

@@ -71,9 +71,10 @@ class ResponseModel:
     """A trainable/decodable response model of one family and variant."""
 
     def __init__(self, tokenizer, net: torch.nn.Module, family: str, variant: str, base_info: dict,
-                 token_settings: TokenSettings, lora_r: int = 0):
+                 token_settings: TokenSettings, lora_r: int = 0, lora_layers: int | None = None):
         self.tokenizer, self.net, self.family, self.variant = tokenizer, net, family, variant
         self.base_info, self.token_settings, self.lora_r = base_info, token_settings, lora_r
+        self.lora_layers = lora_layers
         self.strategy_ids = tokenizer.convert_tokens_to_ids(list(STRATEGY_TOKENS))
         self.pad_id = tokenizer.pad_token_id
         self.eos_id = tokenizer.eos_token_id
@@ -81,7 +82,7 @@ class ResponseModel:
     # ------------------------------------------------------------------ building / saving
     @classmethod
     def build(cls, model: str | None, variant: str, token_settings: TokenSettings | None = None,
-              lora_r: int | None = None) -> "ResponseModel":
+              lora_r: int | None = None, lora_layers: int | None = None) -> "ResponseModel":
         tokenizer, base, family, info = load_base(model)
         n_before = len(tokenizer)
         new_ids = add_strategy_tokens(tokenizer)
@@ -92,14 +93,14 @@ class ResponseModel:
             init_new_rows(base, tokenizer, new_ids, list(STRATEGIES))
         if lora_r is None:
             lora_r = 16 if (family == "causal" and not info["random_init"]) else 0
-        if lora_r and family != "causal":
+        if (lora_r or lora_layers) and family != "causal":
             raise InputError("--lora-r is for the decoder-only family; the encoder-decoder PAL is fully fine-tuned")
         net: torch.nn.Module
         if family == "seq2seq":
             net = PALModel(base, variant)
         else:
-            net = lora_wrap(base, lora_r, new_ids) if lora_r else base
-        return cls(tokenizer, net, family, variant, info, token_settings or TokenSettings(), lora_r)
+            net = lora_wrap(base, lora_r, new_ids, lora_layers) if lora_r else base
+        return cls(tokenizer, net, family, variant, info, token_settings or TokenSettings(), lora_r, lora_layers)
 
     def base_module(self) -> torch.nn.Module:
         return self.net.base if self.family == "seq2seq" else self.net
@@ -121,7 +122,7 @@ class ResponseModel:
         else:
             save_model(self.net, str(folder / "weights.safetensors"))
         meta = {"family": self.family, "variant": self.variant, "base": self.base_info, "lora_r": self.lora_r,
-                "token_settings": self.token_settings.as_dict(), "vocab_size": len(self.tokenizer), **(extra or {})}
+                "lora_layers": self.lora_layers, "token_settings": self.token_settings.as_dict(), "vocab_size": len(self.tokenizer), **(extra or {})}
         (folder / "meta.json").write_text(json.dumps(meta, indent=2))
 
     def load_weights(self, folder: Path) -> None:
@@ -151,13 +152,14 @@ class ResponseModel:
                                       else str(Path(meta["base"]["source"]) / meta["base"]["gguf_file"]))
             base.resize_token_embeddings(len(tokenizer), mean_resizing=False)
             init_new_rows(base, tokenizer, tokenizer.convert_tokens_to_ids(list(STRATEGY_TOKENS)), list(STRATEGIES))
-            net = lora_wrap(base, lora_r, tokenizer.convert_tokens_to_ids(list(STRATEGY_TOKENS)))
+            net = lora_wrap(base, lora_r, tokenizer.convert_tokens_to_ids(list(STRATEGY_TOKENS)),
+                            meta.get("lora_layers"))
         else:
             config = AutoConfig.from_pretrained(folder / "base_config.json")
             base = (AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM).from_config(config)
             net = PALModel(base, meta["variant"]) if family == "seq2seq" else base
         model = cls(tokenizer, net, family, meta["variant"], meta["base"], TokenSettings(**meta["token_settings"]),
-                    lora_r)
+                    lora_r, meta.get("lora_layers"))
         model.load_weights(folder)
         model.meta = meta
         model.net.to(device)
@@ -169,11 +171,20 @@ class ResponseModel:
             return collate_seq2seq(rows, self.pad_id)
         return collate_causal_train(rows, self.pad_id)
 
+    def _causal_tail(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of the last `keep` positions (where the targets are) and the labels they predict."""
+        keep = int(batch["keep"])
+        out = self.net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                       position_ids=batch["position_ids"], logits_to_keep=keep)
+        return out.logits[:, :-1, :], batch["labels"][:, -keep + 1:]
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean token NLL of `[strategy] response <eos>` (the training loss)."""
         if self.family == "seq2seq":
             return self.net(batch).loss
-        return self.net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+        logits, labels = self._causal_tail(batch)
+        return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                                 ignore_index=-100)
 
     @torch.no_grad()
     def score(self, rows: list[dict], device: str = "cpu") -> dict[str, torch.Tensor]:
@@ -184,10 +195,9 @@ class ResponseModel:
             labels = batch["labels"]
             first = logits[:, 0, :]
         else:
-            out = self.net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            logits = out.logits[:, :-1, :].float()
-            labels = batch["labels"][:, 1:]
-            idx = torch.tensor([len(r["input_ids"]) - 1 for r in rows], device=logits.device)
+            logits, labels = self._causal_tail(batch)
+            logits = logits.float()
+            idx = torch.tensor([logits.shape[1] - len(r["labels"]) for r in rows], device=logits.device)
             first = logits[torch.arange(len(rows), device=logits.device), idx]
         logp = logits.log_softmax(-1)
         valid = labels != -100

@@ -51,9 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lora-r", type=int, default=None,
                    help="LoRA rank (decoder-only only); 0 = full fine-tuning. Default: 16 for a pretrained "
                         "decoder-only model, 0 otherwise")
+    m.add_argument("--lora-layers", type=int, default=None,
+                   help="adapt only the last N blocks with LoRA (strategy-token rows keep their warm start); "
+                        "back-propagation then stops early: faster on CPU. Default: all blocks + token rows")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=float, default=10, help="epochs (paper: 10)")
     t.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps (overrides --epochs)")
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (validate + checkpoint) after this much training time: a fixed CPU budget")
     t.add_argument("--batch-size", type=int, default=4, help="examples per step (paper: 4)")
     t.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {PAPER_LR} as the paper; "
                                                           f"{LORA_LR} with LoRA)")
@@ -101,7 +106,7 @@ def _autocast(device: str):
 
 def _run_config(args, lr: float) -> dict:
     return {"build": str(Path(args.build).resolve()), "model": args.model, "variant": args.variant, "lr": lr,
-            "batch_size": args.batch_size, "seed": args.seed, "lora_r": args.lora_r,
+            "batch_size": args.batch_size, "seed": args.seed, "lora_r": args.lora_r, "lora_layers": args.lora_layers,
             "max_train_examples": args.max_train_examples, "max_source_len": args.max_source_len,
             "max_persona_len": args.max_persona_len, "max_target_len": args.max_target_len}
 
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
 
     settings = TokenSettings(args.max_source_len, args.max_persona_len, args.max_target_len)
-    model = ResponseModel.build(args.model, args.variant, settings, lora_r=args.lora_r)
+    model = ResponseModel.build(args.model, args.variant, settings, lora_r=args.lora_r, lora_layers=args.lora_layers)
     lr = args.lr if args.lr is not None else (LORA_LR if model.lora_r else PAPER_LR)
     config = _run_config(args, lr)
     train = _examples(args, model, "train", args.max_train_examples)
@@ -178,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("step %d: validation loss %.4f (ppl %.2f)%s", step, valid_loss, math.exp(min(valid_loss, 50)),
                  " - new best, saved to " + str(out / "best") if improved else "")
 
+    deadline = started + 60 * args.max_minutes if args.max_minutes else None
+    stopped_early = False
     bar = tqdm(total=total, initial=step, desc=f"train {args.variant}", unit="step", dynamic_ncols=True)
     running = None
     while step < total:
@@ -202,13 +209,19 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix(loss=f"{running:.3f}", epoch=epoch + 1)
             if step % eval_every == 0 or step == total:
                 checkpoint(validation_loss(model, valid, args.batch_size * 2, args.device))
+            if deadline and time.time() > deadline and step < total:
+                stopped_early = True
+                log.info("time budget of %g min reached at step %d", args.max_minutes, step)
+                break
             if step >= total:
                 break
+        if stopped_early:
+            break
     bar.close()
     if not history or history[-1]["step"] != step:
         checkpoint(validation_loss(model, valid, args.batch_size * 2, args.device))
     summary = {"variant": args.variant, "model": model.base_info, "family": model.family, "lora_r": model.lora_r,
-               "steps": step, "train_examples": len(train), "valid_examples": len(valid), "lr": lr,
+               "steps": step, "planned_steps": total, "stopped_by_time_budget": stopped_early, "train_examples": len(train), "valid_examples": len(valid), "lr": lr,
                "best_valid_loss": best, "best_valid_ppl": math.exp(min(best, 50)), "history": history,
                "seconds": round(time.time() - started, 1), "code_version": code_version(), "config": config}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -163,3 +163,43 @@ def test_config_only_folder_builds_random_init_pal(tmp_path, caplog):
     model.net.eval()
     with torch.no_grad():
         assert torch.isfinite(model.loss(collate_seq2seq([row], model.pad_id)))
+
+
+def test_decoder_only_loss_and_scores_match_the_model_own_loss(tiny_build, tiny_causal_dir):
+    """Left-padded batches with the LM head on the target tail give the plain per-example token NLL."""
+    model = ResponseModel.build(str(tiny_causal_dir), "pal", TokenSettings(max_source_len=40), lora_r=0)
+    model.net.eval()
+    ex = load_examples(tiny_build, "train")
+    rows = [tokenize_examples(ex, model.tokenizer, "causal", "pal", model.token_settings)[i] for i in (0, 3, 7)]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for r in rows:  # one example at a time, no padding: the model's own loss on the target
+            ids = torch.tensor([r["input_ids"] + r["labels"]])
+            labels = torch.tensor([[-100] * len(r["input_ids"]) + r["labels"]])
+            n = len(r["labels"])
+            total += float(model.net(input_ids=ids, labels=labels).loss) * n
+            count += n
+        batch_loss = model.loss(model.collate_train(rows))
+    s = model.score(rows)
+    assert int(s["n_tokens"].sum()) == count
+    assert float(s["nll_sum"].sum()) == pytest.approx(total, rel=1e-4)
+    assert float(batch_loss) == pytest.approx(total / count, rel=1e-4)
+    with torch.no_grad():  # the strategy logits are those of the position before the target
+        r = rows[1]
+        logits = model.net(input_ids=torch.tensor([r["input_ids"]])).logits[0, -1, model.strategy_ids]
+    assert torch.allclose(s["strategy_logits"][1], logits, atol=1e-4)
+
+
+def test_lora_top_layers_only(tiny_causal_dir, tmp_path):
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(tiny_causal_dir)
+    config.num_hidden_layers = 3
+    config.save_pretrained(tmp_path)  # config only: a random-init 3-block model
+    AutoTokenizer.from_pretrained(tiny_causal_dir).save_pretrained(tmp_path)
+    model = ResponseModel.build(str(tmp_path), "pal", lora_r=4, lora_layers=1)
+    names = [n for n, p in model.net.named_parameters() if p.requires_grad]
+    assert names and all("lora_" in n and ".layers.2." in n for n in names)
+    full = ResponseModel.build(str(tmp_path), "pal", lora_r=4)
+    names = [n for n, p in full.net.named_parameters() if p.requires_grad]
+    assert any(".layers.0." in n for n in names) and any("embed_tokens" in n for n in names)
