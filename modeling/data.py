@@ -76,19 +76,75 @@ def load_examples(build: str | Path, split: str, max_examples: int | None = None
     """The supporter-turn examples of one split of a build (a `datasets.Dataset`).
 
     `max_examples` keeps a seeded random sample (spread over all dialogs), for quick runs.
+    Without the `datasets` package (e.g. a bare GPU worker) the shards are read with pyarrow into
+    a small in-memory stand-in with the same methods and the same seeded sample.
     """
-    import datasets
-
     build = check_build(build)
     try:
-        dialogs = datasets.load_dataset(str(build), split=split)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
-        raise InputError(f"cannot load split {split!r} of {build}: {str(exc).splitlines()[0]}") from None
+        import datasets
+    except ImportError:
+        datasets = None
+    if datasets is None:
+        dialogs = RowsDataset.from_parquet(build, split)
+    else:
+        try:
+            dialogs = datasets.load_dataset(str(build), split=split)
+        except (ValueError, KeyError, FileNotFoundError) as exc:
+            raise InputError(f"cannot load split {split!r} of {build}: {str(exc).splitlines()[0]}") from None
     examples = dialogs.map(_explode, batched=True, remove_columns=dialogs.column_names,
                            desc=f"{split}: supporter turns")
     if max_examples is not None and max_examples < len(examples):
         examples = examples.shuffle(seed=seed).select(range(max_examples))
     return examples
+
+
+class RowsDataset:
+    """The few `datasets.Dataset` methods used here, over a list of dicts (no caching)."""
+
+    def __init__(self, rows: list[dict], fingerprint: str = "rows"):
+        self.rows, self._fingerprint = rows, fingerprint
+
+    @classmethod
+    def from_parquet(cls, build: Path, split: str) -> "RowsDataset":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InputError("reading the shards needs `datasets` or `pyarrow`: pip install datasets") from None
+        files = sorted((build / "data").glob(f"{split}-*.parquet"))
+        if not files:
+            raise InputError(f"no {split}-*.parquet shards in {build / 'data'}")
+        rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+        return cls(rows, f"{build}:{split}:{len(rows)}")
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.rows[0]) if self.rows else []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+    def map(self, fn, batched: bool = False, remove_columns=None, desc=None, **_):
+        if batched:
+            batch = {c: [r[c] for r in self.rows] for c in self.column_names}
+            out = fn(batch)
+            n = len(next(iter(out.values()))) if out else 0
+            return RowsDataset([{k: v[i] for k, v in out.items()} for i in range(n)], self._fingerprint + "+b")
+        return RowsDataset([{**r, **fn(r)} for r in self.rows], self._fingerprint + "+m")
+
+    def shuffle(self, seed: int = 0) -> "RowsDataset":
+        import numpy as np
+
+        order = np.random.default_rng(seed).permutation(len(self.rows))  # the permutation `datasets` uses
+        return RowsDataset([self.rows[i] for i in order], f"{self._fingerprint}+s{seed}")
+
+    def select(self, indices) -> "RowsDataset":
+        return RowsDataset([self.rows[i] for i in indices], self._fingerprint + "+sel")
+
+    def select_columns(self, columns: list[str]) -> "RowsDataset":
+        return RowsDataset([{c: r[c] for c in columns} for r in self.rows], self._fingerprint)
 
 
 # ---------------------------------------------------------------------------------------- tokenising

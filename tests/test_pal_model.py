@@ -203,3 +203,12 @@ def test_lora_top_layers_only(tiny_causal_dir, tmp_path):
     full = ResponseModel.build(str(tmp_path), "pal", lora_r=4)
     names = [n for n, p in full.net.named_parameters() if p.requires_grad]
     assert any(".layers.0." in n for n in names) and any("embed_tokens" in n for n in names)
+
+
+def test_examples_without_the_datasets_package_match(tiny_build, monkeypatch):
+    """A bare GPU worker without `datasets`: pyarrow fallback gives the same examples and the same sample."""
+    with_ds = load_examples(tiny_build, "train", max_examples=10, seed=3)
+    monkeypatch.setitem(__import__("sys").modules, "datasets", None)
+    without = load_examples(tiny_build, "train", max_examples=10, seed=3)
+    assert type(without).__name__ == "RowsDataset" and len(without) == 10
+    assert [without[i] for i in range(10)] == [with_ds[i] for i in range(10)]
