@@ -94,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"{meta_path} is missing (EAD needs the model's vocabulary size)")
         metrics = table3_row(rows, meta["vocab_size"], encoder, args.top_n)
         results[name] = {"file": str(path), "metrics": metrics,
-                         "meta": {k: meta.get(k) for k in ("variant", "family", "base", "alpha", "train_step",
+                         "meta": {k: meta.get(k) for k in ("variant", "family", "base", "build", "split", "alpha", "train_step",
                                                            "vocab_size", "sampling", "strategy")}}
         table.append((name, [metrics[c] for c in columns]))
+    sources = {(json.dumps(r["meta"].get("build")), json.dumps(r["meta"].get("split"))) for r in results.values()}
+    if len(sources) > 1:
+        print("warning: the runs were decoded on different builds/splits; their rows are not comparable: "
+              + "; ".join(f"{n}: {r['meta'].get('build')}:{r['meta'].get('split')}" for n, r in results.items()))
     md = markdown(table, columns)
     paper = markdown([(f"paper: {k}", v) for k, v in PAPER_ROWS.items()], columns)
     counts = ", ".join(f"{n}: {r['metrics']['scored']} scored / {r['metrics']['decoded']} decoded"
