@@ -7,7 +7,9 @@
 
 Each prints turns/s, new tokens/s and the ratio to the batch-1 loop, and the share of outputs
 identical to the batch-1 loop (expected 100% where decoding is identical: greedy, same weights;
-numerical ties aside).
+numerical ties aside). The plain loops stop only at the model's eos token, as `generate` does by
+default; the build also stops at the chat markers (`CHAT_STOP_TOKENS`), so the plain outputs are
+compared up to their first such marker.
 
     python -m benchmarks.extractor --turns 200 --json outputs/benchmark_extractor.json
 """
@@ -31,13 +33,12 @@ from schemas.esconv import InputError  # noqa: E402
 
 def seeker_turns(path: str, n: int, start_utterance: int = 3) -> list[list[str]]:
     """The build's requests (seeker texts up to each annotated seeker turn), first `n` in file order."""
-    from pipelines.build_steps import annotated_positions
-    from schemas.esconv import read_dialogs
+    from schemas.esconv import SEEKER, read_dialogs
 
     dialogs, _ = read_dialogs(path)
     out: list[list[str]] = []
-    for d in dialogs:
-        for pos in annotated_positions(d, start_utterance):
+    for d in dialogs:  # same positions as pipelines.build_steps.annotated_positions (no Beam import here)
+        for pos in [i for i, t in enumerate(d.turns) if t.speaker == SEEKER and i >= start_utterance - 1]:
             out.append(list(d.seeker_texts_until(pos)))
             if len(out) == n:
                 return out
@@ -73,7 +74,11 @@ def plain_loop(ext, inputs: list[list[str]], batch_size: int) -> tuple[list[str]
                                  pad_token_id=tok.pad_token_id)
         new = out[:, enc["input_ids"].shape[1]:]
         tokens += new_token_count(new, eos)
-        texts += tok.batch_decode(new, skip_special_tokens=True)
+        # for the agreement check: the answer up to its first chat stop marker (where the build stops)
+        stops = set(ext.stop_ids())
+        for row in new.tolist():
+            cut = next((k for k, t in enumerate(row) if t in stops), len(row))
+            texts.append(tok.decode(row[:cut], skip_special_tokens=True))
     return texts, tokens
 
 

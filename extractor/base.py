@@ -6,7 +6,12 @@ from typing import Any, Sequence
 
 import torch
 
+from extractor.dedup import merge_persona
 from extractor.formatting import causal_messages, join_utterances, parse_persona
+
+# Chat-format markers that end the assistant's answer. SmolLM2 (GGUF) often closes its answer with
+# <|im_start|> instead of <|im_end|>: without these it runs on to max_new_tokens, writing new turns.
+CHAT_STOP_TOKENS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
 
 
 @dataclass(frozen=True)
@@ -163,9 +168,19 @@ class CausalExtractor(PersonaExtractor):
         return sum(len(u) for u in utterances)
 
     def extract(self, inputs: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Persona sentences per input; a sentence repeated verbatim (after normalising) is kept once."""
         if not inputs:
             return []
-        return [parse_persona(t) for t in self.generate_texts(inputs)]
+        return [merge_persona([], parse_persona(t), threshold=1.01) for t in self.generate_texts(inputs)]
+
+    def stop_ids(self) -> list[int]:
+        """Token ids that end generation: the model's eos and the chat-format markers in the vocabulary."""
+        ids = {self.tokenizer.eos_token_id}
+        eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids |= set(eos) if isinstance(eos, (list, tuple)) else {eos}
+        vocab = self.tokenizer.get_vocab()
+        ids |= {vocab[t] for t in CHAT_STOP_TOKENS if t in vocab}
+        return sorted(i for i in ids if i is not None)
 
     def generate_texts(self, inputs: Sequence[Sequence[str]]) -> list[str]:
         """Texts for each input: deduplicated, sorted by length, batched, shared prefix reused."""
@@ -188,7 +203,8 @@ class CausalExtractor(PersonaExtractor):
 
     def _generate_kwargs(self) -> dict[str, Any]:
         return dict(max_new_tokens=self.settings.max_new_tokens, num_beams=self.settings.num_beams,
-                    do_sample=False, pad_token_id=self.tokenizer.pad_token_id, use_cache=True)
+                    do_sample=False, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.stop_ids(),
+                    use_cache=True)
 
     def _generate_plain(self, inputs: Sequence[Sequence[str]]) -> list[str]:
         """Reference path: whole prompts, left-padded."""
@@ -204,7 +220,7 @@ class CausalExtractor(PersonaExtractor):
 
     def _count(self, new: torch.Tensor) -> None:
         ends = torch.zeros_like(new, dtype=torch.bool)
-        for t in {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None}:
+        for t in set(self.stop_ids()) | ({self.tokenizer.pad_token_id} - {None}):
             ends |= new == t
         # tokens up to and including the first end token; all of them where a row never ended
         first = torch.where(ends.any(1), ends.float().argmax(1) + 1, torch.full_like(ends[:, 0], new.shape[1],

@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 loss = model(**b).loss
                 share = sum(int(sum(1 for t in train_ex[i].labels if t != -100)) for i in part) / max(n_tok_all, 1)
                 (loss * share).backward()
-                loss_sum += float(loss) * share
+                loss_sum += float(loss.detach()) * share
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()

@@ -1,0 +1,135 @@
+"""Extractor training: loss falls on a few pairs, the adapter reloads and extracts, resume, both backends."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.helpers import PERSONACHAT_CSV
+
+
+@pytest.fixture(scope="module")
+def few_pairs(tmp_path_factory):
+    """Six real PERSONA-CHAT pairs in the CSV form (validation = the same pairs: we check fitting)."""
+    lines = PERSONACHAT_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path_factory.mktemp("pairs") / "few.csv"
+    path.write_text("".join(lines[:7]), encoding="utf-8")
+    return path
+
+
+TRAIN = ["--heldout-fraction", "0", "--batch-size", "3", "--warmup-steps", "1", "--max-length", "160",
+         "--no-progress", "--patience", "0"]
+
+
+def train(out, data, model, *extra):
+    from pipelines.train_extractor import main
+
+    return main(["--data", str(data), "--valid-data", str(data), "--model", str(model), "--output", str(out),
+                 *TRAIN, *extra])
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory, tiny_causal_dir, few_pairs):
+    out = tmp_path_factory.mktemp("lora")
+    assert train(out, few_pairs, tiny_causal_dir, "--lr", "3e-2", "--lora-r", "4", "--epochs", "3",
+                 "--eval-every", "3") == 0
+    return out
+
+
+def test_causal_prompt_is_the_builds_and_only_the_persona_is_learned(tiny_causal_dir):
+    from transformers import AutoTokenizer
+
+    from extractor.base import CausalExtractor, GenerationSettings
+    from extractor.formatting import causal_target
+    from extractor.training import IGNORE, encode_causal
+
+    tok = AutoTokenizer.from_pretrained(tiny_causal_dir)
+    ext = CausalExtractor(model=None, tokenizer=tok, settings=GenerationSettings())
+    utts, persona = ["i have two dogs .", "i work nights ."], ["i have two dogs.", "i am a nurse."]
+    ex = encode_causal(tok, utts, persona, max_length=512)
+    prompt_ids = tok(ext.prompt(utts), add_special_tokens=False).input_ids
+    target_ids = tok(causal_target(persona) + tok.eos_token, add_special_tokens=False).input_ids
+    assert ex.input_ids == prompt_ids + target_ids
+    assert ex.labels == [IGNORE] * len(prompt_ids) + target_ids
+
+
+def test_lora_training_lowers_the_loss_and_writes_a_card(lora_run):
+    metrics = json.loads((lora_run / "training_metrics.json").read_text())
+    losses = [h["valid_loss"] for h in metrics["history"]]
+    assert len(losses) == 3 and losses[-1] < losses[0] - 0.05, losses  # before, step 3, step 6
+    assert (lora_run / "adapter_model.safetensors").exists() and (lora_run / "adapter_config.json").exists()
+    assert not (lora_run / "README.md").exists() and not list(lora_run.glob("*.bin"))
+    card = (lora_run / "model_card.md").read_text()
+    for needle in ("## Data", "## Settings", "LoRA r=4", "## Training", "python -m pipelines.train_extractor --data"):
+        assert needle in card
+    assert json.loads((lora_run / "split.json").read_text())["heldout"] == []
+
+
+def test_saved_adapter_reloads_and_extracts(lora_run, tiny_causal_dir):
+    from extractor.base import GenerationSettings
+    from extractor.loading import load_extractor, resolve_extractor
+
+    settings = GenerationSettings(max_new_tokens=6)
+    tuned = load_extractor(str(tiny_causal_dir), adapter=str(lora_run), settings=settings)
+    base = load_extractor(str(tiny_causal_dir), adapter="none", settings=settings)
+    changed = any(not torch.equal(a, b) for a, b in zip(tuned.model.state_dict().values(),
+                                                         base.model.state_dict().values()))
+    assert changed  # the trained (float16-stored) LoRA weights were merged in
+    out = tuned.extract([["i have two dogs ."], ["hello there .", "i am a nurse ."]])
+    assert len(out) == 2 and all(isinstance(s, str) for row in out for s in row)
+    spec = resolve_extractor(str(tiny_causal_dir), adapter=str(lora_run))
+    assert spec.describe()["adapter_sha256"]
+
+
+def test_fast_path_matches_plain_generate(tiny_causal_dir):
+    from extractor.base import GenerationSettings
+    from extractor.loading import load_extractor
+
+    ext = load_extractor(str(tiny_causal_dir), adapter="none", settings=GenerationSettings(max_new_tokens=6))
+    inputs = [["i have two dogs ."], ["hello there .", "i am a nurse , i work nights ."], ["i have two dogs ."],
+              ["a", "b", "c", "my car is red ."]]
+    assert ext.shared_prefix()[1]  # the instruction block is cached once
+    fast = ext.generate_texts(inputs)
+    plain = ext._generate_plain(inputs)
+    assert fast == plain and fast[0] == fast[2]
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path, tiny_causal_dir, few_pairs, capsys):
+    out = tmp_path / "run"
+    args = ("--lr", "1e-2", "--lora-r", "2", "--save-every", "1", "--epochs", "5")
+    assert train(out, few_pairs, tiny_causal_dir, *args, "--max-steps", "2") == 0
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert train(out, few_pairs, tiny_causal_dir, *args, "--max-steps", "3") == 0
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 3
+    assert "trained causal extractor: 3 steps" in capsys.readouterr().out
+    from schemas.esconv import InputError
+
+    with pytest.raises(InputError, match="other settings"):
+        train(out, few_pairs, tiny_causal_dir, "--lr", "5e-2", "--lora-r", "2", "--epochs", "5", "--max-steps", "4")
+
+
+def test_seq2seq_training_saves_a_loadable_model(tmp_path, tiny_seq2seq_dir, few_pairs):
+    from extractor.base import GenerationSettings
+    from extractor.loading import load_extractor
+
+    out = tmp_path / "s2s"
+    assert train(out, few_pairs, tiny_seq2seq_dir, "--lr", "1e-2", "--epochs", "2", "--eval-every", "2",
+                 "--max-input", "64", "--max-target", "32") == 0
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["history"][-1]["valid_loss"] < metrics["history"][0]["valid_loss"]
+    assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+    ext = load_extractor(str(out), adapter="none", settings=GenerationSettings(max_new_tokens=5))
+    assert ext.backend == "seq2seq" and len(ext.extract([["i have two dogs ."]])) == 1
+
+
+def test_bad_training_options_are_user_errors(tmp_path, few_pairs):
+    from pipelines.train_extractor import main
+    from schemas.esconv import InputError
+
+    with pytest.raises(InputError, match="--epochs must be positive"):
+        main(["--data", str(few_pairs), "--epochs", "0", "--output", str(tmp_path)])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(",context,persona\n0,hi </s>, </s>\n")
+    with pytest.raises(InputError, match="bad.csv:2: empty 'persona'"):
+        main(["--data", str(bad), "--output", str(tmp_path / "o")])
