@@ -7,7 +7,7 @@ SEP_TOKEN = "<sep>"
 PERSONA_TOKEN = "<persona>"
 SPECIAL_TOKENS = [SEP_TOKEN, PERSONA_TOKEN]
 # Bump when the prompt or the output format changes: it is part of the inference-cache key.
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"  # v2: answers end at any chat marker; verbatim repeats dropped
 
 SYSTEM_PROMPT = (
     "List the facts a person states about themselves, rewritten as short sentences in the first "
