@@ -132,6 +132,7 @@ class ExtractorSpec:
     device: str = "cpu"
     quantize: str | None = None
     dtype: str = "float32"
+    threads: int | None = None  # CPU threads per worker; not in the fingerprint (same outputs)
 
     @property
     def fingerprint(self) -> str:
@@ -147,6 +148,8 @@ class ExtractorSpec:
                 "generation": self.settings.as_dict()}
 
     def load(self) -> PersonaExtractor:
+        if self.threads:  # several workers on one machine: oversubscribed threads spin-wait and crawl
+            torch.set_num_threads(self.threads)
         torch_dtype = getattr(torch, self.dtype)
         tokenizer, model, backend = _load_hf(Path(self.source) if self.is_local else self.source,
                                              self.gguf_file, torch_dtype)

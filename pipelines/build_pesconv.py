@@ -10,6 +10,7 @@ FnApiRunner; any runner (Dataflow, Flink, Spark) by `--runner` and ordinary Beam
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="first utterance of the conversation (1-based) from which seeker turns get a persona")
     ex.add_argument("--merge-threshold", type=float, default=0.85,
                     help="similarity above which two persona sentences count as near-duplicates")
+    ex.add_argument("--threads", type=int, help="CPU threads per model copy (default: torch's choice; use 1 "
+                                                "when other jobs share the cores)")
     ex.add_argument("--cache-dir", help="inference cache (default OUTPUT/cache)")
     run = p.add_argument_group("run")
     run.add_argument("--runner", default="FnApiRunner",
@@ -104,6 +107,8 @@ def validate_args(args: argparse.Namespace) -> None:
     for name in ("batch_size", "max_new_tokens", "num_beams", "max_input_tokens", "start_utterance", "num_shards"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise InputError("--threads must be at least 1")
     if args.max_dialogs is not None and args.max_dialogs < 1:
         raise InputError("--max-dialogs must be at least 1")
     if not 0 < args.merge_threshold <= 1:
@@ -242,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
                                   max_input_tokens=args.max_input_tokens)
     spec = resolve_extractor(args.extractor, args.adapter, args.device, settings, args.quantize, args.dtype)
+    if args.threads:
+        spec = dataclasses.replace(spec, threads=args.threads)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
@@ -275,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "extractor": spec.describe(),
         "settings": {"start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
                      "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,
-                     "max_dialogs": args.max_dialogs},
+                     "max_dialogs": args.max_dialogs, "threads": args.threads},
         "inference": {"annotated_seeker_turns": turns, "unique_inputs": unique_inputs,
                       "reused_from_cache": counters.get("cache_hits", 0), "inferred": counters.get("inferred", 0)},
         "wall_time_s": round(wall, 1),
