@@ -110,16 +110,19 @@ def combine(logits_p: torch.Tensor, logits_d: torch.Tensor | None, alpha: torch.
 
 @torch.no_grad()
 def sample_loop(step_p: Stepper, step_d: Stepper | None, logits_p: torch.Tensor, logits_d: torch.Tensor | None,
-                seq: torch.Tensor, alpha: torch.Tensor, settings: SamplingSettings, eos_token_id: int,
+                seq: torch.Tensor, alpha: torch.Tensor, settings: SamplingSettings, eos_token_id: int | list[int],
                 pad_token_id: int, record: list | None = None) -> torch.Tensor:
     """Sample until every row has emitted eos or `max_new_tokens` tokens; returns the new tokens (B, T).
 
+    `eos_token_id` may be a list: any of them ends a row (the decoder-only family also stops at a line break).
     `seq` is what the repetition penalty looks at (the prompt or decoder prefix, as in `generate`).
     `record`, when given, receives the combined logits of each step (before the processors).
     """
     procs = settings.processors()
     guided = step_d is not None and bool((alpha != 0).any())
     unfinished = torch.ones(seq.shape[0], dtype=torch.bool, device=seq.device)
+    stop = torch.tensor(eos_token_id if isinstance(eos_token_id, (list, tuple)) else [eos_token_id],
+                        device=seq.device)
     new_tokens = []
     for t in range(settings.max_new_tokens):
         combined = combine(logits_p, logits_d if guided else None, alpha)
@@ -133,7 +136,7 @@ def sample_loop(step_p: Stepper, step_d: Stepper | None, logits_p: torch.Tensor,
         nxt = torch.where(unfinished, nxt, torch.full_like(nxt, pad_token_id))
         new_tokens.append(nxt)
         seq = torch.cat([seq, nxt[:, None]], dim=1)
-        unfinished &= nxt != eos_token_id
+        unfinished &= ~torch.isin(nxt, stop)
         if not unfinished.any() or t == settings.max_new_tokens - 1:
             break
         logits_p = step_p(nxt[:, None])
@@ -145,7 +148,7 @@ def sample_loop(step_p: Stepper, step_d: Stepper | None, logits_p: torch.Tensor,
 @torch.no_grad()
 def strategy_then_sample(step_p: Stepper, first_p: torch.Tensor, step_d: Stepper | None, first_d: torch.Tensor | None,
                          seq: torch.Tensor, strategy_ids: list[int], alpha_of: torch.Tensor,
-                         settings: SamplingSettings, eos_token_id: int, pad_token_id: int,
+                         settings: SamplingSettings, eos_token_id: int | list[int], pad_token_id: int,
                          forced: torch.Tensor | None = None, record: list | None = None) -> dict[str, torch.Tensor]:
     """Predict the strategy (first step, with-persona pass), pick α, then sample the response with Eq. 6.
 

@@ -165,6 +165,15 @@ class ResponseModel:
         model.net.to(device)
         return model
 
+    def stop_ids(self) -> list[int]:
+        """eos, and for the decoder-only family every token that contains a line break."""
+        if not hasattr(self, "_stop_ids"):
+            self._stop_ids = [self.eos_id]
+            if self.family == "causal":
+                self._stop_ids += [i for i in range(len(self.tokenizer)) if i != self.eos_id
+                                   and "\n" in self.tokenizer.decode([i])]
+        return self._stop_ids
+
     # ------------------------------------------------------------------ batches
     def collate_train(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         if self.family == "seq2seq":
@@ -224,12 +233,16 @@ class ResponseModel:
             step_p = CausalStepper(self.net, p["attention_mask"])
             step_d = CausalStepper(self.net, d["attention_mask"]) if use_guidance else None
             first_p, first_d, seq = p["input_ids"], d["input_ids"], p["input_ids"]
+        stop = self.stop_ids()
         out = strategy_then_sample(step_p, first_p, step_d, first_d, seq, self.strategy_ids, alpha_of, settings,
-                                   self.eos_id, self.pad_id, forced=forced, record=record)
+                                   stop, self.pad_id, forced=forced, record=record)
         texts = []
         for row in out["tokens"].tolist():
             if self.eos_id in row:
                 row = row[: row.index(self.eos_id)]
-            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+            text = self.tokenizer.decode(row, skip_special_tokens=True)
+            if self.family == "causal":  # one line per turn in the prompt: a response ends at a line break
+                text = text.lstrip(" ").split("\n")[0]
+            texts.append(text.strip())
         out["texts"] = texts
         return out
