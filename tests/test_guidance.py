@@ -120,3 +120,13 @@ def test_strategy_step_picks_alpha_of_predicted_strategy(causal):
                                   SETTINGS, causal.config.eos_token_id, causal.config.pad_token_id,
                                   forced=torch.tensor([5]))
     assert int(forced["strategy"]) == 5
+
+
+def test_any_of_several_stop_tokens_ends_a_row(causal):
+    prompt = torch.tensor([[5, 17, 300, 42]])
+    step = CausalStepper(causal, torch.ones_like(prompt))
+    greedy = SamplingSettings(max_new_tokens=6, do_sample=False, repetition_penalty=1.0)
+    first = int(step(prompt).argmax(-1))
+    step = CausalStepper(causal, torch.ones_like(prompt))
+    out = sample_loop(step, None, step(prompt), None, prompt, torch.zeros(1), greedy, [-5, first], 0)
+    assert out.tolist() == [[first]]
