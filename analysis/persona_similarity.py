@@ -307,7 +307,7 @@ def _fit_text(reg: dict) -> str:
     return f"slope {reg['slope']:+.4f}/point ({_fmt_p(reg['p_value'])}), R² = {reg['r2']:.3f}"
 
 
-def draw_figure(result: dict, png: Path, svg: Path) -> None:
+def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -356,8 +356,14 @@ def draw_figure(result: dict, png: Path, svg: Path) -> None:
             ax.set_xlim(panel.scale[0] - 0.5, panel.scale[1] + 0.5)
         elif lv:
             ax.set_xticks(range(min(e["level"] for e in lv), max(e["level"] for e in lv) + 1))
-        ax.margins(y=0.25)
         ax.grid(alpha=0.25)
+    # y range: the spread of the per-dialog values (both conditions), room on top for the fit text;
+    # a wide interval of a level with very few dialogs is cut at that range rather than squashing the plot.
+    values = [r[c] for r in records or [] for c in CONDITIONS if r.get(c) is not None]
+    if values:
+        lo, hi = min(values), max(values)
+        pad = (hi - lo) * 0.08 or 0.05
+        axes[0].set_ylim(lo - pad, hi + (hi - lo) * 0.35 + pad)
     axes[0].set_ylabel("Mean cosine similarity per dialog:\nsupporter response vs. seeker persona")
     handles, labels = axes[0].get_legend_handles_labels()
     for ax in axes[1:]:
@@ -371,7 +377,7 @@ def draw_figure(result: dict, png: Path, svg: Path) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8.5, frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.text(0.5, 0.095, "Each dialog contributes the mean cosine similarity between its supporter responses and the "
                          "seeker persona visible at that turn. Points: mean over dialogs with that score; bars: 95% "
-                         "t-interval; lines: least-squares fit over dialogs.\nControl: the same responses compared "
+                         "t-interval (cut at the range of dialog values); lines: least-squares fit over dialogs.\nControl: the same responses compared "
                          "with another, randomly chosen seeker's persona - if it shows the same trend, the effect is "
                          "not about this seeker's persona.", ha="center", va="bottom", fontsize=8, color="#333333")
     fig.tight_layout(rect=(0, 0.17, 1, 0.95))
@@ -436,7 +442,7 @@ def write_outputs(result: dict, records: list[dict], out: Path) -> dict[str, Pat
     write_csv(paths["dialogs"], records, DIALOG_COLUMNS)
     with open(paths["json"], "w", encoding="utf-8") as f:
         json.dump(_clean({**result, "dialogs": records}), f, indent=2, ensure_ascii=False)
-    draw_figure(result, paths["png"], paths["svg"])
+    draw_figure(result, paths["png"], paths["svg"], records)
     return paths
 
 
@@ -544,7 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-dialogs", type=int, help="analyse only the first N dialogs (quick runs)")
     p.add_argument("--seed", type=int, default=13, help="seed of the control's donor draw and of fastText training")
     p.add_argument("--fasttext-dim", type=int, default=100, help="dimension of corpus-trained fastText vectors")
-    p.add_argument("--fasttext-epoch", type=int, default=10, help="epochs of corpus-trained fastText")
+    p.add_argument("--fasttext-epoch", type=int,
+                   help="epochs of corpus-trained fastText (default: enough passes to see ~2M tokens, 10-100; "
+                        "small corpora need many)")
     p.add_argument("--device", default="cpu", help="torch device for transformer encoders (cpu, cuda, ...)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -293,3 +293,9 @@ def test_simcse_checkpoints_use_simcse_cls_pooling(tmp_path):
         enc = make_encoder(prefix + str(folder))
         assert enc.pooling == pooling and enc.name == name
         assert np.allclose(enc.encode(text), expected.numpy(), atol=1e-5)
+
+
+def test_fasttext_epochs_grow_for_small_corpora():
+    from analysis.encoders import auto_epochs
+
+    assert auto_epochs(20_000) == 100 and auto_epochs(100_000) == 20 and auto_epochs(5_000_000) == 10
