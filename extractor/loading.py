@@ -183,10 +183,9 @@ def resolve_extractor(
 ) -> ExtractorSpec:
     """Check the options and hash the weights: the default SmolLM2, a folder, a .gguf, or a Hub id."""
     settings = settings or GenerationSettings()
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"unknown --device {device!r} (choose cpu or cuda)")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA GPU is visible")
+    from pipelines.cli import check_device
+
+    check_device(device)
     if quantize in ("none", ""):
         quantize = None
     if quantize not in (None, "int8"):

@@ -59,3 +59,13 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         print("interrupted: finished results are kept; run the same command again to resume", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def check_device(device: str) -> None:
+    """One-line error for a device this machine does not have (shared by every model command)."""
+    import torch
+
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"unknown --device {device!r} (choose cpu or cuda)")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA GPU is visible")

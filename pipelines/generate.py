@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from pipelines.cli import code_version, quiet_libraries, run_cli
+from pipelines.cli import check_device, code_version, quiet_libraries, run_cli
 from schemas.esconv import InputError
 
 log = logging.getLogger("generate")
@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from schemas.strategies import STRATEGIES
 
     started = time.time()
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA GPU is visible")
+    check_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     ckpt = resolve_checkpoint(args.checkpoint)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from pipelines.cli import code_version, quiet_libraries, run_cli
+from pipelines.cli import check_device, code_version, quiet_libraries, run_cli
 from schemas.esconv import InputError
 
 log = logging.getLogger("train_pal")
@@ -121,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from modeling.models import ResponseModel
 
     started = time.time()
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA GPU is visible")
+    check_device(args.device)
     if args.batch_size < 1 or (args.max_steps is not None and args.max_steps < 1) or args.epochs <= 0:
         raise InputError("--batch-size, --max-steps and --epochs must be positive")
     if args.threads:
