@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
              f"fingerprint={spec.fingerprint} device={args.device}; {turns} seeker turns, "
              f"{unique_inputs} unique inputs, {cached} results already in the cache")
     Progress.reset(unique_inputs, args.progress_every)
-    counters = run_pipeline(args, beam_args, [x for x in located], spec, cache_dir, partial)
+    counters = run_pipeline(args, beam_args, located, spec, cache_dir, partial)
     finish_output(partial, out)
     per_split, shards, rejects = count_outputs(out)
     written, rejected, read = sum(per_split.values()), len(rejects), len(located)
