@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_runs(specs: list[str], split: str) -> list[tuple[str, Path]]:
     runs: list[tuple[str, Path]] = []
     for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep:
+        # the last "=" separates: names may hold one ("PAL (α=0)"); a path that exists is taken whole
+        name, sep, path = spec.rpartition("=")
+        if not sep or Path(spec).exists():
             name, path = "", spec
         p = Path(path)
         if p.is_dir():

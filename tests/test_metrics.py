@@ -84,3 +84,11 @@ def test_evaluate_cli_writes_side_by_side_table(tmp_path, capsys):
     assert result["A"]["metrics"]["PPL"] == pytest.approx(math.e)
     assert result["B"]["metrics"]["B-4"] == pytest.approx(100.0)
     assert result["A"]["metrics"]["B-2"] == pytest.approx(100 * math.sqrt(0.5), abs=1e-6)
+
+
+def test_run_names_may_hold_an_equals_sign(tmp_path):
+    from analysis.evaluate import resolve_runs
+    _write_run(tmp_path / "a", [HYP, REF])
+    gens = tmp_path / "a" / "generations-test.jsonl"
+    assert resolve_runs([f"PAL (α=0)={gens}"], "test") == [("PAL (α=0)", gens)]
+    assert resolve_runs([str(gens)], "test") == [("a", gens)]
