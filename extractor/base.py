@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import torch
 
 from extractor.dedup import merge_persona
-from extractor.formatting import causal_messages, join_utterances, parse_persona
+from extractor.formatting import ExtractionInput, InputLike, as_input, causal_messages, join_utterances, parse_persona
 
 # Chat-format markers that end the assistant's answer. SmolLM2 (GGUF) often closes its answer with
 # <|im_start|> instead of <|im_end|>: without these it runs on to max_new_tokens, writing new turns.
@@ -45,18 +45,19 @@ class PersonaExtractor:
         """Provenance record (model, hashes, settings) as resolved by `ExtractorSpec`."""
         return {"backend": self.backend, **self.identity}
 
-    def extract(self, inputs: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Persona sentences for each input (a list of one speaker's utterances)."""
+    def extract(self, inputs: Sequence[InputLike]) -> list[list[str]]:
+        """Persona sentences for each input; a sentence repeated verbatim (after normalising) is kept once."""
         if not inputs:
             return []
-        return [parse_persona(t) for t in self.generate_texts(inputs)]
+        return [merge_persona([], parse_persona(t), threshold=1.01) for t in self.generate_texts(inputs)]
 
-    def generate_texts(self, inputs: Sequence[Sequence[str]]) -> list[str]:
+    def generate_texts(self, inputs: Sequence[InputLike]) -> list[str]:
         raise NotImplementedError
 
-    def input_length(self, utterances: Sequence[str]) -> int:
+    def input_length(self, inp: InputLike) -> int:
         """Cheap length proxy used to batch similar lengths together."""
-        return sum(len(u) for u in utterances)
+        inp = as_input(inp)
+        return sum(len(u) for u in inp.utterances) + len(inp.context)
 
 
 @dataclass
@@ -65,10 +66,11 @@ class Seq2SeqExtractor(PersonaExtractor):
 
     backend: str = "seq2seq"
 
-    def generate_texts(self, inputs: Sequence[Sequence[str]]) -> list[str]:
+    def generate_texts(self, inputs: Sequence[InputLike]) -> list[str]:
+        """The paper's input (utterances joined by <sep>); the partner context is not used by this format."""
         tok = self.tokenizer
         tok.truncation_side = "left"  # keep the most recent utterances
-        enc = tok([join_utterances(list(u)) for u in inputs], return_tensors="pt", padding=True,
+        enc = tok([join_utterances(as_input(u).utterances) for u in inputs], return_tensors="pt", padding=True,
                   truncation=True, max_length=self.settings.max_input_tokens).to(self.device)
         with torch.inference_mode():
             out = self.model.generate(
@@ -101,27 +103,24 @@ class CausalExtractor(PersonaExtractor):
     generated_tokens: int = 0  # new tokens produced so far (up to each row's end token), for benchmarks
     _prefix: Any = field(default=None, init=False, repr=False)
 
-    def prompt(self, utterances: Sequence[str]) -> str:
-        messages = causal_messages(list(utterances))
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return "\n\n".join(m["content"] for m in messages) + "\n"
+    def prompt(self, inp: InputLike) -> str:
+        return chat_prompt(self.tokenizer, inp)
 
-    def fitted_prompt(self, utterances: Sequence[str]) -> str:
+    def fitted_prompt(self, inp: InputLike) -> str:
         """Drop the oldest utterances until the prompt fits `max_input_tokens`."""
-        utts = list(utterances)
+        inp = as_input(inp)
         while True:
-            text = self.prompt(utts)
-            if len(utts) <= 1 or len(self.tokenizer(text).input_ids) <= self.settings.max_input_tokens:
+            text = self.prompt(inp)
+            if len(inp.utterances) <= 1 or len(self.tokenizer(text).input_ids) <= self.settings.max_input_tokens:
                 return text
-            utts = utts[1:]
+            inp = ExtractionInput(inp.utterances[1:], inp.context)
 
     # ------------------------------------------------------------------ shared-prefix fast path
     def shared_prefix(self) -> tuple[str, list[int]]:
         """The text every prompt starts with, cut where tokenisation is known to split (after a
         special token, else after a newline), and its token ids."""
         if self._prefix is None:
-            a, b = self.prompt(["a"]), self.prompt(["b"])
+            a, b = self.prompt(ExtractionInput(("a",))), self.prompt(ExtractionInput(("b",)))
             n = 0
             while n < min(len(a), len(b)) and a[n] == b[n]:
                 n += 1
@@ -147,31 +146,21 @@ class CausalExtractor(PersonaExtractor):
             self._prefix = (prefix, ids, cache)
         return self._prefix[2]
 
-    def _suffix_ids(self, utterances: Sequence[str]) -> list[int] | None:
+    def _suffix_ids(self, inp: ExtractionInput) -> list[int] | None:
         """Ids of the prompt after the shared prefix (oldest utterances dropped to fit), or None when
         prefix + suffix would not tokenise exactly like the whole prompt."""
         prefix, pids = self.shared_prefix()
-        utts = list(utterances)
         while True:
-            text = self.prompt(utts)
+            text = self.prompt(inp)
             if not text.startswith(prefix):
                 return None
             sids = self.tokenizer(text[len(prefix):], add_special_tokens=False).input_ids
-            if len(utts) <= 1 or len(pids) + len(sids) <= self.settings.max_input_tokens:
+            if len(inp.utterances) <= 1 or len(pids) + len(sids) <= self.settings.max_input_tokens:
                 break
-            utts = utts[1:]
+            inp = ExtractionInput(inp.utterances[1:], inp.context)
         if pids + sids != self.tokenizer(text, add_special_tokens=False).input_ids:
             return None
         return sids
-
-    def input_length(self, utterances: Sequence[str]) -> int:
-        return sum(len(u) for u in utterances)
-
-    def extract(self, inputs: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Persona sentences per input; a sentence repeated verbatim (after normalising) is kept once."""
-        if not inputs:
-            return []
-        return [merge_persona([], parse_persona(t), threshold=1.01) for t in self.generate_texts(inputs)]
 
     def stop_ids(self) -> list[int]:
         """Token ids that end generation: the model's eos and the chat-format markers in the vocabulary."""
@@ -182,9 +171,9 @@ class CausalExtractor(PersonaExtractor):
         ids |= {vocab[t] for t in CHAT_STOP_TOKENS if t in vocab}
         return sorted(i for i in ids if i is not None)
 
-    def generate_texts(self, inputs: Sequence[Sequence[str]]) -> list[str]:
+    def generate_texts(self, inputs: Sequence[InputLike]) -> list[str]:
         """Texts for each input: deduplicated, sorted by length, batched, shared prefix reused."""
-        keys = [tuple(u) for u in inputs]
+        keys = [as_input(u) for u in inputs]
         unique = list(dict.fromkeys(keys))
         prefix_ok = self.reuse_prefix and self.settings.num_beams == 1 and bool(self.shared_prefix()[1])
         suffixes = {k: self._suffix_ids(k) for k in unique} if prefix_ok else {}
@@ -194,7 +183,7 @@ class CausalExtractor(PersonaExtractor):
             order = sorted(unique, key=lambda k: len(suffixes[k]))
         else:
             order = sorted(unique, key=self.input_length)
-        texts: dict[tuple[str, ...], str] = {}
+        texts: dict[ExtractionInput, str] = {}
         for s in range(0, len(order), self.batch_size):
             chunk = order[s:s + self.batch_size]
             outs = self._generate_prefixed([suffixes[k] for k in chunk]) if prefix_ok else self._generate_plain(chunk)
@@ -206,7 +195,7 @@ class CausalExtractor(PersonaExtractor):
                     do_sample=False, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.stop_ids(),
                     use_cache=True)
 
-    def _generate_plain(self, inputs: Sequence[Sequence[str]]) -> list[str]:
+    def _generate_plain(self, inputs: Sequence[ExtractionInput]) -> list[str]:
         """Reference path: whole prompts, left-padded."""
         tok = self.tokenizer
         tok.padding_side = "left"
@@ -248,10 +237,19 @@ class CausalExtractor(PersonaExtractor):
         return tok.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
 
 
+def chat_prompt(tokenizer: Any, inp: InputLike) -> str:
+    """The decoder-only prompt text (chat template when the tokenizer has one); training uses it too."""
+    messages = causal_messages(inp)
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(m["content"] for m in messages) + "\n"
+
+
 def _cache_kw(model: Any) -> str:
     """The cache argument's name ('cache' in transformers >= 5.x, 'past_key_values' before)."""
     import inspect
 
-    forward = getattr(model, "forward", None)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft wrapper passes it on
+    forward = getattr(base, "forward", None)
     params = inspect.signature(forward).parameters if forward is not None else {}
     return "cache" if "cache" in params else "past_key_values"

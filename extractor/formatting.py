@@ -2,55 +2,101 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Sequence, Union
 
 SEP_TOKEN = "<sep>"
 PERSONA_TOKEN = "<persona>"
 SPECIAL_TOKENS = [SEP_TOKEN, PERSONA_TOKEN]
 # Bump when the prompt or the output format changes: it is part of the inference-cache key.
-PROMPT_VERSION = "v2"  # v2: answers end at any chat marker; verbatim repeats dropped
+# v3: one utterance per request with the partner's previous message as context; grounded targets.
+PROMPT_VERSION = "v3"
+CONTEXT_CHARS = 300  # the partner's message is cut to its last CONTEXT_CHARS characters
+
+
+@dataclass(frozen=True)
+class ExtractionInput:
+    """What one extraction request reads: the person's words, and the partner's message before them.
+
+    Per-utterance extraction (the default) has one utterance and the partner's last message as
+    `context`; the paper's cumulative mode has all of the person's utterances so far and no context.
+    Facts may only come from `utterances`; `context` only helps to read them ("35." after "how old are you?").
+    """
+
+    utterances: tuple[str, ...]
+    context: str = ""
+
+
+InputLike = Union[ExtractionInput, Sequence[str]]
+
+
+def as_input(value: InputLike) -> ExtractionInput:
+    """Accept a bare list of utterances where an `ExtractionInput` is expected."""
+    if isinstance(value, ExtractionInput):
+        return value
+    return ExtractionInput(tuple(str(u) for u in value))
+
 
 SYSTEM_PROMPT = (
-    "List the facts a person states about themselves, rewritten as short sentences in the first "
-    "person ('I ...' or 'My ...'), one per line. Use only what the person said. "
-    "If they said nothing about themselves, answer NONE."
+    "Read what the person said (lines starting 'Person:'). List the facts they state about themselves, "
+    "each rewritten as a short first-person sentence ('I ...' or 'My ...'), one per line. Use only the "
+    "person's own words: a 'Partner:' line is context, never a source of facts. Add nothing they did not "
+    "say. If they state nothing about themselves, answer NONE."
 )
-# One worked example, so the untuned instruct model copies the format instead of describing the person.
-EXAMPLE_UTTERANCES = ["hi , how are you ?", "i just got home from my shift at the hospital .",
-                      "my two dogs are waiting for me , so i am happy ."]
-EXAMPLE_PERSONA = ["I work at a hospital.", "I have two dogs."]
+# Two worked examples, so the untuned instruct model copies the format (one answer with facts, one NONE).
+EXAMPLES = [
+    (ExtractionInput(("i just got home from my shift at the hospital . my two dogs are waiting for me .",),
+                     "what did you do today ?"),
+     ["I work at a hospital.", "I have two dogs."]),
+    (ExtractionInput(("oh nice , do you like it ?",), "i am a teacher ."), []),
+]
 
 
-def join_utterances(utterances: list[str]) -> str:
-    """Seeker utterances in the PERSONA-CHAT extractor input form."""
+def join_utterances(utterances: Sequence[str]) -> str:
+    """Utterances in the PERSONA-CHAT seq2seq input form (the paper's format; no context)."""
     return f" {SEP_TOKEN} ".join(u.strip() for u in utterances)
 
 
-def join_persona(sentences: list[str]) -> str:
-    """Persona sentences in the PERSONA-CHAT extractor target form (seq2seq)."""
-    return f" {PERSONA_TOKEN} ".join(s.strip() for s in sentences)
+def join_persona(sentences: Sequence[str]) -> str:
+    """Persona sentences in the PERSONA-CHAT seq2seq target form; NONE when nothing is stated."""
+    return f" {PERSONA_TOKEN} ".join(s.strip() for s in sentences) if sentences else "NONE"
 
 
-def causal_messages(utterances: list[str]) -> list[dict[str, str]]:
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def describe_input(inp: ExtractionInput) -> str:
+    """The request as the causal model reads it: 'Partner: ...' then one 'Person: ...' line per utterance."""
+    lines = []
+    if inp.context.strip():
+        context = _one_line(inp.context)
+        if len(context) > CONTEXT_CHARS:
+            context = "..." + context[-CONTEXT_CHARS:]
+        lines.append(f"Partner: {context}")
+    lines += [f"Person: {_one_line(u)}" for u in inp.utterances]
+    return "\n".join(lines)
+
+
+def causal_messages(inp: InputLike) -> list[dict[str, str]]:
     """Chat messages for decoder-only extractors (the same prompt for tuned and untuned models)."""
-    def ask(utts: list[str]) -> str:
-        return "What the person said:\n" + "\n".join(f"- {u.strip()}" for u in utts)
-
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": ask(EXAMPLE_UTTERANCES)},
-        {"role": "assistant", "content": causal_target(EXAMPLE_PERSONA)},
-        {"role": "user", "content": ask(utterances)},
-    ]
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for example, answer in EXAMPLES:
+        messages += [{"role": "user", "content": describe_input(example)},
+                     {"role": "assistant", "content": causal_target(answer)}]
+    messages.append({"role": "user", "content": describe_input(as_input(inp))})
+    return messages
 
 
-def causal_target(sentences: list[str]) -> str:
-    """What a decoder-only extractor is trained to answer: one persona sentence per line."""
+def causal_target(sentences: Sequence[str]) -> str:
+    """What a decoder-only extractor is trained to answer: one persona sentence per line, or NONE."""
     return "\n".join(s.strip() for s in sentences) if sentences else "NONE"
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
 _STRIP_TOKENS = re.compile(r"</s>|<s>|<pad>|<\|im_end\|>|<\|endoftext\|>|<\|im_start\|>\w*")
+_ROLE_LINE = re.compile(r"^\s*(?:person|partner)\s*:", re.IGNORECASE)
 
 
 def parse_persona(text: str) -> list[str]:
@@ -58,6 +104,8 @@ def parse_persona(text: str) -> list[str]:
     text = _STRIP_TOKENS.sub("\n", text)
     out: list[str] = []
     for piece in re.split(r"<persona>|\n", text):
+        if _ROLE_LINE.match(piece):  # the model echoing the input format is not an answer
+            continue
         piece = _BULLET.sub("", piece).strip()
         for sentence in _SENTENCE_END.split(piece):
             s = sentence.strip().strip('"').strip()

@@ -1,8 +1,10 @@
 """Training examples for both extractor backends, built from the same formats as inference.
 
-Causal: the prompt is exactly `CausalExtractor.prompt` (chat template over `causal_messages`), the
+Causal: the prompt is exactly `CausalExtractor.prompt` (`chat_prompt` over `causal_messages`), the
 target is `causal_target(sentences) + eos`; prompt tokens are masked out of the loss (label -100).
 Seq2seq: `join_utterances` -> `join_persona` (the paper's setup; the tokenizer adds bos/eos).
+Each example is one `ExtractionInput` (by default one utterance + the partner's message before it)
+with the persona sentences that utterance states (`extractor.alignment`), or none.
 """
 from __future__ import annotations
 
@@ -11,17 +13,10 @@ from typing import Any, Sequence
 
 import torch
 
-from extractor.formatting import causal_messages, causal_target, join_persona, join_utterances
+from extractor.base import chat_prompt
+from extractor.formatting import ExtractionInput, InputLike, as_input, causal_target, join_persona, join_utterances
 
 IGNORE = -100
-
-
-def causal_prompt(tokenizer: Any, utterances: Sequence[str]) -> str:
-    """The build's prompt (same code path as `CausalExtractor.prompt`)."""
-    messages = causal_messages(list(utterances))
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return "\n\n".join(m["content"] for m in messages) + "\n"
 
 
 @dataclass
@@ -30,24 +25,24 @@ class Example:
     labels: list[int]  # causal: same length as input_ids; seq2seq: the target ids
 
 
-def encode_causal(tokenizer: Any, utterances: Sequence[str], persona: Sequence[str], max_length: int) -> Example:
+def encode_causal(tokenizer: Any, inp: InputLike, persona: Sequence[str], max_length: int) -> Example:
     """Prompt + target ids; the oldest utterances are dropped until it fits `max_length`."""
     target = tokenizer(causal_target(list(persona)) + tokenizer.eos_token, add_special_tokens=False).input_ids
-    utts = list(utterances)
+    inp = as_input(inp)
     while True:
-        prompt = tokenizer(causal_prompt(tokenizer, utts), add_special_tokens=False).input_ids
-        if len(prompt) + len(target) <= max_length or len(utts) <= 1:
+        prompt = tokenizer(chat_prompt(tokenizer, inp), add_special_tokens=False).input_ids
+        if len(prompt) + len(target) <= max_length or len(inp.utterances) <= 1:
             break
-        utts = utts[1:]
+        inp = ExtractionInput(inp.utterances[1:], inp.context)
     ids = (prompt + target)[:max_length]
     labels = ([IGNORE] * len(prompt) + target)[:max_length]
     return Example(ids, labels)
 
 
-def encode_seq2seq(tokenizer: Any, utterances: Sequence[str], persona: Sequence[str], max_input: int,
+def encode_seq2seq(tokenizer: Any, inp: InputLike, persona: Sequence[str], max_input: int,
                    max_target: int) -> Example:
     tokenizer.truncation_side = "left"  # keep the most recent utterances, as inference does
-    src = tokenizer(join_utterances(list(utterances)), truncation=True, max_length=max_input).input_ids
+    src = tokenizer(join_utterances(as_input(inp).utterances), truncation=True, max_length=max_input).input_ids
     tokenizer.truncation_side = "right"
     tgt = tokenizer(text_target=join_persona(list(persona)), truncation=True, max_length=max_target).input_ids
     return Example(src, tgt)
@@ -75,3 +70,41 @@ def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Gen
         batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
     perm = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in perm]
+
+
+def split_shared_prefix(examples: Sequence[Example], prefix_ids: Sequence[int]) -> list[Example] | None:
+    """The examples without the prompt prefix they all share (None if one of them does not start with it)."""
+    n = len(prefix_ids)
+    if not n or any(e.input_ids[:n] != list(prefix_ids) for e in examples):
+        return None
+    return [Example(e.input_ids[n:], e.labels[n:]) for e in examples]
+
+
+def prefix_cached_loss(model: Any, prefix_ids: Sequence[int], suffixes: Sequence[Example], pad_id: int,
+                       device: str = "cpu") -> torch.Tensor:
+    """Causal-LM loss of [shared prefix][suffix] rows, the prefix run once for the whole batch.
+
+    Every training prompt starts with the same instruction block (system prompt + worked examples),
+    about 80 % of its tokens. Its keys/values are computed once (with gradients, as LoRA changes them)
+    and repeated over the batch, so a step costs about a third of the plain forward/backward. Equal to
+    `model(**collate(...)).loss` on the full rows (a test checks it). The prefix has no labels.
+    """
+    from transformers import DynamicCache
+
+    from extractor.base import _cache_kw
+
+    kw = _cache_kw(model)
+    cache = DynamicCache(config=model.config)
+    prefix = torch.tensor([list(prefix_ids)], device=device)
+    model(input_ids=prefix, **{kw: cache}, use_cache=True)
+    cache.batch_repeat_interleave(len(suffixes))
+    b = collate(suffixes, pad_id, seq2seq=False)
+    ids, mask, labels = (b[k].to(device) for k in ("input_ids", "attention_mask", "labels"))
+    full_mask = torch.cat([torch.ones(len(suffixes), prefix.shape[1], dtype=mask.dtype, device=device), mask], 1)
+    positions = torch.arange(prefix.shape[1], prefix.shape[1] + ids.shape[1], device=device).expand_as(ids)
+    logits = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, **{kw: cache},
+                   use_cache=True).logits
+    # the first suffix token is predicted by the prefix's last position: its label is never a target
+    # (prompt tokens are masked), so shifting within the suffix loses nothing
+    return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
+                                             ignore_index=IGNORE)

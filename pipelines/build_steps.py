@@ -12,12 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractor.dedup import merge_persona
+from extractor.formatting import ExtractionInput
+from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
 from pipelines.inference import Progress
 from schemas.esconv import SEEKER, Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
 
 REJECTS = "rejects"
-WHOLE_DIALOG = -1  # turn index of the whole-dialog extraction request
+UNSUPPORTED = "unsupported"
+
 
 
 @dataclass(frozen=True)
@@ -58,37 +61,120 @@ def keep_first_of_duplicates(kv: tuple[str, Iterable[tuple]]):
             REJECTS, reject_row(dup, f"duplicate of {first.source}#{first.index}", dialog_id))
 
 
-def annotated_positions(dialog: Dialog, start_utterance: int) -> list[int]:
-    """Positions of the seeker turns that get a persona inference (from the start utterance on)."""
-    return [i for i, t in enumerate(dialog.turns) if t.speaker == SEEKER and i >= start_utterance - 1]
-
-
-def expand_requests(kv: tuple[str, tuple], start_utterance: int):
-    """One request per annotated seeker turn plus one for the whole dialog: (input, (id, position))."""
+def expand_requests(kv: tuple[str, tuple], start_utterance: int, context: str = UTTERANCE):
+    """Beam step: one (input, (dialog id, turn)) element per extraction request."""
     dialog_id, (_, _, dialog) = kv
-    for pos in annotated_positions(dialog, start_utterance):
-        yield tuple(dialog.seeker_texts_until(pos)), (dialog_id, pos)
-    yield tuple(dialog.seeker_texts_until(len(dialog.turns) - 1)), (dialog_id, WHOLE_DIALOG)
+    for inp, turn in extraction_requests(dialog, start_utterance, context):
+        yield inp, (dialog_id, turn)
 
 
-def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_threshold: float) -> dict[str, Any]:
-    """Build the PESConv row: cumulative, de-duplicated persona visible at every turn."""
+@dataclass(frozen=True)
+class GroundedSentence:
+    """A generated persona sentence and its support among the request's utterances (see extractor.grounding)."""
+
+    sentence: str
+    supported: bool
+    utterance: int | None  # index into the request's utterances of the best-supporting one
+    cosine: float
+    lexical: float
+
+
+class GroundPersonas(beam.DoFn):
+    """Score each inferred sentence against the seeker's words of its request (batches of results)."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+
+    def setup(self) -> None:
+        from extractor.grounding import SupportScorer, minilm_embedder
+
+        self.scorer = SupportScorer(minilm_embedder(self.device))
+
+    def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
+        self.scorer.prepare([t for _, (inp, sents) in batch if sents for t in (*inp.utterances, *sents)])
+        for key, (inp, sentences) in batch:
+            supports = self.scorer.support(sentences, list(inp.utterances))
+            yield key, [GroundedSentence(s, x.supported, x.utterance, round(x.cosine, 4), round(x.lexical, 4))
+                        for s, x in zip(sentences, supports)]
+
+
+def _turn_of(dialog: Dialog, turn: int, utterance: int | None, context: str) -> int:
+    """The dialog position of the seeker turn a grounded sentence came from."""
+    if context == UTTERANCE:
+        return turn
+    seekers = seeker_positions(dialog)
+    last = len(dialog.turns) - 1 if turn == WHOLE_DIALOG else turn
+    upto = [p for p in seekers if p <= last]
+    return upto[utterance] if utterance is not None and utterance < len(upto) else (upto[-1] if upto else 0)
+
+
+@dataclass
+class PersonaState:
+    """The persona visible so far: sentences with the seeker turn each came from (evidence)."""
+
+    sentences: list[str]
+    evidence: list[int]
+
+    def merge(self, facts: list[tuple[str, int]], threshold: float) -> None:
+        merged = merge_persona(self.sentences, [s for s, _ in facts], threshold)
+        turn_of = {}
+        for s, t in facts:
+            turn_of.setdefault(s, t)
+        self.evidence += [turn_of[s] for s in merged[len(self.sentences):]]
+        self.sentences = merged
+
+
+def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_threshold: float,
+                context: str = UTTERANCE, keep_unsupported: bool = False):
+    """Build the PESConv row: the de-duplicated persona visible at every turn, each sentence with its evidence.
+
+    Unsupported sentences (no support in the seeker's words) are dropped unless `keep_unsupported`;
+    either way each one leaves on the UNSUPPORTED output, so the manifest counts them."""
     dialog_id, groups = kv
     (order, split, dialog), = groups["dialog"]
-    inferred = dict(groups["persona"])
+    inferred: dict[int, list[GroundedSentence]] = dict(groups["persona"])
     annotated = set(annotated_positions(dialog, start_utterance))
-    visible: list[str] = []
+    generated = 0
+
+    def facts(turn: int) -> list[tuple[str, int]]:
+        nonlocal generated
+        kept = []
+        for g in inferred.get(turn, []):
+            generated += 1
+            if not g.supported:
+                yield_unsupported.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
+                                          "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported})
+            if g.supported or keep_unsupported:
+                kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
+        return kept
+
+    yield_unsupported: list[dict[str, Any]] = []
+    visible = PersonaState([], [])
     persona_list: list[str] = []
     turns = []
     for i, t in enumerate(dialog.turns):
+        if context == UTTERANCE and t.speaker == SEEKER:
+            visible.merge(facts(i), merge_threshold)
+        elif i in annotated:
+            visible.merge(facts(i), merge_threshold)
+        shown = bool(annotated) and i >= min(annotated)  # no persona before the start utterance
         if i in annotated:
-            visible = merge_persona(visible, inferred[i], merge_threshold)
-            persona_list.append(PERSONA_JOINER.join(visible))
+            persona_list.append(PERSONA_JOINER.join(visible.sentences))
         turns.append({"speaker": t.speaker, "text": t.text, "strategy": t.strategy, "feedback": t.feedback,
-                      "persona": list(visible), "persona_inferred": i in annotated})
+                      "persona": list(visible.sentences) if shown else [],
+                      "persona_evidence": list(visible.evidence) if shown else [],
+                      "persona_inferred": i in annotated})
+    if context == UTTERANCE:
+        whole = visible
+    else:
+        whole = PersonaState([], [])
+        whole.merge(facts(WHOLE_DIALOG), merge_threshold)
     Progress.add(dialogs=1)
-    return {
+    for row in yield_unsupported:
+        yield beam.pvalue.TaggedOutput(UNSUPPORTED, row)
+    yield {
         "_order": order,
+        "_generated": generated,
         "dialog_id": dialog_id,
         "split": split,
         "source": f"{dialog.source}#{dialog.source_index}",
@@ -98,7 +184,8 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         "situation": dialog.situation,
         "survey_score": {**dialog.survey, "supporter_relevance": dialog.supporter_relevance},
         "dialog": turns,
-        "persona": merge_persona([], inferred[WHOLE_DIALOG], merge_threshold),
+        "persona": whole.sentences,
+        "persona_evidence": whole.evidence,
         "persona_list": persona_list,
     }
 
@@ -118,7 +205,7 @@ def write_split_shards(kv: tuple[str, list[dict]], data_dir: str, num_shards: in
     folder = Path(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        part = [{k: v for k, v in r.items() if k != "_order"} for r in rows[i::n]]
+        part = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows[i::n]]
         table = pa.Table.from_pylist(part, schema=PESCONV_SCHEMA)
         _atomic_write(folder / f"{split}-{i:05d}-of-{n:05d}.parquet", lambda p: pq.write_table(table, p))
     yield split, len(rows)
@@ -127,11 +214,23 @@ def write_split_shards(kv: tuple[str, list[dict]], data_dir: str, num_shards: in
 def write_rejects(rows: list[dict], path: str) -> Iterable[int]:
     """All reject records, in input order, as JSON lines."""
     rows = sorted(rows, key=lambda r: (r["source"], r["index"]))
-
-    def write(p: Path) -> None:
-        with open(p, "w", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-    _atomic_write(Path(path), write)
+    _atomic_write(Path(path), lambda p: _write_jsonl(p, rows))
     yield len(rows)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def write_unsupported(rows: list[dict], path: str) -> Iterable[int]:
+    """Generated sentences without support in the seeker's words, in dialog/turn order, as JSON lines."""
+    rows = sorted(rows, key=lambda r: (r["dialog_id"], r["turn"], r["sentence"]))
+    _atomic_write(Path(path), lambda p: _write_jsonl(p, rows))
+    yield len(rows)
+
+
+def write_count(count: int, path: str) -> int:
+    _atomic_write(Path(path), lambda p: p.write_text(json.dumps({"generated_sentences": count}) + "\n"))
+    return count

@@ -1,109 +1,290 @@
-"""Score a persona extractor on held-out PERSONA-CHAT pairs, against two baselines in the same run.
+"""Score a persona extractor for faithfulness, next to the untuned model and a rule baseline, in one run.
 
-Systems: the extractor asked for (default: SmolLM2 + the shipped LoRA adapter), the untuned
-instruct model with the build's prompt (no adapter), and a rule baseline that copies the
-first-person sentences of the input. Metrics: ROUGE-L F1 and BLEU against the gold persona, mean
-sentence-encoder similarity (all-MiniLM-L6-v2), mean number of persona sentences, share of empty
-outputs, and a hallucination proxy (share of generated sentences whose best similarity to any
-input utterance is below --threshold); the gold persona is scored as a reference row.
+Held-out pairs (`--split-of DIR`: the persona-disjoint pairs a train_extractor run held out; or all
+pairs of `--data FILE ...`, PERSONA-CHAT or Synthetic-Persona-Chat CSV, told apart by their columns):
+precision / recall / F1 against the supported gold sentences, the unsupported share, ROUGE-L and
+BLEU, with 95 % bootstrap intervals (definitions in `extractor.evaluation`). Each system reads one
+utterance at a time with the partner's message before it, as the build does by default.
 
-    python -m pipelines.evaluate_extractor --split-of extractor/default_adapter --limit 100 \
-        --json outputs/extractor_eval.json --model-card extractor/default_adapter/model_card.md
+ESConv (`--esconv PATH`, no gold): a seeded sample of dialogs, built as the build builds them
+(`--context utterance cumulative` compares the two inputs); the unsupported share of what the model
+generated, the coverage of the seeker's first-person statements, speed, and real outputs printed
+(utterance -> persona rows, and whole-dialog personas beside the seeker's words).
+
+Systems: the extractor asked for (default: SmolLM2 + the shipped adapter), the same model
+untuned (no adapter, same prompt), and the rule baseline (copy first-person statements); the
+"+ check" rows apply the build's grounding check (sentences without support are dropped).
+
+    python -m pipelines.evaluate_extractor --data ../shared/data/personachat/valid.csv --limit 50 --json outputs/eval.json
+    python -m pipelines.evaluate_extractor --split-of extractor/default_adapter --limit 150 \\
+        --esconv ../shared/data/esconv/test.json --json outputs/extractor_eval.json \\
+        --model-card extractor/default_adapter/model_card.md
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import random
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Sequence
 
-from extractor.evaluation import markdown_table, rule_baseline, score
+from extractor.dedup import merge_persona
+from extractor.card import replace_section
+from extractor.formatting import ExtractionInput
 from pipelines.cli import code_version, quiet_libraries, run_cli
-from schemas.esconv import InputError
-from schemas.personachat import read_pairs, subset
+from schemas.esconv import SEEKER, InputError
+from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
 
 log = logging.getLogger("evaluate_extractor")
+METRICS = ("precision", "recall", "f1", "unsupported_share")
+ESCONV_METRICS = ("unsupported_share", "coverage")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m pipelines.evaluate_extractor", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="pairs to score: PERSONA-CHAT CSV, ParlAI *_both_original.txt or Hub dataset "
-                                  "(default: the data named in --split-of's split.json)")
+    p.add_argument("--data", nargs="+", help="pairs to score: PERSONA-CHAT CSV, Synthetic-Persona-Chat CSV, ParlAI "
+                                             "*_both_original.txt or Hub dataset (default with --split-of: its data)")
     p.add_argument("--split-of", metavar="DIR",
-                   help="a train_extractor output folder: score only the pairs its split.json held out")
+                   help="a train_extractor output folder: score only the persona-disjoint pairs its split.json held out")
+    p.add_argument("--limit", type=int, help="score only N pairs: the first N of --data, or a seeded sample of N "
+                                             "held-out pairs with --split-of")
+    p.add_argument("--esconv", metavar="PATH", help="also score on ESConv dialogs (a split file or folder)")
+    p.add_argument("--esconv-dialogs", type=int, default=50, help="seeded sample of ESConv dialogs (default 50)")
+    p.add_argument("--context", nargs="+", default=["utterance"], choices=["utterance", "cumulative"],
+                   help="ESConv: the extractor's input form(s) to compare (default utterance)")
+    p.add_argument("--start-utterance", type=int, default=3, help="ESConv: as in the build (default 3)")
+    p.add_argument("--show", type=int, default=20, help="ESConv: utterance -> persona rows to print (default 20)")
+    p.add_argument("--show-dialogs", type=int, default=10,
+                   help="ESConv: whole-dialog personas to print beside the seeker's words (default 10)")
     p.add_argument("--extractor", default="default", help="extractor model (as in the build; default SmolLM2)")
     p.add_argument("--adapter", default="auto", help="LoRA adapter folder, 'auto' (shipped default) or 'none'")
-    p.add_argument("--limit", type=int, help="score only the first N pairs (after the held-out selection)")
-    p.add_argument("--json", metavar="OUT", help="write metrics and per-pair outputs as JSON")
-    p.add_argument("--model-card", metavar="MD", help="replace the '## Evaluation' section of this model card")
     p.add_argument("--no-baselines", action="store_true", help="score only --extractor")
-    p.add_argument("--generate-only", action="store_true",
-                   help="only run the extractors and write their outputs to --json (e.g. on a GPU machine without "
-                        "the metric packages); score them later with --outputs")
-    p.add_argument("--outputs", metavar="JSON",
-                   help="score the outputs saved by an earlier --json run instead of running the extractors")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="hallucination proxy: best similarity to any input utterance below this (default 0.5)")
+    p.add_argument("--seed", type=int, default=13, help="seed of the samples and the bootstrap (default 13)")
+    p.add_argument("--json", metavar="OUT", help="write metrics (per system) and every output as JSON")
+    p.add_argument("--model-card", metavar="MD", help="replace the '## Evaluation' section of this model card")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--quantize", default=None, help="int8 (CPU dynamic quantisation) or none")
     args = p.parse_args(argv)
-    if args.limit is not None and args.limit <= 0:
-        raise InputError("--limit must be positive")
+    for name in ("limit", "esconv_dialogs", "batch_size", "max_new_tokens"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise InputError(f"--{name.replace('_', '-')} must be positive")
     if not args.data and not args.split_of:
         raise InputError("give --data FILE and/or --split-of DIR")
-    if args.generate_only and not args.json:
-        raise InputError("--generate-only needs --json OUT")
     return args
 
 
-def select_pairs(args: argparse.Namespace):
+def select_pairs(args: argparse.Namespace) -> tuple[list[PersonaPair], str]:
     if not args.split_of:
-        return read_pairs(args.data), f"{args.data}"
+        pairs = [p for source in args.data for p in read_pairs(source)]
+        if args.limit:
+            pairs = pairs[:args.limit]
+        return pairs, f"{', '.join(args.data)}" + (f", first {args.limit} pairs" if args.limit else "")
     split_file = Path(args.split_of) / "split.json"
     if not split_file.exists():
         raise InputError(f"{split_file} not found (is --split-of a train_extractor output folder?)")
     split = json.loads(split_file.read_text())
     data = args.data or split["data"]
-    pairs = read_pairs(data, split.get("limit"))
-    if len(pairs) != split["n_pairs"]:
-        raise InputError(f"{data} has {len(pairs)} pairs but {split_file} was made from {split['n_pairs']}")
-    return subset(pairs, split["heldout"]), (f"{data}, the {len(split['heldout'])} pairs held out by "
-                                              f"{split_file} (seed {split['seed']})")
+    data = [data] if isinstance(data, str) else data
+    pairs, per_source = read_sources(data, split.get("limit"))
+    expected = split["n_pairs"] if isinstance(split["n_pairs"], list) else [split["n_pairs"]]
+    if per_source != expected:
+        raise InputError(f"{', '.join(data)} hold {per_source} pairs but {split_file} was made from {expected}")
+    held = list(split["heldout"])
+    if args.limit and args.limit < len(held):
+        held = sorted(random.Random(args.seed).sample(held, args.limit))
+    by = split.get("split_by", "row (an old split: held-out gold sentences may occur in training targets)")
+    return subset(pairs, held), (f"{', '.join(data)}: {len(held)} of the {len(split['heldout'])} pairs held out by "
+                                 f"{split_file} (split by {by}; seed {split['seed']})")
 
 
-def run_extractor(name: str, adapter: str, args, inputs: list[list[str]]) -> tuple[list[list[str]], float, dict]:
-    from tqdm import tqdm
-
-    from extractor.base import GenerationSettings
-    from extractor.loading import resolve_extractor
-
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
-    spec = resolve_extractor(name, adapter, device=args.device, settings=settings, quantize=args.quantize)
-    ext = spec.load()
-    order = sorted(range(len(inputs)), key=lambda i: ext.input_length(inputs[i]))
-    out: list[list[str]] = [[] for _ in inputs]
-    t0 = time.perf_counter()
-    for s in tqdm(range(0, len(order), args.batch_size), desc=f"extract ({adapter or 'no'} adapter)",
-                  unit="batch", file=sys.stderr):
-        idx = order[s:s + args.batch_size]
-        for i, r in zip(idx, ext.extract([inputs[i] for i in idx])):
-            out[i] = r
-    return out, time.perf_counter() - t0, spec.describe()
+@dataclass
+class System:
+    label: str
+    name: str | None  # extractor name; None = rule baseline
+    adapter: str = "none"
 
 
-def replace_section(card: str, title: str, body: str) -> str:
-    head, sep, rest = card.partition(f"## {title}\n")
-    if not sep:
-        return card.rstrip("\n") + f"\n\n## {title}\n\n{body}\n"
-    nxt = rest.find("\n## ")
-    tail = rest[nxt + 1:] if nxt >= 0 else ""
-    return head + f"## {title}\n\n{body}\n" + ("\n" + tail if tail else "")
+class Runner:
+    """Loads each model once and extracts batches of inputs, timing the generation."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.loaded: dict[tuple[str, str], Any] = {}
+        self.provenance: dict[str, dict] = {}
+
+    def extract(self, system: System, inputs: Sequence[ExtractionInput]) -> tuple[list[list[str]], float]:
+        """Persona sentences per input and the seconds the extraction took."""
+        if system.name is None:
+            started = time.perf_counter()
+            return [rule_sentences(i) for i in inputs], time.perf_counter() - started
+        from tqdm import tqdm
+
+        from extractor.base import GenerationSettings
+        from extractor.loading import resolve_extractor
+
+        key = (system.name, system.adapter)
+        if key not in self.loaded:
+            settings = GenerationSettings(max_new_tokens=self.args.max_new_tokens)
+            spec = resolve_extractor(system.name, system.adapter, device=self.args.device, settings=settings)
+            self.loaded[key] = spec.load()
+            self.provenance[system.label] = spec.describe()
+        ext = self.loaded[key]
+        unique = sorted(set(inputs), key=ext.input_length)
+        out: dict[ExtractionInput, list[str]] = {}
+        started = time.perf_counter()
+        size = self.args.batch_size
+        for s in tqdm(range(0, len(unique), size), desc=system.label, unit="batch", file=sys.stderr):
+            out.update(zip(unique[s:s + size], ext.extract(unique[s:s + size])))
+        return [out[i] for i in inputs], time.perf_counter() - started
+
+
+def rule_sentences(inp: ExtractionInput) -> list[str]:
+    from extractor.evaluation import rule_baseline
+
+    return rule_baseline(inp.utterances)
+
+
+def systems(args: argparse.Namespace) -> list[System]:
+    out = [System("extractor", args.extractor, args.adapter)]
+    if not args.no_baselines:
+        out += [System("untuned", args.extractor if args.extractor != "default" else "default", "none"),
+                System("rule", None)]
+    return out
+
+
+def checked(scorer, sentences: list[str], utterances: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(kept, dropped): the build's grounding check on one request's output."""
+    support = scorer.support(sentences, list(utterances))
+    return ([s for s, x in zip(sentences, support) if x.supported],
+            [s for s, x in zip(sentences, support) if not x.supported])
+
+
+# ------------------------------------------------------------------------------------------ held-out pairs
+def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, args) -> tuple[dict, list[dict]]:
+    from extractor.alignment import supported_gold
+    from extractor.evaluation import bootstrap, score_pair, summarise, text_overlap
+
+    scorer.prepare([t for p in pairs for t in (*p.utterances, *p.persona)])
+    golds = [supported_gold(p, scorer) for p in pairs]
+    inputs = [ExtractionInput((u,), p.context_of(i)) for p in pairs for i, u in enumerate(p.utterances)]
+    results: dict[str, dict] = {}
+    rows = [{"source": p.source, "utterances": list(p.utterances), "gold": list(p.persona), "supported_gold": g}
+            for p, g in zip(pairs, golds)]
+    for system in systems(args):
+        outs, seconds = runner.extract(system, inputs)
+        scorer.prepare([s for o in outs for s in o])
+        variants = {system.label: [], f"{system.label} + check": []}
+        k = 0
+        for p in pairs:
+            raw, kept = [], []
+            for u in p.utterances:
+                raw = merge_persona(raw, outs[k])
+                kept = merge_persona(kept, checked(scorer, outs[k], [u])[0])
+                k += 1
+            variants[system.label].append(raw)
+            variants[f"{system.label} + check"].append(kept)
+        if system.name is None:  # the rule copies statements: the check changes nothing worth a row
+            variants.pop(f"{system.label} + check")
+        for label, preds in variants.items():
+            scores = [score_pair(scorer, pred, gold, p.utterances) for pred, gold, p in zip(preds, golds, pairs)]
+            results[label] = {**summarise(scores), **text_overlap(preds, golds),
+                              "ci95": bootstrap(scores, METRICS, args.seed), "pairs": len(pairs),
+                              "inputs_per_s": len(set(inputs)) / max(seconds, 1e-9)}
+            for row, pred in zip(rows, preds):
+                row[label] = pred
+    return results, rows
+
+
+# ------------------------------------------------------------------------------------------ ESConv
+def sample_dialogs(path: str, n: int, seed: int):
+    from schemas.esconv import read_dialogs
+
+    dialogs, _ = read_dialogs(path)
+    if not dialogs:
+        raise InputError(f"no usable ESConv dialogs in {path}")
+    pick = sorted(random.Random(seed).sample(range(len(dialogs)), min(n, len(dialogs))))
+    return [dialogs[i] for i in pick]
+
+
+def evaluate_esconv(dialogs, runner: Runner, scorer, args) -> tuple[dict, dict]:
+    from extractor.evaluation import bootstrap, score_dialog, summarise
+    from extractor.requests import WHOLE_DIALOG, annotated_positions, extraction_requests
+
+    configs = [(s, c) for s in systems(args) for c in (args.context if s.label == "extractor" else ["utterance"])]
+    results: dict[str, dict] = {}
+    shown: dict[str, Any] = {}
+    for system, context in configs:
+        label = system.label + (f" ({context})" if system.label == "extractor" and args.context != ["utterance"]
+                                else "")
+        requests = [extraction_requests(d, args.start_utterance, context) for d in dialogs]
+        flat = [inp for reqs in requests for inp, _ in reqs]
+        outs, seconds = runner.extract(system, flat)
+        scorer.prepare([t for inp, o in zip(flat, outs) for t in (*inp.utterances, *o)])
+        scores, k, per_dialog = [], 0, []
+        for d, reqs in zip(dialogs, requests):
+            persona: list[str] = []
+            unsupported, turn_rows = 0, []
+            for inp, turn in reqs:
+                kept, dropped = checked(scorer, outs[k], inp.utterances)
+                k += 1
+                unsupported += len(dropped)
+                if context == "utterance" or turn == WHOLE_DIALOG:
+                    persona = merge_persona(persona, kept)
+                turn_rows.append({"turn": turn, "context": inp.context, "utterances": list(inp.utterances),
+                                  "kept": kept, "dropped": dropped})
+            seeker = [t.text for t in d.turns if t.speaker == SEEKER]
+            raw_total = sum(len(r["kept"]) + len(r["dropped"]) for r in turn_rows)
+            score = score_dialog(scorer, persona, unsupported, seeker)
+            score.generated = raw_total  # the unsupported share is over everything the model generated
+            scores.append(score)
+            per_dialog.append({"dialog_id": d.dialog_id, "seeker": seeker, "persona": persona, "requests": turn_rows})
+        turns = sum(len(annotated_positions(d, args.start_utterance)) for d in dialogs)
+        summary = summarise(scores)
+        results[label] = {"unsupported_share": summary["unsupported_share"], "coverage": summary["coverage"],
+                          "persona_sentences_per_dialog": sum(len(x["persona"]) for x in per_dialog) / len(dialogs),
+                          "generated": summary["generated"], "statements": summary["statements"],
+                          "ci95": bootstrap(scores, ESCONV_METRICS, args.seed), "dialogs": len(dialogs),
+                          "annotated_turns": turns, "requests": len(flat), "seconds": round(seconds, 1),
+                          "turns_per_s": turns / max(seconds, 1e-9)}
+        shown[label] = per_dialog
+    return results, shown
+
+
+def print_examples(per_dialog: list[dict], rows: int, dialogs: int) -> str:
+    """Utterance -> persona rows (kept, and [dropped] by the grounding check); whole-dialog personas."""
+    lines = [f"## {rows} seeker utterances -> persona (extractor, per utterance; [x] = dropped as unsupported)", ""]
+    candidates = [(d["dialog_id"], r) for d in per_dialog for r in d["requests"]]
+    for dialog_id, r in random.Random(0).sample(candidates, min(rows, len(candidates))):
+        out = "; ".join(r["kept"] + [f"[x] {s}" for s in r["dropped"]]) or "NONE"
+        context = f"(after: {r['context'][:80]}) " if r["context"] else ""
+        lines.append(f"- {context}**{' / '.join(r['utterances'])[:300]}** -> {out}")
+    lines += ["", f"## {dialogs} whole-dialog personas beside the seeker's utterances", ""]
+    for d in per_dialog[:dialogs]:
+        lines.append(f"### {d['dialog_id']}")
+        lines += [f"> {u}" for u in d["seeker"]]
+        lines += [""] + [f"- {s}" for s in d["persona"]] + ([] if d["persona"] else ["- (none)"]) + [""]
+    return "\n".join(lines)
+
+
+def table(results: dict[str, dict], keys: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> str:
+    head = "| system | " + " | ".join(keys) + "".join(f" | {name}" for name, _ in extra) + " |"
+    lines = [head, "|---|" + "---:|" * (len(keys) + len(extra))]
+    for label, r in results.items():
+        cells = []
+        for k in keys:
+            lo, hi = r.get("ci95", {}).get(k, [None, None])
+            cells.append(f"{r[k]:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""))
+        cells += [fmt.format(r.get(key, float("nan"))) for key, fmt in extra]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,82 +293,49 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.time()
     pairs, described = select_pairs(args)
-    if args.limit:
-        pairs = pairs[:args.limit]
-    inputs = [list(p.utterances) for p in pairs]
-    golds = [list(p.persona) for p in pairs]
+    dialogs = sample_dialogs(args.esconv, args.esconv_dialogs, args.seed) if args.esconv else []
+    from extractor.grounding import SupportScorer, minilm_embedder
 
-    outputs: dict[str, list[list[str]]] = {}
-    speed: dict[str, float] = {}
-    provenance: dict[str, dict] = {}
-    if args.outputs:
-        saved = json.loads(Path(args.outputs).read_text())
-        rows = saved["outputs"]
-        if [r["utterances"] for r in rows[:len(inputs)]] != inputs or len(rows) < len(inputs):
-            raise InputError(f"{args.outputs} holds outputs for other pairs than the ones selected here")
-        for label in saved["systems"]:
-            outputs[label] = [r[label] for r in rows[:len(inputs)]]
-            speed[label] = saved.get("turns_per_s", {}).get(label)
-        provenance = saved.get("provenance", {})
-    else:
-        systems = [(f"extractor ({args.extractor}, adapter {args.adapter})", args.extractor, args.adapter)]
-        if not args.no_baselines:
-            systems.append(("untuned instruct model (build prompt)", "default", "none"))
-        for label, name, adapter in systems:
-            preds, seconds, prov = run_extractor(name, adapter, args, inputs)
-            outputs[label], provenance[label], speed[label] = preds, prov, len(preds) / seconds
-    if not args.no_baselines and not any(k.startswith("rule baseline") for k in outputs):
-        label = "rule baseline (first-person sentences)"
-        t1 = time.perf_counter()
-        outputs[label] = [rule_baseline(u) for u in inputs]
-        speed[label] = len(inputs) / max(time.perf_counter() - t1, 1e-9)
+    scorer = SupportScorer(minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu"))
+    runner = Runner(args)
+    results, rows = evaluate_pairs(pairs, runner, scorer, args)
+    report = [f"Held-out pairs: {described}. Reference: the gold sentences an utterance of the pair states "
+              f"({sum(len(r['supported_gold']) for r in rows)} of {sum(len(r['gold']) for r in rows)}).", "",
+              table(results, METRICS, [("rouge_l", "{:.3f}"), ("bleu", "{:.2f}"), ("sentences_per_item", "{:.2f}"),
+                                       ("inputs_per_s", "{:.2f}")])]
+    record: dict[str, Any] = {"data": described, "pairs": len(pairs), "results": results}
+    if dialogs:
+        es_results, shown = evaluate_esconv(dialogs, runner, scorer, args)
+        examples = print_examples(shown[next(iter(shown))], args.show, args.show_dialogs)
+        report += ["", f"ESConv: {len(dialogs)} dialogs of {args.esconv} (seeded sample, seed {args.seed}); "
+                       "coverage = share of the seeker's first-person statements that support a persona sentence "
+                       "of the dialog (after the grounding check).", "",
+                   table(es_results, ESCONV_METRICS, [("persona_sentences_per_dialog", "{:.1f}"),
+                                                      ("turns_per_s", "{:.2f}")])]
+        record["esconv"] = {"data": args.esconv, "dialogs": len(dialogs), "results": es_results,
+                            "outputs": shown}
+        print(examples, file=sys.stderr)
+    text = "\n".join(report)
+    print(text)
     command = "python -m pipelines.evaluate_extractor " + " ".join(shlex.quote(a) for a in argv)
-    record = {"data": described, "pairs": len(pairs), "threshold": args.threshold, "command": command,
-              "code": code_version(), "device": args.device, "systems": list(outputs), "turns_per_s": speed,
-              "provenance": provenance,
-              "outputs": [{"utterances": u, "gold": g, **{k: v[i] for k, v in outputs.items()}}
-                          for i, (u, g) in enumerate(zip(inputs, golds))]}
-    if args.generate_only:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(record, indent=1, default=str))
-        print(f"generated outputs of {len(outputs)} systems for {len(pairs)} pairs in "
-              f"{(time.time() - t0) / 60:.1f} min; wrote {args.json} (score with --outputs {args.json})")
-        return 0
-
-    from extractor.evaluation import minilm_embedder
-
-    embed = minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu")
-    results: dict[str, dict] = {}
-    for label, preds in outputs.items():
-        results[label] = {**score(preds, golds, inputs, embed, args.threshold), "turns_per_s": speed.get(label)}
-        log.info("%s: ROUGE-L F1 %.4f", label, results[label]["rougeL_f1"])
-    reference = score(golds, golds, inputs, embed, args.threshold)
-    results["gold persona (reference)"] = reference
-
-    table = markdown_table(results)
-    print(table)
+    record.update({"command": command, "code": code_version(), "device": args.device,
+                   "provenance": runner.provenance, "outputs": rows})
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        record["results"] = results
-        if args.outputs:
-            record["generated_by"] = saved.get("command")
         Path(args.json).write_text(json.dumps(record, indent=1, default=str))
     if args.model_card:
         card_path = Path(args.model_card)
         if not card_path.exists():
             raise InputError(f"model card {card_path} does not exist")
-        body = (f"Scored on {len(pairs)} pairs: {described}"
-                f"{f', first {args.limit}' if args.limit else ''}. Greedy decoding, {args.max_new_tokens} new tokens, "
-                f"device {saved.get('device') if args.outputs else args.device}. Similarity = all-MiniLM-L6-v2 cosine; hallucination = share of generated "
-                f"sentences with best similarity to any input utterance < {args.threshold}; pairs/s = generation speed.\n\n{table}\n\n"
-                + (f"Outputs generated by:\n\n```\n{saved.get('command')}\n```\n\nthen scored by:\n\n" if args.outputs else "")
-                + f"```\n{command}\n```")
+        body = (text + f"\n\nGreedy decoding, {args.max_new_tokens} new tokens, device {args.device}; 95 % bootstrap "
+                "intervals over pairs / dialogs in brackets. Definitions: `extractor/evaluation.py`.\n\n"
+                f"```\n{command}\n```")
         card_path.write_text(replace_section(card_path.read_text(encoding="utf-8"), "Evaluation", body),
                              encoding="utf-8")
-    best = max((k for k in results if not k.startswith("gold")), key=lambda k: results[k]["rougeL_f1"])
-    print(f"scored {len(outputs)} systems on {len(pairs)} pairs in "
-          f"{(time.time() - t0) / 60:.1f} min; best ROUGE-L F1: {best}"
-          + (f"; wrote {args.json}" if args.json else "") + (f"; updated {args.model_card}" if args.model_card else ""))
+    print(f"scored {len(results)} systems on {len(pairs)} pairs" + (f" and {len(dialogs)} ESConv dialogs" if dialogs
+                                                                     else "")
+          + f" in {(time.time() - t0) / 60:.1f} min" + (f"; wrote {args.json}" if args.json else "")
+          + (f"; updated {args.model_card}" if args.model_card else ""), file=sys.stderr)
     return 0
 
 

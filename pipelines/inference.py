@@ -21,16 +21,17 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from extractor.base import PersonaExtractor
+from extractor.formatting import ExtractionInput
 from extractor.loading import ExtractorSpec
 
 log = logging.getLogger("pesconv")
 NAMESPACE = "pesconv"
-Example = tuple[str, tuple[str, ...]]  # (cache key, seeker utterances)
+Example = tuple[str, ExtractionInput]  # (cache key, what the extractor reads)
 
 
-def request_key(fingerprint: str, utterances: Sequence[str]) -> str:
-    """Cache key of one extraction: the model fingerprint plus the exact input."""
-    blob = json.dumps([fingerprint, list(utterances)], ensure_ascii=False)
+def request_key(fingerprint: str, inp: ExtractionInput) -> str:
+    """Cache key of one extraction: the model fingerprint plus the exact input (utterances and context)."""
+    blob = json.dumps([fingerprint, list(inp.utterances), inp.context], ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -128,7 +129,7 @@ class ExtractorModelHandler(ModelHandler[Example, PredictionResult, "LazyExtract
         super().__init__(
             min_batch_size=1, max_batch_size=batch_size,
             # Bucket by input length so a batch pads little; boundaries are in characters.
-            batch_length_fn=lambda ex: sum(len(u) for u in ex[1]),
+            batch_length_fn=lambda ex: sum(len(u) for u in ex[1].utterances) + len(ex[1].context),
             batch_bucket_boundaries=[200, 400, 800, 1600, 3200],
         )
         self.spec = spec
@@ -142,7 +143,7 @@ class ExtractorModelHandler(ModelHandler[Example, PredictionResult, "LazyExtract
         order = sorted(range(len(batch)), key=lambda i: model.input_length(batch[i][1]))
         outputs = model.extract([batch[i][1] for i in order])
         by_index = dict(zip(order, outputs))
-        return [PredictionResult(example=batch[i][0], inference=by_index[i], model_id=model.fingerprint)
+        return [PredictionResult(example=batch[i], inference=by_index[i], model_id=model.fingerprint)
                 for i in range(len(batch))]
 
     def get_metrics_namespace(self) -> str:
@@ -150,7 +151,7 @@ class ExtractorModelHandler(ModelHandler[Example, PredictionResult, "LazyExtract
 
 
 class SplitCached(beam.DoFn):
-    """Route each unique input to the cached result (main output) or to inference ('missing')."""
+    """Route each unique input to its cached result, (key, (input, sentences)), or to inference ('missing')."""
 
     MISSING = "missing"
 
@@ -166,13 +167,13 @@ class SplitCached(beam.DoFn):
         if key in self.cached:
             self.hits.inc()
             Progress.add(reused=1)
-            yield key, self.cached[key]
+            yield key, (example[1], self.cached[key])
         else:
             yield beam.pvalue.TaggedOutput(self.MISSING, example)
 
 
 class StoreResults(beam.DoFn):
-    """Persist inferred results batch by batch (resume safety) and pass (key, persona) on."""
+    """Persist inferred results batch by batch (resume safety) and pass (key, (input, sentences)) on."""
 
     def __init__(self, cache_root: str, fingerprint: str, flush_every: int = 16):
         self.cache_root, self.fingerprint, self.flush_every = cache_root, fingerprint, flush_every
@@ -190,11 +191,11 @@ class StoreResults(beam.DoFn):
             self.buffer = []
 
     def process(self, result: PredictionResult):
-        row = (result.example, list(result.inference))
-        self.buffer.append(row)
+        key, inp = result.example
+        self.buffer.append((key, list(result.inference)))
         if len(self.buffer) >= self.flush_every:
             self._flush()
-        yield row
+        yield key, (inp, list(result.inference))
 
     def finish_bundle(self) -> None:
         self._flush()

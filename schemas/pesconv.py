@@ -1,8 +1,10 @@
 """The PESConv output format: one row per dialog, as a pyarrow schema and as `datasets` features.
 
-`persona` and each turn's `persona` are lists of sentences. `persona_list` keeps PAL's layout
-(one string per annotated seeker turn, the cumulative persona sentences joined by " <persona> ")
-so PAL's training code can read the shards unchanged.
+`persona` and each turn's `persona` are lists of sentences; beside each, `persona_evidence` holds,
+for every sentence, the index in `dialog` of the seeker turn that stated it (evidence: any fact can
+be checked against the seeker's own words). `persona_list` keeps PAL's layout (one string per
+annotated seeker turn, the cumulative persona sentences joined by " <persona> ") so PAL's training
+code can read the shards unchanged.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ TURN_TYPE = pa.struct([
     ("strategy", pa.string()),  # canonical label on supporter turns, null on seeker turns
     ("feedback", pa.int32()),  # seeker per-turn feedback where the source has it
     ("persona", pa.list_(pa.string())),  # seeker persona visible at this turn (cumulative)
-    ("persona_inferred", pa.bool_()),  # True on the seeker turns the extractor ran on
+    ("persona_evidence", pa.list_(pa.int32())),  # per persona sentence: index in `dialog` of the seeker turn stating it
+    ("persona_inferred", pa.bool_()),  # True on the annotated seeker turns (from the start utterance on)
 ])
 
 PESCONV_SCHEMA = pa.schema([
@@ -38,6 +41,7 @@ PESCONV_SCHEMA = pa.schema([
     ("survey_score", SURVEY_TYPE),
     ("dialog", pa.list_(TURN_TYPE)),
     ("persona", pa.list_(pa.string())),  # whole-dialog persona
+    ("persona_evidence", pa.list_(pa.int32())),  # per whole-dialog persona sentence: its seeker turn in `dialog`
     ("persona_list", pa.list_(pa.string())),  # PAL layout, one entry per annotated seeker turn
 ])
 

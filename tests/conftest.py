@@ -29,11 +29,14 @@ def small_esconv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_build(tmp_path_factory, tiny_causal_dir, small_esconv) -> Path:
-    """A finished PESConv build (standard split) of `small_esconv` with the tiny causal extractor."""
+    """A finished PESConv build (standard split) of `small_esconv` with the tiny causal extractor.
+
+    A random model's sentences have no support in the seeker's words: `--keep-unsupported` keeps them,
+    so the persona fields are filled for the tests that read them."""
     from pipelines.build_pesconv import main
 
     out = tmp_path_factory.mktemp("build")
     code = main(["--input", str(small_esconv), "--output", str(out), "--extractor", str(tiny_causal_dir),
-                 *TINY_BUILD_ARGS])
+                 "--keep-unsupported", *TINY_BUILD_ARGS])
     assert code == 0
     return out

@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 ESCONV = SHARED / "data" / "esconv"
 PERSONACHAT_CSV = SHARED / "data" / "personachat" / "valid.csv"
+SYNTHETIC_CSV = SHARED / "data" / "synthetic-persona-chat" / "valid.csv"
 BLENDERBOT_DIR = SHARED / "models" / "blenderbot_small-90M"
 
 

@@ -1,16 +1,17 @@
-"""Extractor evaluation: metrics against hand-computed values, the rule baseline, the command."""
+"""Extractor evaluation: faithfulness metrics against hand-computed values, the rule baseline, the command."""
 from __future__ import annotations
 
 import json
-import math
 import re
 
 import numpy as np
 import pytest
 
-from extractor.evaluation import rule_baseline, score
+from extractor.evaluation import bootstrap, rule_baseline, score_dialog, score_pair, summarise, text_overlap
+from extractor.grounding import SupportScorer, SupportThresholds
 
-VOCAB = ["i", "like", "dogs", "have", "a", "car", "red", "am", "nurse", "and", "cats", "the", "weather", "is", "nice"]
+VOCAB = ["i", "like", "dogs", "have", "a", "car", "red", "am", "nurse", "and", "cats", "the", "weather", "is", "nice",
+         "pilot", "my", "two"]
 
 
 def bag_of_words(texts: list[str]) -> np.ndarray:
@@ -22,60 +23,78 @@ def bag_of_words(texts: list[str]) -> np.ndarray:
     return rows
 
 
-def test_metrics_match_hand_computed_values():
-    golds = [["i like dogs."], ["i have a red car."], ["i am a nurse."]]
-    preds = [["i like dogs."], ["i have a car."], []]
-    inputs = [["i like dogs and cats"], ["the weather is nice"], ["the weather is nice"]]
-    r = score(preds, golds, inputs, bag_of_words, threshold=0.5)
-    # ROUGE-L F1: 1; LCS 4 of 4 predicted / 5 gold words -> 2PR/(P+R) = 8/9; empty -> 0
-    assert r["rougeL_f1"] == pytest.approx((1 + 8 / 9 + 0) / 3)
-    # corpus BLEU (13a tokens, '.' separate): 1-4 gram matches 9/9, 6/7, 3/5, 1/3; 9 hyp vs 15 ref tokens
-    bleu = 100 * math.exp(1 - 15 / 9) * (1 * 6 / 7 * 3 / 5 * 1 / 3) ** 0.25
-    assert r["bleu"] == pytest.approx(bleu, abs=1e-6)
-    # cosine of word counts: 1; 4 / (2 * sqrt 5); empty -> 0
-    assert r["similarity"] == pytest.approx((1 + 4 / (2 * math.sqrt(5)) + 0) / 3)
-    assert r["mean_sentences"] == pytest.approx(2 / 3)
-    assert r["empty_share"] == pytest.approx(1 / 3)
-    # 'i like dogs.' vs 'i like dogs and cats': 3/sqrt(15) = 0.77 >= 0.5; 'i have a car.' vs the weather: 0
-    assert r["hallucination"] == pytest.approx(1 / 2)
-    assert r["pairs"] == 3
+@pytest.fixture
+def scorer() -> SupportScorer:
+    return SupportScorer(bag_of_words, SupportThresholds(cosine_min=0.8, lexical_min=0.6, lexical_cosine_min=0.5))
 
 
-def test_score_needs_aligned_inputs():
-    with pytest.raises(ValueError):
-        score([["a"]], [], [["a"]], bag_of_words)
+def test_pair_counts_match_hand_computed_values(scorer):
+    utterances = ["i have two dogs and a red car", "the weather is nice"]
+    generated = ["i have two dogs", "i am a pilot", "i have a red car"]
+    gold = ["i have two dogs", "i am a nurse"]
+    s = score_pair(scorer, generated, gold, utterances)
+    # 'i have two dogs' matches gold 1 (cosine 1); 'i am a pilot' vs 'i am a nurse': cosine 3/4 < 0.8 and
+    # overlap 0 -> no match; 'i have a red car' vs 'i have two dogs': cosine 2/sqrt(20) -> no match
+    assert (s.generated, s.matched, s.gold, s.found) == (3, 1, 2, 1)
+    # support in the utterances: dogs and car stated; the pilot is not
+    assert s.unsupported == 1
+    summary = summarise([s])
+    assert summary["precision"] == pytest.approx(1 / 3) and summary["recall"] == pytest.approx(1 / 2)
+    assert summary["f1"] == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
+    assert summary["unsupported_share"] == pytest.approx(1 / 3)
+
+
+def test_micro_average_and_bootstrap_interval(scorer):
+    a = score_pair(scorer, ["i like dogs"], ["i like dogs"], ["i like dogs"])
+    b = score_pair(scorer, ["i am a pilot", "i like cats"], ["i am a nurse"], ["i am a nurse"])
+    summary = summarise([a, b])
+    assert summary["precision"] == pytest.approx(1 / 3) and summary["recall"] == pytest.approx(1 / 2)
+    ci = bootstrap([a, b], ["precision"], seed=1, rounds=200)["precision"]
+    assert 0.0 <= ci[0] <= summary["precision"] <= ci[1] <= 1.0 and ci[0] < ci[1]
+
+
+def test_coverage_of_first_person_statements(scorer):
+    seeker = ["hi , how are you ?", "i have two dogs . i am a nurse .", "the weather is nice ."]
+    s = score_dialog(scorer, ["i have two dogs"], unsupported=0, seeker_utterances=seeker)
+    assert (s.statements, s.covered) == (2, 1)  # 'i have two dogs .' and 'i am a nurse .'; the dogs are covered
+    assert summarise([s])["coverage"] == pytest.approx(0.5)
+
+
+def test_text_overlap_skips_items_without_gold():
+    r = text_overlap([["i like dogs ."], ["anything"]], [["i like dogs ."], []])
+    assert r["scored_items"] == 1 and r["rouge_l"] == pytest.approx(1.0) and r["bleu"] == pytest.approx(100.0)
 
 
 def test_rule_baseline_copies_first_person_statements():
     utts = ["hi , how are you ?", "i am a nurse . do you like dogs ? my dog is called rex .",
-            "that is nice .", "I am a nurse ."]
+            "that is nice . i think so too .", "I am a nurse ."]
     assert rule_baseline(utts) == ["i am a nurse .", "my dog is called rex ."]
 
 
-def test_command_scores_a_tiny_extractor(tmp_path, tiny_causal_dir):
+def test_command_scores_every_system(tmp_path, tiny_causal_dir):
     from pipelines.evaluate_extractor import main
-    from tests.helpers import PERSONACHAT_CSV
+    from tests.helpers import SYNTHETIC_CSV
 
-    gen = tmp_path / "gen.json"
-    assert main(["--data", str(PERSONACHAT_CSV), "--limit", "3", "--extractor", str(tiny_causal_dir), "--adapter",
-                 "none", "--max-new-tokens", "4", "--no-baselines", "--generate-only", "--json", str(gen)]) == 0
-    saved = json.loads(gen.read_text())
-    assert len(saved["outputs"]) == 3 and len(saved["systems"]) == 1
     card = tmp_path / "model_card.md"
     card.write_text("# card\n\n## Evaluation\n\nold\n\n## Other\n\nkept\n")
     out = tmp_path / "eval.json"
-    assert main(["--data", str(PERSONACHAT_CSV), "--limit", "3", "--outputs", str(gen), "--json", str(out),
-                 "--model-card", str(card)]) == 0
-    results = json.loads(out.read_text())["results"]
-    assert set(results) == {saved["systems"][0], "rule baseline (first-person sentences)", "gold persona (reference)"}
-    assert results["gold persona (reference)"]["rougeL_f1"] == pytest.approx(1.0)
+    assert main(["--data", str(SYNTHETIC_CSV), "--limit", "3", "--extractor", str(tiny_causal_dir),
+                 "--max-new-tokens", "4", "--json", str(out), "--model-card", str(card)]) == 0
+    saved = json.loads(out.read_text())
+    assert set(saved["results"]) == {"extractor", "extractor + check", "untuned", "untuned + check", "rule"}
+    for metrics in saved["results"].values():
+        assert {"precision", "recall", "f1", "unsupported_share", "rouge_l", "bleu"} <= set(metrics)
+        assert all(0.0 <= metrics[k] <= 1.0 for k in ("precision", "recall", "f1", "unsupported_share"))
+    assert saved["results"]["rule"]["recall"] == pytest.approx(1.0)  # it copies every stated sentence
+    assert saved["results"]["extractor + check"]["unsupported_share"] == 0.0
+    assert len(saved["outputs"]) == 3 and saved["outputs"][0]["supported_gold"]
     text = card.read_text()
-    assert "| rule baseline (first-person sentences) |" in text and "\n\nold\n" not in text and "## Other\n\nkept" in text
+    assert "| rule |" in text and "\n\nold\n" not in text and "## Other\n\nkept" in text
 
 
 def test_command_errors_are_one_line(tmp_path, capsys):
-    from pipelines.evaluate_extractor import main
     from pipelines.cli import run_cli
+    from pipelines.evaluate_extractor import main
 
     with pytest.raises(SystemExit) as exit_:
         run_cli(main, ["--data", str(tmp_path / "nope.csv")])

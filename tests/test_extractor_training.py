@@ -11,14 +11,15 @@ from tests.helpers import PERSONACHAT_CSV
 
 @pytest.fixture(scope="module")
 def few_pairs(tmp_path_factory):
-    """Six real PERSONA-CHAT pairs in the CSV form (validation = the same pairs: we check fitting)."""
+    """Six real PERSONA-CHAT pairs in the CSV form (validation = the same pairs: we check fitting); aligned,
+    they give about 20 per-utterance examples."""
     lines = PERSONACHAT_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
     path = tmp_path_factory.mktemp("pairs") / "few.csv"
     path.write_text("".join(lines[:7]), encoding="utf-8")
     return path
 
 
-TRAIN = ["--heldout-fraction", "0", "--batch-size", "3", "--warmup-steps", "1", "--max-length", "160",
+TRAIN = ["--heldout-fraction", "0", "--batch-size", "3", "--warmup-steps", "1", "--max-length", "400",
          "--no-progress", "--patience", "0"]
 
 
@@ -33,7 +34,7 @@ def train(out, data, model, *extra):
 def lora_run(tmp_path_factory, tiny_causal_dir, few_pairs):
     out = tmp_path_factory.mktemp("lora")
     assert train(out, few_pairs, tiny_causal_dir, "--lr", "3e-2", "--lora-r", "4", "--epochs", "3",
-                 "--eval-every", "3") == 0
+                 "--max-steps", "6", "--eval-every", "3") == 0
     return out
 
 
@@ -133,3 +134,32 @@ def test_bad_training_options_are_user_errors(tmp_path, few_pairs):
     bad.write_text(",context,persona\n0,hi </s>, </s>\n")
     with pytest.raises(InputError, match="bad.csv:2: empty 'persona'"):
         main(["--data", str(bad), "--output", str(tmp_path / "o")])
+
+
+def test_prefix_cached_loss_equals_the_plain_loss(tiny_causal_dir):
+    """Training runs the shared instruction prefix once per batch; loss and gradients must not change."""
+    from peft import LoraConfig, get_peft_model
+
+    from extractor.base import GenerationSettings
+    from extractor.formatting import ExtractionInput
+    from extractor.loading import load_extractor
+    from extractor.training import collate, encode_causal, prefix_cached_loss, split_shared_prefix
+
+    ext = load_extractor(str(tiny_causal_dir), adapter="none", settings=GenerationSettings())
+    prefix = ext.shared_prefix()[1]
+    model = get_peft_model(ext.model, LoraConfig(r=2, lora_dropout=0.0, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(0)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.5)
+    examples = [encode_causal(ext.tokenizer, ExtractionInput((u,), c), t, 512) for u, c, t in [
+        ("i have two dogs .", "what do you do ?", ["i have two dogs."]), ("hello there !", "", []),
+        ("i am a nurse and i work nights at the hospital .", "hi", ["i am a nurse.", "i work nights."])]]
+    suffixes = split_shared_prefix(examples, prefix)
+    assert suffixes is not None and all(len(s.input_ids) < len(e.input_ids) for s, e in zip(suffixes, examples))
+    params = [p for p in model.parameters() if p.requires_grad]
+    plain = model(**collate(examples, ext.tokenizer.pad_token_id, seq2seq=False)).loss
+    cached = prefix_cached_loss(model, prefix, suffixes, ext.tokenizer.pad_token_id)
+    assert float(cached.detach()) == pytest.approx(float(plain.detach()), rel=1e-5)
+    for a, b in zip(torch.autograd.grad(plain, params), torch.autograd.grad(cached, params)):
+        assert torch.allclose(a, b, atol=1e-6)

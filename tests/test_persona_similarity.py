@@ -273,7 +273,8 @@ def test_simcse_checkpoints_use_simcse_cls_pooling(tmp_path):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from analysis.encoders import make_encoder, minilm_path
+    from analysis.encoders import make_encoder
+    from extractor.grounding import minilm_path
 
     tok = AutoTokenizer.from_pretrained(minilm_path())
     torch.manual_seed(0)

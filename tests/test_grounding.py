@@ -1,0 +1,67 @@
+"""The grounding measure and the aligned training data, on small hand-made cases with the real encoder."""
+from __future__ import annotations
+
+import pytest
+
+from extractor.alignment import NONE, STATED, UNLABELLED, supported_gold, training_items, utterance_examples
+from extractor.grounding import (SupportScorer, SupportThresholds, can_support, content_words, lexical_overlap,
+                                 minilm_embedder, self_statements, statements)
+from schemas.personachat import PersonaPair
+
+
+@pytest.fixture(scope="module")
+def scorer() -> SupportScorer:
+    return SupportScorer(minilm_embedder())
+
+
+def test_statements_drop_questions_even_without_punctuation():
+    assert statements("i have to walk 3 miles to work everyday what do you do ?") == [
+        "i have to walk 3 miles to work everyday"]
+    assert statements("hi , how are you ? i am a nurse .") == ["i am a nurse ."]
+    assert statements("what do you do for fun") == []
+    assert self_statements("i think so too . me too ! my son is 5 , do you have kids") == ["my son is 5 ,"]
+
+
+def test_content_words_normalise_numbers_and_stems():
+    assert content_words("I am 60years old") == content_words("i'm sixty years old .") == {"60", "year", "old"}
+    assert lexical_overlap("i have two dogs.", "my 2 dogs are great") == 1.0
+    assert lexical_overlap("i like pizza.", "i like movies") == 0.0  # 'like' alone is no evidence
+
+
+def test_subject_check():
+    assert not can_support("I am a new chap.", "a new young chap joined the team last week")
+    assert can_support("I have two dogs.", "we have two dogs at home") and can_support("I am 35.", "35 .")
+    assert can_support("The holidays are hard.", "holidays are always hard for everyone here")  # not about the speaker
+
+
+def test_thresholds_combine_cosine_and_overlap():
+    th = SupportThresholds(cosine_min=0.8, lexical_min=0.6, lexical_cosine_min=0.5)
+    assert th.supported(0.85, 0.0) and th.supported(0.55, 0.7)
+    assert not th.supported(0.75, 0.5) and not th.supported(0.45, 1.0)
+
+
+def test_support_finds_the_stating_utterance(scorer):
+    utts = ["hi , how are you ?", "i am a nurse and i work nights at the hospital .",
+            "my favorite food is pizza , what about you ?"]
+    s = scorer.support(["i am a nurse.", "i love pizza.", "i have three cats.", "where do you live?"], utts)
+    assert [x.supported for x in s] == [True, True, False, False]
+    assert [x.utterance for x in s[:2]] == [1, 2]
+    assert scorer.support(["i am a nurse."], ["do you like nurses ?"])[0].supported is False  # questions state nothing
+    # same words, other subject: a fact about someone else is not a fact about the speaker
+    assert not scorer.support(["I am a new chap."], ["But recently a new young chap joined the duty ."])[0].supported
+    assert scorer.support(["I am in the army."], ["yes , in the army ."])[0].supported  # a short answer may
+
+
+def test_alignment_labels_each_utterance(scorer):
+    pair = PersonaPair(("hi , how are you ?", "i am a nurse and i work nights at the hospital .",
+                        "that is nice .", "i drive a red truck to work .", "my favorite food is pizza ."),
+                       ("i am a nurse.", "i love pizza.", "i have three cats."), "hand-made",
+                       ("", "what do you do ?", "i am a teacher .", "cool", "what do you eat ?"))
+    examples = utterance_examples(pair, 0, scorer)
+    assert [e.label for e in examples] == [NONE, STATED, NONE, UNLABELLED, STATED]
+    assert examples[1].targets == ("i am a nurse.",) and examples[4].targets == ("i love pizza.",)
+    assert examples[1].input.context == "what do you do ?"  # the partner's message travels as context
+    assert supported_gold(pair, scorer) == ["i am a nurse.", "i love pizza."]  # the cats were never mentioned
+    items, counts = training_items([pair], [0], scorer, none_ratio=1.0, cumulative_share=0.0)
+    assert sorted(i.targets for i in items) == [(), (), ("i am a nurse.",), ("i love pizza.",)]
+    assert counts["gold_stated"] == 2 and counts["gold_sentences"] == 3 and counts[UNLABELLED] == 1
