@@ -25,8 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from extractor.card import replace_section
-from extractor.grounding import (SupportScorer, SupportThresholds, can_support, lexical_overlap, minilm_embedder,
-                                 statements)
+from extractor.grounding import SupportScorer, SupportThresholds, can_support, minilm_embedder, statements
 from pipelines.cli import REPO_ROOT, quiet_libraries, run_cli
 from schemas.esconv import InputError
 from schemas.personachat import PersonaPair, read_pairs
@@ -51,11 +50,8 @@ Scores = tuple[np.ndarray, np.ndarray, np.ndarray]  # per statement: cosine, ove
 def best_scores(scorer: SupportScorer, sentences: Sequence[str], utterances: Sequence[str]) -> list[Scores]:
     """Per sentence: cosine, overlap and the subject check against every statement of the utterances."""
     stmts = [s for u in utterances for s in statements(u)]
-    if not stmts:
-        return [(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)) for _ in sentences]
-    cos = scorer._vecs(list(sentences)) @ scorer._vecs(stmts).T
-    return [(cos[i], np.array([lexical_overlap(s, t) for t in stmts]), np.array([can_support(s, t) for t in stmts]))
-            for i, s in enumerate(sentences)]
+    cos, lex = scorer.scores(sentences, stmts)
+    return [(cos[i], lex[i], np.array([can_support(s, t) for t in stmts], dtype=bool)) for i, s in enumerate(sentences)]
 
 
 def own_and_null(scorer: SupportScorer, pairs: list[PersonaPair], seed: int) -> tuple[list, list]:
@@ -91,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     sentences, stmts = [r["persona_sentence"] for r in labels], [r["statement"] for r in labels]
     scorer.prepare(sentences + stmts + [t for pairs in datasets.values() for q in pairs for t in (*q.utterances,
                                                                                                  *q.persona)])
-    cos = (scorer._vecs(sentences) * scorer._vecs(stmts)).sum(axis=1)
-    lex = [lexical_overlap(s, t) for s, t in zip(sentences, stmts)]
+    cos, lex = (np.diag(m) for m in scorer.scores(sentences, stmts))  # each label pairs sentence i with statement i
     subject = [can_support(s, t) for s, t in zip(sentences, stmts)]
     truth = [r["label"] == "stated" for r in labels]
     measured = {name: own_and_null(scorer, pairs, args.seed) for name, pairs in datasets.items()}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from extractor.formatting import ExtractionInput
-from extractor.grounding import Support, SupportScorer, SupportThresholds, self_statements
+from extractor.grounding import Support, SupportScorer, SupportThresholds, best_support, self_statements
 from schemas.personachat import PersonaPair
 
 STATED, NONE, UNLABELLED = "stated", "none", "unlabelled"
@@ -46,15 +46,15 @@ def align_pair(pair: PersonaPair, scorer: SupportScorer) -> list[Support]:
 
 def utterance_examples(pair: PersonaPair, index: int, scorer: SupportScorer) -> list[UtteranceExample]:
     """One example per utterance of the pair, labelled as the module docstring says."""
-    supports = align_pair(pair, scorer)
+    per_utterance = scorer.support_by_utterance(list(pair.persona), list(pair.utterances))
+    supports = [best_support(row) for row in per_utterance]  # = align_pair, without scoring twice
     out = []
     for u, utterance in enumerate(pair.utterances):
         targets = tuple(s for s, sup in zip(pair.persona, supports) if sup.supported and sup.utterance == u)
         if targets:
             label = STATED
         else:
-            near = scorer.support(list(pair.persona), [utterance])
-            touched = any(NEAR.supported(x.cosine, x.lexical) for x in near)
+            touched = any(row[u] is not None and NEAR.supported(row[u].cosine, row[u].lexical) for row in per_utterance)
             label = UNLABELLED if touched or self_statements(utterance) else NONE
         out.append(UtteranceExample(ExtractionInput((utterance,), pair.context_of(u)), targets, label, index, u))
     return out

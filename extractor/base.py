@@ -56,8 +56,7 @@ class PersonaExtractor:
 
     def input_length(self, inp: InputLike) -> int:
         """Cheap length proxy used to batch similar lengths together."""
-        inp = as_input(inp)
-        return sum(len(u) for u in inp.utterances) + len(inp.context)
+        return as_input(inp).size()
 
 
 @dataclass

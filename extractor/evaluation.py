@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from extractor.grounding import SupportScorer, lexical_overlap, self_statements
+from extractor.grounding import SupportScorer, self_statements
 
 BOOTSTRAP = 1000
 
@@ -60,12 +60,10 @@ class PairScore:
 
 def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str]) -> np.ndarray:
     """matches[i, j]: gold[j] is stated by generated[i]."""
-    if not generated or not gold:
-        return np.zeros((len(generated), len(gold)), dtype=bool)
-    cos = scorer._vecs(list(generated)) @ scorer._vecs(list(gold)).T
+    cos, lex = scorer.scores(gold, generated)  # [gold, generated]: overlap = share of g's words found in p
     th = scorer.thresholds
-    return np.array([[th.supported(float(cos[i, j]), lexical_overlap(g, p)) for j, g in enumerate(gold)]
-                     for i, p in enumerate(generated)], dtype=bool).reshape(len(generated), len(gold))
+    return np.array([[th.supported(float(cos[j, i]), float(lex[j, i])) for j in range(len(gold))]
+                     for i in range(len(generated))], dtype=bool).reshape(len(generated), len(gold))
 
 
 def score_pair(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str],

@@ -188,21 +188,44 @@ class SupportScorer:
         for start in range(0, len(pieces), 4096):
             self._vecs(pieces[start:start + 4096])
 
-    def support(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
-        """For each sentence: its best-supporting utterance and whether that support is enough."""
+    def scores(self, sentences: Sequence[str], texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine and content-word overlap of every sentence against every text: two [sentences, texts] arrays."""
+        if not sentences or not texts:
+            return np.zeros((len(sentences), len(texts))), np.zeros((len(sentences), len(texts)))
+        cos = self._vecs(list(sentences)) @ self._vecs(list(texts)).T
+        lex = np.array([[lexical_overlap(s, t) for t in texts] for s in sentences])
+        return cos, lex
+
+    def support_by_utterance(self, sentences: Sequence[str],
+                             utterances: Sequence[str]) -> list[list[Support | None]]:
+        """[sentence][utterance]: the best support of each sentence within each utterance (None: the
+        utterance has no statement)."""
         owners = [(u, s) for u, utt in enumerate(utterances) for s in statements(utt)]
-        if not sentences:
-            return []
-        if not owners:
-            return [Support(False, None, 0.0, 0.0) for _ in sentences]
-        cos = self._vecs(list(sentences)) @ self._vecs([s for _, s in owners]).T
+        cos, lex = self.scores(sentences, [s for _, s in owners])
         out = []
         for i, sentence in enumerate(sentences):
-            lex = np.array([lexical_overlap(sentence, s) for _, s in owners])
-            ok = np.array([self.thresholds.supported(float(c), float(x)) and can_support(sentence, s)
-                           for c, x, (_, s) in zip(cos[i], lex, owners)])
-            # best statement: a supporting one if any (highest cosine + overlap), else the closest
-            rank = cos[i] + lex + 10.0 * ok
-            best = int(np.argmax(rank))
-            out.append(Support(bool(ok[best]), owners[best][0], float(cos[i][best]), float(lex[best])))
+            ok = [self.thresholds.supported(float(c), float(x)) and can_support(sentence, s)
+                  for c, x, (_, s) in zip(cos[i], lex[i], owners)]
+            row: list[Support | None] = [None] * len(utterances)
+            for k, (u, _) in enumerate(owners):
+                candidate = Support(ok[k], u, float(cos[i][k]), float(lex[i][k]))
+                if row[u] is None or _rank(candidate) > _rank(row[u]):
+                    row[u] = candidate
+            out.append(row)
         return out
+
+    def support(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
+        """For each sentence: its best-supporting utterance and whether that support is enough."""
+        return [best_support(row) for row in self.support_by_utterance(sentences, utterances)]
+
+
+def best_support(row: Sequence[Support | None]) -> Support:
+    """The best of a sentence's per-utterance supports (unsupported, utterance None, when there is none)."""
+    found = [x for x in row if x is not None]
+    return max(found, key=_rank) if found else Support(False, None, 0.0, 0.0)
+
+
+def _rank(s: Support) -> float:
+    """Best statement first: a supporting one if any (highest cosine + overlap), else the closest.
+    Ties keep the earliest (`max` returns the first maximum)."""
+    return s.cosine + s.lexical + 10.0 * s.supported

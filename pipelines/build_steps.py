@@ -15,7 +15,7 @@ from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
 from pipelines.inference import Progress
-from schemas.esconv import SEEKER, Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw
+from schemas.esconv import Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
 
 REJECTS = "rejects"
@@ -134,28 +134,24 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
     (order, split, dialog), = groups["dialog"]
     inferred: dict[int, list[GroundedSentence]] = dict(groups["persona"])
     annotated = set(annotated_positions(dialog, start_utterance))
-    generated = 0
+    generated = sum(len(sentences) for sentences in inferred.values())
+    unsupported_rows: list[dict[str, Any]] = []
 
     def facts(turn: int) -> list[tuple[str, int]]:
-        nonlocal generated
         kept = []
         for g in inferred.get(turn, []):
-            generated += 1
             if not g.supported:
-                yield_unsupported.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
-                                          "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported})
+                unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
+                                         "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported})
             if g.supported or keep_unsupported:
                 kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
         return kept
 
-    yield_unsupported: list[dict[str, Any]] = []
     visible = PersonaState([], [])
     persona_list: list[str] = []
     turns = []
     for i, t in enumerate(dialog.turns):
-        if context == UTTERANCE and t.speaker == SEEKER:
-            visible.merge(facts(i), merge_threshold)
-        elif i in annotated:
+        if i in inferred:  # the turns that had a request: every seeker turn, or the annotated ones (cumulative)
             visible.merge(facts(i), merge_threshold)
         shown = bool(annotated) and i >= min(annotated)  # no persona before the start utterance
         if i in annotated:
@@ -170,7 +166,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         whole = PersonaState([], [])
         whole.merge(facts(WHOLE_DIALOG), merge_threshold)
     Progress.add(dialogs=1)
-    for row in yield_unsupported:
+    for row in unsupported_rows:
         yield beam.pvalue.TaggedOutput(UNSUPPORTED, row)
     yield {
         "_order": order,

@@ -129,7 +129,7 @@ class ExtractorModelHandler(ModelHandler[Example, PredictionResult, "LazyExtract
         super().__init__(
             min_batch_size=1, max_batch_size=batch_size,
             # Bucket by input length so a batch pads little; boundaries are in characters.
-            batch_length_fn=lambda ex: sum(len(u) for u in ex[1].utterances) + len(ex[1].context),
+            batch_length_fn=lambda ex: ex[1].size(),
             batch_bucket_boundaries=[200, 400, 800, 1600, 3200],
         )
         self.spec = spec
