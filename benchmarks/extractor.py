@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base = runs["plain generate, batch 1"]
     ref = outputs["plain generate, batch 1"]
-    print(f"\n| method | seconds | turns/s | new tokens/s | vs batch-1 | same output as batch-1 |\n|---|---:|---:|---:|---:|---:|")
+    print("\n| method | seconds | turns/s | new tokens/s | vs batch-1 | same output as batch-1 |\n|---|---:|---:|---:|---:|---:|")
     for name, r in runs.items():
         r["speedup"] = r["turns_per_s"] / base["turns_per_s"]
         r["agreement"] = sum(a == b for a, b in zip(outputs[name], ref)) / len(ref)

@@ -33,18 +33,6 @@ from extractor.grounding import SupportScorer, self_statements
 BOOTSTRAP = 1000
 
 
-def rule_baseline(utterances: Sequence[str]) -> list[str]:
-    """Copy the first-person statements of the input, one sentence each, de-duplicated (case-insensitive)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for utt in utterances:
-        for s in self_statements(utt):
-            if s.lower() not in seen:
-                seen.add(s.lower())
-                out.append(s)
-    return out
-
-
 @dataclass
 class PairScore:
     """Counts for one pair (or dialog); systems are compared by summing these."""

@@ -215,8 +215,21 @@ class SupportScorer:
         return out
 
     def support(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
-        """For each sentence: its best-supporting utterance and whether that support is enough."""
-        return [best_support(row) for row in self.support_by_utterance(sentences, utterances)]
+        """For each sentence: its best-supporting utterance and whether that support is enough. A sentence
+        that is one of the statements word for word is supported by it without running the encoder."""
+        copied = {_norm(s): u for u, utt in reversed(list(enumerate(utterances))) for s in statements(utt)}
+        rest = [s for s in sentences if _norm(s) not in copied]
+        scored = dict(zip(rest, (best_support(row) for row in self.support_by_utterance(rest, utterances))))
+        return [Support(True, copied[_norm(s)], 1.0, 1.0) if _norm(s) in copied else scored[s] for s in sentences]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def needs_model(sentence: str, utterances: Sequence[str]) -> bool:
+    """False when the sentence is one of the utterances' statements word for word (supported as it is)."""
+    return _norm(sentence) not in {_norm(s) for u in utterances for s in statements(u)}
 
 
 def best_support(row: Sequence[Support | None]) -> Support:

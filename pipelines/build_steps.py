@@ -1,10 +1,16 @@
-"""The Beam transforms of the build: validate, de-duplicate, expand to requests, fold, write."""
+"""The build's element-wise steps (DoFns and functions), composed by `pipelines.transforms`.
+
+Each step is plain Python on one element (or one group), so a worker on any runner can run it;
+files are read and written through Beam's FileSystems (`pipelines.files`).
+"""
 from __future__ import annotations
 
+import hashlib
+import io
 import json
-import os
-from dataclasses import dataclass
-from pathlib import Path
+import logging
+import time
+from functools import lru_cache
 from typing import Any, Iterable
 
 import apache_beam as beam
@@ -14,31 +20,66 @@ import pyarrow.parquet as pq
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
-from pipelines.inference import Progress
-from schemas.esconv import Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw
+from pipelines import files
+from pipelines.elements import GroundedSentence, Located, Outcome, Request, SourceFile, TurnOutcome, ValidDialog, \
+    reject_row
+from pipelines.splits import assign_splits
+from schemas.esconv import Dialog, InputError, InvalidDialog, RawRecord, normalise_dialog, parse_raw, records_from_text
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
 
+log = logging.getLogger("pesconv")
+NAMESPACE = "pesconv"
 REJECTS = "rejects"
 UNSUPPORTED = "unsupported"
+FILE_INFO = "file_info"
 
 
+# ------------------------------------------------------------------------------------------------ read
+class ReadRecords(beam.DoFn):
+    """One input file -> its raw records (rank, RawRecord), read on the worker; plus the file's size and
+    sha256 on FILE_INFO. A file that is not JSON at all becomes one error record, rejected with its reason."""
 
-@dataclass(frozen=True)
-class Located:
-    """A raw record with its global reading order and its split (assigned on the driver)."""
+    def process(self, source: SourceFile):
+        name = source.path.rstrip("/").rsplit("/", 1)[-1]
+        data = files.read_bytes(source.path)
+        count = 0
+        try:
+            for rec in records_from_text(name, data.decode("utf-8"), source.path):
+                count += 1
+                yield source.rank, rec
+        except (InputError, UnicodeDecodeError) as exc:
+            count += 1
+            reason = str(exc) if isinstance(exc, InputError) else f"{source.path} is not UTF-8 text"
+            yield source.rank, RawRecord(source=name, index=0, line=None, error=reason)
+        yield beam.pvalue.TaggedOutput(FILE_INFO, {"name": name, "rank": source.rank, "records": count,
+                                                   "sha256": hashlib.sha256(data).hexdigest()})
 
-    record: RawRecord
-    order: int
-    split: str
+
+@lru_cache(maxsize=4)
+def _splits(sizes: tuple[tuple[str, int], ...], scheme: str, ratio: str, seed: int) -> tuple[str, ...]:
+    """Split of every kept record in reading order (per worker, once): the schemes need global positions."""
+    stand_ins = [RawRecord(source=name, index=i, line=None) for name, n in sizes for i in range(n)]
+    return tuple(assign_splits(stand_ins, scheme, ratio, seed))
 
 
-def reject_row(record: RawRecord, reason: str, dialog_id: str | None = None) -> dict[str, Any]:
-    return {"source": record.source, "index": record.index, "line": record.line, "dialog_id": dialog_id,
-            "reason": reason}
+def locate(item: tuple[int, RawRecord], sizes: dict[int, int], names: dict[int, str], max_dialogs: int | None,
+           scheme: str, ratio: str, seed: int):
+    """(file rank, record) -> Located with its global order and split; records past --max-dialogs are skipped."""
+    rank, rec = item
+    kept, offset, offsets = [], 0, {}
+    for r in sorted(sizes):
+        n = sizes[r] if max_dialogs is None else max(0, min(sizes[r], max_dialogs - offset))
+        offsets[r] = offset
+        kept.append((names.get(r, str(r)), n))
+        offset += n
+    if rec.index >= kept[sorted(sizes).index(rank)][1]:
+        return
+    order = offsets[rank] + rec.index
+    yield Located(record=rec, order=order, split=_splits(tuple(kept), scheme, ratio, seed)[order])
 
 
 class ValidateDialog(beam.DoFn):
-    """Parse + normalise one record; invalid ones go to the 'rejects' output with the reason."""
+    """Parse + normalise one record; invalid ones go to REJECTS with the reason."""
 
     def process(self, item: Located):
         try:
@@ -46,37 +87,32 @@ class ValidateDialog(beam.DoFn):
         except InvalidDialog as exc:
             yield beam.pvalue.TaggedOutput(REJECTS, reject_row(item.record, str(exc)))
             return
-        yield dialog.dialog_id, (item.order, item.split, dialog, item.record)
+        yield dialog.dialog_id, ValidDialog(dialog, item.order, item.split, item.record)
 
 
-def keep_first_of_duplicates(kv: tuple[str, Iterable[tuple]]):
+def keep_first_of_duplicates(kv: tuple[str, Iterable[ValidDialog]]):
     """Same content hash seen more than once: keep the first read, reject the others."""
     dialog_id, copies = kv
-    ordered = sorted(copies, key=lambda c: c[0])
-    order, split, dialog, record = ordered[0]
-    yield dialog_id, (order, split, dialog)
-    for _, _, _, dup in ordered[1:]:
-        first = ordered[0][3]
+    ordered = sorted(copies, key=lambda c: c.order)
+    first = ordered[0]
+    yield dialog_id, first
+    for dup in ordered[1:]:
         yield beam.pvalue.TaggedOutput(
-            REJECTS, reject_row(dup, f"duplicate of {first.source}#{first.index}", dialog_id))
+            REJECTS, reject_row(dup.record, f"duplicate of {first.record.source}#{first.record.index}", dialog_id))
 
 
-def expand_requests(kv: tuple[str, tuple], start_utterance: int, context: str = UTTERANCE):
-    """Beam step: one (input, (dialog id, turn)) element per extraction request."""
-    dialog_id, (_, _, dialog) = kv
-    for inp, turn in extraction_requests(dialog, start_utterance, context):
-        yield inp, (dialog_id, turn)
+# ------------------------------------------------------------------------------------------------ extract
+def request_key(fingerprint: str, inp: ExtractionInput) -> str:
+    """Cache key of one extraction: the model fingerprint plus the exact input (utterances and context)."""
+    blob = json.dumps([fingerprint, list(inp.utterances), inp.context], ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class GroundedSentence:
-    """A generated persona sentence and its support among the request's utterances (see extractor.grounding)."""
-
-    sentence: str
-    supported: bool
-    utterance: int | None  # index into the request's utterances of the best-supporting one
-    cosine: float
-    lexical: float
+def expand_requests(kv: tuple[str, ValidDialog], start_utterance: int, context: str, fingerprint: str):
+    """One Request per extraction the dialog needs (see extractor.requests)."""
+    dialog_id, valid = kv
+    for inp, turn in extraction_requests(valid.dialog, start_utterance, context):
+        yield Request(request_key(fingerprint, inp), inp, dialog_id, turn)
 
 
 class GroundPersonas(beam.DoFn):
@@ -84,20 +120,46 @@ class GroundPersonas(beam.DoFn):
 
     def __init__(self, device: str = "cpu"):
         self.device = device
+        self.scorer = None
 
-    def setup(self) -> None:
-        from extractor.grounding import SupportScorer, minilm_embedder
+    def _scorer(self):
+        if self.scorer is None:  # loaded on first need: a rule build never loads the encoder
+            from extractor.grounding import SupportScorer, minilm_embedder
 
-        self.scorer = SupportScorer(minilm_embedder(self.device))
+            self.scorer = SupportScorer(minilm_embedder(self.device))
+        return self.scorer
 
     def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
-        self.scorer.prepare([t for _, (inp, sents) in batch if sents for t in (*inp.utterances, *sents)])
+        from extractor.grounding import SupportScorer, needs_model
+
+        modelled = [(inp, sents) for _, (inp, sents) in batch if any(needs_model(s, inp.utterances) for s in sents)]
+        scorer = self._scorer() if modelled else SupportScorer(embed=None)  # copies only: no encoder needed
+        if modelled:
+            scorer.prepare([t for inp, sents in modelled for t in (*inp.utterances, *sents)])
         for key, (inp, sentences) in batch:
-            supports = self.scorer.support(sentences, list(inp.utterances))
-            yield key, [GroundedSentence(s, x.supported, x.utterance, round(x.cosine, 4), round(x.lexical, 4))
-                        for s, x in zip(sentences, supports)]
+            supports = scorer.support(sentences, list(inp.utterances))
+            yield key, Outcome(tuple(GroundedSentence(s, x.supported, x.utterance, round(x.cosine, 4),
+                                                      round(x.lexical, 4)) for s, x in zip(sentences, supports)))
 
 
+def error_text(info: Any) -> str:
+    """One line from what RunInference's dead-letter output holds: an exception, or (type, repr, traceback lines)."""
+    if isinstance(info, BaseException):
+        return f"{type(info).__name__}: {info}"[:300]
+    if isinstance(info, tuple) and len(info) >= 3 and info[2]:
+        return str(info[2][-1]).strip()[:300]  # the traceback's last line: "ValueError: message"
+    return str(info)[:300]
+
+
+def place_outcomes(kv: tuple[str, dict[str, list]]):
+    """(key, {requests, outcome}) -> (dialog id, TurnOutcome) for every request that asked for this input."""
+    _, groups = kv
+    outcome = groups["outcome"][0] if groups["outcome"] else Outcome(error="no result came back for this input")
+    for dialog_id, turn in groups["request"]:
+        yield dialog_id, TurnOutcome(turn, outcome)
+
+
+# ------------------------------------------------------------------------------------------------ fold
 def _turn_of(dialog: Dialog, turn: int, utterance: int | None, context: str) -> int:
     """The dialog position of the seeker turn a grounded sentence came from."""
     if context == UTTERANCE:
@@ -108,16 +170,16 @@ def _turn_of(dialog: Dialog, turn: int, utterance: int | None, context: str) -> 
     return upto[utterance] if utterance is not None and utterance < len(upto) else (upto[-1] if upto else 0)
 
 
-@dataclass
 class PersonaState:
     """The persona visible so far: sentences with the seeker turn each came from (evidence)."""
 
-    sentences: list[str]
-    evidence: list[int]
+    def __init__(self) -> None:
+        self.sentences: list[str] = []
+        self.evidence: list[int] = []
 
     def merge(self, facts: list[tuple[str, int]], threshold: float) -> None:
         merged = merge_persona(self.sentences, [s for s, _ in facts], threshold)
-        turn_of = {}
+        turn_of: dict[str, int] = {}
         for s, t in facts:
             turn_of.setdefault(s, t)
         self.evidence += [turn_of[s] for s in merged[len(self.sentences):]]
@@ -129,17 +191,24 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
     """Build the PESConv row: the de-duplicated persona visible at every turn, each sentence with its evidence.
 
     Unsupported sentences (no support in the seeker's words) are dropped unless `keep_unsupported`;
-    either way each one leaves on the UNSUPPORTED output, so the manifest counts them."""
+    either way each one leaves on UNSUPPORTED, so the manifest counts them. A dialog one of whose
+    requests made the model fail is rejected with the error (REJECTS), never written half-annotated."""
     dialog_id, groups = kv
-    (order, split, dialog), = groups["dialog"]
-    inferred: dict[int, list[GroundedSentence]] = dict(groups["persona"])
+    valid: ValidDialog = groups["dialog"][0]
+    dialog = valid.dialog
+    inferred = {t.turn: t.outcome for t in groups["persona"]}
+    failed = sorted((turn, o.error) for turn, o in inferred.items() if o.error)
+    if failed:
+        turn, error = failed[0]
+        yield beam.pvalue.TaggedOutput(REJECTS, reject_row(
+            valid.record, f"persona inference failed on seeker turn {turn}: {error}", dialog_id))
+        return
     annotated = set(annotated_positions(dialog, start_utterance))
-    generated = sum(len(sentences) for sentences in inferred.values())
     unsupported_rows: list[dict[str, Any]] = []
 
     def facts(turn: int) -> list[tuple[str, int]]:
         kept = []
-        for g in inferred.get(turn, []):
+        for g in inferred[turn].sentences if turn in inferred else ():
             if not g.supported:
                 unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
                                          "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported})
@@ -147,7 +216,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
                 kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
         return kept
 
-    visible = PersonaState([], [])
+    visible = PersonaState()
     persona_list: list[str] = []
     turns = []
     for i, t in enumerate(dialog.turns):
@@ -163,16 +232,16 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
     if context == UTTERANCE:
         whole = visible
     else:
-        whole = PersonaState([], [])
+        whole = PersonaState()
         whole.merge(facts(WHOLE_DIALOG), merge_threshold)
-    Progress.add(dialogs=1)
     for row in unsupported_rows:
         yield beam.pvalue.TaggedOutput(UNSUPPORTED, row)
     yield {
-        "_order": order,
-        "_generated": generated,
+        "_order": valid.order,
+        "_generated": sum(len(o.sentences) for o in inferred.values()),
+        "_turns": len(annotated),
         "dialog_id": dialog_id,
-        "split": split,
+        "split": valid.split,
         "source": f"{dialog.source}#{dialog.source_index}",
         "experience_type": dialog.experience_type,
         "emotion_type": dialog.emotion_type,
@@ -186,47 +255,70 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
     }
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+# ------------------------------------------------------------------------------------------------ write
+def shard_of(dialog_id: str, num_shards: int) -> int:
+    """A dialog's shard: a stable hash of its id, so the same input always lands in the same file."""
+    return int(hashlib.sha256(dialog_id.encode("utf-8")).hexdigest()[:8], 16) % num_shards
 
 
-def write_split_shards(kv: tuple[str, list[dict]], data_dir: str, num_shards: int) -> Iterable[tuple[str, int]]:
-    """Write one split as `data/{split}-0000i-of-0000n.parquet`, rows in input order."""
-    split, rows = kv
+def shard_name(split: str, index: int, num_shards: int) -> str:
+    return f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+
+
+def parquet_bytes(rows: list[dict]) -> bytes:
+    """PESConv rows (internal `_` fields left out) as one Parquet file."""
+    table = pa.Table.from_pylist([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+                                 schema=PESCONV_SCHEMA)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def write_shard(kv: tuple[tuple[str, int], Iterable[dict]], data_dir: str, num_shards: int):
+    """One shard of one split, rows in input order; one worker per shard."""
+    (split, index), rows = kv
     rows = sorted(rows, key=lambda r: r["_order"])
-    n = max(1, min(num_shards, len(rows)))
-    folder = Path(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        part = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows[i::n]]
-        table = pa.Table.from_pylist(part, schema=PESCONV_SCHEMA)
-        _atomic_write(folder / f"{split}-{i:05d}-of-{n:05d}.parquet", lambda p: pq.write_table(table, p))
+    files.write_bytes(files.join(data_dir, shard_name(split, index, num_shards)), parquet_bytes(rows))
     yield split, len(rows)
 
 
-def write_rejects(rows: list[dict], path: str) -> Iterable[int]:
-    """All reject records, in input order, as JSON lines."""
-    rows = sorted(rows, key=lambda r: (r["source"], r["index"]))
-    _atomic_write(Path(path), lambda p: _write_jsonl(p, rows))
+def write_jsonl(rows: list[dict], path: str, sort_key) -> Iterable[int]:
+    """Rows as JSON lines in a fixed order (the same input gives the same file)."""
+    rows = sorted(rows, key=sort_key)
+    files.write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     yield len(rows)
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+def write_json(value: Any, path: str) -> Any:
+    files.write_text(path, json.dumps(value, sort_keys=True) + "\n")
+    return value
 
 
-def write_unsupported(rows: list[dict], path: str) -> Iterable[int]:
-    """Generated sentences without support in the seeker's words, in dialog/turn order, as JSON lines."""
-    rows = sorted(rows, key=lambda r: (r["dialog_id"], r["turn"], r["sentence"]))
-    _atomic_write(Path(path), lambda p: _write_jsonl(p, rows))
-    yield len(rows)
+def add_counts(rows: Iterable[dict[str, int]]) -> dict[str, int]:
+    """CombineGlobally: field-wise sum of count dicts."""
+    total: dict[str, int] = {}
+    for row in rows:
+        for k, v in row.items():
+            total[k] = total.get(k, 0) + v
+    return total
 
 
-def write_count(count: int, path: str) -> int:
-    _atomic_write(Path(path), lambda p: p.write_text(json.dumps({"generated_sentences": count}) + "\n"))
-    return count
+class LogProgress(beam.DoFn):
+    """Counts elements into a Beam metric and logs a line every `every_s` seconds: works on any runner
+    (the runner's UI shows the metric; local runs print the lines)."""
+
+    def __init__(self, name: str, what: str, every_s: float = 10.0):
+        self.name, self.what, self.every_s = name, what, every_s
+        self.counter = beam.metrics.Metrics.counter(NAMESPACE, name)
+
+    def setup(self) -> None:
+        self.count, self.started, self.last = 0, time.monotonic(), time.monotonic()
+
+    def process(self, element):
+        self.count += 1
+        self.counter.inc()
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            log.info(f"{self.what}: {self.count} in this worker, {self.count / max(now - self.started, 1e-9):.2f}/s")
+        yield element

@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="ESConv: whole-dialog personas to print beside the seeker's words (default 10)")
     p.add_argument("--extractor", default="default", help="extractor model (as in the build; default SmolLM2)")
     p.add_argument("--adapter", default="auto", help="LoRA adapter folder, 'auto' (shipped default) or 'none'")
+    p.add_argument("--also-adapter", nargs="+", default=[], metavar="DIR",
+                   help="also score these adapters (e.g. the shipped one beside a new one) in the same run")
     p.add_argument("--no-baselines", action="store_true", help="score only --extractor")
     p.add_argument("--seed", type=int, default=13, help="seed of the samples and the bootstrap (default 13)")
     p.add_argument("--json", metavar="OUT", help="write metrics (per system) and every output as JSON")
@@ -76,8 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise InputError(f"--{name.replace('_', '-')} must be positive")
-    if not args.data and not args.split_of:
-        raise InputError("give --data FILE and/or --split-of DIR")
+    if not args.data and not args.split_of and not args.esconv:
+        raise InputError("give --data FILE, --split-of DIR and/or --esconv PATH")
     return args
 
 
@@ -147,13 +149,14 @@ class Runner:
 
 
 def rule_sentences(inp: ExtractionInput) -> list[str]:
-    from extractor.evaluation import rule_baseline
+    from extractor.rule import rule_baseline
 
     return rule_baseline(inp.utterances)
 
 
 def systems(args: argparse.Namespace) -> list[System]:
     out = [System("extractor", args.extractor, args.adapter)]
+    out += [System(f"extractor ({Path(a).name})", args.extractor, a) for a in args.also_adapter]
     if not args.no_baselines:
         out += [System("untuned", args.extractor if args.extractor != "default" else "default", "none"),
                 System("rule", None)]
@@ -212,6 +215,21 @@ def sample_dialogs(path: str, n: int, seed: int):
         raise InputError(f"no usable ESConv dialogs in {path}")
     pick = sorted(random.Random(seed).sample(range(len(dialogs)), min(n, len(dialogs))))
     return [dialogs[i] for i in pick]
+
+
+def check_not_trained_on(dialogs, args) -> None:
+    """Refuse to score ESConv dialogs whose self-training labels trained an adapter under test."""
+    from extractor.loading import DEFAULT_ADAPTER_DIR
+
+    adapters = [DEFAULT_ADAPTER_DIR if a == "auto" else Path(a) for a in [args.adapter, *args.also_adapter]
+                if a not in ("none", "")]
+    ids = {d.dialog_id for d in dialogs}
+    for folder in adapters:
+        split = folder / "split.json"
+        trained = set(json.loads(split.read_text()).get("esconv_label_dialogs", [])) if split.exists() else set()
+        if ids & trained:
+            raise InputError(f"{len(ids & trained)} of the sampled ESConv dialogs trained the adapter {folder} "
+                             "(its split.json): evaluate on another split (e.g. test.json)")
 
 
 def evaluate_esconv(dialogs, runner: Runner, scorer, args) -> tuple[dict, dict]:
@@ -292,17 +310,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     t0 = time.time()
-    pairs, described = select_pairs(args)
+    pairs, described = select_pairs(args) if (args.data or args.split_of) else ([], "")
     dialogs = sample_dialogs(args.esconv, args.esconv_dialogs, args.seed) if args.esconv else []
+    check_not_trained_on(dialogs, args)
     from extractor.grounding import SupportScorer, minilm_embedder
 
     scorer = SupportScorer(minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu"))
     runner = Runner(args)
-    results, rows = evaluate_pairs(pairs, runner, scorer, args)
+    results, rows = evaluate_pairs(pairs, runner, scorer, args) if pairs else ({}, [])
     report = [f"Held-out pairs: {described}. Reference: the gold sentences an utterance of the pair states "
               f"({sum(len(r['supported_gold']) for r in rows)} of {sum(len(r['gold']) for r in rows)}).", "",
               table(results, METRICS, [("rouge_l", "{:.3f}"), ("bleu", "{:.2f}"), ("sentences_per_item", "{:.2f}"),
-                                       ("inputs_per_s", "{:.2f}")])]
+                                       ("inputs_per_s", "{:.2f}")])] if pairs else []
     record: dict[str, Any] = {"data": described, "pairs": len(pairs), "results": results}
     if dialogs:
         es_results, shown = evaluate_esconv(dialogs, runner, scorer, args)

@@ -47,7 +47,7 @@ KEPT_CARD_SECTIONS = ("Grounding thresholds",)  # written by analysis.grounding_
 # Settings that must not change between a checkpoint and its resumed run.
 RESUME_KEYS = ("data", "model", "seed", "heldout_fraction", "valid_fraction", "lr", "batch_size", "grad_accum",
                "max_length", "max_input", "max_target", "lora_r", "lora_alpha", "lora_dropout", "no_lora", "limit",
-               "warmup_steps", "none_ratio", "cumulative_share", "max_examples")
+               "warmup_steps", "none_ratio", "cumulative_share", "max_examples", "esconv_labels", "esconv_copy")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,6 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="NONE examples (utterances that state nothing) per stated example (default 0.5)")
     p.add_argument("--cumulative-share", type=float, default=0.1,
                    help="extra cumulative-input examples, as a share of the per-utterance ones (default 0.1)")
+    p.add_argument("--esconv-labels", nargs="+", metavar="JSONL",
+                   help="also train on self-training labels of ESConv train dialogs (pipelines.label_esconv); "
+                        "their dialogs are recorded in split.json so the ESConv evaluation can exclude them")
+    p.add_argument("--esconv-copy", action="store_true",
+                   help="with --esconv-labels: answer utterances whose statements the model missed with those "
+                        "statements, copied (extractor.self_training)")
     p.add_argument("--max-examples", type=int,
                    help="train on a seeded sample of at most N examples (CPU budgets)")
     p.add_argument("--epochs", type=float, help="epochs (default: 10 seq2seq, 1 causal/LoRA)")
@@ -167,9 +173,17 @@ def grounded_items(pairs, train_idx: list[int], valid_pairs, args) -> tuple[list
     common = dict(none_ratio=args.none_ratio, cumulative_share=args.cumulative_share, seed=args.seed)
     train, train_counts = training_items(pairs, train_idx, scorer, **common)
     valid, valid_counts = training_items(valid_pairs, range(len(valid_pairs)), scorer, **common)
+    counts = {"train": train_counts, "valid": valid_counts}
+    if args.esconv_labels:
+        from extractor.self_training import label_items, read_labels
+
+        e_train, e_valid, counts["esconv"] = label_items(read_labels(args.esconv_labels), args.none_ratio,
+                                                         args.valid_fraction, args.seed, args.esconv_copy)
+        train, valid = train + e_train, valid + e_valid
+        random.Random(args.seed).shuffle(train)
     if args.max_examples and len(train) > args.max_examples:
         train = random.Random(args.seed).sample(train, args.max_examples)
-    return train, valid, {"train": train_counts, "valid": valid_counts}
+    return train, valid, counts
 
 
 def example_loss(model, examples, suffixes, prefix_ids, idx, tok, backend, device) -> torch.Tensor:
@@ -272,6 +286,12 @@ def model_card(args, argv: list[str], backend: str, identity: dict, counts: dict
              f"{tc['items_utterance_none']} NONE (--none-ratio {args.none_ratio}), {tc['items_cumulative']} cumulative "
              f"inputs (--cumulative-share {args.cumulative_share})"
              + (f"; a seeded sample of {args.max_examples}" if args.max_examples else "") + f"); validation: {counts['valid']}",
+             *([f"- ESConv self-training labels (`extractor.self_training`, from {', '.join(args.esconv_labels)}): "
+                f"{counts['data']['esconv']['stated']} stated"
+                f"{' (missed statements answered by copies, --esconv-copy)' if args.esconv_copy else ''} and {counts['data']['esconv']['none']} NONE utterances of "
+                f"{counts['data']['esconv']['dialogs'] - counts['data']['esconv']['valid_dialogs']} train dialogs "
+                f"({counts['data']['esconv']['unlabelled']} unlabelled left out; "
+                f"{counts['data']['esconv']['valid_dialogs']} dialogs for validation)"] if args.esconv_labels else []),
              "- input: the build's prompt (`extractor.formatting.causal_messages` via the chat template); "
              "target: one persona sentence per line, or NONE, + eos" if backend == "causal" else
              "- input: utterances joined by ` <sep> `; target: persona sentences joined by ` <persona> `", "",
@@ -286,6 +306,15 @@ def model_card(args, argv: list[str], backend: str, identity: dict, counts: dict
               "## Evaluation", "", "Run `python -m pipelines.evaluate_extractor --split-of "
               f"{args.output} --model-card {args.output}/model_card.md` to fill in this section.", ""]
     return "\n".join(lines)
+
+
+def esconv_label_dialogs(paths: list[str] | None) -> list[str]:
+    """Ids of the ESConv dialogs whose labels train the model (the evaluation must never sample them)."""
+    if not paths:
+        return []
+    from extractor.self_training import read_labels
+
+    return sorted({r["dialog_id"] for r in read_labels(paths)})
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -320,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "split.json").write_text(json.dumps({
         "data": list(args.data), "n_pairs": per_source, "limit": args.limit, "seed": args.seed,
         "heldout_fraction": args.heldout_fraction, "split_by": "persona set (extractor.heldout)",
-        "heldout": heldout}, indent=1))
+        "heldout": heldout, "esconv_label_dialogs": esconv_label_dialogs(args.esconv_labels)}, indent=1))
 
     torch.manual_seed(args.seed)
     train_items, valid_items, data_counts = grounded_items(pairs, train_idx, valid_pairs, args)

@@ -82,34 +82,46 @@ def split_of_file(source: str) -> str | None:
     return SPLIT_FILE_NAMES.get(Path(source).stem.lower())
 
 
+def choose_input_files(names: list[str]) -> list[str]:
+    """Of a folder's file names, the JSON files to read, in reading order: the split files only (train,
+    valid, test first) when there are any, else every .json file but strategy.json, sorted."""
+    files = [n for n in names if n.endswith(".json") and Path(n).name != "strategy.json"]
+    split_files = [n for n in files if split_of_file(Path(n).name)]
+    if split_files:  # a split layout: read only the split files, in a fixed order
+        order = {"train": 0, "valid": 1, "test": 2}
+        return sorted(split_files, key=lambda n: (order[split_of_file(Path(n).name)], Path(n).name))
+    return sorted(files)
+
+
 def list_input_files(path: Path) -> list[Path]:
-    """JSON files to read: the file itself, or a folder's split files (train, valid, test first)."""
+    """JSON files to read: the file itself, or a folder's files as `choose_input_files` says."""
     if not path.exists():
         raise InputError(f"input {path} does not exist")
     if path.is_file():
         return [path]
-    files = [p for p in path.iterdir() if p.suffix == ".json" and p.name != "strategy.json"]
-    split_files = [p for p in files if split_of_file(p.name)]
-    if split_files:  # a split layout: read only the split files, in a fixed order
-        order = {"train": 0, "valid": 1, "test": 2}
-        return sorted(split_files, key=lambda p: (order[split_of_file(p.name)], p.name))
-    if not files:
+    chosen = choose_input_files([str(p) for p in path.iterdir()])
+    if not chosen:
         raise InputError(f"input folder {path} holds no .json files")
-    return sorted(files)
+    return [Path(p) for p in chosen]
 
 
 def iter_raw_records(path: Path) -> Iterator[RawRecord]:
     """Locate the records of one file of either format; malformed lines become error records."""
-    name = path.name
     try:
         content = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
+    yield from records_from_text(path.name, content, str(path))
+
+
+def records_from_text(name: str, content: str, where: str | None = None) -> Iterator[RawRecord]:
+    """The records of one file's text: a JSON array, or JSON lines (a bad line is an error record)."""
     if content.lstrip().startswith("["):
         try:
             items = json.loads(content)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            raise InputError(f"{where or name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
+                from None
         for i, item in enumerate(items):
             yield RawRecord(source=name, index=i, line=None, payload=item)
         return

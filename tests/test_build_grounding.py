@@ -12,9 +12,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.requests import CUMULATIVE, UTTERANCE, annotated_positions, extraction_requests, seeker_positions
-from pipelines.build_steps import UNSUPPORTED, GroundedSentence, GroundPersonas, fold_dialog
-from pipelines.inference import InferenceCache, request_key
-from schemas.esconv import SEEKER, normalise_dialog
+from pipelines.build_steps import UNSUPPORTED, GroundPersonas, fold_dialog, request_key
+from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDialog
+from pipelines.inference import InferenceCache
+from schemas.esconv import SEEKER, RawRecord, normalise_dialog
 from tests.conftest import TINY_BUILD_ARGS
 from tests.helpers import read_manifest, real_dialog_lines
 
@@ -32,14 +33,15 @@ def test_grounding_step_marks_invented_sentences():
     with BeamTestPipeline() as p:
         out = (p | beam.Create([("k", (inp, ["I have two dogs.", "I am a pilot.", "I work as a nurse."]))])
                | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas())
-               | beam.Map(lambda kv: (kv[0], [(g.sentence, g.supported, g.utterance) for g in kv[1]])))
+               | beam.Map(lambda kv: (kv[0], [(g.sentence, g.supported, g.utterance) for g in kv[1].sentences])))
         assert_that(out, equal_to([("k", [("I have two dogs.", True, 0), ("I am a pilot.", False, 0),
                                           ("I work as a nurse.", True, 0)])]))
 
 
 def fold(dialog, results: dict[int, list[GroundedSentence]], context=UTTERANCE, keep=False):
-    outputs = list(fold_dialog((dialog.dialog_id, {"dialog": [(0, "train", dialog)], "persona": list(results.items())}),
-                               3, 0.85, context, keep))
+    valid = ValidDialog(dialog, 0, "train", RawRecord(dialog.source, dialog.source_index, None))
+    persona = [TurnOutcome(turn, Outcome(tuple(sentences))) for turn, sentences in results.items()]
+    outputs = list(fold_dialog((dialog.dialog_id, {"dialog": [valid], "persona": persona}), 3, 0.85, context, keep))
     tagged = [o.value for o in outputs if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == UNSUPPORTED]
     row = next(o for o in outputs if isinstance(o, dict))
     return row, tagged
@@ -83,7 +85,7 @@ def test_per_utterance_requests_cost_linear_in_the_dialog():
 
 def test_union_of_per_utterance_results_is_the_turn_persona(tiny_build: Path):
     manifest = read_manifest(tiny_build)
-    cache = InferenceCache(tiny_build / "cache", manifest["extractor"]["fingerprint"]).load()
+    cache = InferenceCache(str(tiny_build / "cache"), manifest["extractor"]["fingerprint"]).load()
     for row in rows(tiny_build):
         dialog = next(d for d in map(lambda x: normalise_dialog(json.loads(x)),
                                      real_dialog_lines(row["split"], 3)) if d.dialog_id == row["dialog_id"])

@@ -15,7 +15,7 @@ from pipelines.splits import assign_splits
 from schemas.esconv import SEEKER, iter_raw_records, list_input_files
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA, pesconv_features
 from tests.conftest import TINY_BUILD_ARGS
-from tests.helpers import ESCONV, REPO, read_manifest, real_dialog_lines, write_esconv_folder
+from tests.helpers import ESCONV, REPO, read_manifest, real_dialog_lines
 
 
 def build(inp: Path, out: Path, model: Path, *extra: str) -> dict:

@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from extractor.evaluation import bootstrap, rule_baseline, score_dialog, score_pair, summarise, text_overlap
+from extractor.rule import rule_baseline
+from extractor.evaluation import bootstrap, score_dialog, score_pair, summarise, text_overlap
 from extractor.grounding import SupportScorer, SupportThresholds
 
 VOCAB = ["i", "like", "dogs", "have", "a", "car", "red", "am", "nurse", "and", "cats", "the", "weather", "is", "nice",

@@ -1,0 +1,162 @@
+"""How the build scales, and what Beam costs over a bare loop, in one run.
+
+1. **Scale without the model** (`--extractor rule`, the copy-first-person-statements baseline): ESConv
+   replicated 1x, 10x, 100x (each copy's dialogs made distinct by a marker in the first turn, so
+   none is rejected as a duplicate), each built in a fresh process. Prints wall time, dialogs/s and
+   peak memory per size, and the ratios to 1x: time should grow linearly (seconds per dialog ~
+   constant) and memory should stay bounded.
+2. **Beam overhead with the real model**: the same seeker turns of the first `--model-dialogs` dialogs
+   through the Beam build (fresh cache) and through a bare Python loop (load the extractor, extract
+   the unique inputs sorted by length in batches of the same size, run the same grounding check). Prints both and
+   the ratio (target: the build within 10 % of the loop).
+
+    python -m benchmarks.build --sizes 1 10 100 --model-dialogs 20 --json outputs/benchmark_build.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pipelines.cli import REPO_ROOT, quiet_libraries, run_cli
+from schemas.esconv import InputError, iter_raw_records, list_input_files
+
+ESCONV = REPO_ROOT.parent / "shared" / "data" / "esconv"
+# Runs one build in a child process and prints its peak memory (the child's own and its workers').
+CHILD = """
+import json, resource, sys, time
+from pipelines.build_pesconv import main
+t = time.time(); code = main(sys.argv[1:]); wall = time.time() - t
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print("BENCH " + json.dumps({"code": code, "wall_s": wall, "peak_rss_mb": peak / 1024}))
+"""
+
+
+def replicate(source: Path, copies: int, folder: Path) -> int:
+    """Write `copies` distinct copies of every split file of `source` into `folder`; returns the dialogs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for path in list_input_files(source):
+        with open(folder / path.name, "w", encoding="utf-8") as out:
+            records = [json.loads(r.text) if r.text is not None else r.payload for r in iter_raw_records(path)]
+            for copy in range(copies):
+                for rec in records:
+                    if copy:  # the id is a hash of the turns: mark one turn so each copy is a new dialog
+                        rec = {**rec, "dialog": list(rec["dialog"])}
+                        first = dict(rec["dialog"][0])
+                        key = "text" if "text" in first else "content"
+                        first[key] = f"{first[key]} (copy {copy})"
+                        rec["dialog"][0] = first
+                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    total += 1
+    return total
+
+
+def child_build(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=REPO_ROOT, capture_output=True, text=True)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("BENCH ")]
+    if proc.returncode != 0 or not lines:
+        raise InputError(f"benchmark build failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(lines[-1][6:])
+
+
+def scale(sizes: list[int], source: Path, work: Path) -> list[dict]:
+    rows = []
+    for k in sizes:
+        folder = work / f"esconv-{k}x"
+        dialogs = replicate(source, k, folder)
+        result = child_build(["--input", str(folder), "--output", str(work / f"build-{k}x"), "--extractor", "rule",
+                              "--num-shards", str(max(1, k)), "--progress-every", "60"])
+        manifest = json.loads((work / f"build-{k}x" / "manifest.json").read_text())
+        assert manifest["counts"]["written"] == dialogs, "every replicated dialog must be written"
+        rows.append({"size": f"{k}x", "dialogs": dialogs, "wall_s": round(result["wall_s"], 1),
+                     "dialogs_per_s": round(dialogs / result["wall_s"], 1),
+                     "peak_rss_mb": round(result["peak_rss_mb"])})
+        print(f"rule build {k:>3}x: {dialogs} dialogs in {result['wall_s']:.1f} s ({dialogs / result['wall_s']:.1f} "
+              f"dialogs/s), peak memory {result['peak_rss_mb']:.0f} MB", flush=True)
+    base = rows[0]
+    for r in rows:
+        r["seconds_per_dialog_vs_1x"] = round((r["wall_s"] / r["dialogs"]) / (base["wall_s"] / base["dialogs"]), 2)
+        r["memory_vs_1x"] = round(r["peak_rss_mb"] / base["peak_rss_mb"], 2)
+    return rows
+
+
+def bare_loop(n_dialogs: int, batch_size: int, source: str) -> int:
+    """The same work as the build without Beam: load, extract the unique inputs (length-sorted batches),
+    run the grounding check. Returns the number of inputs."""
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.loading import resolve_extractor
+    from extractor.requests import UTTERANCE, extraction_requests
+    from schemas.esconv import read_dialogs
+
+    dialogs, _ = read_dialogs(Path(source))
+    inputs = list(dict.fromkeys(inp for d in dialogs[:n_dialogs] for inp, _ in extraction_requests(d, 3, UTTERANCE)))
+    ext = resolve_extractor("default").load()
+    ext.batch_size = batch_size
+    inputs.sort(key=ext.input_length)  # a careful loop batches similar lengths together, as the build does
+    outs = [o for s in range(0, len(inputs), batch_size) for o in ext.extract(inputs[s:s + batch_size])]
+    scorer = SupportScorer(minilm_embedder())
+    scorer.prepare([t for inp, o in zip(inputs, outs) for t in (*inp.utterances, *o)])
+    for inp, o in zip(inputs, outs):
+        scorer.support(o, list(inp.utterances))
+    return len(inputs)
+
+
+def overhead(n_dialogs: int, batch_size: int, source: Path, work: Path) -> dict:
+    """The real extractor over the same requests, each run in a fresh process timed from outside (start-up,
+    imports and model load count for both): bare loop vs the Beam build."""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", "import sys; from benchmarks.build import bare_loop; "
+                           f"print('INPUTS', bare_loop({n_dialogs}, {batch_size}, {str(source)!r}))"],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    loop_s = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise InputError(f"benchmark loop failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    n_inputs = int(proc.stdout.split("INPUTS")[-1])
+    started = time.perf_counter()
+    child_build(["--input", str(source), "--max-dialogs", str(n_dialogs), "--output", str(work / "model-build"),
+                 "--batch-size", str(batch_size), "--progress-every", "60"])
+    build_s = time.perf_counter() - started
+    row = {"dialogs": n_dialogs, "unique_inputs": n_inputs, "batch_size": batch_size,
+           "loop_s": round(loop_s, 1), "beam_build_s": round(build_s, 1), "beam_over_loop": round(build_s / loop_s, 3)}
+    print(f"default extractor, {n_inputs} unique inputs of {n_dialogs} dialogs (fresh processes, model load "
+          f"included): bare loop {loop_s:.1f} s, Beam build {build_s:.1f} s -> Beam / loop = {row['beam_over_loop']:.2f}",
+          flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    p = argparse.ArgumentParser(prog="python -m benchmarks.build", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", default=str(ESCONV), help="ESConv folder to replicate (default ../shared/data/esconv)")
+    p.add_argument("--sizes", type=int, nargs="*", default=[1, 10, 100], help="replication factors (default 1 10 100)")
+    p.add_argument("--model-dialogs", type=int, default=20,
+                   help="dialogs for the Beam-vs-loop comparison with the real model (0 = skip; default 20)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--work", help="folder for the replicated inputs and builds (default: a temporary folder)")
+    p.add_argument("--json", help="write the measurements here")
+    args = p.parse_args(argv)
+    if any(k < 1 for k in args.sizes) or args.model_dialogs < 0:
+        raise InputError("--sizes must be positive and --model-dialogs at least 0")
+    source = Path(args.input)
+    with tempfile.TemporaryDirectory(prefix="pesconv-bench-") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        record = {"scale": scale(sorted(args.sizes), source, work) if args.sizes else [],
+                  "overhead": overhead(args.model_dialogs, args.batch_size, source, work) if args.model_dialogs else None}
+    print("\n| size | dialogs | wall s | dialogs/s | s per dialog vs 1x | peak MB | memory vs 1x |\n|---|---:|---:|---:|---:|---:|---:|")
+    for r in record["scale"]:
+        print(f"| {r['size']} | {r['dialogs']} | {r['wall_s']} | {r['dialogs_per_s']} | {r['seconds_per_dialog_vs_1x']} "
+              f"| {r['peak_rss_mb']} | {r['memory_vs_1x']} |")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(record, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

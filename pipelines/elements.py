@@ -1,0 +1,81 @@
+"""The elements that flow between the build's transforms: small frozen dataclasses, not positional tuples.
+
+Frozen dataclasses encode deterministically in Beam, so they can be grouped on and de-duplicated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from extractor.formatting import ExtractionInput
+from schemas.esconv import Dialog, RawRecord
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An input file and its rank in the reading order (records are numbered file by file)."""
+
+    rank: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Located:
+    """A raw record with its global reading order and its split."""
+
+    record: RawRecord
+    order: int
+    split: str
+
+
+@dataclass(frozen=True)
+class ValidDialog:
+    """A dialog that passed validation, where it was read and which split it belongs to."""
+
+    dialog: Dialog
+    order: int
+    split: str
+    record: RawRecord  # for the reject row of a later duplicate or a failed inference
+
+
+@dataclass(frozen=True)
+class Request:
+    """One extraction request: what the extractor reads, keyed for the cache, and where it belongs."""
+
+    key: str
+    input: ExtractionInput
+    dialog_id: str
+    turn: int
+
+
+@dataclass(frozen=True)
+class GroundedSentence:
+    """A generated persona sentence and its support among the request's utterances (see extractor.grounding)."""
+
+    sentence: str
+    supported: bool
+    utterance: int | None  # index into the request's utterances of the best-supporting one
+    cosine: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request produced: grounded sentences, or the error that made the model fail on it."""
+
+    sentences: tuple[GroundedSentence, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """A request's outcome placed at its seeker turn of one dialog."""
+
+    turn: int
+    outcome: Outcome
+
+
+def reject_row(record: RawRecord, reason: str, dialog_id: str | None = None) -> dict[str, Any]:
+    """A line of rejects.jsonl: where the record was and why it is not in the dataset."""
+    return {"source": record.source, "index": record.index, "line": record.line, "dialog_id": dialog_id,
+            "reason": reason}

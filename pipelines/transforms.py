@@ -1,0 +1,159 @@
+"""The build as four composite Beam transforms: ReadDialogs -> ExtractPersonas -> FoldDialogs -> WriteShards.
+
+    dialogs, rejects = pipeline | ReadDialogs(files, ...)                  (dialog_id, ValidDialog)
+    outcomes = dialogs | ExtractPersonas(handler, cache, fingerprint, ...) (dialog_id, TurnOutcome)
+    folded = {"dialog": dialogs, "persona": outcomes} | FoldDialogs(...)  rows, unsupported, rejects
+    folded["rows"] | WriteShards(data_dir, num_shards)
+
+Every transform runs on workers (nothing is loaded on the driver), writes through Beam's FileSystems,
+and leaves small count files (`counts/`) from which the driver does the final accounting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
+
+from pipelines import build_steps as steps
+from pipelines import files
+from pipelines.elements import Outcome, SourceFile
+
+
+@dataclass
+class ReadSettings:
+    """Which records to read and how to split them (see pipelines.splits)."""
+
+    max_dialogs: int | None = None
+    scheme: str = "standard"
+    ratio: str = "7:2:1"
+    seed: int = 13
+
+
+class ReadDialogs(beam.PTransform):
+    """Input files -> {"dialogs": (dialog_id, ValidDialog), "rejects": reject rows}.
+
+    Each file is read by a worker; the split of a record depends on its position among all records,
+    which the workers compute from the per-file record counts (a small side input). Writes
+    `counts/read.json` (records read, per file) and `counts/files.json` (size and sha256 of each file)."""
+
+    def __init__(self, paths: list[str], settings: ReadSettings, counts_dir: str):
+        super().__init__()
+        self.paths, self.settings, self.counts_dir = paths, settings, counts_dir
+
+    def expand(self, pbegin):
+        s = self.settings
+        names = {i: p.rstrip("/").rsplit("/", 1)[-1] for i, p in enumerate(self.paths)}
+        read = (pbegin | "Files" >> beam.Create([SourceFile(i, p) for i, p in enumerate(self.paths)])
+                | "ReadFiles" >> beam.ParDo(steps.ReadRecords()).with_outputs(steps.FILE_INFO, main="records"))
+        sizes = read.records | "FileRank" >> beam.Map(lambda item: item[0]) | "PerFile" >> beam.combiners.Count.PerElement()
+        located = read.records | "Locate" >> beam.FlatMap(
+            steps.locate, beam.pvalue.AsDict(sizes), names, s.max_dialogs, s.scheme, s.ratio, s.seed)
+        validated = located | "Validate" >> beam.ParDo(steps.ValidateDialog()).with_outputs(steps.REJECTS, main="ok")
+        unique = (validated.ok | "ById" >> beam.GroupByKey()
+                  | "FirstCopy" >> beam.FlatMap(steps.keep_first_of_duplicates).with_outputs(steps.REJECTS, main="ok"))
+        _ = (located | "SourceOf" >> beam.Map(lambda loc: {loc.record.source: 1})
+             | "CountRead" >> beam.CombineGlobally(steps.add_counts)
+             | "WriteRead" >> beam.Map(steps.write_json, files.join(self.counts_dir, "read.json")))
+        _ = (read[steps.FILE_INFO] | "FileInfos" >> beam.combiners.ToList()
+             | "WriteFiles" >> beam.Map(lambda rows, path: steps.write_json(sorted(rows, key=lambda r: r["rank"]), path),
+                                        files.join(self.counts_dir, "files.json")))
+        rejects = (validated[steps.REJECTS], unique[steps.REJECTS]) | "ReadRejects" >> beam.Flatten()
+        return {"dialogs": unique.ok, "rejects": rejects}
+
+
+class ExtractPersonas(beam.PTransform):
+    """(dialog_id, ValidDialog) -> (dialog_id, TurnOutcome): every request inferred once, cached, grounded.
+
+    Identical inputs are inferred once (`beam.Distinct`); cached results skip the model. Inference is
+    `RunInference` with exception handling: a batch that makes the model fail is retried one input at a
+    time, and an input that fails alone becomes an Outcome with the error (its dialog is rejected by
+    FoldDialogs) instead of aborting the build. Writes `counts/inference.json`."""
+
+    def __init__(self, handler: ModelHandler, fingerprint: str, cache_dir: str, counts_dir: str,
+                 start_utterance: int = 3, context: str = "utterance", device: str = "cpu",
+                 progress_every: float = 10.0):
+        super().__init__()
+        self.handler, self.fingerprint, self.cache_dir, self.counts_dir = handler, fingerprint, cache_dir, counts_dir
+        self.start_utterance, self.context, self.device, self.progress_every = start_utterance, context, device, progress_every
+
+    def expand(self, dialogs):
+        from pipelines.inference import SplitCached, StoreResults
+
+        requests = dialogs | "Expand" >> beam.FlatMap(steps.expand_requests, self.start_utterance, self.context,
+                                                      self.fingerprint)
+        unique = (requests | "KeyedInputs" >> beam.Map(lambda r: (r.key, r.input))
+                  | "Unique" >> beam.Distinct())
+        looked_up = unique | "Cache" >> beam.ParDo(SplitCached(self.cache_dir, self.fingerprint)).with_outputs(
+            SplitCached.MISSING, main="hit")
+        inferred, failed = (looked_up[SplitCached.MISSING]
+                            | "Infer" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling())
+        retried, failed_alone = (failed.failed_inferences | "FailedBatch" >> beam.FlatMap(lambda bad: bad[0])
+                                 | "InferAlone" >> RunInference(KeyedModelHandler(self.handler.one_at_a_time()))
+                                 .with_exception_handling())
+        stored = ((inferred, retried) | "Inferred" >> beam.Flatten()
+                  | "Store" >> beam.ParDo(StoreResults(self.cache_dir, self.fingerprint, every_s=self.progress_every)))
+        errors = failed_alone.failed_inferences | "Errors" >> beam.FlatMap(
+            lambda bad: [(key, Outcome(error=steps.error_text(bad[1]))) for key, _ in bad[0]])
+        grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
+                    | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
+                    | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device)))
+        outcomes = (grounded, errors) | "Outcomes" >> beam.Flatten()
+        _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
+              stored | "New" >> beam.Map(lambda _: {"inferred": 1}),
+              errors | "Err" >> beam.Map(lambda _: {"failed": 1}))
+             | "Tallies" >> beam.Flatten() | "Tally" >> beam.CombineGlobally(steps.add_counts)
+             | "WriteTally" >> beam.Map(steps.write_json, files.join(self.counts_dir, "inference.json")))
+        return ({"request": requests | "ByKey" >> beam.Map(lambda r: (r.key, (r.dialog_id, r.turn))),
+                 "outcome": outcomes}
+                | "JoinOutcomes" >> beam.CoGroupByKey()
+                | "PerDialog" >> beam.FlatMap(steps.place_outcomes))
+
+
+class FoldDialogs(beam.PTransform):
+    """{"dialog", "persona"} -> {"rows", "unsupported", "rejects"}: one PESConv row per dialog (fold_dialog)."""
+
+    def __init__(self, start_utterance: int = 3, merge_threshold: float = 0.85, context: str = "utterance",
+                 keep_unsupported: bool = False, progress_every: float = 10.0):
+        super().__init__()
+        self.args = (start_utterance, merge_threshold, context, keep_unsupported)
+        self.progress_every = progress_every
+
+    def expand(self, joined):
+        folded = (joined | "JoinDialog" >> beam.CoGroupByKey()
+                  | "Fold" >> beam.FlatMap(steps.fold_dialog, *self.args).with_outputs(
+                      steps.UNSUPPORTED, steps.REJECTS, main="rows"))
+        rows = folded.rows | "Progress" >> beam.ParDo(steps.LogProgress("dialogs_folded", "dialogs folded",
+                                                                        self.progress_every))
+        return {"rows": rows, "unsupported": folded[steps.UNSUPPORTED], "rejects": folded[steps.REJECTS]}
+
+
+class WriteShards(beam.PTransform):
+    """PESConv rows -> `data/{split}-0000i-of-0000n.parquet`, one worker per shard (stable hash of the
+    dialog id), rows in input order: the same input and settings give byte-identical shards. Writes
+    `counts/rows.json` (rows, annotated turns and generated sentences)."""
+
+    def __init__(self, data_dir: str, num_shards: int, counts_dir: str):
+        super().__init__()
+        self.data_dir, self.num_shards, self.counts_dir = data_dir, num_shards, counts_dir
+
+    def expand(self, rows):
+        n = self.num_shards
+        _ = (rows | "ToShard" >> beam.Map(lambda r: ((r["split"], steps.shard_of(r["dialog_id"], n)), r))
+             | "ByShard" >> beam.GroupByKey()
+             | "Write" >> beam.FlatMap(steps.write_shard, self.data_dir, n))
+        return (rows | "RowCounts" >> beam.Map(lambda r: {"rows": 1, "turns": r["_turns"], "generated": r["_generated"]})
+                | "SumRows" >> beam.CombineGlobally(steps.add_counts)
+                | "WriteRows" >> beam.Map(steps.write_json, files.join(self.counts_dir, "rows.json")))
+
+
+class WriteJsonLines(beam.PTransform):
+    """A (small) PCollection of dicts -> one JSON-lines file in a fixed order."""
+
+    def __init__(self, path: str, sort_key):
+        super().__init__()
+        self.path, self.sort_key = path, sort_key
+
+    def expand(self, pcoll):
+        return (pcoll | "Collect" >> beam.combiners.ToList()
+                | "Write" >> beam.FlatMap(steps.write_jsonl, self.path, self.sort_key))

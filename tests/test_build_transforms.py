@@ -1,0 +1,146 @@
+"""Each composite transform of the build on its own (TestPipeline + assert_that), a model failure turned
+into a reject, and a build on separate worker processes giving the same shards."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from extractor.loading import resolve_extractor
+from extractor.requests import UTTERANCE, extraction_requests, seeker_positions
+from extractor.rule import RuleExtractor, rule_baseline
+from pipelines.build_pesconv import main
+from pipelines.inference import ExtractorModelHandler
+from pipelines.splits import assign_splits
+from pipelines.transforms import ExtractPersonas, FoldDialogs, ReadDialogs, ReadSettings, WriteShards
+from schemas.esconv import read_dialogs, iter_raw_records, list_input_files
+from tests.helpers import read_manifest, real_dialog_lines
+
+RULE = resolve_extractor("rule")
+
+
+def paths_of(folder: Path) -> list[str]:
+    return [str(p) for p in list_input_files(folder)]
+
+
+def test_read_dialogs_splits_validates_and_rejects_duplicates(tmp_path: Path, small_esconv: Path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in small_esconv.iterdir():
+        (folder / f.name).write_text(f.read_text())
+    (folder / "test.json").write_text((folder / "test.json").read_text() + "{oops\n" + real_dialog_lines("train", 1)[0])
+    records = [r for p in list_input_files(folder) for r in iter_raw_records(p)]
+    expected_splits = dict(zip(((r.source, r.index) for r in records), assign_splits(records, "pal")))
+    dialogs, _ = read_dialogs(folder)  # the reference reader (outside Beam) keeps the first of duplicates
+    expected = sorted((d.dialog_id, expected_splits[(d.source, d.source_index)]) for d in dialogs)
+    with BeamTestPipeline() as p:
+        read = p | ReadDialogs(paths_of(folder), ReadSettings(scheme="pal"), str(tmp_path / "counts"))
+        assert_that(read["dialogs"] | beam.Map(lambda kv: (kv[0], kv[1].split)), equal_to(expected), label="dialogs")
+        assert_that(read["rejects"] | beam.Map(lambda r: (r["source"], r["reason"].split(" (")[0].split(":")[0])),
+                    equal_to([("test.json", "malformed JSON at line 3"), ("test.json", "duplicate of train.json#0")]),
+                    label="rejects")
+    counts = json.loads((tmp_path / "counts" / "read.json").read_text())
+    assert counts == {"train.json": 3, "valid.json": 2, "test.json": 4}
+
+
+def test_read_dialogs_max_dialogs_takes_the_first_records_in_file_order(tmp_path: Path, small_esconv: Path):
+    dialogs, _ = read_dialogs(small_esconv)
+    with BeamTestPipeline() as p:
+        read = p | ReadDialogs(paths_of(small_esconv), ReadSettings(max_dialogs=4), str(tmp_path / "counts"))
+        assert_that(read["dialogs"] | beam.Map(lambda kv: (kv[1].order, kv[0], kv[1].split)),
+                    equal_to([(i, d.dialog_id, d.source.split(".")[0]) for i, d in enumerate(dialogs[:4])]))
+
+
+def keyed(dialogs):
+    from pipelines.elements import ValidDialog
+    from schemas.esconv import RawRecord
+
+    return [(d.dialog_id, ValidDialog(d, i, "train", RawRecord(d.source, d.source_index, None)))
+            for i, d in enumerate(dialogs)]
+
+
+def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: Path):
+    dialogs, _ = read_dialogs(small_esconv)
+    expected = sorted((d.dialog_id, p, tuple(rule_baseline([d.turns[p].text]))) for d in dialogs
+                      for p in seeker_positions(d))
+    with BeamTestPipeline() as p:
+        out = (p | beam.Create(keyed(dialogs))
+               | ExtractPersonas(ExtractorModelHandler(RULE, 4), RULE.fingerprint, str(tmp_path / "cache"),
+                                 str(tmp_path / "counts"), context=UTTERANCE))
+        assert_that(out | beam.Map(lambda kv: (kv[0], kv[1].turn, tuple(g.sentence for g in kv[1].outcome.sentences))),
+                    equal_to(expected), label="sentences")
+        assert_that(out | beam.Map(lambda kv: all(g.supported for g in kv[1].outcome.sentences)),
+                    equal_to([True] * len(expected)), label="copies are supported")
+    unique = {inp for d in dialogs for inp, _ in extraction_requests(d, 3, UTTERANCE)}
+    assert json.loads((tmp_path / "counts" / "inference.json").read_text()) == {"inferred": len(unique)}
+
+
+@dataclass
+class FailingExtractor(RuleExtractor):
+    """The rule extractor, but the model 'crashes' on any input that contains BOOM."""
+
+    def extract(self, inputs):
+        if any("BOOM" in " ".join(i.utterances) for i in inputs):
+            raise ValueError("the model cannot read BOOM")
+        return super().extract(inputs)
+
+
+@dataclass(frozen=True)
+class FailingSpec:
+    fingerprint: str = "failing-test-extractor"
+
+    def load(self):
+        return FailingExtractor(model=None, tokenizer=None, settings=RULE.settings)
+
+
+def test_an_input_that_makes_the_model_fail_becomes_a_reject(tmp_path: Path, small_esconv: Path):
+    dialogs, _ = read_dialogs(small_esconv)
+    bad = dialogs[1]
+    turns = list(bad.turns)
+    p0 = seeker_positions(bad)[2]
+    turns[p0] = dataclasses.replace(turns[p0], text=turns[p0].text + " BOOM")
+    dialogs[1] = dataclasses.replace(bad, turns=tuple(turns))
+    good_ids = sorted(d.dialog_id for i, d in enumerate(dialogs) if i != 1)
+    with BeamTestPipeline() as p:
+        dialog_pc = p | beam.Create(keyed(dialogs))
+        outcomes = dialog_pc | ExtractPersonas(ExtractorModelHandler(FailingSpec(), 8), "failing-test-extractor",
+                                               str(tmp_path / "cache"), str(tmp_path / "counts"))
+        folded = {"dialog": dialog_pc, "persona": outcomes} | FoldDialogs()
+        assert_that(folded["rows"] | beam.Map(lambda r: r["dialog_id"]), equal_to(good_ids), label="rows")
+        assert_that(folded["rejects"] | beam.Map(lambda r: (r["dialog_id"], r["reason"])),
+                    equal_to([(dialogs[1].dialog_id, f"persona inference failed on seeker turn {p0}: "
+                                                     "ValueError: the model cannot read BOOM")]), label="rejects")
+    assert json.loads((tmp_path / "counts" / "inference.json").read_text())["failed"] == 1
+
+
+def test_write_shards_is_deterministic_and_one_file_per_shard(tmp_path: Path):
+    rows = [{"_order": i, "_turns": 1, "_generated": 0, "dialog_id": f"esconv-{i:04d}", "split": "train" if i % 3 else "test",
+             "source": "x", "experience_type": None, "emotion_type": None, "problem_type": None, "situation": None,
+             "survey_score": {}, "dialog": [], "persona": [], "persona_evidence": [], "persona_list": []}
+            for i in range(40)]
+    for run in ("a", "b"):
+        with BeamTestPipeline() as p:
+            _ = p | beam.Create(list(reversed(rows)) if run == "b" else rows) | WriteShards(
+                str(tmp_path / run), 3, str(tmp_path / f"counts-{run}"))
+    names = sorted(f.name for f in (tmp_path / "a").iterdir())
+    assert names == sorted(f.name for f in (tmp_path / "b").iterdir()) and len(names) == 6
+    assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in names)
+    assert json.loads((tmp_path / "counts-a" / "rows.json").read_text()) == {"rows": 40, "turns": 40, "generated": 0}
+
+
+@pytest.mark.slow
+def test_separate_worker_processes_write_identical_shards(tmp_path: Path, small_esconv: Path):
+    common = ["--input", str(small_esconv), "--extractor", "rule", "--num-shards", "2", "--progress-every", "1"]
+    assert main([*common, "--output", str(tmp_path / "one")]) == 0
+    assert main([*common, "--output", str(tmp_path / "two"), "--direct_running_mode=multi_processing",
+                 "--direct_num_workers=2"]) == 0
+    one, two = read_manifest(tmp_path / "one"), read_manifest(tmp_path / "two")
+    assert one["shards"] == two["shards"] and one["counts"] == two["counts"]
+    assert one["counts"]["read"] == one["counts"]["written"] == 7
+    assert two["settings"]["beam_options"] == ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
