@@ -154,12 +154,14 @@ def minilm_embedder(device: str = "cpu") -> Embed:
     """all-MiniLM-L6-v2 sentence embeddings (L2-normalised), the default grounding encoder."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(minilm_path()), device=device)
+    @lru_cache(maxsize=1)
+    def model() -> SentenceTransformer:  # loaded on first use: a build whose sentences are all copies never loads it
+        return SentenceTransformer(str(minilm_path()), device=device)
 
     def embed(texts: list[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
-        return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False))
+            return np.zeros((0, model().get_embedding_dimension()), dtype=np.float32)
+        return np.asarray(model().encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False))
 
     return embed
 
@@ -227,9 +229,10 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def needs_model(sentence: str, utterances: Sequence[str]) -> bool:
-    """False when the sentence is one of the utterances' statements word for word (supported as it is)."""
-    return _norm(sentence) not in {_norm(s) for u in utterances for s in statements(u)}
+def needs_model(sentences: Sequence[str], utterances: Sequence[str]) -> bool:
+    """False when every sentence is one of the utterances' statements word for word (supported as it is)."""
+    copies = {_norm(s) for u in utterances for s in statements(u)}
+    return any(_norm(s) not in copies for s in sentences)
 
 
 def best_support(row: Sequence[Support | None]) -> Support:

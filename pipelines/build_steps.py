@@ -120,24 +120,20 @@ class GroundPersonas(beam.DoFn):
 
     def __init__(self, device: str = "cpu"):
         self.device = device
-        self.scorer = None
 
-    def _scorer(self):
-        if self.scorer is None:  # loaded on first need: a rule build never loads the encoder
-            from extractor.grounding import SupportScorer, minilm_embedder
+    def setup(self) -> None:
+        from extractor.grounding import SupportScorer, minilm_embedder
 
-            self.scorer = SupportScorer(minilm_embedder(self.device))
-        return self.scorer
+        self.scorer = SupportScorer(minilm_embedder(self.device))  # the encoder loads on first need
 
     def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
-        from extractor.grounding import SupportScorer, needs_model
+        from extractor.grounding import needs_model
 
-        modelled = [(inp, sents) for _, (inp, sents) in batch if any(needs_model(s, inp.utterances) for s in sents)]
-        scorer = self._scorer() if modelled else SupportScorer(embed=None)  # copies only: no encoder needed
-        if modelled:
-            scorer.prepare([t for inp, sents in modelled for t in (*inp.utterances, *sents)])
+        modelled = [(inp, sents) for _, (inp, sents) in batch if needs_model(sents, inp.utterances)]
+        if modelled:  # copies (the rule extractor) are supported as they are: nothing to embed
+            self.scorer.prepare([t for inp, sents in modelled for t in (*inp.utterances, *sents)])
         for key, (inp, sentences) in batch:
-            supports = scorer.support(sentences, list(inp.utterances))
+            supports = self.scorer.support(sentences, list(inp.utterances))
             yield key, Outcome(tuple(GroundedSentence(s, x.supported, x.utterance, round(x.cosine, 4),
                                                       round(x.lexical, 4)) for s, x in zip(sentences, supports)))
 

@@ -137,6 +137,7 @@ class Runner:
             settings = GenerationSettings(max_new_tokens=self.args.max_new_tokens)
             spec = resolve_extractor(system.name, system.adapter, device=self.args.device, settings=settings)
             self.loaded[key] = spec.load()
+            self.loaded[key].batch_size = self.args.batch_size  # --batch-size is the generation batch
             self.provenance[system.label] = spec.describe()
         ext = self.loaded[key]
         unique = sorted(set(inputs), key=ext.input_length)

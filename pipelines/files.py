@@ -19,9 +19,7 @@ def write_bytes(path: str, data: bytes) -> None:
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     with FileSystems.create(tmp) as f:
         f.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
+    move([tmp], [path])
 
 
 def write_text(path: str, text: str) -> None:

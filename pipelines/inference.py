@@ -77,7 +77,6 @@ class ExtractorModelHandler(ModelHandler[ExtractionInput, PredictionResult, "Laz
             batch_bucket_boundaries=[60, 120, 200, 400, 800, 1600, 3200],
         )
         self.spec = spec
-        self.batch_size = batch_size
 
     def one_at_a_time(self) -> "ExtractorModelHandler":
         """The same model, batches of one: finds which input of a failed batch made the model fail."""

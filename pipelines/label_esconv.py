@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -48,13 +46,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     args = parse_args(argv)
-    from tqdm import tqdm
-
-    from extractor.base import GenerationSettings
     from extractor.grounding import SupportScorer, minilm_embedder
-    from extractor.loading import resolve_extractor
     from extractor.requests import UTTERANCE, extraction_requests
     from extractor.self_training import label_utterance
+    from pipelines.evaluate_extractor import Runner, System
     from schemas.esconv import read_dialogs
 
     dialogs, _ = read_dialogs(args.esconv)
@@ -64,17 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         pick = sorted(random.Random(args.seed).sample(range(len(dialogs)), args.dialogs))
         dialogs = [dialogs[i] for i in pick]
     requests = [(d.dialog_id, turn, inp) for d in dialogs for inp, turn in extraction_requests(d, 1, UTTERANCE)]
-    spec = resolve_extractor(args.extractor, args.adapter, device=args.device,
-                             settings=GenerationSettings(max_new_tokens=args.max_new_tokens))
-    ext = spec.load()
-    ext.batch_size = args.batch_size
-    started = time.perf_counter()
+    runner = Runner(args)  # the evaluation's batched extraction: load once, length-sorted batches, progress
     inputs = [inp for _, _, inp in requests]
-    outs: list[list[str]] = []
-    chunk = args.batch_size * 8
-    for s in tqdm(range(0, len(inputs), chunk), desc="extract", unit="chunk", file=sys.stderr):
-        outs += ext.extract(inputs[s:s + chunk])
-    seconds = time.perf_counter() - started
+    outs, seconds = runner.extract(System("extract", args.extractor, args.adapter), inputs)
     scorer = SupportScorer(minilm_embedder("cuda" if args.device.startswith("cuda") else "cpu"))
     scorer.prepare([t for inp, o in zip(inputs, outs) for t in (*inp.utterances, *o)])
     counts: Counter = Counter()
@@ -91,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "statements": list(lab.statements)}) + "\n")
     tmp.replace(out)
     meta = {"esconv": args.esconv, "dialogs": len(dialogs), "utterances": len(requests), "labels": dict(counts),
-            "extractor": spec.describe(), "seconds_extracting": round(seconds, 1),
+            "extractor": runner.provenance["extract"], "seconds_extracting": round(seconds, 1),
             "utterances_per_s": round(len(requests) / max(seconds, 1e-9), 2), "code": code_version(),
             "settings": {k: v for k, v in vars(args).items()},
             "dialog_ids": sorted({d.dialog_id for d in dialogs})}

@@ -160,7 +160,7 @@ def encode_all(items, tok, backend: str, args) -> list:
     return [encode_seq2seq(tok, it.input, it.targets, args.max_input, args.max_target) for it in items]
 
 
-def grounded_items(pairs, train_idx: list[int], valid_pairs, args) -> tuple[list, list, dict]:
+def grounded_items(pairs, train_idx: list[int], valid_pairs, labels: list[dict], args) -> tuple[list, list, dict]:
     """Aligned training and validation items (see `extractor.alignment`) and their counts."""
     import random
 
@@ -174,10 +174,10 @@ def grounded_items(pairs, train_idx: list[int], valid_pairs, args) -> tuple[list
     train, train_counts = training_items(pairs, train_idx, scorer, **common)
     valid, valid_counts = training_items(valid_pairs, range(len(valid_pairs)), scorer, **common)
     counts = {"train": train_counts, "valid": valid_counts}
-    if args.esconv_labels:
-        from extractor.self_training import label_items, read_labels
+    if labels:
+        from extractor.self_training import label_items
 
-        e_train, e_valid, counts["esconv"] = label_items(read_labels(args.esconv_labels), args.none_ratio,
+        e_train, e_valid, counts["esconv"] = label_items(labels, args.none_ratio,
                                                          args.valid_fraction, args.seed, args.esconv_copy)
         train, valid = train + e_train, valid + e_valid
         random.Random(args.seed).shuffle(train)
@@ -308,15 +308,6 @@ def model_card(args, argv: list[str], backend: str, identity: dict, counts: dict
     return "\n".join(lines)
 
 
-def esconv_label_dialogs(paths: list[str] | None) -> list[str]:
-    """Ids of the ESConv dialogs whose labels train the model (the evaluation must never sample them)."""
-    if not paths:
-        return []
-    from extractor.self_training import read_labels
-
-    return sorted({r["dialog_id"] for r in read_labels(paths)})
-
-
 # ---------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
@@ -346,13 +337,16 @@ def main(argv: list[str] | None = None) -> int:
         train_idx, valid_pairs = [kept[i] for i in inner_train], subset(pairs, [kept[i] for i in inner_valid])
     if not train_idx:
         raise InputError("no training pairs left after the held-out/validation split")
+    from extractor.self_training import read_labels
+
+    labels = read_labels(args.esconv_labels) if args.esconv_labels else []
     (out / "split.json").write_text(json.dumps({
         "data": list(args.data), "n_pairs": per_source, "limit": args.limit, "seed": args.seed,
         "heldout_fraction": args.heldout_fraction, "split_by": "persona set (extractor.heldout)",
-        "heldout": heldout, "esconv_label_dialogs": esconv_label_dialogs(args.esconv_labels)}, indent=1))
+        "heldout": heldout, "esconv_label_dialogs": sorted({r["dialog_id"] for r in labels})}, indent=1))
 
     torch.manual_seed(args.seed)
-    train_items, valid_items, data_counts = grounded_items(pairs, train_idx, valid_pairs, args)
+    train_items, valid_items, data_counts = grounded_items(pairs, train_idx, valid_pairs, labels, args)
     model, tok, backend, identity, prefix_ids = load_base(args)
     args.lr = args.lr or (1e-5 if backend == "seq2seq" or args.no_lora else 2e-4)
     args.batch_size = args.batch_size or (16 if backend == "seq2seq" else 8)
