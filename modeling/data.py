@@ -17,7 +17,9 @@ the decoder-only family) and variant-specific:
 
 Labels are always `[strategy token] + response + [eos]`. Previous supporter turns in the history
 carry their strategy token too (as in the ESConv/PAL code). The history is truncated from the
-left (oldest turns go first), the persona from the right, the response from the right.
+left (oldest turns go first) to `max_source_len` minus the template's tokens, the persona from the
+right to `max_persona_len`, the response from the right. A prompt's budget is the history budget
+plus the persona budget: the persona never shortens the history.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from typing import Any
 
 import torch
 
+from common.cli import InputError
 from modeling.strategies import TOKEN_OF
-from schemas.esconv import InputError
 
 VARIANTS = ("pal", "pal-alpha0", "hard-prompt", "joint")
 EXAMPLE_COLUMNS = ("dialog_id", "turn", "history", "history_speakers", "history_strategies", "persona",
@@ -186,14 +188,19 @@ def make_tokenize_fn(tokenizer, family: str, variant: str, settings: TokenSettin
         return " ".join(p.strip() for p in persona)
 
     def prompt(persona: list[str] | None, hist_pieces: list[list[int]]) -> list[int]:
+        """The persona never takes tokens from the history: the history keeps `max_source_len` minus the
+        template's own tokens whatever the persona, and the persona (up to `max_persona_len`) comes on top,
+        so the with-persona and no-persona inputs of Eq. 6 differ only by the persona tokens."""
         tail = _ids(tokenizer, "\nResponse:" if family == "causal" else "response:")
         if persona is None:  # joint: history only
             head = _ids(tokenizer, "Dialogue history:\n") if family == "causal" else []
             tail = tail if family == "causal" else []
+            p_ids: list[int] = []
         else:
             p_ids = _ids(tokenizer, persona_text(persona))[: s.max_persona_len]
             head = _ids(tokenizer, "Persona: ") + p_ids + _ids(tokenizer, "\nDialogue history:\n")
-        return head + _left_truncate(hist_pieces, s.max_source_len - len(head) - len(tail)) + tail
+        history_budget = s.max_source_len - (len(head) - len(p_ids)) - len(tail)
+        return head + _left_truncate(hist_pieces, history_budget) + tail
 
     def fn(ex: dict[str, Any]) -> dict[str, list[int]]:
         pieces = _history_ids(tokenizer, ex, family, sep)

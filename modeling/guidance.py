@@ -20,8 +20,13 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 import torch
-from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
-                          TopKLogitsWarper, TopPLogitsWarper)
+from transformers import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,11 @@ def combine(logits_p: torch.Tensor, logits_d: torch.Tensor | None, alpha: torch.
 @torch.no_grad()
 def sample_loop(step_p: Stepper, step_d: Stepper | None, logits_p: torch.Tensor, logits_d: torch.Tensor | None,
                 seq: torch.Tensor, alpha: torch.Tensor, settings: SamplingSettings, eos_token_id: int | list[int],
-                pad_token_id: int, record: list | None = None) -> torch.Tensor:
+                pad_token_id: int, record: list | None = None, banned: list[int] | None = None) -> torch.Tensor:
     """Sample until every row has emitted eos or `max_new_tokens` tokens; returns the new tokens (B, T).
+
+    `banned` tokens are never emitted (the strategy tokens after the first step, as the authors' code
+    does with `bad_words_ids`).
 
     `eos_token_id` may be a list: any of them ends a row (the decoder-only family also stops at a line break).
     `seq` is what the repetition penalty looks at (the prompt or decoder prefix, as in `generate`).
@@ -128,6 +136,8 @@ def sample_loop(step_p: Stepper, step_d: Stepper | None, logits_p: torch.Tensor,
         combined = combine(logits_p, logits_d if guided else None, alpha)
         if record is not None:
             record.append(combined.clone())
+        if banned:
+            combined = combined.index_fill(1, torch.tensor(banned, device=combined.device), float("-inf"))
         scores = procs(seq, combined)
         if settings.do_sample:
             nxt = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
@@ -169,5 +179,5 @@ def strategy_then_sample(step_p: Stepper, first_p: torch.Tensor, step_d: Stepper
     else:
         step_d = None
     tokens = sample_loop(step_p, step_d, logits_p, logits_d, torch.cat([seq, strat_tok], dim=1), alpha, settings,
-                         eos_token_id, pad_token_id, record=record)
+                         eos_token_id, pad_token_id, record=record, banned=list(strategy_ids))
     return {"strategy_logits": strat_logits, "strategy": pred, "alpha": alpha, "tokens": tokens}

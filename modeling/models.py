@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
-from modeling.data import (TokenSettings, collate_causal_prompts, collate_causal_train, collate_seq2seq)
+from common.cli import InputError
+from modeling.data import TokenSettings
 from modeling.decoder_only import causal_source, init_new_rows, lora_wrap
-from modeling.guidance import (CausalStepper, SamplingSettings, Seq2SeqStepper, strategy_then_sample)
-from modeling.pal import PALModel
+from modeling.families import FAMILIES
+from modeling.guidance import SamplingSettings, strategy_then_sample
 from modeling.strategies import STRATEGY_TOKENS, add_strategy_tokens
-from schemas.esconv import InputError
 from schemas.strategies import STRATEGIES
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _has_weights(folder: Path) -> bool:
 
 def load_base(model: str | None, family_hint: str | None = None, dtype: torch.dtype = torch.float32):
     """(tokenizer, model, family, base_info). A config-only folder gives a random-init model (with a notice)."""
-    from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer)
+    from transformers import AutoConfig, AutoTokenizer
 
     src = causal_source(model)
     kwargs: dict[str, Any] = {}
@@ -50,7 +50,7 @@ def load_base(model: str | None, family_hint: str | None = None, dtype: torch.dt
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot load model {model!r}: {str(exc).strip().splitlines()[0]}") from None
     family = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
-    cls = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
+    cls = FAMILIES[family].auto_class()
     random_init = path.is_dir() and not src["gguf_file"] and not _has_weights(path)
     if random_init:
         log.warning("notice: %s has a config but no weights: building a RANDOMLY INITIALISED %s model from the "
@@ -73,6 +73,7 @@ class ResponseModel:
     def __init__(self, tokenizer, net: torch.nn.Module, family: str, variant: str, base_info: dict,
                  token_settings: TokenSettings, lora_r: int = 0, lora_layers: int | None = None):
         self.tokenizer, self.net, self.family, self.variant = tokenizer, net, family, variant
+        self.impl = FAMILIES[family]
         self.base_info, self.token_settings, self.lora_r = base_info, token_settings, lora_r
         self.lora_layers = lora_layers
         self.strategy_ids = tokenizer.convert_tokens_to_ids(list(STRATEGY_TOKENS))
@@ -95,15 +96,11 @@ class ResponseModel:
             lora_r = 16 if (family == "causal" and not info["random_init"]) else 0
         if (lora_r or lora_layers) and family != "causal":
             raise InputError("--lora-r is for the decoder-only family; the encoder-decoder PAL is fully fine-tuned")
-        net: torch.nn.Module
-        if family == "seq2seq":
-            net = PALModel(base, variant)
-        else:
-            net = lora_wrap(base, lora_r, new_ids, lora_layers) if lora_r else base
+        net = FAMILIES[family].wrap(lora_wrap(base, lora_r, new_ids, lora_layers) if lora_r else base, variant)
         return cls(tokenizer, net, family, variant, info, token_settings or TokenSettings(), lora_r, lora_layers)
 
     def base_module(self) -> torch.nn.Module:
-        return self.net.base if self.family == "seq2seq" else self.net
+        return self.impl.base_module(self.net)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         return {n: p.detach().cpu().contiguous() for n, p in self.net.named_parameters() if p.requires_grad}
@@ -137,7 +134,7 @@ class ResponseModel:
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "ResponseModel":
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         folder = Path(folder)
         if not (folder / "meta.json").exists():
@@ -156,8 +153,7 @@ class ResponseModel:
                             meta.get("lora_layers"))
         else:
             config = AutoConfig.from_pretrained(folder / "base_config.json")
-            base = (AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM).from_config(config)
-            net = PALModel(base, meta["variant"]) if family == "seq2seq" else base
+            net = FAMILIES[family].wrap(FAMILIES[family].auto_class().from_config(config), meta["variant"])
         model = cls(tokenizer, net, family, meta["variant"], meta["base"], TokenSettings(**meta["token_settings"]),
                     lora_r, meta.get("lora_layers"))
         model.load_weights(folder)
@@ -166,48 +162,24 @@ class ResponseModel:
         return model
 
     def stop_ids(self) -> list[int]:
-        """eos, and for the decoder-only family every token that contains a line break."""
+        """eos, and the family's own stops (the decoder-only family ends a response at a line break)."""
         if not hasattr(self, "_stop_ids"):
-            self._stop_ids = [self.eos_id]
-            if self.family == "causal":
-                self._stop_ids += [i for i in range(len(self.tokenizer)) if i != self.eos_id
-                                   and "\n" in self.tokenizer.decode([i])]
+            self._stop_ids = [self.eos_id] + self.impl.extra_stop_ids(self.tokenizer, self.eos_id)
         return self._stop_ids
 
     # ------------------------------------------------------------------ batches
     def collate_train(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        if self.family == "seq2seq":
-            return collate_seq2seq(rows, self.pad_id)
-        return collate_causal_train(rows, self.pad_id)
-
-    def _causal_tail(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits of the last `keep` positions (where the targets are) and the labels they predict."""
-        keep = int(batch["keep"])
-        out = self.net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       position_ids=batch["position_ids"], logits_to_keep=keep)
-        return out.logits[:, :-1, :], batch["labels"][:, -keep + 1:]
+        return self.impl.collate_train(rows, self.pad_id)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean token NLL of `[strategy] response <eos>` (the training loss)."""
-        if self.family == "seq2seq":
-            return self.net(batch).loss
-        logits, labels = self._causal_tail(batch)
-        return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                                 ignore_index=-100)
+        return self.impl.loss(self.net, batch)
 
     @torch.no_grad()
     def score(self, rows: list[dict], device: str = "cpu") -> dict[str, torch.Tensor]:
         """Teacher-forced: per-example NLL sum and token count of the target, and the strategy logits (B, 8)."""
         batch = {k: v.to(device) for k, v in self.collate_train(rows).items()}
-        if self.family == "seq2seq":
-            logits = self.net(batch).logits.float()
-            labels = batch["labels"]
-            first = logits[:, 0, :]
-        else:
-            logits, labels = self._causal_tail(batch)
-            logits = logits.float()
-            idx = torch.tensor([logits.shape[1] - len(r["labels"]) for r in rows], device=logits.device)
-            first = logits[torch.arange(len(rows), device=logits.device), idx]
+        logits, labels, first = self.impl.teacher_forced(self.net, batch, rows)
         logp = logits.log_softmax(-1)
         valid = labels != -100
         tok = logp.gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1)
@@ -219,30 +191,14 @@ class ResponseModel:
     def generate(self, rows: list[dict], alpha_of: torch.Tensor, settings: SamplingSettings, device: str = "cpu",
                  forced: torch.Tensor | None = None, record: list | None = None) -> dict[str, Any]:
         """Strategy prediction + Eq. 6 sampling for a batch of examples; returns texts and strategies."""
-        use_guidance = self.variant != "joint"
-        if self.family == "seq2seq":
-            batch = {k: v.to(device) for k, v in collate_seq2seq(rows, self.pad_id).items()}
-            memory, mask = self.net.encode(batch, use_persona=True)
-            step_p = Seq2SeqStepper(self.net.decode, memory, mask)
-            step_d = Seq2SeqStepper(self.net.decode, *self.net.encode(batch, use_persona=False)) if use_guidance else None
-            first = self.net.decoder_start(len(rows), device)
-            first_p = first_d = seq = first
-        else:
-            p = {k: v.to(device) for k, v in collate_causal_prompts(rows, self.pad_id, "input_ids").items()}
-            d = {k: v.to(device) for k, v in collate_causal_prompts(rows, self.pad_id, "input_ids_nop").items()}
-            step_p = CausalStepper(self.net, p["attention_mask"])
-            step_d = CausalStepper(self.net, d["attention_mask"]) if use_guidance else None
-            first_p, first_d, seq = p["input_ids"], d["input_ids"], p["input_ids"]
-        stop = self.stop_ids()
+        step_p, first_p, step_d, first_d, seq = self.impl.steppers(self.net, rows, self.pad_id, device,
+                                                                  guided=self.variant != "joint")
         out = strategy_then_sample(step_p, first_p, step_d, first_d, seq, self.strategy_ids, alpha_of, settings,
-                                   stop, self.pad_id, forced=forced, record=record)
+                                   self.stop_ids(), self.pad_id, forced=forced, record=record)
         texts = []
         for row in out["tokens"].tolist():
             if self.eos_id in row:
                 row = row[: row.index(self.eos_id)]
-            text = self.tokenizer.decode(row, skip_special_tokens=True)
-            if self.family == "causal":  # one line per turn in the prompt: a response ends at a line break
-                text = text.lstrip(" ").split("\n")[0]
-            texts.append(text.strip())
+            texts.append(self.impl.clean(self.tokenizer.decode(row, skip_special_tokens=True)))
         out["texts"] = texts
         return out

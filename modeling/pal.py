@@ -15,9 +15,13 @@ length L_D. We *concatenate along the sequence axis*:
     memory = [ λ1 Ĥ_D + λ3 H_D ; λ2 Ĥ_P ]   (length L_D + L_P),  mask = [ mask_D ; mask_P ]
 
 i.e. the two history-aligned terms are summed position by position, and the persona term keeps
-its own positions; the decoder's cross-attention sees both with the joint padding mask. λ2 still
-scales the persona contribution (the cross-attention input is linear in the memory), so the
-learned mixture keeps the meaning of Eq. 4, and nothing is lost by pooling or interpolating.
+its own positions; the decoder's cross-attention sees both with the joint padding mask. This is
+*not* equivalent to the paper's sum: cross-attention is not linear in its memory (the softmax
+over keys normalises across history and persona positions together), so λ2 scales the persona
+positions' keys and values rather than adding a weighted persona term to each history position.
+It keeps λ as a learned weight on each source and needs no pooling or interpolation across the
+two lengths. The authors' code instead sums position-wise after padding both to one length; see
+"Deviations from the authors' code" in the README.
 
 The *no-persona* pass used by Eq. 6 is the same network with the persona removed: Z_D = 0,
 memory = λ1 LN(H_D) + λ3 H_D (exactly what the model sees, and is trained on, at turns where

@@ -36,7 +36,7 @@ def alpha_table(overrides: dict[str, float] | float | None = None) -> dict[str, 
 
 def parse_alpha(text: str | None) -> dict[str, float]:
     """CLI form: '' / 'paper' = the paper's table; '0.5' = one value; 'Question=0.2,Others=0' = overrides."""
-    from schemas.esconv import InputError
+    from common.cli import InputError
     from schemas.strategies import canonical_strategy
 
     if text in (None, "", "paper"):

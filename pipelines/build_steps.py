@@ -5,6 +5,7 @@ files are read and written through Beam's FileSystems (`pipelines.files`).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -17,20 +18,31 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.cli import InputError
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
 from pipelines import files
-from pipelines.elements import GroundedSentence, Located, Outcome, Request, SourceFile, TurnOutcome, ValidDialog, \
-    reject_row
+from pipelines.elements import (
+    GroundedSentence,
+    Located,
+    Outcome,
+    Request,
+    SourceFile,
+    TurnOutcome,
+    ValidDialog,
+    reject_row,
+)
 from pipelines.splits import assign_splits
-from schemas.esconv import Dialog, InputError, InvalidDialog, RawRecord, normalise_dialog, parse_raw, records_from_text
+from schemas.esconv import Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw, records_from_text
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
 
 log = logging.getLogger("pesconv")
 NAMESPACE = "pesconv"
 REJECTS = "rejects"
 UNSUPPORTED = "unsupported"
+NO_SUPPORT = "no support in the seeker's words"
+NOT_ABOUT_SEEKER = "not a statement about the seeker"
 FILE_INFO = "file_info"
 
 
@@ -87,7 +99,8 @@ class ValidateDialog(beam.DoFn):
         except InvalidDialog as exc:
             yield beam.pvalue.TaggedOutput(REJECTS, reject_row(item.record, str(exc)))
             return
-        yield dialog.dialog_id, ValidDialog(dialog, item.order, item.split, item.record)
+        where = dataclasses.replace(item.record, text=None, payload=None)  # the parsed dialog is enough to carry
+        yield dialog.dialog_id, ValidDialog(dialog, item.order, item.split, where)
 
 
 def keep_first_of_duplicates(kv: tuple[str, Iterable[ValidDialog]]):
@@ -115,6 +128,16 @@ def expand_requests(kv: tuple[str, ValidDialog], start_utterance: int, context: 
         yield Request(request_key(fingerprint, inp), inp, dialog_id, turn)
 
 
+def length_band(keyed: tuple[str, ExtractionInput]) -> int:
+    """A coarse length class of a (key, input) pair (40 characters wide) for grouping similar inputs."""
+    return keyed[1].size() // 40
+
+
+def sorted_by_length(band: tuple[int, Iterable[tuple[str, ExtractionInput]]]) -> list[tuple[str, ExtractionInput]]:
+    """The pairs of one length band, shortest first (ties by key, so the order is the same on every run)."""
+    return sorted(band[1], key=lambda keyed: (keyed[1].size(), keyed[0]))
+
+
 class GroundPersonas(beam.DoFn):
     """Score each inferred sentence against the seeker's words of its request (batches of results)."""
 
@@ -133,9 +156,10 @@ class GroundPersonas(beam.DoFn):
         if modelled:  # copies (the rule extractor) are supported as they are: nothing to embed
             self.scorer.prepare([t for inp, sents in modelled for t in (*inp.utterances, *sents)])
         for key, (inp, sentences) in batch:
-            supports = self.scorer.support(sentences, list(inp.utterances))
+            supports = self.scorer.check(sentences, list(inp.utterances))
             yield key, Outcome(tuple(GroundedSentence(s, x.supported, x.utterance, round(x.cosine, 4),
-                                                      round(x.lexical, 4)) for s, x in zip(sentences, supports)))
+                                                      round(x.lexical, 4), x.about_self)
+                                     for s, x in zip(sentences, supports)))
 
 
 def error_text(info: Any) -> str:
@@ -207,7 +231,8 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         for g in inferred[turn].sentences if turn in inferred else ():
             if not g.supported:
                 unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
-                                         "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported})
+                                         "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported,
+                                         "reason": NO_SUPPORT if g.about_self else NOT_ABOUT_SEEKER})
             if g.supported or keep_unsupported:
                 kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
         return kept

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas.esconv import InputError
+from common.cli import InputError
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
 
 SPLITS_ORDER = ("train", "valid", "test")
@@ -25,34 +25,7 @@ PAPER_GENERATION = {"num_beams": 10, "max_new_tokens": 128, "max_input_tokens": 
 TAGS = ["emotional-support", "emotional-support-conversation", "persona", "dialogue", "esconv", "pesconv", "pal",
         "mental-health", "synthetic-annotations"]
 
-ETHICS_NOTE = ("Personas are model inferences about role-played seekers, not facts about real people. "
-               "Models trained on this data must not replace professional help or be deployed to people "
-               "in crisis without supervision.")
-
-CITATIONS = """\
-```bibtex
-@inproceedings{liu-etal-2021-towards,
-    title = "Towards Emotional Support Dialog Systems",
-    author = "Liu, Siyang and Zheng, Chujie and Demasi, Orianna and Sabour, Sahand and Li, Yu and
-              Yu, Zhou and Jiang, Yong and Huang, Minlie",
-    booktitle = "Proceedings of the 59th Annual Meeting of the Association for Computational Linguistics
-                 and the 11th International Joint Conference on Natural Language Processing (Volume 1: Long Papers)",
-    year = "2021",
-    publisher = "Association for Computational Linguistics",
-    url = "https://aclanthology.org/2021.acl-long.269",
-    pages = "3469--3483",
-}
-
-@inproceedings{cheng-etal-2023-pal,
-    title = "{PAL}: Persona-Augmented Emotional Support Conversation Generation",
-    author = "Cheng, Jiale and Sabour, Sahand and Sun, Hao and Chen, Zhuang and Huang, Minlie",
-    booktitle = "Findings of the Association for Computational Linguistics: ACL 2023",
-    year = "2023",
-    publisher = "Association for Computational Linguistics",
-    url = "https://aclanthology.org/2023.findings-acl.34",
-    pages = "535--554",
-}
-```"""
+CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "dataset_card.md"  # the prose; filled by card_body
 
 # One description per field of PESCONV_SCHEMA (nested fields as "parent.child"); a schema field
 # without a description stops the card generation, so the card cannot silently fall behind the schema.
@@ -241,96 +214,59 @@ def limitations(manifest: dict) -> list[str]:
 
 
 def card_body(manifest: dict, stats: dict[str, dict[str, int]], figures: list[str], repo_id: str | None = None) -> str:
+    """The Markdown body: `templates/dataset_card.md` filled from the manifest and the shards' statistics."""
+    from string import Template
+
     counts = manifest.get("counts", {})
     ex = manifest.get("extractor", {})
+    settings = manifest.get("settings", {})
     splits = ordered_splits(stats)
-    split_text = ", ".join(f"{s} {stats[s]['num_examples']}" for s in splits)
     missing = [p for p, _ in schema_field_paths() if p not in FIELD_DESCRIPTIONS]
     if missing:
         raise InputError(f"dataset card: no description for schema field(s) {', '.join(missing)}")
-    lines: list[str] = [
-        "# PESConv: Persona-augmented Emotional Support Conversations", "",
-        "PESConv is [ESConv](https://github.com/thu-coai/Emotional-Support-Conversation) (emotional-support "
-        "dialogs between a help *seeker* and a trained *supporter*, with per-turn support strategies and "
-        "post-chat survey scores) with the **seeker's persona inferred turn by turn**, as in PAL (Cheng et al., "
-        "Findings of ACL 2023). One row per dialog; every seeker turn from utterance "
-        f"{manifest.get('settings', {}).get('start_utterance', 3)} of the conversation on carries the persona "
-        "inferred from the seeker's utterances so far, and each dialog has a whole-dialog persona.", "",
-        f"This release holds **{counts.get('written', sum(s['num_examples'] for s in stats.values()))} dialogs** "
-        f"({split_text}).", "",
-        "## Loading", "",
-        "```python",
-        "from datasets import load_dataset",
-        "",
-        f'ds = load_dataset("{repo_id or "USER/NAME"}")  # splits: ' + ", ".join(splits),
-        'dialog = ds["train"][0]',
-        'print(dialog["persona"], dialog["dialog"][2]["persona"])',
-        "```", "",
-        "The shards are plain Parquet (`data/{split}-0000i-of-0000n.parquet`) and can also be read with "
-        "pandas or pyarrow.", "",
-        "## Splits", "",
-        "| split | dialogs | Parquet bytes |", "|---|---:|---:|",
-        *[f"| {s} | {stats[s]['num_examples']} | {stats[s]['download_size']} |" for s in splits], "",
-        f"Split scheme: `{manifest.get('split_scheme', 'unknown')}`"
-        + (f" ({_md_value(manifest['split_settings'])})" if manifest.get("split_settings") else "") + ".", "",
-        "## Data fields", "",
-        "| field | type | description |", "|---|---|---|",
-        *[f"| `{p}` | {t} | {FIELD_DESCRIPTIONS[p]} |" for p, t in schema_field_paths()], "",
-        "## How it was built", "",
-        "Built with `python -m pipelines.build_pesconv` (Apache Beam): read and validate ESConv -> "
-        "de-duplicate -> " + (
-            "one extraction request per seeker utterance (the utterance, with the supporter's message before it "
-            "as context) " if manifest.get("settings", {}).get("context", "utterance") == "utterance" else
-            "one extraction request per annotated seeker turn (the seeker's utterances up to and including it, "
-            "the paper's cumulative input) ")
-        + "-> look up the inference cache -> batched persona-extraction inference -> grounding check (a generated "
-        "sentence with no support in the seeker's words is dropped, counted and listed in `unsupported.jsonl`) -> "
-        "fold results back per dialog (the union of what the seeker's turns so far stated, near-duplicates "
-        "removed, each sentence with the seeker turn it came from in `persona_evidence`) -> assign splits -> "
-        "Parquet shards. The build checks `written + rejected == read`.", "",
-        "| | |", "|---|---|",
-        f"| created | {_md_value(manifest.get('created'))} |",
-        f"| code version | {_md_value(manifest.get('code_version'))} |",
-        f"| command | {_md_value(manifest.get('command'))} |",
-        f"| dialogs read / written / rejected | {counts.get('read')} / {counts.get('written')} / "
-        f"{counts.get('rejected')} |",
-        f"| build wall time | {manifest.get('wall_time_s')} s |",
-    ]
+    build_rows = [f"| created | {_md_value(manifest.get('created'))} |",
+                  f"| code version | {_md_value(manifest.get('code_version'))} |",
+                  f"| command | {_md_value(manifest.get('command'))} |",
+                  f"| dialogs read / written / rejected | {counts.get('read')} / {counts.get('written')} / "
+                  f"{counts.get('rejected')} |",
+                  f"| build wall time | {manifest.get('wall_time_s')} s |"]
     grounding = manifest.get("grounding", {})
     if grounding:
-        lines.append(f"| grounding check | {grounding.get('unsupported')} of {grounding.get('generated')} generated "
-                     f"persona sentences had no support in the seeker's words and were {grounding.get('action')} "
-                     f"(listed in `{grounding.get('listed_in')}`) |")
+        reasons = "; ".join(f"{n} {reason}" for reason, n in (grounding.get("by_reason") or {}).items())
+        build_rows.append(f"| grounding check | {grounding.get('unsupported')} of {grounding.get('generated')} "
+                          f"generated persona sentences were {grounding.get('action')}"
+                          + (f" ({reasons})" if reasons else "") + f" (listed in `{grounding.get('listed_in')}`) |")
     inference = manifest.get("inference", {})
     if inference:
-        lines.append(f"| annotated seeker turns | {inference.get('annotated_seeker_turns')} "
-                     f"({inference.get('unique_inputs')} unique inputs) |")
-    for f in manifest.get("input", {}).get("files", []):
-        lines.append(f"| input `{f.get('name')}` | {f.get('records_read')} records, sha256 `{f.get('sha256')}` |")
-    lines += ["", "**Persona extractor** (identity and settings as recorded in the build manifest):", "",
-              "| | |", "|---|---|"]
-    for k in sorted(ex):
-        lines.append(f"| {k} | {_md_value(ex[k])} |")
-    settings = manifest.get("settings", {})
-    if settings:
-        lines += ["", "**Build settings:** " + ", ".join(f"{k} = {_md_value(v)}" for k, v in sorted(settings.items()))
-                  + "."]
-    lines += ["", "Every shard's sha256 and row count are listed in `manifest.json` in this repository.", ""]
-    if figures:
-        lines += ["## Analysis figures", "",
-                  "Mean cosine similarity between the supporter's responses and the seeker persona visible at that "
-                  "turn, against the seeker's empathy score, relevance score and emotion-intensity decrease "
-                  "(`python -m analysis.persona_similarity`; PAL paper, Figures 3 and 5).", ""]
-        for fig in figures:
-            lines += [f"![{Path(fig).stem}]({fig})", ""]
-    lines += ["## Limitations", "", *[f"- {x}" for x in limitations(manifest)], "",
-              "## Ethics note", "", ETHICS_NOTE, "",
-              "## Licence", "",
-              "CC BY-NC 4.0 (non-commercial), inherited from ESConv. The inferred personas are derived from "
-              "ESConv and carry the same licence.", "",
-              "## Citation", "",
-              "If you use PESConv, cite ESConv and PAL:", "", CITATIONS, ""]
-    return "\n".join(lines)
+        build_rows.append(f"| annotated seeker turns | {inference.get('annotated_seeker_turns')} "
+                          f"({inference.get('unique_inputs')} unique inputs) |")
+    build_rows += [f"| input `{f.get('name')}` | {f.get('records_read')} records, sha256 `{f.get('sha256')}` |"
+                   for f in manifest.get("input", {}).get("files", [])]
+    per_utterance = settings.get("context", "utterance") == "utterance"
+    figure_text = ("## Analysis figures\n\nMean cosine similarity between the supporter's responses and the seeker "
+                   "persona visible at that turn, against the seeker's empathy score, relevance score and "
+                   "emotion-intensity decrease (`python -m analysis.persona_similarity`; PAL paper, Figures 3 and "
+                   "5).\n\n" + "".join(f"![{Path(fig).stem}]({fig})\n\n" for fig in figures)) if figures else ""
+    return Template(CARD_TEMPLATE.read_text(encoding="utf-8")).substitute(
+        start_utterance=settings.get("start_utterance", 3),
+        dialogs=counts.get("written", sum(s["num_examples"] for s in stats.values())),
+        split_text=", ".join(f"{s} {stats[s]['num_examples']}" for s in splits),
+        repo_id=repo_id or "USER/NAME", splits=", ".join(splits),
+        split_rows="\n".join(f"| {s} | {stats[s]['num_examples']} | {stats[s]['download_size']} |" for s in splits),
+        split_scheme=manifest.get("split_scheme", "unknown"),
+        split_settings=f" ({_md_value(manifest['split_settings'])})" if manifest.get("split_settings") else "",
+        field_rows="\n".join(f"| `{p}` | {t} | {FIELD_DESCRIPTIONS[p]} |" for p, t in schema_field_paths()),
+        requests=("one extraction request per seeker utterance (the utterance, with the supporter's message before "
+                  "it as context) " if per_utterance else
+                  "one extraction request per annotated seeker turn (the seeker's utterances up to and including "
+                  "it, the paper's cumulative input) "),
+        build_rows="\n".join(build_rows),
+        extractor_rows="\n".join(f"| {k} | {_md_value(ex[k])} |" for k in sorted(ex)),
+        build_settings=("\n**Build settings:** " + ", ".join(f"{k} = {_md_value(v)}" for k, v in sorted(settings.items()))
+                        + ".\n") if settings else "",
+        figures=figure_text,
+        limitations="\n".join(f"- {x}" for x in limitations(manifest)),
+    )
 
 
 def build_card(folder: Path, manifest: dict, figures: list[str], repo_id: str | None = None) -> Any:
@@ -345,9 +281,9 @@ def build_card(folder: Path, manifest: dict, figures: list[str], repo_id: str | 
 
 def validate_card(text: str, manifest: dict, folder: Path | None = None) -> Any:
     """Parse a card with the Hub's and `datasets`' metadata tools; raise InputError on any mismatch."""
+    import yaml
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
-    import yaml
     from huggingface_hub import DatasetCard
 
     from schemas.pesconv import pesconv_features

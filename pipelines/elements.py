@@ -35,7 +35,7 @@ class ValidDialog:
     dialog: Dialog
     order: int
     split: str
-    record: RawRecord  # for the reject row of a later duplicate or a failed inference
+    record: RawRecord  # where it was read (without its text), for the reject row of a duplicate or failed inference
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class GroundedSentence:
     utterance: int | None  # index into the request's utterances of the best-supporting one
     cosine: float
     lexical: float
+    about_self: bool = True  # False: dropped as not a statement about the seeker ("Thank you.")
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from extractor.dedup import merge_persona
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 from extractor.card import replace_section
+from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
-from pipelines.cli import code_version, quiet_libraries, run_cli
-from schemas.esconv import SEEKER, InputError
+from schemas.esconv import SEEKER
 from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
 
 log = logging.getLogger("evaluate_extractor")
@@ -46,8 +46,7 @@ ESCONV_METRICS = ("unsupported_share", "coverage")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m pipelines.evaluate_extractor", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m pipelines.evaluate_extractor", __doc__)
     p.add_argument("--data", nargs="+", help="pairs to score: PERSONA-CHAT CSV, Synthetic-Persona-Chat CSV, ParlAI "
                                              "*_both_original.txt or Hub dataset (default with --split-of: its data)")
     p.add_argument("--split-of", metavar="DIR",
@@ -166,7 +165,7 @@ def systems(args: argparse.Namespace) -> list[System]:
 
 def checked(scorer, sentences: list[str], utterances: Sequence[str]) -> tuple[list[str], list[str]]:
     """(kept, dropped): the build's grounding check on one request's output."""
-    support = scorer.support(sentences, list(utterances))
+    support = scorer.check(sentences, list(utterances))
     return ([s for s, x in zip(sentences, support) if x.supported],
             [s for s, x in zip(sentences, support) if not x.supported])
 
@@ -281,7 +280,7 @@ def print_examples(per_dialog: list[dict], rows: int, dialogs: int) -> str:
     """Utterance -> persona rows (kept, and [dropped] by the grounding check); whole-dialog personas."""
     lines = [f"## {rows} seeker utterances -> persona (extractor, per utterance; [x] = dropped as unsupported)", ""]
     candidates = [(d["dialog_id"], r) for d in per_dialog for r in d["requests"]]
-    for dialog_id, r in random.Random(0).sample(candidates, min(rows, len(candidates))):
+    for _dialog_id, r in random.Random(0).sample(candidates, min(rows, len(candidates))):
         out = "; ".join(r["kept"] + [f"[x] {s}" for s in r["dropped"]]) or "NONE"
         context = f"(after: {r['context'][:80]}) " if r["context"] else ""
         lines.append(f"- {context}**{' / '.join(r['utterances'])[:300]}** -> {out}")
@@ -359,5 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -18,15 +18,13 @@ from pathlib import Path
 
 import torch
 
-from pipelines.cli import check_device, code_version, quiet_libraries, run_cli
-from schemas.esconv import InputError
+from common.cli import InputError, check_device, code_version, command_parser, quiet_libraries, run_cli
 
 log = logging.getLogger("generate")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.generate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m pipelines.generate", __doc__)
     p.add_argument("--checkpoint", required=True, help="a train_pal run folder (uses its best/) or checkpoint folder")
     p.add_argument("--build", default="outputs/pesconv", help="PESConv build folder")
     p.add_argument("--split", default="test", help="split to decode")

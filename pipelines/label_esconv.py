@@ -17,13 +17,11 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from pipelines.cli import code_version, quiet_libraries, run_cli
-from schemas.esconv import InputError
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m pipelines.label_esconv", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m pipelines.label_esconv", __doc__)
     p.add_argument("--esconv", required=True, help="ESConv dialogs to label: the train split only (file or folder)")
     p.add_argument("--output", default="outputs/esconv_labels.jsonl", help="JSON lines (default %(default)s)")
     p.add_argument("--dialogs", type=int, help="a seeded sample of N dialogs (default: all)")
@@ -89,5 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

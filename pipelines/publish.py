@@ -23,32 +23,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines.cli import quiet_libraries, run_cli
+from common.cli import InputError, command_parser, quiet_libraries, run_cli
 from pipelines.dataset_card import ordered_splits
-from schemas.esconv import InputError
 
 log = logging.getLogger("pesconv")
 DEFAULT_FIGURES = Path("outputs/analysis")
 REPO_ENTRIES = {"README.md", "data", "figures", "manifest.json"}  # what a staged repository folder holds
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, but not the uninformative 'None' / 'False' ones."""
-
-    def _get_help_string(self, action):
-        if action.default in (None, False):
-            return action.help
-        return super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m pipelines.publish",
-        description="Publish a finished PESConv build (python -m pipelines.build_pesconv) as a Hugging Face Hub "
-                    "dataset: Parquet shards per split in the Hub's data/ layout, a dataset card generated from "
-                    "the build manifest, the analysis figures and manifest.json. The token comes from HF_TOKEN or "
-                    "`hf auth login` and is never printed or written.",
-        formatter_class=_HelpFormatter)
+    p = command_parser("python -m pipelines.publish", __doc__)
     p.add_argument("--data", default="outputs/pesconv",
                    help="the finished build folder (manifest.json, data/*.parquet) to publish")
     p.add_argument("--repo-id", help="Hub dataset repository, USER/NAME or ORG/NAME; created if it does not exist "
@@ -291,5 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from schemas.esconv import InputError, RawRecord, split_of_file
+from common.cli import InputError
+from schemas.esconv import RawRecord, split_of_file
 
 SCHEMES = ("standard", "pal", "ratio")
 SPLITS = ("train", "valid", "test")

@@ -34,8 +34,7 @@ from typing import Any
 
 import torch
 
-from pipelines.cli import code_version, quiet_libraries, run_cli
-from schemas.esconv import InputError
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 from extractor.heldout import persona_groups, split_by_persona
 from schemas.personachat import read_pairs, read_sources, subset
 
@@ -43,6 +42,7 @@ log = logging.getLogger("train_extractor")
 DEFAULT_DATA = ["../shared/data/personachat/valid.csv", "../shared/data/synthetic-persona-chat/valid.csv"]
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 DEFAULT_BASE_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "extractor_card.md"  # filled by model_card
 KEPT_CARD_SECTIONS = ("Grounding thresholds",)  # written by analysis.grounding_calibration, not by training
 # Settings that must not change between a checkpoint and its resumed run.
 RESUME_KEYS = ("data", "model", "seed", "heldout_fraction", "valid_fraction", "lr", "batch_size", "grad_accum",
@@ -51,8 +51,7 @@ RESUME_KEYS = ("data", "model", "seed", "heldout_fraction", "valid_fraction", "l
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m pipelines.train_extractor", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m pipelines.train_extractor", __doc__)
     p.add_argument("--data", nargs="+", default=DEFAULT_DATA,
                    help="training pairs, one or more sources: PERSONA-CHAT CSV, Synthetic-Persona-Chat CSV (told apart "
                         "by their columns), ParlAI *_both_original.txt, or Hub dataset [name:split] "
@@ -97,6 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-lora", action="store_true", help="causal: full fine-tuning instead of LoRA")
     p.add_argument("--eval-every", type=int, help="optimiser steps between validations (default: once per epoch)")
     p.add_argument("--save-every", type=int, default=20, help="optimiser steps between resumable checkpoints (default 20)")
+    p.add_argument("--max-minutes", type=float,
+                   help="time budget: stop (validated and checkpointed) after this many minutes of training")
     p.add_argument("--patience", type=int, default=3,
                    help="early stopping: validations without improvement before stopping (default 3; 0 = never)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -236,7 +237,7 @@ def save_final(model, tok, backend: str, args, out: Path) -> list[str]:
             DEFAULT_BASE_NAME if args.model in (None, "", "default", "smollm2") else str(args.model))
         half = {n: p.data.clone() for n, p in model.named_parameters() if p.requires_grad}
         with torch.no_grad():  # a few MB instead of twice that: adapters are stored in float16
-            for n, p in model.named_parameters():
+            for _, p in model.named_parameters():
                 if p.requires_grad:
                     p.data = p.data.to(torch.float16)
         model.save_pretrained(out, safe_serialization=True)
@@ -266,46 +267,42 @@ def model_card(args, argv: list[str], backend: str, identity: dict, counts: dict
         "early stopping patience": args.patience, "code": code_version(),
     }
     tc = counts["data"]["train"]
-    lines = [f"# Persona extractor ({'LoRA adapter' if lora else backend})", "",
-             "Reads what a person said (by default one utterance, with the partner's message before it as context) "
-             "and writes the persona facts it states as first-person sentences, or NONE (PESConv, paper §3.2).", "",
-             "## Data", "",
-             "- sources: " + ", ".join(f"`{d}` ({n} pairs)" for d, n in zip(args.data, counts["per_source"]))
-             + (f" (first {args.limit} pairs of each)" if args.limit else ""),
-             f"- pairs (speaker sides): {counts['train_pairs']} train, {counts['valid_pairs']} validation, "
-             f"{counts['heldout']} held out, split by persona set (`extractor.heldout`: pairs sharing a persona "
-             "sentence or a near-duplicate are held out together, so no held-out gold sentence is a training "
-             f"target; seed {args.seed}; indices in `split.json`)",
-             f"- grounding (`extractor.alignment`): of the {tc['gold_sentences']} gold persona sentences of the training "
-             f"pairs, {tc['gold_stated']} ({tc['gold_stated'] / max(tc['gold_sentences'], 1):.0%}) are stated by an "
-             "utterance and become that utterance's targets; the rest are never targets",
-             f"- utterances of the training pairs: {tc.get('stated', 0)} state a gold sentence, {tc.get('none', 0)} state "
-             f"nothing about the speaker (NONE), {tc.get('unlabelled', 0)} left out (a statement about the speaker the "
-             "gold persona does not cover, or only a weak match)",
-             f"- training examples: {counts['train']} ({tc['items_utterance_stated']} stated, "
-             f"{tc['items_utterance_none']} NONE (--none-ratio {args.none_ratio}), {tc['items_cumulative']} cumulative "
-             f"inputs (--cumulative-share {args.cumulative_share})"
-             + (f"; a seeded sample of {args.max_examples}" if args.max_examples else "") + f"); validation: {counts['valid']}",
-             *([f"- ESConv self-training labels (`extractor.self_training`, from {', '.join(args.esconv_labels)}): "
-                f"{counts['data']['esconv']['stated']} stated"
-                f"{' (missed statements answered by copies, --esconv-copy)' if args.esconv_copy else ''} and {counts['data']['esconv']['none']} NONE utterances of "
-                f"{counts['data']['esconv']['dialogs'] - counts['data']['esconv']['valid_dialogs']} train dialogs "
-                f"({counts['data']['esconv']['unlabelled']} unlabelled left out; "
-                f"{counts['data']['esconv']['valid_dialogs']} dialogs for validation)"] if args.esconv_labels else []),
-             "- input: the build's prompt (`extractor.formatting.causal_messages` via the chat template); "
-             "target: one persona sentence per line, or NONE, + eos" if backend == "causal" else
-             "- input: utterances joined by ` <sep> `; target: persona sentences joined by ` <persona> `", "",
-             "## Settings", ""]
-    lines += [f"- {k}: {v}" for k, v in settings.items()]
-    lines += ["", "## Training", "",
-              f"- stopped: {stopped} after {elapsed / 60:.1f} min (this run), step {best.get('last_step')}",
-              f"- best validation loss: {best.get('loss', float('nan')):.4f} at step {best.get('step')}", "",
-              "| step | epoch | train loss | validation loss |", "|---:|---:|---:|---:|"]
-    lines += [f"| {h['step']} | {h['epoch']:.2f} | {h['train_loss']:.4f} | {h['valid_loss']:.4f} |" for h in history]
-    lines += ["", "## Reproduce", "", "```", cmd, "```", "",
-              "## Evaluation", "", "Run `python -m pipelines.evaluate_extractor --split-of "
-              f"{args.output} --model-card {args.output}/model_card.md` to fill in this section.", ""]
-    return "\n".join(lines)
+    data = ["- sources: " + ", ".join(f"`{d}` ({n} pairs)" for d, n in zip(args.data, counts["per_source"]))
+            + (f" (first {args.limit} pairs of each)" if args.limit else ""),
+            f"- pairs (speaker sides): {counts['train_pairs']} train, {counts['valid_pairs']} validation, "
+            f"{counts['heldout']} held out, split by persona set (`extractor.heldout`: pairs sharing a persona "
+            "sentence or a near-duplicate are held out together, so no held-out gold sentence is a training "
+            f"target; seed {args.seed}; indices in `split.json`)",
+            f"- grounding (`extractor.alignment`): of the {tc['gold_sentences']} gold persona sentences of the training "
+            f"pairs, {tc['gold_stated']} ({tc['gold_stated'] / max(tc['gold_sentences'], 1):.0%}) are stated by an "
+            "utterance and become that utterance's targets; the rest are never targets",
+            f"- utterances of the training pairs: {tc.get('stated', 0)} state a gold sentence, {tc.get('none', 0)} state "
+            f"nothing about the speaker (NONE), {tc.get('unlabelled', 0)} left out (a statement about the speaker the "
+            "gold persona does not cover, or only a weak match)",
+            f"- training examples: {counts['train']} ({tc['items_utterance_stated']} stated, "
+            f"{tc['items_utterance_none']} NONE (--none-ratio {args.none_ratio}), {tc['items_cumulative']} cumulative "
+            f"inputs (--cumulative-share {args.cumulative_share})"
+            + (f"; a seeded sample of {args.max_examples}" if args.max_examples else "") + f"); validation: {counts['valid']}"]
+    if args.esconv_labels:
+        e = counts["data"]["esconv"]
+        data.append(f"- ESConv self-training labels (`extractor.self_training`, from {', '.join(args.esconv_labels)}): "
+                    f"{e['stated']} stated"
+                    f"{' (missed statements answered by copies, --esconv-copy)' if args.esconv_copy else ''} and "
+                    f"{e['none']} NONE utterances of {e['dialogs'] - e['valid_dialogs']} train dialogs "
+                    f"({e['unlabelled']} unlabelled left out; {e['valid_dialogs']} dialogs for validation)")
+    data.append("- input: the build's prompt (`extractor.formatting.causal_messages` via the chat template); "
+                "target: one persona sentence per line, or NONE, + eos" if backend == "causal" else
+                "- input: utterances joined by ` <sep> `; target: persona sentences joined by ` <persona> `")
+    history_rows = [f"| {h['step']} | {h['epoch']:.2f} | " + ("-" if h["train_loss"] is None else f"{h['train_loss']:.4f}")
+                    + f" | {h['valid_loss']:.4f} |" for h in history]
+    from string import Template
+
+    return Template(CARD_TEMPLATE.read_text(encoding="utf-8")).substitute(
+        kind="LoRA adapter" if lora else backend, data="\n".join(data),
+        settings="\n".join(f"- {k}: {v}" for k, v in settings.items()),
+        stopped=stopped, minutes=f"{elapsed / 60:.1f}", last_step=best.get("last_step"),
+        best_loss=f"{best.get('loss', float('nan')):.4f}", best_step=best.get("step"),
+        history="\n".join(history_rows), command=cmd, output=args.output)
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -314,7 +311,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     from safetensors.torch import load_file, save_file
-    from tqdm import tqdm
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -378,109 +374,48 @@ def main(argv: list[str] | None = None) -> int:
 
     from transformers import get_linear_schedule_with_warmup
 
+    from common.training import LoopSettings, TrainingHooks, TrainingLoop
+    from extractor.training import length_batches
+
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     sched = get_linear_schedule_with_warmup(opt, min(args.warmup_steps, max(total_steps // 10, 1))
                                             if total_steps < args.warmup_steps * 2 else args.warmup_steps,
                                             total_steps)
-    run_key = {k: getattr(args, k) for k in RESUME_KEYS}
-    state = {"step": 0, "history": [], "best": {"loss": float("inf"), "step": 0}, "bad_evals": 0,
-             "recent": [], "run_key": run_key}
     if args.restart and ckpt.exists():
         shutil.rmtree(ckpt)
-    if (ckpt / "state.json").exists():
-        saved = json.loads((ckpt / "state.json").read_text())
-        if saved["run_key"] != json.loads(json.dumps(run_key)):
-            diff = [k for k in run_key if saved["run_key"].get(k) != json.loads(json.dumps(run_key)).get(k)]
-            raise InputError(f"{ckpt} was made with other settings ({', '.join(diff)}); use --restart or another --output")
-        load_trainable(model, load_file(ckpt / "trainable.safetensors"))
-        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
-        opt.load_state_dict(opt_state["optimizer"])
-        sched.load_state_dict(opt_state["scheduler"])
-        state = saved
-        log.info("resuming from %s at step %d", ckpt, state["step"])
 
-    def save_checkpoint() -> None:
-        tmp = out / "checkpoint.tmp"
-        tmp.mkdir(exist_ok=True)
-        save_file(trainable_state(model), tmp / "trainable.safetensors")
-        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt")
-        (tmp / "state.json").write_text(json.dumps(state))
-        if ckpt.exists():
-            shutil.rmtree(ckpt)
-        tmp.rename(ckpt)
+    def tokens(idx) -> int:
+        return sum(1 for i in idx for t in train_ex[i].labels if t != -100)
 
-    def run_validation() -> bool:
-        """Record a validation; returns True when early stopping says stop."""
-        vloss = validation_loss(model, valid_ex, valid_suffixes, prefix_ids, tok, backend, args)
-        recent = state["recent"][-eval_every:] or [float("nan")]
-        entry = {"step": state["step"], "epoch": state["step"] / steps_per_epoch,
-                 "train_loss": sum(recent) / len(recent), "valid_loss": vloss}
-        state["history"].append(entry)
-        if vloss < state["best"]["loss"] or not valid_ex:
-            state["best"] = {"loss": vloss, "step": state["step"]}
-            state["bad_evals"] = 0
-            save_file(trainable_state(model), out / "best.safetensors")
-        else:
-            state["bad_evals"] += 1
-        msg = (f"step {entry['step']}: train loss {entry['train_loss']:.4f}, validation loss {vloss:.4f} "
-               f"(best {state['best']['loss']:.4f} at step {state['best']['step']})")
-        (bar.write if bar is not None else log.info)(msg)
-        return bool(args.patience) and state["bad_evals"] >= args.patience
+    def parts(idx: list[int]) -> list[tuple[list[int], float]]:
+        """Micro-batches weighted by their share of the batch's target tokens: the same gradient as one pass."""
+        micro = math.ceil(len(idx) / args.grad_accum)
+        chunks = [idx[i:i + micro] for i in range(0, len(idx), micro)]
+        n = max(tokens(idx), 1)
+        return [(c, tokens(c) / n) for c in chunks]
 
+    hooks = TrainingHooks(
+        batches=lambda epoch: length_batches(lengths, args.batch_size, torch.Generator().manual_seed(
+            args.seed * 1000 + epoch)),
+        parts=parts,
+        loss=lambda idx: example_loss(model, train_ex, train_suffixes, prefix_ids, idx, tok, backend, args.device),
+        validate=lambda: validation_loss(model, valid_ex, valid_suffixes, prefix_ids, tok, backend, args),
+        save_best=lambda entry: save_file(trainable_state(model), out / "best.safetensors"),
+        save_weights=lambda folder: save_file(trainable_state(model), folder / "trainable.safetensors"),
+        load_weights=lambda folder: load_trainable(model, load_file(folder / "trainable.safetensors")),
+    )
+    loop = TrainingLoop(
+        LoopSettings(total_steps=total_steps, steps_per_epoch=steps_per_epoch, eval_every=eval_every,
+                     save_every=args.save_every, patience=args.patience, max_minutes=args.max_minutes,
+                     validate_first=bool(valid_ex), device=args.device, progress=not args.no_progress),
+        hooks, params, opt, sched, ckpt, {k: getattr(args, k) for k in RESUME_KEYS})
+    loop.resume()
     model.train()
-    stopped = "max steps" if args.max_steps and total_steps == args.max_steps else "all epochs"
-    if state["step"] == 0 and valid_ex:
-        bar = None
-        state["initial_valid_loss"] = validation_loss(model, valid_ex, valid_suffixes, prefix_ids, tok, backend, args)
-        log.info("validation loss before training: %.4f", state["initial_valid_loss"])
-    bar = tqdm(total=total_steps, initial=state["step"], desc="train", unit="step", disable=args.no_progress,
-               dynamic_ncols=True, file=sys.stderr)
-    micro = math.ceil(args.batch_size / args.grad_accum)
-    while state["step"] < total_steps and not state.get("early_stopped"):
-        epoch, pos = divmod(state["step"], steps_per_epoch)
-        gen = torch.Generator().manual_seed(args.seed * 1000 + epoch)
-        from extractor.training import length_batches
-
-        batches = length_batches(lengths, args.batch_size, gen)
-        for idx in batches[pos:]:
-            if state["step"] >= total_steps:
-                break
-            opt.zero_grad(set_to_none=True)
-            loss_sum = 0.0
-            n_tok_all = sum(int(sum(1 for t in train_ex[i].labels if t != -100)) for i in idx)
-            for s in range(0, len(idx), micro):
-                part = idx[s:s + micro]
-                loss = example_loss(model, train_ex, train_suffixes, prefix_ids, part, tok, backend, args.device)
-                share = sum(int(sum(1 for t in train_ex[i].labels if t != -100)) for i in part) / max(n_tok_all, 1)
-                (loss * share).backward()
-                loss_sum += float(loss.detach()) * share
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            state["step"] += 1
-            state["recent"] = (state["recent"] + [loss_sum])[-max(eval_every, 50):]
-            window = state["recent"][-20:]
-            bar.set_postfix(loss=f"{sum(window) / len(window):.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-            bar.update(1)
-            stop = False
-            if state["step"] % eval_every == 0 or state["step"] == total_steps:
-                stop = run_validation()
-            if state["step"] % args.save_every == 0 or stop or state["step"] == total_steps:
-                state["early_stopped"] = stop
-                save_checkpoint()
-            if stop:
-                stopped = f"early stopping (no validation improvement in {args.patience} validations)"
-                break
-        else:
-            continue
-        break
-    bar.close()
-    if state.get("early_stopped"):
-        stopped = f"early stopping (no validation improvement in {args.patience} validations)"
-    if not state["history"] or state["history"][-1]["step"] != state["step"]:
-        run_validation()
-        save_checkpoint()
+    state = loop.run()
+    stopped = state["stopped"]
+    if stopped == "completed":
+        stopped = "max steps" if args.max_steps and total_steps == args.max_steps else "all epochs"
 
     if (out / "best.safetensors").exists():
         load_trainable(model, load_file(out / "best.safetensors"))
@@ -489,8 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     state["best"]["last_step"] = state["step"]
     counts = {"train": len(train_ex), "valid": len(valid_ex), "heldout": len(heldout), "train_pairs": len(train_idx),
               "valid_pairs": len(valid_pairs), "per_source": per_source, "data": data_counts}
-    history = ([{"step": 0, "epoch": 0.0, "train_loss": float("nan"), "valid_loss": state["initial_valid_loss"]}]
-               if "initial_valid_loss" in state else []) + state["history"]
+    history = state["history"]
     elapsed = time.time() - t0
     card = model_card(args, argv, backend, identity, counts, history, state["best"], elapsed, stopped)
     old_card = out / "model_card.md"
@@ -510,5 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console-script entry point."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

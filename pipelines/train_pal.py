@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from pipelines.cli import check_device, code_version, quiet_libraries, run_cli
-from schemas.esconv import InputError
+from common.cli import InputError, check_device, code_version, command_parser, quiet_libraries, run_cli
+from common.training import autocast
 
 log = logging.getLogger("train_pal")
 DEFAULT_BUILD = "outputs/pesconv"
@@ -30,13 +30,13 @@ PAPER_LR, LORA_LR = 2.5e-5, 2e-4
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.train_pal", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m pipelines.train_pal", __doc__)
     d = p.add_argument_group("data")
     d.add_argument("--build", default=DEFAULT_BUILD, help="PESConv build folder (made by pipelines.build_pesconv)")
     d.add_argument("--max-train-examples", type=int, default=None, help="train on a seeded sample of N supporter turns")
     d.add_argument("--max-valid-examples", type=int, default=None, help="validate on a seeded sample of N turns")
-    d.add_argument("--max-source-len", type=int, default=160, help="history / prompt tokens kept (oldest cut first)")
+    d.add_argument("--max-source-len", type=int, default=160,
+                   help="history tokens kept, prompt template included (oldest cut first); the persona comes on top")
     d.add_argument("--max-persona-len", type=int, default=128, help="persona tokens kept")
     d.add_argument("--max-target-len", type=int, default=40, help="target tokens (strategy + response + eos)")
     m = p.add_argument_group("model")
@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=42, help="seed of init, shuffling and dropout")
     t.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
     t.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    t.add_argument("--grad-accum", type=int, default=1, help="split each batch into N micro-batches (memory)")
+    t.add_argument("--patience", type=int, default=0,
+                   help="early stopping: validations without improvement before stopping (0 = never)")
     t.add_argument("--no-resume", action="store_true", help="start afresh even if OUTPUT/last exists")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (a line per validation instead)")
     p.add_argument("--output", default=None, help="run folder (default outputs/pal/VARIANT)")
     return p
 
@@ -90,18 +94,12 @@ def validation_loss(model, data, batch_size: int, device: str) -> float:
     nll, n = 0.0, 0
     for i in range(0, len(data), batch_size):
         rows = [data[j] for j in range(i, min(i + batch_size, len(data)))]
-        with _autocast(device):
+        with autocast(device):
             s = model.score(rows, device)
         nll += float(s["nll_sum"].sum())
         n += int(s["n_tokens"].sum())
     model.net.train()
     return nll / max(n, 1)
-
-
-def _autocast(device: str):
-    if device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
 
 
 def _run_config(args, lr: float) -> dict:
@@ -114,16 +112,17 @@ def _run_config(args, lr: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries()
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
+    from common.training import LoopSettings, TrainingHooks, TrainingLoop, split_parts
     from modeling.data import TokenSettings, check_build
     from modeling.models import ResponseModel
 
     started = time.time()
     check_device(args.device)
-    if args.batch_size < 1 or (args.max_steps is not None and args.max_steps < 1) or args.epochs <= 0:
-        raise InputError("--batch-size, --max-steps and --epochs must be positive")
+    if (args.batch_size < 1 or (args.max_steps is not None and args.max_steps < 1) or args.epochs <= 0
+            or args.grad_accum < 1 or args.patience < 0):
+        raise InputError("--batch-size, --max-steps, --epochs and --grad-accum must be positive, --patience >= 0")
     if args.threads:
         torch.set_num_threads(args.threads)
     check_build(args.build)
@@ -151,76 +150,43 @@ def main(argv: list[str] | None = None) -> int:
              "%.1fM trainable parameters, device %s", args.variant, model.base_info["model"], model.family,
              f"LoRA r={model.lora_r}" if model.lora_r else "full fine-tuning", len(train), len(valid), total,
              steps_per_epoch, args.batch_size, lr, n_trainable / 1e6, args.device)
-
-    step, best, history = 0, float("inf"), []
-    last = out / "last"
-    if (last / "state.json").exists() and not args.no_resume:
-        state = json.loads((last / "state.json").read_text())
-        if state["config"] != config:
-            raise InputError(f"{out} holds a run with other settings; use another --output or --no-resume")
-        model.load_weights(last)
-        opt = torch.load(last / "optimizer.pt", map_location=args.device, weights_only=True)
-        optimizer.load_state_dict(opt["optimizer"])
-        scheduler.load_state_dict(opt["scheduler"])
-        step, best, history = state["step"], state["best_valid_loss"], state["history"]
-        log.info("resuming from %s at step %d (best validation loss so far %.4f)", last, step, best)
     out.mkdir(parents=True, exist_ok=True)
+    last = out / "last"
 
-    def checkpoint(valid_loss: float) -> None:
-        nonlocal best
-        improved = valid_loss < best
-        history.append({"step": step, "valid_loss": valid_loss, "valid_ppl": math.exp(min(valid_loss, 50)),
-                        "elapsed_s": round(time.time() - started, 1)})
-        extra = {"train_config": config, "step": step, "valid_loss": valid_loss, "code_version": code_version()}
-        if improved:
-            best = valid_loss
-            model.save(out / "best", extra)
-        model.save(last, extra)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, last / "optimizer.pt")
-        (last / "state.json").write_text(json.dumps({"config": config, "step": step, "best_valid_loss": best,
-                                                     "history": history}, indent=2))
-        log.info("step %d: validation loss %.4f (ppl %.2f)%s", step, valid_loss, math.exp(min(valid_loss, 50)),
-                 " - new best, saved to " + str(out / "best") if improved else "")
+    def extra() -> dict:
+        h = loop.state["history"]
+        return {"train_config": config, "step": loop.state["step"], "valid_loss": h[-1]["valid_loss"] if h else None,
+                "code_version": code_version()}
 
-    deadline = started + 60 * args.max_minutes if args.max_minutes else None
-    stopped_early = False
-    bar = tqdm(total=total, initial=step, desc=f"train {args.variant}", unit="step", dynamic_ncols=True)
-    running = None
-    while step < total:
-        epoch = step // steps_per_epoch
+    def batches(epoch: int) -> list[list[dict]]:
         order = list(range(len(train)))
         random.Random(args.seed + epoch).shuffle(order)
-        start = (step % steps_per_epoch) * args.batch_size
-        for i in range(start, len(order), args.batch_size):
-            rows = [train[j] for j in order[i:i + args.batch_size]]
-            batch = {k: v.to(args.device) for k, v in model.collate_train(rows).items()}
-            with _autocast(args.device):
-                loss = model.loss(batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            value = loss.item()
-            running = value if running is None else 0.95 * running + 0.05 * value
-            bar.update(1)
-            bar.set_postfix(loss=f"{running:.3f}", epoch=epoch + 1)
-            if step % eval_every == 0 or step == total:
-                checkpoint(validation_loss(model, valid, args.batch_size * 2, args.device))
-            if deadline and time.time() > deadline and step < total:
-                stopped_early = True
-                log.info("time budget of %g min reached at step %d", args.max_minutes, step)
-                break
-            if step >= total:
-                break
-        if stopped_early:
-            break
-    bar.close()
-    if not history or history[-1]["step"] != step:
-        checkpoint(validation_loss(model, valid, args.batch_size * 2, args.device))
+        return [[train[j] for j in order[i:i + args.batch_size]] for i in range(0, len(order), args.batch_size)]
+
+    hooks = TrainingHooks(
+        batches=batches,
+        parts=lambda rows: split_parts(rows, args.grad_accum),
+        loss=lambda rows: model.loss({k: v.to(args.device) for k, v in model.collate_train(rows).items()}),
+        validate=lambda: validation_loss(model, valid, args.batch_size * 2, args.device),
+        save_best=lambda entry: model.save(out / "best", extra()),
+        save_weights=lambda folder: model.save(folder, extra()),
+        load_weights=lambda folder: model.load_weights(folder),
+    )
+    loop = TrainingLoop(
+        LoopSettings(total_steps=total, steps_per_epoch=steps_per_epoch, eval_every=eval_every, save_every=None,
+                     patience=args.patience, max_minutes=args.max_minutes, device=args.device,
+                     progress=not args.no_progress, desc=f"train {args.variant}"),
+        hooks, params, optimizer, scheduler, last, config)
+    if not args.no_resume:
+        loop.resume()
+    state = loop.run()
+    step, best = state["step"], state["best"]["loss"]
+    history = [{**h, "valid_ppl": math.exp(min(h["valid_loss"], 50))} for h in state["history"]]
+    stopped_early = state["stopped"].startswith("time budget")
     summary = {"variant": args.variant, "model": model.base_info, "family": model.family, "lora_r": model.lora_r,
-               "steps": step, "planned_steps": total, "stopped_by_time_budget": stopped_early, "train_examples": len(train), "valid_examples": len(valid), "lr": lr,
+               "steps": step, "planned_steps": total, "stopped": state["stopped"],
+               "stopped_by_time_budget": stopped_early, "train_examples": len(train), "valid_examples": len(valid),
+               "lr": lr,
                "best_valid_loss": best, "best_valid_ppl": math.exp(min(best, 50)), "history": history,
                "seconds": round(time.time() - started, 1), "code_version": code_version(), "config": config}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -86,13 +86,19 @@ class ExtractPersonas(beam.PTransform):
                   | "Unique" >> beam.Distinct())
         looked_up = unique | "Cache" >> beam.ParDo(SplitCached(self.cache_dir, self.fingerprint)).with_outputs(
             SplitCached.MISSING, main="hit")
-        inferred, failed = (looked_up[SplitCached.MISSING]
-                            | "Infer" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling())
+        # Like a careful loop, feed the model inputs sorted by length: a batch of similar inputs pads little
+        # and, since short inputs give short answers, finishes generating together.
+        missing = (looked_up[SplitCached.MISSING] | "ByLength" >> beam.GroupBy(steps.length_band)
+                   | "ShortestFirst" >> beam.FlatMap(steps.sorted_by_length))
+        inferred, failed = missing | "Infer" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling()
         retried, failed_alone = (failed.failed_inferences | "FailedBatch" >> beam.FlatMap(lambda bad: bad[0])
                                  | "InferAlone" >> RunInference(KeyedModelHandler(self.handler.one_at_a_time()))
                                  .with_exception_handling())
-        stored = ((inferred, retried) | "Inferred" >> beam.Flatten()
-                  | "Store" >> beam.ParDo(StoreResults(self.cache_dir, self.fingerprint, every_s=self.progress_every)))
+        # Stored right where each inference runs (not after a Flatten, which the local runner materialises):
+        # every finished batch is in the cache at once, so progress shows and an interrupted build resumes.
+        store = StoreResults(self.cache_dir, self.fingerprint, every_s=self.progress_every)
+        stored = ((inferred | "Store" >> beam.ParDo(store), retried | "StoreRetried" >> beam.ParDo(store))
+                  | "Inferred" >> beam.Flatten())
         errors = failed_alone.failed_inferences | "Errors" >> beam.FlatMap(
             lambda bad: [(key, Outcome(error=steps.error_text(bad[1]))) for key, _ in bad[0]])
         grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()

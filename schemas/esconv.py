@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from common.cli import InputError
 from schemas.strategies import canonical_strategy
 
 SEEKER = "seeker"
@@ -29,10 +30,6 @@ SPEAKER_ALIASES: dict[str, str] = {
 SURVEY_FIELDS = ("empathy", "relevance", "initial_emotion_intensity", "final_emotion_intensity")
 REQUIRED_TEXT_FIELDS = ("emotion_type", "problem_type", "situation")
 SPLIT_FILE_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "dev": "valid", "test": "test"}
-
-
-class InputError(Exception):
-    """A user-facing problem with the input as a whole (reported as one line, no traceback)."""
 
 
 class InvalidDialog(ValueError):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from schemas.esconv import InputError
+from common.cli import InputError
 
 log = logging.getLogger(__name__)
 EOS_MARK = "</s>"

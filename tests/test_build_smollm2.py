@@ -4,10 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import datasets
+import pytest
 
 from extractor.grounding import SupportScorer, minilm_embedder
 from pipelines.build_pesconv import main
 from tests.helpers import read_manifest
+
+pytestmark = pytest.mark.slow  # the real model end to end: about a minute
 
 
 def test_default_extractor_builds_grounded_personas_with_evidence(tmp_path: Path, small_esconv: Path):

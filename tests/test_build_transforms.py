@@ -19,7 +19,7 @@ from pipelines.build_pesconv import main
 from pipelines.inference import ExtractorModelHandler
 from pipelines.splits import assign_splits
 from pipelines.transforms import ExtractPersonas, FoldDialogs, ReadDialogs, ReadSettings, WriteShards
-from schemas.esconv import read_dialogs, iter_raw_records, list_input_files
+from schemas.esconv import iter_raw_records, list_input_files, read_dialogs
 from tests.helpers import read_manifest, real_dialog_lines
 
 RULE = resolve_extractor("rule")

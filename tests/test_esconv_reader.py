@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.esconv import (SEEKER, SUPPORTER, InputError, InvalidDialog, iter_raw_records, normalise_dialog,
-                            parse_raw, read_dialogs)
+from common.cli import InputError
+from schemas.esconv import SEEKER, SUPPORTER, InvalidDialog, iter_raw_records, normalise_dialog, parse_raw, read_dialogs
 from schemas.strategies import STRATEGIES, canonical_strategy
 from tests.helpers import ESCONV, real_dialog_lines
 

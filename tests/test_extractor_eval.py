@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from extractor.rule import rule_baseline
 from extractor.evaluation import bootstrap, score_dialog, score_pair, summarise, text_overlap
 from extractor.grounding import SupportScorer, SupportThresholds
+from extractor.rule import rule_baseline
 
 VOCAB = ["i", "like", "dogs", "have", "a", "car", "red", "am", "nurse", "and", "cats", "the", "weather", "is", "nice",
          "pilot", "my", "two"]
@@ -94,7 +94,7 @@ def test_command_scores_every_system(tmp_path, tiny_causal_dir):
 
 
 def test_command_errors_are_one_line(tmp_path, capsys):
-    from pipelines.cli import run_cli
+    from common.cli import run_cli
     from pipelines.evaluate_extractor import main
 
     with pytest.raises(SystemExit) as exit_:

@@ -104,7 +104,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path, tiny_causal_dir, few_pai
     assert train(out, few_pairs, tiny_causal_dir, *args, "--max-steps", "3") == 0
     assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 3
     assert "trained causal extractor: 3 steps" in capsys.readouterr().out
-    from schemas.esconv import InputError
+    from common.cli import InputError
 
     with pytest.raises(InputError, match="other settings"):
         train(out, few_pairs, tiny_causal_dir, "--lr", "5e-2", "--lora-r", "2", "--epochs", "5", "--max-steps", "4")
@@ -125,8 +125,8 @@ def test_seq2seq_training_saves_a_loadable_model(tmp_path, tiny_seq2seq_dir, few
 
 
 def test_bad_training_options_are_user_errors(tmp_path, few_pairs):
+    from common.cli import InputError
     from pipelines.train_extractor import main
-    from schemas.esconv import InputError
 
     with pytest.raises(InputError, match="--epochs must be positive"):
         main(["--data", str(few_pairs), "--epochs", "0", "--output", str(tmp_path)])

@@ -4,8 +4,17 @@ from __future__ import annotations
 import pytest
 
 from extractor.alignment import NONE, STATED, UNLABELLED, supported_gold, training_items, utterance_examples
-from extractor.grounding import (SupportScorer, SupportThresholds, can_support, content_words, lexical_overlap,
-                                 minilm_embedder, self_statements, statements)
+from extractor.grounding import (
+    SupportScorer,
+    SupportThresholds,
+    about_self,
+    can_support,
+    content_words,
+    lexical_overlap,
+    minilm_embedder,
+    self_statements,
+    statements,
+)
 from schemas.personachat import PersonaPair
 
 
@@ -50,6 +59,19 @@ def test_support_finds_the_stating_utterance(scorer):
     # same words, other subject: a fact about someone else is not a fact about the speaker
     assert not scorer.support(["I am a new chap."], ["But recently a new young chap joined the duty ."])[0].supported
     assert scorer.support(["I am in the army."], ["yes , in the army ."])[0].supported  # a short answer may
+
+
+def test_check_drops_copies_that_are_not_about_the_seeker():
+    """Word-for-word copies are supported, but a pleasantry is no persona fact: the build's check drops it."""
+    assert about_self("My husband works an hour away.") and about_self("i forgot my keys")
+    assert about_self("we work at the same place") and not about_self("This whole covid thing makes it worse")
+    assert not about_self("Thank you.") and not about_self("Very true.") and not about_self("I think so too")
+    scorer = SupportScorer(lambda texts: 1 / 0)  # copies never need the encoder
+    utts = ["Thank you. I lost my job last week."]
+    support, check = scorer.support(["Thank you.", "I lost my job last week."], utts), \
+        scorer.check(["Thank you.", "I lost my job last week."], utts)
+    assert [x.supported for x in support] == [True, True]
+    assert [(x.supported, x.about_self) for x in check] == [(False, False), (True, True)]
 
 
 def test_alignment_labels_each_utterance(scorer):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from common.cli import InputError
 from modeling.guidance import CausalStepper, SamplingSettings, Seq2SeqStepper, sample_loop, strategy_then_sample
 from modeling.strategies import DEFAULT_ALPHA, alpha_table, parse_alpha
-from schemas.esconv import InputError
 from schemas.strategies import STRATEGIES
 
 SETTINGS = SamplingSettings(max_new_tokens=12)
@@ -130,3 +130,22 @@ def test_any_of_several_stop_tokens_ends_a_row(causal):
     step = CausalStepper(causal, torch.ones_like(prompt))
     out = sample_loop(step, None, step(prompt), None, prompt, torch.zeros(1), greedy, [-5, first], 0)
     assert out.tolist() == [[first]]
+
+
+def test_strategy_tokens_are_banned_after_the_first_step(causal):
+    """After the strategy token, no strategy token is ever emitted, even where the model prefers one;
+    with α = 0 this is plain `generate` with `bad_words_ids` (the authors' code)."""
+    prompt = torch.tensor([[5, 17, 300, 42]])
+    start = torch.cat([prompt, torch.tensor([[100]])], dim=1)  # the prompt + the (forced) strategy token
+    plain = dict(attention_mask=torch.ones_like(start), pad_token_id=causal.config.pad_token_id, eos_token_id=None,
+                 max_new_tokens=8, do_sample=False, repetition_penalty=1.0)
+    free = causal.generate(start, **plain)[0, start.shape[1]:].tolist()
+    preferred = list(dict.fromkeys(t for t in free if t != 100))[:7]  # what the model would say: make them strategies
+    strategy_ids = [100] + preferred + [i for i in range(101, 120) if i not in preferred][: 7 - len(preferred)]
+    greedy = SamplingSettings(max_new_tokens=8, do_sample=False, repetition_penalty=1.0)
+    out = strategy_then_sample(CausalStepper(causal, torch.ones_like(prompt)), prompt, None, None, prompt,
+                               strategy_ids, torch.zeros(8), greedy, -1, causal.config.pad_token_id,
+                               forced=torch.tensor([0]))
+    assert not set(out["tokens"][0].tolist()) & set(strategy_ids)
+    ref = causal.generate(start, bad_words_ids=[[i] for i in strategy_ids], **plain)[:, start.shape[1]:]
+    assert out["tokens"].tolist() == ref.tolist()

@@ -92,3 +92,36 @@ def test_run_names_may_hold_an_equals_sign(tmp_path):
     gens = tmp_path / "a" / "generations-test.jsonl"
     assert resolve_runs([f"PAL (α=0)={gens}"], "test") == [("PAL (α=0)", gens)]
     assert resolve_runs([str(gens)], "test") == [("a", gens)]
+
+
+def test_paper_compat_rouge_l_weights_recall_by_beta():
+    # hyp "the cat sat" vs ref "the cat sat on a mat": LCS 3, P = 1, R = 1/2
+    p, r, b = 1.0, 0.5, 1.2
+    expected = 100 * (1 + b * b) * p * r / (r + b * b * p)
+    assert metrics.rouge_l_beta(["the cat sat"], ["the cat sat on a mat"]) == pytest.approx(expected)
+    assert metrics.rouge_l_beta(["the cat sat"], ["the cat sat on a mat"]) != pytest.approx(
+        metrics.rouge_l(["the cat sat"], ["the cat sat on a mat"]))  # F1 = 2/3 differs from F(beta 1.2)
+    assert metrics.rouge_l_beta(["x"], ["y"]) == 0.0
+
+
+def test_paper_compat_bleu_on_treebank_tokens():
+    assert metrics.treebank_words("I can't sleep.") == ["i", "ca", "n't", "sleep", "."]
+    assert metrics.bleu_nltk([HYP], [REF], 2) == pytest.approx(100 * math.sqrt(0.5), abs=1e-6)
+    assert metrics.bleu_nltk([REF], [REF], 4) == pytest.approx(100.0)
+
+
+def test_paper_compat_cos_sim_counts_every_turn():
+    enc = metrics.load_encoder()
+    kept = metrics.cos_sim(["I love my dog", "hello"], [["I love my dog"], []], enc)
+    every = metrics.cos_sim(["I love my dog", "hello"], [["I love my dog"], []], enc, all_turns=True)
+    assert kept == pytest.approx(1.0, abs=1e-4) and every < kept
+
+
+def test_evaluate_cli_paper_compat(tmp_path):
+    _write_run(tmp_path / "a", ["the cat sat", REF])
+    out = tmp_path / "t3"
+    assert evaluate_main([f"A={tmp_path / 'a'}", "--no-cos-sim", "--paper-compat", "--output", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["paper_compat"] is True
+    lcs_f = (1 + 1.44) * 0.5 / (0.5 + 1.44)  # "the cat sat" vs REF: P = 1, R = 1/2
+    assert record["runs"]["A"]["metrics"]["R-L"] == pytest.approx(100 * (lcs_f + 1) / 2)

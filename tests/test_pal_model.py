@@ -136,8 +136,36 @@ def test_variant_inputs(tiny_build, tiny_causal_dir):
     causal = tokenize_examples(ex, tok, "causal", "pal", settings)[i]
     assert tok.decode(hard["input_ids"]).startswith("persona:") and hard["input_ids"] != hard["input_ids_nop"]
     assert joint["input_ids"] == joint["input_ids_nop"] and not joint["persona_ids"]
-    assert len(hard["input_ids"]) <= 64 and len(causal["input_ids"]) <= 64
+    persona_budget = settings.max_persona_len
+    assert len(hard["input_ids"]) <= 64 + persona_budget and len(causal["input_ids"]) <= 64 + persona_budget
     assert "response:" in tok.decode(causal["input_ids_nop"][-4:])
+
+
+def test_persona_does_not_take_tokens_from_the_history(tiny_build, tiny_causal_dir):
+    """Eq. 6's two inputs share the history cut: removing the persona tokens from the with-persona
+    prompt gives exactly the no-persona prompt, even when the history is truncated."""
+    from transformers import AutoTokenizer
+
+    from modeling.strategies import add_strategy_tokens
+
+    tok = AutoTokenizer.from_pretrained(tiny_causal_dir)
+    add_strategy_tokens(tok)
+    ex = load_examples(tiny_build, "train")
+    settings = TokenSettings(max_source_len=48, max_persona_len=20)
+    checked = 0
+    for family, variant in (("causal", "pal"), ("seq2seq", "hard-prompt")):
+        rows = tokenize_examples(ex, tok, family, variant, settings)
+        for i in range(len(ex)):
+            if not ex[i]["persona"]:
+                continue
+            r = rows[i]
+            p_ids = tok(" ".join(p.strip() for p in ex[i]["persona"]), add_special_tokens=False)["input_ids"][:20]
+            start = len(tok("Persona: ", add_special_tokens=False)["input_ids"])
+            assert r["input_ids"][start:start + len(p_ids)] == p_ids
+            assert r["input_ids"][:start] + r["input_ids"][start + len(p_ids):] == r["input_ids_nop"]
+            assert len(r["input_ids_nop"]) <= 48 and len(r["input_ids"]) == len(r["input_ids_nop"]) + len(p_ids)
+            checked += 1
+    assert checked >= 2
 
 
 def test_save_load_roundtrip(pal, pal_rows, tmp_path):

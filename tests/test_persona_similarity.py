@@ -13,8 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis.persona_similarity import main
-from pipelines.cli import run_cli
-from schemas.esconv import InputError
+from common.cli import InputError, run_cli
 from schemas.pesconv import PESCONV_SCHEMA
 
 SQ2 = math.sqrt(2)
@@ -205,7 +204,10 @@ def test_figures_and_tables_written_for_default_and_glove_encoders(tiny_build, t
                 assert sum(e["n"] for e in panel[cond]["levels"]) == panel[cond]["n_dialogs"] == 7
         assert len(read_csv(out / f"persona_similarity_{name}_levels.csv")) > 0
     regs = read_csv(out / "persona_similarity_regressions.csv")
-    assert len(regs) == 3 * 3 * 2 and all(r["slope"] != "" and r["r2"] != "" for r in regs)
+    assert len(regs) == 3 * 3 * 3 and all(r["slope"] != "" and r["r2"] != "" for r in regs)
+    real = [r for r in regs if r["condition"] == "persona"]
+    assert all(r["permutations"] == "200" and 0 < float(r["p_permutation"]) <= 1 for r in real)
+    assert all(float(r["slope_ci95_low"]) <= float(r["slope"]) <= float(r["slope_ci95_high"]) for r in real)
     summary = capsys.readouterr().err.strip().splitlines()[-1]
     assert summary.startswith("Analysed 7 of 7 dialogs") and "minilm:" in summary and "glove:" in summary
 
@@ -274,7 +276,7 @@ def test_simcse_checkpoints_use_simcse_cls_pooling(tmp_path):
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     from analysis.encoders import make_encoder
-    from extractor.grounding import minilm_path
+    from common.offline_models import minilm_path
 
     tok = AutoTokenizer.from_pretrained(minilm_path())
     torch.manual_seed(0)
@@ -300,3 +302,31 @@ def test_fasttext_epochs_grow_for_small_corpora():
     from analysis.encoders import auto_epochs
 
     assert auto_epochs(20_000) == 100 and auto_epochs(100_000) == 20 and auto_epochs(5_000_000) == 10
+
+
+@pytest.mark.parametrize("mode", ["joined", "mean", "max"])
+def test_permutation_draws_equal_the_control_computed_turn_by_turn(tiny_build, tmp_path, mode):
+    """Each row of the fast null equals `dialog_similarities` with that draw's donors (the figure's control path)."""
+    from analysis.encoders import load_vec
+    from analysis.persona_similarity import (
+        assign_donors,
+        collect_turns,
+        dialog_similarities,
+        donor_personas,
+        load_dialogs,
+        null_controls,
+    )
+
+    rows = _build_rows(tiny_build)
+    words = sorted({w for r in rows.values() for t in r["dialog"]
+                    for text in [t["text"], *t["persona"]] for w in re.findall(r"\w+", text.lower())})
+    rng = np.random.default_rng(1)
+    vec = write_vec(tmp_path / "w.vec", {w: rng.normal(size=8).round(4).tolist() for w in words[::2]})  # gaps
+    encoder = load_vec(vec)
+    eligible = [d for d in collect_turns(load_dialogs(str(tiny_build))) if d.responses]
+    null = null_controls(encoder, eligible, mode, seed=5, permutations=3, progress=False)
+    for k in range(3):
+        donors = assign_donors(len(eligible), 5 + 1 + k)
+        slow = dialog_similarities(encoder, eligible, [donor_personas(d, eligible[donors[i]])
+                                                       for i, d in enumerate(eligible)], mode, progress=False)
+        np.testing.assert_allclose(null[k], [s for s, _, _ in slow], atol=1e-6)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.esconv import InputError
+from common.cli import InputError
 from schemas.personachat import iter_csv_rows, read_pairs
 from tests.helpers import PERSONACHAT_CSV, SYNTHETIC_CSV
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from common.cli import run_cli
 from pipelines import publish
-from pipelines.cli import run_cli
 from pipelines.dataset_card import FIELD_DESCRIPTIONS, LICENSE, schema_field_paths, validate_card
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,7 +127,7 @@ def test_card_body_is_generated_from_the_manifest(dry_run, tiny_build):
 
 
 def test_validate_card_rejects_a_card_that_disagrees_with_the_manifest(dry_run, tiny_build):
-    from schemas.esconv import InputError
+    from common.cli import InputError
 
     manifest = manifest_of(tiny_build)
     text = (dry_run / "README.md").read_text(encoding="utf-8")

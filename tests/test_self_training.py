@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from common.cli import InputError
 from extractor.formatting import ExtractionInput
 from extractor.grounding import SupportScorer, minilm_embedder
 from extractor.self_training import MISSED, NONE, STATED, UNLABELLED, label_items, label_utterance
 from pipelines.evaluate_extractor import main as evaluate
-from schemas.esconv import InputError, read_dialogs
+from schemas.esconv import read_dialogs
 from tests.helpers import ESCONV
 
 

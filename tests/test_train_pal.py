@@ -6,9 +6,9 @@ import json
 import pytest
 
 from analysis.evaluate import main as evaluate_main
+from common.cli import InputError
 from pipelines.generate import main as generate_main
 from pipelines.train_pal import main as train_main
-from schemas.esconv import InputError
 from schemas.strategies import STRATEGIES
 
 FAST = ["--max-valid-examples", "6", "--max-source-len", "48", "--max-target-len", "16"]

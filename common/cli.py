@@ -1,6 +1,10 @@
-"""What every command shares: one-line errors for user mistakes, logging set-up, provenance."""
+"""What every command shares: one-line errors for user mistakes, logging set-up, provenance, device checks.
+
+It sits below every other package (formats, extractor, models, jobs, measurements), so any of them may
+raise `InputError` or run a command through `run_cli` without importing a layer above its own."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import subprocess
@@ -9,9 +13,11 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from schemas.esconv import InputError
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class InputError(Exception):
+    """A user-facing problem with the input as a whole (reported as one line, no traceback)."""
 
 
 def code_version() -> str:
@@ -71,3 +77,20 @@ def check_device(device: str) -> None:
         raise InputError(f"unknown --device {device!r} (choose cpu or cuda)")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but no CUDA GPU is visible")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every command's --help: its module docstring as written (usage examples, definitions), then the options,
+    each with its default unless the help already says it or the default is empty."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.default in (None, False, argparse.SUPPRESS, [])
+                or "default" in text.lower()):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def command_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of a command (`prog` as users type it, `doc` its module docstring)."""
+    return argparse.ArgumentParser(prog=prog, description=doc, formatter_class=HelpFormatter)

@@ -1,0 +1,38 @@
+"""Every command is a console script (setup.cfg) with the same --help style (common.cli.command_parser)."""
+from __future__ import annotations
+
+import configparser
+import importlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def console_scripts() -> dict[str, str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    lines = [x.strip() for x in cfg["options.entry_points"]["console_scripts"].splitlines() if x.strip()]
+    return dict(tuple(part.strip() for part in line.split("=")) for line in lines)
+
+
+def test_every_command_module_has_a_console_script():
+    commands = {f"{p.parent.name}.{p.stem}" for folder in ("pipelines", "analysis") for p in (REPO / folder).glob("*.py")
+                if 'if __name__ == "__main__"' in p.read_text(encoding="utf-8")}
+    scripts = {target.split(":")[0] for target in console_scripts().values()}
+    assert commands and commands == scripts, commands ^ scripts
+
+
+@pytest.mark.parametrize("script", sorted(console_scripts()))
+def test_help_is_the_module_docstring_with_defaults(script, capsys):
+    module_name, func = console_scripts()[script].split(":")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, func))
+    with pytest.raises(SystemExit) as stop:
+        module.main(["--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: python -m {module_name}")
+    first_line = module.__doc__.strip().splitlines()[0]
+    assert first_line in text  # the docstring, as written
