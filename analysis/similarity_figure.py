@@ -19,12 +19,15 @@ def _fit_text(reg: dict) -> str:
     if reg["slope"] is None:
         return "no fit (too few dialogs)"
     text = f"slope {reg['slope']:+.4f}/point ({_fmt_p(reg['p_value'])}), R² = {reg['r2']:.3f}"
-    if reg.get("slope_ci95"):
-        text += f", 95% CI [{reg['slope_ci95'][0]:+.4f}, {reg['slope_ci95'][1]:+.4f}]"
+    if reg.get("r2_level_means") is not None:
+        text += f" (level means {reg['r2_level_means']:.2f})"
     perm = reg.get("permutation") or {}
+    extra = []
+    if reg.get("slope_ci95"):
+        extra.append(f"95% CI [{reg['slope_ci95'][0]:+.4f}, {reg['slope_ci95'][1]:+.4f}]")
     if perm.get("p_value") is not None:
-        text += f"\n    vs {perm['permutations']} random personas: permutation p = {perm['p_value']:.3f}"
-    return text
+        extra.append(f"permutation p = {perm['p_value']:.3f} ({perm['permutations']} random personas)")
+    return text + ("\n    " + "; ".join(extra) if extra else "")
 
 
 def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None = None) -> None:
@@ -68,7 +71,7 @@ def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None =
                     color="#444444")
         for i, (cond, text) in enumerate(texts):
             ax.text(0.02, 0.98 - 0.09 * i, ("persona: " if cond == "persona" else "control: ") + text,
-                    transform=ax.transAxes, ha="left", va="top", fontsize=8.5, color=colors[cond])
+                    transform=ax.transAxes, ha="left", va="top", fontsize=7.5, color=colors[cond])
         ax.set_title(f"{panel.title}  ({entry['persona']['n_dialogs']} dialogs)")
         ax.set_xlabel(panel.x_label)
         if panel.scale:

@@ -37,9 +37,14 @@ def hash_files(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
+# Records beside an adapter that do not change what it generates: editing them must not void the build cache.
+RECORD_FILES = {"split.json", "training_metrics.json"}
+
+
 def _weight_files(folder: Path) -> list[Path]:
+    """The files that decide a model's outputs (weights, configs, tokenizer), not the records kept beside them."""
     keep = (".json", ".safetensors", ".txt", ".model", ".gguf")
-    return [p for p in folder.iterdir() if p.is_file() and p.suffix in keep]
+    return [p for p in folder.iterdir() if p.is_file() and p.suffix in keep and p.name not in RECORD_FILES]
 
 
 @contextmanager

@@ -275,7 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     log.info(f"PESConv build: {len(paths)} file(s) from {input_path} -> {out} (split scheme '{args.split}', "
              f"runner {args.runner})\nextractor: {spec.describe()['model']} adapter={spec.describe().get('adapter')} "
              f"fingerprint={spec.fingerprint} device={args.device}; {cached} results already in the cache")
-    run_pipeline(args, beam_args, paths, spec, cache_dir, partial)
+    try:
+        run_pipeline(args, beam_args, paths, spec, cache_dir, partial)
+    except RuntimeError as exc:  # Beam wraps Ctrl-C in a RuntimeError: report it as the interruption it is
+        if str(exc).startswith("KeyboardInterrupt"):
+            raise KeyboardInterrupt from None
+        raise
     counts = finish_output(partial, out, args.num_shards)
     per_split, shards, rejects = count_outputs(out)
     rows, inference = counts["rows"], counts["inference"]

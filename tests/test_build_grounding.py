@@ -59,7 +59,8 @@ def test_fold_drops_and_counts_an_invented_sentence_and_keeps_evidence():
     assert row["persona_evidence"] == [seekers[0], seekers[3]]
     assert row["_generated"] == 3 and len(unsupported) == 1
     assert unsupported[0] == {"dialog_id": d.dialog_id, "turn": seekers[3], "sentence": "I am a pilot.",
-                              "cosine": 0.1, "lexical": 0.0, "kept": False}
+                              "cosine": 0.1, "lexical": 0.0, "kept": False,
+                              "reason": "no support in the seeker's words"}
     first = min(annotated_positions(d, 3))
     for i, turn in enumerate(row["dialog"]):
         assert len(turn["persona"]) == len(turn["persona_evidence"])
