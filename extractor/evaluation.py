@@ -7,8 +7,10 @@ not counted. Per system, over all pairs (micro-averaged):
 - precision: share of generated sentences that match a supported gold sentence;
 - recall: share of supported gold sentences matched by a generated sentence;
 - F1 of the two;
-- unsupported share: share of generated sentences with no support in the pair's utterances
-  (the grounding measure of `extractor.grounding`; it was called "hallucination proxy" before);
+- unsupported share: share of generated sentences the build's check would drop: no support in the
+  pair's utterances, or not a statement about the speaker (`SupportScorer.check`: the grounding measure
+  of `extractor.grounding` plus `about_self`; it was called "hallucination proxy" before; before the
+  `about_self` rule it counted only sentences without support);
 - ROUGE-L F1 (rouge-score, mean over pairs) and BLEU (sacrebleu corpus, lowercased) of the joined
   sentences against the joined supported gold, over the pairs that have supported gold.
 A generated sentence p matches a gold sentence g when g is "stated" by p under the same thresholds
