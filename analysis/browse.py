@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from analysis.panels import intensity_decrease, survey
 from analysis.similarity_io import load_dialogs
 from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 
@@ -103,24 +104,14 @@ def js_data(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def _survey(row: dict) -> dict:
-    return row.get("survey_score") or {}
-
-
-def _relief(row: dict) -> Any:
-    s = _survey(row)
-    a, b = s.get("initial_emotion_intensity"), s.get("final_emotion_intensity")
-    return "" if a is None or b is None else int(a) - int(b)
-
-
 def index_row(row: dict) -> dict[str, Any]:
-    s = _survey(row)
+    s, relief = survey(row), intensity_decrease(row)
     persona = list(row.get("persona") or [])
     text = " ".join([str(row.get(k) or "") for k in ("dialog_id", "emotion_type", "problem_type", "situation")]
                     + persona).lower()
     return {"id": safe_name(row["dialog_id"]), "split": row.get("split") or "", "emotion": row.get("emotion_type") or "",
             "problem": row.get("problem_type") or "", "empathy": "" if s.get("empathy") is None else s["empathy"],
-            "relevance": "" if s.get("relevance") is None else s["relevance"], "relief": _relief(row),
+            "relevance": "" if s.get("relevance") is None else s["relevance"], "relief": "" if relief is None else relief,
             "persona": len(persona), "situation": (row.get("situation") or "")[:160], "search": text}
 
 
@@ -141,7 +132,7 @@ def persona_panel(turn: dict, previous: set[str]) -> str:
 
 
 def dialog_page(row: dict, footer: str) -> str:
-    s = _survey(row)
+    s = survey(row)
     cells, previous = [], set()
     for i, turn in enumerate(row.get("dialog") or []):
         who = turn.get("speaker") or ""
@@ -159,7 +150,7 @@ def dialog_page(row: dict, footer: str) -> str:
         for k, p in enumerate(whole)) or '<li class="empty">none</li>'
     meta = " · ".join(f"{name}: {esc(value)}" for name, value in (
         ("split", row.get("split")), ("emotion", row.get("emotion_type")), ("problem", row.get("problem_type")),
-        ("empathy", s.get("empathy")), ("relevance", s.get("relevance")), ("relief", _relief(row))))
+        ("empathy", s.get("empathy")), ("relevance", s.get("relevance")), ("relief", intensity_decrease(row))))
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(row["dialog_id"])}</title>'
             f'<link rel="stylesheet" href="../style.css"></head><body><header><a href="../index.html">all dialogs</a>'
             f' · <b>{esc(row["dialog_id"])}</b><div>{meta}</div><div><i>{esc(row.get("situation"))}</i></div></header>'

@@ -21,7 +21,8 @@ def survey(row: dict) -> dict:
     return row.get("survey_score") or {}
 
 
-def _decrease(row: dict) -> int | None:
+def intensity_decrease(row: dict) -> int | None:
+    """initial - final emotion intensity (> 0: the seeker felt better); None when either is missing."""
     s = survey(row)
     a, b = s.get("initial_emotion_intensity"), s.get("final_emotion_intensity")
     return None if a is None or b is None else int(a) - int(b)
@@ -36,5 +37,5 @@ PANELS = (
           lambda r: survey(r).get("relevance"), (1, 5)),
     Panel("intensity_decrease", "Emotional relief",
           "Drop in the seeker's emotional intensity, start - end\n(each rated 1-5; > 0 = felt better)",
-          _decrease),
+          intensity_decrease),
 )

@@ -223,7 +223,7 @@ class SupportScorer:
     def support(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
         """For each sentence: its best-supporting utterance and whether that support is enough. A sentence
         that is one of the statements word for word is supported by it without running the encoder."""
-        copied = {_norm(s): u for u, utt in reversed(list(enumerate(utterances))) for s in statements(utt)}
+        copied = _copied_statements(utterances)
         rest = [s for s in sentences if _norm(s) not in copied]
         scored = dict(zip(rest, (best_support(row) for row in self.support_by_utterance(rest, utterances))))
         return [Support(True, copied[_norm(s)], 1.0, 1.0) if _norm(s) in copied else scored[s] for s in sentences]
@@ -233,9 +233,14 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _copied_statements(utterances: Sequence[str]) -> dict[str, int]:
+    """Each statement of the utterances (normalised) -> the first utterance that makes it."""
+    return {_norm(s): u for u, utt in reversed(list(enumerate(utterances))) for s in statements(utt)}
+
+
 def needs_model(sentences: Sequence[str], utterances: Sequence[str]) -> bool:
     """False when every sentence is one of the utterances' statements word for word (supported as it is)."""
-    copies = {_norm(s) for u in utterances for s in statements(u)}
+    copies = _copied_statements(utterances)
     return any(_norm(s) not in copies for s in sentences)
 
 
