@@ -3,7 +3,9 @@
     python -m analysis.evaluate Joint=outputs/pal/joint PAL=outputs/pal/pal/generations-test.jsonl
 
 Each RUN is `[NAME=]PATH`, PATH a generations JSONL of pipelines.generate or a run folder (all
-its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py.
+its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py. Every metric
+comes with a percentile bootstrap 95 % interval over the run's test turns (`--bootstrap` rounds,
+seeded; corpus-level metrics such as BLEU and Distinct are recomputed on each resample).
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-compat", action="store_true",
                    help="ROUGE-L (beta 1.2), BLEU (nltk tokens) and Cos-Sim (all turns) as the authors' scripts "
                         "compute them (analysis/metrics.py)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the 95 %% intervals (0: none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     p.add_argument("--output", default="outputs/table3", help="writes OUTPUT.json and OUTPUT.md")
     return p
 
@@ -63,23 +67,25 @@ def resolve_runs(specs: list[str], split: str) -> list[tuple[str, Path]]:
     return runs
 
 
-def _fmt(value, col: str) -> str:
+def _fmt(value, col: str, interval: list[float] | None = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return f"{value:.3f}" if col == "Cos-Sim" else f"{value:.2f}"
+    spec = ".3f" if col == "Cos-Sim" else ".2f"
+    return f"{value:{spec}}" + (f" [{interval[0]:{spec}}, {interval[1]:{spec}}]" if interval else "")
 
 
-def markdown(rows: list[tuple[str, list]], columns: list[str]) -> str:
+def markdown(rows: list[tuple[str, list]], columns: list[str], intervals: list[dict] | None = None) -> str:
     lines = ["| Model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name, values in rows:
-        lines.append(f"| {name} | " + " | ".join(_fmt(v, c) for v, c in zip(values, columns)) + " |")
+    for k, (name, values) in enumerate(rows):
+        ci = intervals[k] if intervals else {}
+        lines.append(f"| {name} | " + " | ".join(_fmt(v, c, ci.get(c)) for v, c in zip(values, columns)) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries()
-    from analysis.metrics import load_encoder, table3_row
+    from analysis.metrics import Table3Scorer, load_encoder
 
     started = time.time()
     runs = resolve_runs(args.runs, args.split)
@@ -94,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if "vocab_size" not in meta:
             raise InputError(f"{meta_path} is missing (EAD needs the model's vocabulary size)")
-        metrics = table3_row(rows, meta["vocab_size"], encoder, args.top_n, paper_compat=args.paper_compat)
-        results[name] = {"file": str(path), "metrics": metrics,
+        scorer = Table3Scorer(rows, meta["vocab_size"], encoder, args.top_n, paper_compat=args.paper_compat)
+        metrics = scorer.metrics()
+        ci95 = scorer.intervals(args.bootstrap, args.seed) if args.bootstrap else {}
+        results[name] = {"file": str(path), "metrics": metrics, "ci95": ci95,
                          "meta": {k: meta.get(k) for k in ("variant", "family", "base", "build", "split", "alpha", "train_step",
                                                            "vocab_size", "sampling", "strategy")}}
         table.append((name, [metrics[c] for c in columns]))
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(sources) > 1:
         print("warning: the runs were decoded on different builds/splits; their rows are not comparable: "
               + "; ".join(f"{n}: {r['meta'].get('build')}:{r['meta'].get('split')}" for n, r in results.items()))
-    md = markdown(table, columns)
+    md = markdown(table, columns, [r["ci95"] for r in results.values()])
     paper = markdown([(f"paper: {k}", v) for k, v in PAPER_ROWS.items()], columns)
     counts = ", ".join(f"{n}: {r['metrics']['scored']} scored / {r['metrics']['decoded']} decoded"
                        for n, r in results.items())
@@ -115,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".json").write_text(json.dumps({"runs": results, "paper": PAPER_ROWS, "columns": columns,
                                                     "paper_compat": args.paper_compat,
                                                     "code_version": code_version()}, indent=2, default=str))
-    out.with_suffix(".md").write_text(md + "\n\nTurns: " + counts + "\n\nPaper (Table 3):\n\n" + paper + "\n")
+    note = (f"\n\nBrackets: percentile bootstrap 95 % intervals over turns ({args.bootstrap} rounds, seed {args.seed})."
+            if args.bootstrap else "")
+    out.with_suffix(".md").write_text(md + note + "\n\nTurns: " + counts + "\n\nPaper (Table 3):\n\n" + paper + "\n")
     print(f"\nEvaluated {len(results)} run(s) ({counts}) in {time.time() - started:.0f}s. "
           f"Wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}.")
     return 0

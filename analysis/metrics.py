@@ -67,12 +67,17 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str], n: int) -> float:
     return BLEU(max_ngram_order=n, lowercase=True).corpus_score(list(hypotheses), [list(references)]).score
 
 
-def rouge_l(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+def rouge_l_turns(hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+    """rouge-score's rougeL F per turn, x100."""
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rougeL"])
-    scores = [scorer.score(ref, hyp)["rougeL"].fmeasure for hyp, ref in zip(hypotheses, references)]
-    return 100.0 * sum(scores) / len(scores) if scores else 0.0
+    return [100.0 * scorer.score(ref, hyp)["rougeL"].fmeasure for hyp, ref in zip(hypotheses, references)]
+
+
+def rouge_l(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    scores = rouge_l_turns(hypotheses, references)
+    return sum(scores) / len(scores) if scores else 0.0
 
 
 def treebank_words(text: str) -> list[str]:
@@ -90,16 +95,22 @@ def bleu_nltk(hypotheses: Sequence[str], references: Sequence[str], n: int) -> f
                                weights=tuple([1.0 / n] * n))
 
 
-def rouge_l_beta(hypotheses: Sequence[str], references: Sequence[str], beta: float = 1.2) -> float:
-    """coco-caption ROUGE-L: LCS precision P and recall R per turn, F = (1+b^2)PR / (R + b^2 P), mean x100."""
+def rouge_l_beta_turns(hypotheses: Sequence[str], references: Sequence[str], beta: float = 1.2) -> list[float]:
+    """coco-caption ROUGE-L per turn: LCS precision P and recall R, F = (1+b^2)PR / (R + b^2 P), x100."""
     from rouge_score.rouge_scorer import _score_lcs
 
     scores = []
     for hyp, ref in zip(hypotheses, references):
         lcs = _score_lcs(treebank_words(ref), treebank_words(hyp))
         p, r = lcs.precision, lcs.recall
-        scores.append((1 + beta ** 2) * p * r / (r + beta ** 2 * p) if p and r else 0.0)
-    return 100.0 * sum(scores) / len(scores) if scores else 0.0
+        scores.append(100.0 * (1 + beta ** 2) * p * r / (r + beta ** 2 * p) if p and r else 0.0)
+    return scores
+
+
+def rouge_l_beta(hypotheses: Sequence[str], references: Sequence[str], beta: float = 1.2) -> float:
+    """Mean of `rouge_l_beta_turns`."""
+    scores = rouge_l_beta_turns(hypotheses, references, beta)
+    return sum(scores) / len(scores) if scores else 0.0
 
 
 def accuracy(ranks: Sequence[int], top: int = 1) -> float:
@@ -124,36 +135,88 @@ def load_encoder(name: str | None = None):
     return SentenceTransformer(name or default_encoder_path(), device="cpu")
 
 
+def cos_sim_turns(responses: Sequence[str], personas: Sequence[Sequence[str]], encoder,
+                  all_turns: bool = False) -> list[float | None]:
+    """cosine(response, persona) per turn; None for a turn with an empty persona unless `all_turns`, which
+    embeds an empty persona as "" (the authors' scripts)."""
+    keep = [i for i, p in enumerate(personas) if all_turns or (p and any(s.strip() for s in p))]
+    out: list[float | None] = [None] * len(responses)
+    if not keep:
+        return out
+    a = encoder.encode([responses[i] for i in keep], convert_to_tensor=True, normalize_embeddings=True,
+                       show_progress_bar=False)
+    b = encoder.encode([" ".join(personas[i] or []) for i in keep], convert_to_tensor=True,
+                       normalize_embeddings=True, show_progress_bar=False)
+    for i, value in zip(keep, (a * b).sum(-1).tolist()):
+        out[i] = float(value)
+    return out
+
+
 def cos_sim(responses: Sequence[str], personas: Sequence[Sequence[str]], encoder, all_turns: bool = False) -> float:
     """Mean cosine(response, persona) over the turns with a non-empty persona (NaN if none); `all_turns`
     averages over every turn, an empty persona embedded as "" (the authors' scripts)."""
-    pairs = [(r, " ".join(p or [])) for r, p in zip(responses, personas)
-             if all_turns or (p and any(s.strip() for s in p))]
-    if not pairs:
-        return float("nan")
-    a = encoder.encode([r for r, _ in pairs], convert_to_tensor=True, normalize_embeddings=True,
-                       show_progress_bar=False)
-    b = encoder.encode([p for _, p in pairs], convert_to_tensor=True, normalize_embeddings=True,
-                       show_progress_bar=False)
-    return float((a * b).sum(-1).mean())
+    values = [v for v in cos_sim_turns(responses, personas, encoder, all_turns) if v is not None]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else float("nan")
+
+
+class Table3Scorer:
+    """One run's Table-3 metrics, and the same over bootstrap resamples of its turns.
+
+    Per-turn quantities (strategy rank, NLL, ROUGE-L, Cos-Sim) are computed once; corpus-level ones
+    (PPL, BLEU, Distinct, EAD) are recomputed on each resample, so an interval covers them too."""
+
+    def __init__(self, rows: list[dict], vocab_size: int, encoder=None, top_n: int = 3, paper_compat: bool = False):
+        self.rows, self.vocab_size, self.top_n, self.paper_compat = rows, vocab_size, top_n, paper_compat
+        self.decoded = [i for i, r in enumerate(rows) if r.get("generation") is not None]
+        hyps = [rows[i]["generation"] for i in self.decoded]
+        refs = [rows[i]["response"] for i in self.decoded]
+        rouge = (rouge_l_beta_turns if paper_compat else rouge_l_turns)(hyps, refs)
+        cos = (cos_sim_turns(hyps, [rows[i]["persona"] for i in self.decoded], encoder, all_turns=paper_compat)
+               if encoder is not None else [None] * len(hyps))
+        self.rouge = dict(zip(self.decoded, rouge))
+        self.cos = dict(zip(self.decoded, cos))
+        self.has_encoder = encoder is not None
+
+    def metrics(self, idx: Sequence[int] | None = None) -> dict[str, float]:
+        """The metrics over the turns `idx` (default: all; repeats allowed, as in a bootstrap resample)."""
+        idx = list(range(len(self.rows))) if idx is None else list(idx)
+        rows = [self.rows[i] for i in idx]
+        dec = [i for i in idx if i in self.rouge]
+        hyps = [self.rows[i]["generation"] for i in dec]
+        refs = [self.rows[i]["response"] for i in dec]
+        score_bleu = bleu_nltk if self.paper_compat else bleu
+        return {"ACC": accuracy([r["strategy_rank"] for r in rows]),
+                f"Top-{self.top_n} ACC": accuracy([r["strategy_rank"] for r in rows], self.top_n),
+                "PPL": perplexity([r["nll_sum"] for r in rows], [r["n_tokens"] for r in rows]),
+                "B-2": score_bleu(hyps, refs, 2) if hyps else float("nan"),
+                "B-4": score_bleu(hyps, refs, 4) if hyps else float("nan"),
+                "D-1": distinct(hyps, 1), "D-2": distinct(hyps, 2),
+                "E-1": ead(hyps, 1, self.vocab_size), "E-2": ead(hyps, 2, self.vocab_size),
+                "R-L": _mean([self.rouge[i] for i in dec]) if hyps else float("nan"),
+                "Cos-Sim": _mean([self.cos[i] for i in dec]) if self.has_encoder else float("nan"),
+                "scored": len(rows), "decoded": len(dec)}
+
+    def intervals(self, rounds: int = 1000, seed: int = 0) -> dict[str, list[float]]:
+        """Percentile 95 % intervals of every metric, resampling turns with replacement (seeded)."""
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        n = len(self.rows)
+        samples: dict[str, list[float]] = {}
+        for _ in range(rounds if n > 1 else 0):
+            for k, v in self.metrics(rng.integers(0, n, n).tolist()).items():
+                if k not in ("scored", "decoded") and not (isinstance(v, float) and math.isnan(v)):
+                    samples.setdefault(k, []).append(v)
+        return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in samples.items()}
 
 
 def table3_row(rows: list[dict], vocab_size: int, encoder=None, top_n: int = 3,
                paper_compat: bool = False) -> dict[str, float]:
     """All Table-3 metrics of one run's generation records (see pipelines.generate); `paper_compat`
     swaps in the authors' ROUGE-L, BLEU and Cos-Sim (module docstring)."""
-    decoded = [r for r in rows if r.get("generation") is not None]
-    hyps = [r["generation"] for r in decoded]
-    refs = [r["response"] for r in decoded]
-    row = {"ACC": accuracy([r["strategy_rank"] for r in rows]),
-           f"Top-{top_n} ACC": accuracy([r["strategy_rank"] for r in rows], top_n),
-           "PPL": perplexity([r["nll_sum"] for r in rows], [r["n_tokens"] for r in rows]),
-           "B-2": (bleu_nltk if paper_compat else bleu)(hyps, refs, 2) if hyps else float("nan"),
-           "B-4": (bleu_nltk if paper_compat else bleu)(hyps, refs, 4) if hyps else float("nan"),
-           "D-1": distinct(hyps, 1), "D-2": distinct(hyps, 2),
-           "E-1": ead(hyps, 1, vocab_size), "E-2": ead(hyps, 2, vocab_size),
-           "R-L": (rouge_l_beta if paper_compat else rouge_l)(hyps, refs) if hyps else float("nan"),
-           "Cos-Sim": cos_sim(hyps, [r["persona"] for r in decoded], encoder, all_turns=paper_compat)
-           if encoder is not None else float("nan"),
-           "scored": len(rows), "decoded": len(decoded)}
-    return row
+    return Table3Scorer(rows, vocab_size, encoder, top_n, paper_compat).metrics()

@@ -7,10 +7,11 @@ not counted. Per system, over all pairs (micro-averaged):
 - precision: share of generated sentences that match a supported gold sentence;
 - recall: share of supported gold sentences matched by a generated sentence;
 - F1 of the two;
-- unsupported share: share of generated sentences the build's check would drop: no support in the
-  pair's utterances, or not a statement about the speaker (`SupportScorer.check`: the grounding measure
-  of `extractor.grounding` plus `about_self`; it was called "hallucination proxy" before; before the
-  `about_self` rule it counted only sentences without support);
+- unsupported share: share of generated sentences with no support in the pair's utterances (the
+  grounding measure of `extractor.grounding`; it was called "hallucination proxy" before);
+- dropped share: share of generated sentences the build's check drops (`SupportScorer.check`): the
+  unsupported ones, plus supported ones that are not about the speaker (`not_about_self_share`) or are
+  remarks to the partner (`remark_share`, `extractor.remarks`) when the scorer detects remarks;
 - ROUGE-L F1 (rouge-score, mean over pairs) and BLEU (sacrebleu corpus, lowercased) of the joined
   sentences against the joined supported gold, over the pairs that have supported gold.
 A generated sentence p matches a gold sentence g when g is "stated" by p under the same thresholds
@@ -30,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from extractor.grounding import SupportScorer, self_statements
+from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK, SupportScorer, self_statements
 
 BOOTSTRAP = 1000
 
@@ -44,6 +45,8 @@ class PairScore:
     gold: int = 0  # supported gold sentences
     found: int = 0  # supported gold sentences matched by some generated sentence
     unsupported: int = 0  # generated sentences with no support in the input
+    not_about_self: int = 0  # supported, but not a statement about the speaker
+    remarks: int = 0  # supported, but a remark to the partner
     statements: int = 0  # ESConv: first-person statements of the seeker
     covered: int = 0  # ESConv: statements that support a persona sentence
 
@@ -56,23 +59,30 @@ def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str
                      for i in range(len(generated))], dtype=bool).reshape(len(generated), len(gold))
 
 
+def drop_counts(reasons: Sequence[str | None]) -> dict[str, int]:
+    """The check's drops by reason, as PairScore fields."""
+    return {"unsupported": sum(r == NO_SUPPORT for r in reasons),
+            "not_about_self": sum(r == NOT_ABOUT_SEEKER for r in reasons), "remarks": sum(r == REMARK for r in reasons)}
+
+
 def score_pair(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str],
                utterances: Sequence[str]) -> PairScore:
     m = _matches(scorer, generated, gold)
     support = scorer.check(list(generated), list(utterances))
     return PairScore(generated=len(generated), matched=int(m.any(axis=1).sum()), gold=len(gold),
-                     found=int(m.any(axis=0).sum()), unsupported=sum(not s.supported for s in support))
+                     found=int(m.any(axis=0).sum()), **drop_counts([s.reason for s in support]))
 
 
-def score_dialog(scorer: SupportScorer, generated: Sequence[str], unsupported: int,
+def score_dialog(scorer: SupportScorer, persona: Sequence[str], generated: int, drop_reasons: Sequence[str],
                  seeker_utterances: Sequence[str]) -> PairScore:
-    """ESConv: coverage of the seeker's self-statements by the dialog's persona sentences."""
+    """ESConv: coverage of the seeker's self-statements by the dialog's persona sentences (after the check);
+    the drop shares are over the `generated` sentences, whose dropped ones had `drop_reasons`."""
     stmts = [s for u in seeker_utterances for s in self_statements(u)]
     covered = 0
-    if stmts and generated:
-        supported = _matches(scorer, stmts, generated)  # [statement, sentence]: the sentence is stated there
+    if stmts and persona:
+        supported = _matches(scorer, stmts, persona)  # [statement, sentence]: the sentence is stated there
         covered = int(supported.any(axis=1).sum())
-    return PairScore(generated=len(generated), unsupported=unsupported, statements=len(stmts), covered=covered)
+    return PairScore(generated=generated, statements=len(stmts), covered=covered, **drop_counts(drop_reasons))
 
 
 def _ratio(a: float, b: float) -> float:
@@ -82,8 +92,11 @@ def _ratio(a: float, b: float) -> float:
 def summarise(scores: Sequence[PairScore]) -> dict[str, float]:
     tot = PairScore(**{k: sum(getattr(s, k) for s in scores) for k in PairScore.__dataclass_fields__})
     p, r = _ratio(tot.matched, tot.generated), _ratio(tot.found, tot.gold)
+    dropped = tot.unsupported + tot.not_about_self + tot.remarks
     return {"precision": p, "recall": r, "f1": _ratio(2 * p * r, p + r), "unsupported_share":
-            _ratio(tot.unsupported, tot.generated), "coverage": _ratio(tot.covered, tot.statements),
+            _ratio(tot.unsupported, tot.generated), "not_about_self_share": _ratio(tot.not_about_self, tot.generated),
+            "remark_share": _ratio(tot.remarks, tot.generated), "dropped_share": _ratio(dropped, tot.generated),
+            "coverage": _ratio(tot.covered, tot.statements),
             "generated": tot.generated, "supported_gold": tot.gold, "statements": tot.statements,
             "sentences_per_item": _ratio(tot.generated, len(scores))}
 

@@ -18,6 +18,10 @@ A statement about someone else cannot support a fact about the speaker: "a new y
 shares every word with "I am a new chap" but not its subject. So a first-person persona sentence is
 only supported by a statement in the first person (I, my, we, ...) or by a short answer-like fragment
 (at most `SHORT_ANSWER_WORDS` words: "35.", "yes , in the army .").
+
+The build's check (`SupportScorer.check`) adds two tests on a supported sentence: it must be about the
+speaker (`about_self`), and, when the scorer has a `RemarkDetector`, it must not be a remark to the
+supporter ("I will try that.", `extractor.remarks`). Each dropped sentence carries its `reason`.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from common.offline_models import minilm_path
+from extractor.remarks import RemarkDetector
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
 
@@ -55,6 +60,11 @@ _FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|me|mine|myself)\b"
 _SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
                       re.IGNORECASE)
 SHORT_ANSWER_WORDS = 5
+# Why the check drops a sentence (a Support's `reason`; counted in the build manifest).
+NO_SUPPORT = "no support in the seeker's words"
+NOT_ABOUT_SEEKER = "not a statement about the seeker"
+REMARK = "a remark to the supporter, not a fact"
+DROP_REASONS = (NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK)
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,7 @@ class Support:
     utterance: int | None  # index into the utterances compared against (None: nothing to compare)
     cosine: float
     lexical: float
-    about_self: bool = True  # False: not a statement about the speaker (see `about_self`), so never supported
+    reason: str | None = None  # why it is not supported (one of DROP_REASONS); None when it is
 
 
 def statements(utterance: str) -> list[str]:
@@ -165,11 +175,15 @@ def minilm_embedder(device: str = "cpu") -> Embed:
 
 
 class SupportScorer:
-    """Scores persona sentences against utterances; embeddings are memoised (texts repeat a lot)."""
+    """Scores persona sentences against utterances; embeddings are memoised (texts repeat a lot).
 
-    def __init__(self, embed: Embed, thresholds: SupportThresholds | None = None):
+    With `remarks=True` the check also drops remarks to the supporter (`extractor.remarks`), scored
+    on the same embeddings."""
+
+    def __init__(self, embed: Embed, thresholds: SupportThresholds | None = None, remarks: bool = False):
         self.embed = embed
         self.thresholds = thresholds or SupportThresholds()
+        self.remarks = RemarkDetector(embed) if remarks else None
         self._vectors: dict[str, np.ndarray] = {}
 
     def _vecs(self, texts: Sequence[str]) -> np.ndarray:
@@ -208,17 +222,28 @@ class SupportScorer:
                   for c, x, (_, s) in zip(cos[i], lex[i], owners)]
             row: list[Support | None] = [None] * len(utterances)
             for k, (u, _) in enumerate(owners):
-                candidate = Support(ok[k], u, float(cos[i][k]), float(lex[i][k]))
+                candidate = Support(ok[k], u, float(cos[i][k]), float(lex[i][k]), None if ok[k] else NO_SUPPORT)
                 if row[u] is None or _rank(candidate) > _rank(row[u]):
                     row[u] = candidate
             out.append(row)
         return out
 
     def check(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
-        """The build's grounding check: `support`, and a sentence that is not about the speaker (`about_self`)
-        is never supported, however closely it copies the seeker's words."""
-        return [x if about_self(s) else dataclasses.replace(x, supported=False, about_self=False)
-                for s, x in zip(sentences, self.support(sentences, utterances))]
+        """The build's grounding check: `support`; then a sentence that is not about the speaker (`about_self`),
+        or (with a remark detector) a remark to the supporter, is not supported however closely it copies
+        the seeker's words. Each unsupported sentence says why (`reason`)."""
+        out = []
+        for s, x in zip(sentences, self.support(sentences, utterances)):
+            if x.supported and not about_self(s):
+                x = dataclasses.replace(x, supported=False, reason=NOT_ABOUT_SEEKER)
+            out.append(x)
+        candidates = [i for i, x in enumerate(out) if x.supported]
+        if self.remarks is not None and candidates:
+            flagged = self.remarks.is_remark(self._vecs([sentences[i] for i in candidates]))
+            for i, remark in zip(candidates, flagged):
+                if remark:
+                    out[i] = dataclasses.replace(out[i], supported=False, reason=REMARK)
+        return out
 
     def support(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
         """For each sentence: its best-supporting utterance and whether that support is enough. A sentence
@@ -247,7 +272,7 @@ def needs_model(sentences: Sequence[str], utterances: Sequence[str]) -> bool:
 def best_support(row: Sequence[Support | None]) -> Support:
     """The best of a sentence's per-utterance supports (unsupported, utterance None, when there is none)."""
     found = [x for x in row if x is not None]
-    return max(found, key=_rank) if found else Support(False, None, 0.0, 0.0)
+    return max(found, key=_rank) if found else Support(False, None, 0.0, 0.0, NO_SUPPORT)
 
 
 def _rank(s: Support) -> float:

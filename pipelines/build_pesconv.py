@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--keep-unsupported", action="store_true",
                     help="keep generated persona sentences that have no support in the seeker's words (they are "
                          "dropped by default); either way they are listed in unsupported.jsonl and counted")
+    ex.add_argument("--keep-remarks", action="store_true",
+                    help="do not drop remarks to the supporter ('I will try that.', 'Thank you for listening.'): "
+                         "first-person sentences the seeker did say but that are not facts about the seeker "
+                         "(extractor/remarks.py)")
     ex.add_argument("--start-utterance", type=int, default=3,
                     help="first utterance of the conversation (1-based) from which seeker turns show a persona")
     ex.add_argument("--merge-threshold", type=float, default=0.85,
@@ -163,7 +167,7 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str
             paths, ReadSettings(args.max_dialogs, args.split, args.ratio, args.seed), counts)
         outcomes = read["dialogs"] | "ExtractPersonas" >> ExtractPersonas(
             ExtractorModelHandler(spec, args.batch_size), spec.fingerprint, cache_dir, counts,
-            args.start_utterance, args.context, args.device, args.progress_every)
+            args.start_utterance, args.context, args.device, args.progress_every, not args.keep_remarks)
         folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(
             args.start_utterance, args.merge_threshold, args.context, args.keep_unsupported, args.progress_every)
         _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), args.num_shards, counts)
@@ -228,11 +232,11 @@ def count_outputs(out: str) -> tuple[dict[str, int], dict[str, Any], list[dict]]
     return dict(per_split), shards, rejects
 
 
-def grounding_counts(out: str, generated: int, keep_unsupported: bool) -> dict[str, Any]:
+def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_remarks: bool) -> dict[str, Any]:
     """The grounding check's accounting, read back from what the build wrote."""
-    from extractor.grounding import SupportThresholds
+    from extractor.grounding import NO_SUPPORT, SupportThresholds
+    from extractor.remarks import REMARK_LABELS, REMARK_MIN, labels_hash
     from pipelines import files
-    from pipelines.build_steps import NO_SUPPORT
 
     path = files.join(out, "unsupported.jsonl")
     rows = [json.loads(line) for line in files.read_text(path).splitlines() if line] if files.exists(path) else []
@@ -241,6 +245,8 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool) -> dict[s
             "thresholds": dataclasses.asdict(SupportThresholds()), "generated": generated,
             "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
             "by_reason": dict(sorted(Counter(r.get("reason", NO_SUPPORT) for r in rows).items())),
+            "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
+                                if drop_remarks else None),
             "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl"}
 
 
@@ -284,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = finish_output(partial, out, args.num_shards)
     per_split, shards, rejects = count_outputs(out)
     rows, inference = counts["rows"], counts["inference"]
-    grounding = grounding_counts(out, rows.get("generated", 0), args.keep_unsupported)
+    grounding = grounding_counts(out, rows.get("generated", 0), args.keep_unsupported, not args.keep_remarks)
     written, rejected, read = sum(per_split.values()), len(rejects), sum(counts["read"].values())
     turns = rows.get("turns", 0)
     wall = time.time() - started
@@ -306,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "extractor": spec.describe(),
         "grounding": grounding,
         "settings": {"context": args.context, "keep_unsupported": args.keep_unsupported,
+                     "drop_remarks": not args.keep_remarks,
                      "start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
                      "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,
                      "max_dialogs": args.max_dialogs, "threads": args.threads,
@@ -327,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{inference.get('reused_from_cache', 0)} reused from the cache"
         + (f", {inference['failed']} failed (their dialogs rejected)" if inference.get("failed") else "") + "). "
         f"Grounding check: {grounding['unsupported']} of {grounding['generated']} generated persona sentences had no "
-        f"support in the seeker's words or were not about the seeker ("
+        f"support in the seeker's words, were not about the seeker or were remarks to the supporter ("
         + ", ".join(f"{n} {reason}" for reason, n in grounding["by_reason"].items()) + ") and were "
         f"{'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
         f"(listed in {files.join(out, 'unsupported.jsonl')}). Shards in {files.join(out, 'data')}, rejects with "

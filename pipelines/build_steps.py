@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from common.cli import InputError
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
+from extractor.grounding import NO_SUPPORT
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
 from pipelines import files
 from pipelines.elements import (
@@ -41,8 +42,6 @@ log = logging.getLogger("pesconv")
 NAMESPACE = "pesconv"
 REJECTS = "rejects"
 UNSUPPORTED = "unsupported"
-NO_SUPPORT = "no support in the seeker's words"
-NOT_ABOUT_SEEKER = "not a statement about the seeker"
 FILE_INFO = "file_info"
 
 
@@ -139,26 +138,30 @@ def sorted_by_length(band: tuple[int, Iterable[tuple[str, ExtractionInput]]]) ->
 
 
 class GroundPersonas(beam.DoFn):
-    """Score each inferred sentence against the seeker's words of its request (batches of results)."""
+    """Score each inferred sentence against the seeker's words of its request (batches of results);
+    with `remarks`, remarks to the supporter are dropped too (extractor.remarks)."""
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", remarks: bool = True):
         self.device = device
+        self.remarks = remarks
 
     def setup(self) -> None:
         from extractor.grounding import SupportScorer, minilm_embedder
 
-        self.scorer = SupportScorer(minilm_embedder(self.device))  # the encoder loads on first need
+        self.scorer = SupportScorer(minilm_embedder(self.device), remarks=self.remarks)  # loads on first need
 
     def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
         from extractor.grounding import needs_model
 
         modelled = [(inp, sents) for _, (inp, sents) in batch if needs_model(sents, inp.utterances)]
-        if modelled:  # copies (the rule extractor) are supported as they are: nothing to embed
+        if modelled:  # copies (the rule extractor) are supported as they are: nothing to compare them with
             self.scorer.prepare([t for inp, sents in modelled for t in (*inp.utterances, *sents)])
+        if self.remarks:  # every sentence is embedded for the remark detector, in one batch
+            self.scorer.prepare([s for _, (_, sents) in batch for s in sents])
         for key, (inp, sentences) in batch:
             supports = self.scorer.check(sentences, list(inp.utterances))
             yield key, Outcome(tuple(GroundedSentence(s, x.supported, x.utterance, round(x.cosine, 4),
-                                                      round(x.lexical, 4), x.about_self)
+                                                      round(x.lexical, 4), x.reason)
                                      for s, x in zip(sentences, supports)))
 
 
@@ -232,7 +235,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
             if not g.supported:
                 unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
                                          "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported,
-                                         "reason": NO_SUPPORT if g.about_self else NOT_ABOUT_SEEKER})
+                                         "reason": g.reason or NO_SUPPORT})
             if g.supported or keep_unsupported:
                 kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
         return kept

@@ -57,7 +57,7 @@ class GroundedSentence:
     utterance: int | None  # index into the request's utterances of the best-supporting one
     cosine: float
     lexical: float
-    about_self: bool = True  # False: dropped as not a statement about the seeker ("Thank you.")
+    reason: str | None = None  # why it is not supported (extractor.grounding.DROP_REASONS); None when it is
 
 
 @dataclass(frozen=True)

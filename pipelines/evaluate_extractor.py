@@ -13,7 +13,9 @@ generated, the coverage of the seeker's first-person statements, speed, and real
 
 Systems: the extractor asked for (default: SmolLM2 + the shipped adapter), the same model
 untuned (no adapter, same prompt), and the rule baseline (copy first-person statements); the
-"+ check" rows apply the build's grounding check (sentences without support are dropped).
+"+ check" rows apply the build's grounding check (sentences without support, not about the speaker,
+or remarks to the partner are dropped; `unsupported_share` counts only the first kind, `dropped_share`
+all three).
 
     python -m pipelines.evaluate_extractor --data ../shared/data/personachat/valid.csv --limit 50 --json outputs/eval.json
     python -m pipelines.evaluate_extractor --split-of extractor/default_adapter --limit 150 \\
@@ -41,8 +43,8 @@ from schemas.esconv import SEEKER
 from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
 
 log = logging.getLogger("evaluate_extractor")
-METRICS = ("precision", "recall", "f1", "unsupported_share")
-ESCONV_METRICS = ("unsupported_share", "coverage")
+METRICS = ("precision", "recall", "f1", "unsupported_share", "dropped_share")
+ESCONV_METRICS = ("unsupported_share", "dropped_share", "coverage")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--also-adapter", nargs="+", default=[], metavar="DIR",
                    help="also score these adapters (e.g. the shipped one beside a new one) in the same run")
     p.add_argument("--no-baselines", action="store_true", help="score only --extractor")
+    p.add_argument("--keep-remarks", action="store_true",
+                   help="the '+ check' rows keep remarks to the partner (as `pesconv-build --keep-remarks`)")
     p.add_argument("--seed", type=int, default=13, help="seed of the samples and the bootstrap (default 13)")
     p.add_argument("--json", metavar="OUT", help="write metrics (per system) and every output as JSON")
     p.add_argument("--model-card", metavar="MD", help="replace the '## Evaluation' section of this model card")
@@ -163,11 +167,11 @@ def systems(args: argparse.Namespace) -> list[System]:
     return out
 
 
-def checked(scorer, sentences: list[str], utterances: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(kept, dropped): the build's grounding check on one request's output."""
+def checked(scorer, sentences: list[str], utterances: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """(kept, [(dropped, reason)]): the build's grounding check on one request's output."""
     support = scorer.check(sentences, list(utterances))
     return ([s for s, x in zip(sentences, support) if x.supported],
-            [s for s, x in zip(sentences, support) if not x.supported])
+            [(s, x.reason) for s, x in zip(sentences, support) if not x.supported])
 
 
 # ------------------------------------------------------------------------------------------ held-out pairs
@@ -194,8 +198,6 @@ def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, args) -> tu
                 k += 1
             variants[system.label].append(raw)
             variants[f"{system.label} + check"].append(kept)
-        if system.name is None:  # the rule copies statements: the check changes nothing worth a row
-            variants.pop(f"{system.label} + check")
         for label, preds in variants.items():
             scores = [score_pair(scorer, pred, gold, p.utterances) for pred, gold, p in zip(preds, golds, pairs)]
             results[label] = {**summarise(scores), **text_overlap(preds, golds),
@@ -249,24 +251,24 @@ def evaluate_esconv(dialogs, runner: Runner, scorer, args) -> tuple[dict, dict]:
         scores, k, per_dialog = [], 0, []
         for d, reqs in zip(dialogs, requests):
             persona: list[str] = []
-            unsupported, turn_rows = 0, []
+            reasons, turn_rows = [], []
             for inp, turn in reqs:
                 kept, dropped = checked(scorer, outs[k], inp.utterances)
                 k += 1
-                unsupported += len(dropped)
+                reasons += [r for _, r in dropped]
                 if context == "utterance" or turn == WHOLE_DIALOG:
                     persona = merge_persona(persona, kept)
                 turn_rows.append({"turn": turn, "context": inp.context, "utterances": list(inp.utterances),
-                                  "kept": kept, "dropped": dropped})
+                                  "kept": kept, "dropped": [s for s, _ in dropped],
+                                  "dropped_why": [r for _, r in dropped]})
             seeker = [t.text for t in d.turns if t.speaker == SEEKER]
-            raw_total = sum(len(r["kept"]) + len(r["dropped"]) for r in turn_rows)
-            score = score_dialog(scorer, persona, unsupported, seeker)
-            score.generated = raw_total  # the unsupported share is over everything the model generated
-            scores.append(score)
+            raw_total = sum(len(r["kept"]) + len(r["dropped"]) for r in turn_rows)  # everything the model wrote
+            scores.append(score_dialog(scorer, persona, raw_total, reasons, seeker))
             per_dialog.append({"dialog_id": d.dialog_id, "seeker": seeker, "persona": persona, "requests": turn_rows})
         turns = sum(len(annotated_positions(d, args.start_utterance)) for d in dialogs)
         summary = summarise(scores)
-        results[label] = {"unsupported_share": summary["unsupported_share"], "coverage": summary["coverage"],
+        results[label] = {**{k: summary[k] for k in ("unsupported_share", "not_about_self_share", "remark_share",
+                                                     "dropped_share", "coverage")},
                           "persona_sentences_per_dialog": sum(len(x["persona"]) for x in per_dialog) / len(dialogs),
                           "generated": summary["generated"], "statements": summary["statements"],
                           "ci95": bootstrap(scores, ESCONV_METRICS, args.seed), "dialogs": len(dialogs),
@@ -278,10 +280,11 @@ def evaluate_esconv(dialogs, runner: Runner, scorer, args) -> tuple[dict, dict]:
 
 def print_examples(per_dialog: list[dict], rows: int, dialogs: int) -> str:
     """Utterance -> persona rows (kept, and [dropped] by the grounding check); whole-dialog personas."""
-    lines = [f"## {rows} seeker utterances -> persona (extractor, per utterance; [x] = dropped as unsupported)", ""]
+    lines = [f"## {rows} seeker utterances -> persona (extractor, per utterance; [x] = dropped by the check, "
+             "with the reason)", ""]
     candidates = [(d["dialog_id"], r) for d in per_dialog for r in d["requests"]]
     for _dialog_id, r in random.Random(0).sample(candidates, min(rows, len(candidates))):
-        out = "; ".join(r["kept"] + [f"[x] {s}" for s in r["dropped"]]) or "NONE"
+        out = "; ".join(r["kept"] + [f"[x] {s} ({why})" for s, why in zip(r["dropped"], r["dropped_why"])]) or "NONE"
         context = f"(after: {r['context'][:80]}) " if r["context"] else ""
         lines.append(f"- {context}**{' / '.join(r['utterances'])[:300]}** -> {out}")
     lines += ["", f"## {dialogs} whole-dialog personas beside the seeker's utterances", ""]
@@ -315,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     check_not_trained_on(dialogs, args)
     from extractor.grounding import SupportScorer, minilm_embedder
 
-    scorer = SupportScorer(minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu"))
+    scorer = SupportScorer(minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu"),
+                           remarks=not args.keep_remarks)
     runner = Runner(args)
     results, rows = evaluate_pairs(pairs, runner, scorer, args) if pairs else ({}, [])
     report = [f"Held-out pairs: {described}. Reference: the gold sentences an utterance of the pair states "

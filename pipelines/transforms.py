@@ -72,10 +72,11 @@ class ExtractPersonas(beam.PTransform):
 
     def __init__(self, handler: ModelHandler, fingerprint: str, cache_dir: str, counts_dir: str,
                  start_utterance: int = 3, context: str = "utterance", device: str = "cpu",
-                 progress_every: float = 10.0):
+                 progress_every: float = 10.0, drop_remarks: bool = True):
         super().__init__()
         self.handler, self.fingerprint, self.cache_dir, self.counts_dir = handler, fingerprint, cache_dir, counts_dir
         self.start_utterance, self.context, self.device, self.progress_every = start_utterance, context, device, progress_every
+        self.drop_remarks = drop_remarks
 
     def expand(self, dialogs):
         from pipelines.inference import SplitCached, StoreResults
@@ -103,7 +104,7 @@ class ExtractPersonas(beam.PTransform):
             lambda bad: [(key, Outcome(error=steps.error_text(bad[1]))) for key, _ in bad[0]])
         grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
                     | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                    | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device)))
+                    | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device, self.drop_remarks)))
         outcomes = (grounded, errors) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),

@@ -11,6 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
+from extractor.grounding import REMARK
 from extractor.requests import CUMULATIVE, UTTERANCE, annotated_positions, extraction_requests, seeker_positions
 from pipelines.build_steps import UNSUPPORTED, GroundPersonas, fold_dialog, request_key
 from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDialog
@@ -38,6 +39,17 @@ def test_grounding_step_marks_invented_sentences():
                                           ("I work as a nurse.", True, 0)])]))
 
 
+def test_grounding_step_drops_remarks_with_their_reason_unless_asked_not_to():
+    inp = ExtractionInput(("Thank you so much for listening to me. I lost my job last week.",), "How are you?")
+    sentences = ["Thank you so much for listening to me.", "I lost my job last week."]
+    for remarks, expected in ((True, [(False, REMARK), (True, None)]), (False, [(True, None), (True, None)])):
+        with BeamTestPipeline() as p:
+            out = (p | beam.Create([("k", (inp, sentences))]) | beam.BatchElements(min_batch_size=1)
+                   | beam.ParDo(GroundPersonas(remarks=remarks))
+                   | beam.Map(lambda kv: [(g.supported, g.reason) for g in kv[1].sentences]))
+            assert_that(out, equal_to([expected]))
+
+
 def fold(dialog, results: dict[int, list[GroundedSentence]], context=UTTERANCE, keep=False):
     valid = ValidDialog(dialog, 0, "train", RawRecord(dialog.source, dialog.source_index, None))
     persona = [TurnOutcome(turn, Outcome(tuple(sentences))) for turn, sentences in results.items()]
@@ -53,11 +65,12 @@ def test_fold_drops_and_counts_an_invented_sentence_and_keeps_evidence():
     results = {p: [] for p in seekers}
     results[seekers[0]] = [GroundedSentence("I feel anxious.", True, 0, 0.9, 1.0)]
     results[seekers[3]] = [GroundedSentence("I am a pilot.", False, 0, 0.1, 0.0),
-                           GroundedSentence("I lost my job.", True, 0, 0.85, 1.0)]
+                           GroundedSentence("I lost my job.", True, 0, 0.85, 1.0),
+                           GroundedSentence("I will try that.", False, 0, 1.0, 1.0, REMARK)]
     row, unsupported = fold(d, results)
     assert row["persona"] == ["I feel anxious.", "I lost my job."]
     assert row["persona_evidence"] == [seekers[0], seekers[3]]
-    assert row["_generated"] == 3 and len(unsupported) == 1
+    assert row["_generated"] == 4 and len(unsupported) == 2 and unsupported[1]["reason"] == REMARK
     assert unsupported[0] == {"dialog_id": d.dialog_id, "turn": seekers[3], "sentence": "I am a pilot.",
                               "cosine": 0.1, "lexical": 0.0, "kept": False,
                               "reason": "no support in the seeker's words"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from extractor.evaluation import bootstrap, score_dialog, score_pair, summarise, text_overlap
-from extractor.grounding import SupportScorer, SupportThresholds
+from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK, SupportScorer, SupportThresholds
 from extractor.rule import rule_baseline
 
 VOCAB = ["i", "like", "dogs", "have", "a", "car", "red", "am", "nurse", "and", "cats", "the", "weather", "is", "nice",
@@ -56,9 +56,14 @@ def test_micro_average_and_bootstrap_interval(scorer):
 
 def test_coverage_of_first_person_statements(scorer):
     seeker = ["hi , how are you ?", "i have two dogs . i am a nurse .", "the weather is nice ."]
-    s = score_dialog(scorer, ["i have two dogs"], unsupported=0, seeker_utterances=seeker)
+    s = score_dialog(scorer, ["i have two dogs"], generated=4, seeker_utterances=seeker,
+                     drop_reasons=[NO_SUPPORT, REMARK, NOT_ABOUT_SEEKER])
     assert (s.statements, s.covered) == (2, 1)  # 'i have two dogs .' and 'i am a nurse .'; the dogs are covered
-    assert summarise([s])["coverage"] == pytest.approx(0.5)
+    summary = summarise([s])
+    assert summary["coverage"] == pytest.approx(0.5)
+    # of the 4 generated sentences one had no support; the check dropped 3 (each reason counted once)
+    assert summary["unsupported_share"] == pytest.approx(1 / 4) and summary["remark_share"] == pytest.approx(1 / 4)
+    assert summary["not_about_self_share"] == pytest.approx(1 / 4) and summary["dropped_share"] == pytest.approx(3 / 4)
 
 
 def test_text_overlap_skips_items_without_gold():
@@ -82,12 +87,13 @@ def test_command_scores_every_system(tmp_path, tiny_causal_dir):
     assert main(["--data", str(SYNTHETIC_CSV), "--limit", "3", "--extractor", str(tiny_causal_dir),
                  "--max-new-tokens", "4", "--json", str(out), "--model-card", str(card)]) == 0
     saved = json.loads(out.read_text())
-    assert set(saved["results"]) == {"extractor", "extractor + check", "untuned", "untuned + check", "rule"}
+    assert set(saved["results"]) == {"extractor", "extractor + check", "untuned", "untuned + check", "rule",
+                                     "rule + check"}
     for metrics in saved["results"].values():
         assert {"precision", "recall", "f1", "unsupported_share", "rouge_l", "bleu"} <= set(metrics)
         assert all(0.0 <= metrics[k] <= 1.0 for k in ("precision", "recall", "f1", "unsupported_share"))
     assert saved["results"]["rule"]["recall"] == pytest.approx(1.0)  # it copies every stated sentence
-    assert saved["results"]["extractor + check"]["unsupported_share"] == 0.0
+    assert saved["results"]["extractor + check"]["dropped_share"] == 0.0  # the check kept only what passes it
     assert len(saved["outputs"]) == 3 and saved["outputs"][0]["supported_gold"]
     text = card.read_text()
     assert "| rule |" in text and "\n\nold\n" not in text and "## Other\n\nkept" in text

@@ -5,6 +5,9 @@ import pytest
 
 from extractor.alignment import NONE, STATED, UNLABELLED, supported_gold, training_items, utterance_examples
 from extractor.grounding import (
+    NO_SUPPORT,
+    NOT_ABOUT_SEEKER,
+    REMARK,
     SupportScorer,
     SupportThresholds,
     about_self,
@@ -71,7 +74,21 @@ def test_check_drops_copies_that_are_not_about_the_seeker():
     support, check = scorer.support(["Thank you.", "I lost my job last week."], utts), \
         scorer.check(["Thank you.", "I lost my job last week."], utts)
     assert [x.supported for x in support] == [True, True]
-    assert [(x.supported, x.about_self) for x in check] == [(False, False), (True, True)]
+    assert [(x.supported, x.reason) for x in check] == [(False, NOT_ABOUT_SEEKER), (True, None)]
+
+
+def test_check_drops_remarks_to_the_supporter_and_says_why(scorer):
+    """A remark the seeker did make ("I will try that.") is supported word for word, yet no fact about the
+    seeker: the remark detector (fitted on the hand labels with the real encoder) drops it; facts stay."""
+    utts = ["Thank you so much for listening to me tonight.", "I will give that a try.",
+            "My husband left me last month.", "I lost my job at the bakery."]
+    sentences = ["Thank you so much for listening to me tonight.", "I will give that a try.",
+                 "My husband left me last month.", "I lost my job at the bakery.", "I am a pilot."]
+    plain = SupportScorer(scorer.embed).check(sentences, utts)
+    assert [x.reason for x in plain] == [None, None, None, None, NO_SUPPORT]
+    checked = SupportScorer(scorer.embed, remarks=True).check(sentences, utts)
+    assert [x.reason for x in checked] == [REMARK, REMARK, None, None, NO_SUPPORT]
+    assert [x.supported for x in checked] == [False, False, True, True, False]
 
 
 def test_alignment_labels_each_utterance(scorer):

@@ -125,3 +125,29 @@ def test_evaluate_cli_paper_compat(tmp_path):
     assert record["paper_compat"] is True
     lcs_f = (1 + 1.44) * 0.5 / (0.5 + 1.44)  # "the cat sat" vs REF: P = 1, R = 1/2
     assert record["runs"]["A"]["metrics"]["R-L"] == pytest.approx(100 * (lcs_f + 1) / 2)
+
+
+def test_bootstrap_intervals_cover_the_point_and_shrink_with_more_turns():
+    """Intervals resample turns: every metric's interval holds its point estimate, is degenerate when all
+    turns agree, and narrows when the same mix of turns is repeated (more turns, same spread)."""
+    def rows(n):
+        return [{"strategy_rank": 1 + (i % 2), "nll_sum": 1.0 + (i % 3), "n_tokens": 2, "persona": [],
+                 "response": REF, "generation": [HYP, REF, "a dog ran"][i % 3]} for i in range(n)]
+    small, large = metrics.Table3Scorer(rows(12), 1000), metrics.Table3Scorer(rows(120), 1000)
+    point, ci = small.metrics(), small.intervals(rounds=300, seed=1)
+    for k in ("ACC", "PPL", "B-2", "D-1", "E-2", "R-L"):
+        assert ci[k][0] <= point[k] <= ci[k][1], k
+        wide, narrow = ci[k][1] - ci[k][0], large.intervals(rounds=300, seed=1)[k]
+        assert narrow[1] - narrow[0] < wide, k
+    same = metrics.Table3Scorer([{"strategy_rank": 1, "nll_sum": 1.0, "n_tokens": 1, "persona": [],
+                                  "response": REF, "generation": REF}] * 5, 1000)
+    assert same.intervals(rounds=50)["ACC"] == [100.0, 100.0] and "Cos-Sim" not in same.intervals(rounds=5)
+
+
+def test_evaluate_cli_prints_intervals(tmp_path):
+    _write_run(tmp_path / "a", [HYP, REF])
+    out = tmp_path / "t3"
+    assert evaluate_main([f"A={tmp_path / 'a'}", "--no-cos-sim", "--bootstrap", "50", "--output", str(out)]) == 0
+    run = json.loads(out.with_suffix(".json").read_text())["runs"]["A"]
+    assert run["ci95"]["ACC"][0] <= run["metrics"]["ACC"] <= run["ci95"]["ACC"][1]
+    assert "[" in out.with_suffix(".md").read_text()
