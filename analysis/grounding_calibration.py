@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import replace_section
+from extractor.card import write_card_section
 from extractor.grounding import SupportScorer, SupportThresholds, can_support, minilm_embedder, statements
 from schemas.personachat import PersonaPair, read_pairs
 
@@ -119,12 +119,8 @@ def main(argv: list[str] | None = None) -> int:
               + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
     print(body)
     if args.model_card:
-        card = Path(args.model_card)
-        if not card.exists():
-            raise InputError(f"model card {card} does not exist")
-        card.write_text(replace_section(card.read_text(encoding="utf-8"), "Grounding thresholds", body),
-                        encoding="utf-8")
-        print(f"updated {card}", file=sys.stderr)
+        write_card_section(args.model_card, "Grounding thresholds", body)
+        print(f"updated {args.model_card}", file=sys.stderr)
     return 0
 
 

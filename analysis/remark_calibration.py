@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import replace_section
+from extractor.card import write_card_section
 from extractor.grounding import minilm_embedder
 from extractor.remarks import REMARK, REMARK_LABELS, REMARK_MIN, cross_validate, fit, read_labels
 
@@ -104,11 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                                + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
     print(body)
     if args.model_card:
-        card = Path(args.model_card)
-        if not card.exists():
-            raise InputError(f"model card {card} does not exist")
-        card.write_text(replace_section(card.read_text(encoding="utf-8"), "Remark detector", body), encoding="utf-8")
-        print(f"updated {card}", file=sys.stderr)
+        write_card_section(args.model_card, "Remark detector", body)
+        print(f"updated {args.model_card}", file=sys.stderr)
     return 0
 
 

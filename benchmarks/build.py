@@ -98,7 +98,7 @@ def bare_loop(n_dialogs: int, batch_size: int, source: str) -> int:
     ext.batch_size = batch_size
     inputs.sort(key=ext.input_length)  # a careful loop batches similar lengths together, as the build does
     outs = [o for s in range(0, len(inputs), batch_size) for o in ext.extract(inputs[s:s + batch_size])]
-    scorer = SupportScorer(minilm_embedder())
+    scorer = SupportScorer(minilm_embedder(), remarks=True)  # the build's check, remark filter included
     scorer.prepare([t for inp, o in zip(inputs, outs) for t in (*inp.utterances, *o)])
     for inp, o in zip(inputs, outs):
         scorer.check(o, list(inp.utterances))

@@ -1,6 +1,10 @@
 """Markdown model-card sections: commands that measure something write their own section of the card."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from common.cli import InputError
+
 
 def card_section(card: str, title: str) -> str:
     """The body of a '## title' section of a Markdown card ('' when absent)."""
@@ -18,3 +22,11 @@ def replace_section(card: str, title: str, body: str) -> str:
     nxt = rest.find("\n## ")
     tail = rest[nxt + 1:] if nxt >= 0 else ""
     return head + f"## {title}\n\n{body}\n" + ("\n" + tail if tail else "")
+
+
+def write_card_section(path: str | Path, title: str, body: str) -> None:
+    """Replace (or append) the '## title' section of the Markdown card at `path`; a missing card is a user error."""
+    card = Path(path)
+    if not card.exists():
+        raise InputError(f"model card {card} does not exist")
+    card.write_text(replace_section(card.read_text(encoding="utf-8"), title, body), encoding="utf-8")

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
-from extractor.card import replace_section
+from extractor.card import write_card_section
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from schemas.esconv import SEEKER
@@ -83,6 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             raise InputError(f"--{name.replace('_', '-')} must be positive")
     if not args.data and not args.split_of and not args.esconv:
         raise InputError("give --data FILE, --split-of DIR and/or --esconv PATH")
+    if args.model_card and not Path(args.model_card).exists():  # checked before minutes of scoring, not after
+        raise InputError(f"model card {args.model_card} does not exist")
     return args
 
 
@@ -347,14 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(record, indent=1, default=str))
     if args.model_card:
-        card_path = Path(args.model_card)
-        if not card_path.exists():
-            raise InputError(f"model card {card_path} does not exist")
         body = (text + f"\n\nGreedy decoding, {args.max_new_tokens} new tokens, device {args.device}; 95 % bootstrap "
                 "intervals over pairs / dialogs in brackets. Definitions: `extractor/evaluation.py`.\n\n"
                 f"```\n{command}\n```")
-        card_path.write_text(replace_section(card_path.read_text(encoding="utf-8"), "Evaluation", body),
-                             encoding="utf-8")
+        write_card_section(args.model_card, "Evaluation", body)
     print(f"scored {len(results)} systems on {len(pairs)} pairs" + (f" and {len(dialogs)} ESConv dialogs" if dialogs
                                                                      else "")
           + f" in {(time.time() - t0) / 60:.1f} min" + (f"; wrote {args.json}" if args.json else "")

@@ -5,8 +5,8 @@
 # metric with a bootstrap 95 % interval over turns. Times per step are in outputs/table3/times.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUDGET=${BUDGET:-14}        # minutes of training per model
-DECODE=${DECODE:-300}       # test turns decoded per row (all 2,801 are scored)
+BUDGET=${BUDGET:-12}        # minutes of training per model
+DECODE=${DECODE:-240}       # test turns decoded per row (all 2,801 are scored)
 OUT=outputs/table3
 t() { local s=$SECONDS; "$@"; echo "$((SECONDS - s)) s: $*" >> $OUT/times.txt; }
 for v in joint pal; do
