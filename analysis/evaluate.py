@@ -4,8 +4,9 @@
 
 Each RUN is `[NAME=]PATH`, PATH a generations JSONL of pipelines.generate or a run folder (all
 its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py. Every metric
-comes with a percentile bootstrap 95 % interval over the run's test turns (`--bootstrap` rounds,
-seeded; corpus-level metrics such as BLEU and Distinct are recomputed on each resample).
+except Distinct and EAD comes with a percentile bootstrap 95 % interval over the run's test turns
+(`--bootstrap` rounds, seeded; PPL and BLEU are recomputed on each resample; resampling with replacement
+biases Distinct and EAD down, so they get none).
 """
 from __future__ import annotations
 

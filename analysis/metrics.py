@@ -164,11 +164,16 @@ def _mean(values: Sequence[float | None]) -> float:
     return sum(kept) / len(kept) if kept else float("nan")
 
 
+NO_INTERVAL = ("scored", "decoded", "D-1", "D-2", "E-1", "E-2")  # counts, and metrics biased under resampling
+
+
 class Table3Scorer:
     """One run's Table-3 metrics, and the same over bootstrap resamples of its turns.
 
-    Per-turn quantities (strategy rank, NLL, ROUGE-L, Cos-Sim) are computed once; corpus-level ones
-    (PPL, BLEU, Distinct, EAD) are recomputed on each resample, so an interval covers them too."""
+    Per-turn quantities (strategy rank, NLL, ROUGE-L, Cos-Sim) are computed once; PPL and BLEU are
+    recomputed on each resample, so an interval covers them too. Distinct and EAD get no interval: a
+    resample with replacement repeats responses, which lowers the share of unique n-grams, so their
+    bootstrap distribution sits below the estimate (measured: D-1 15.4 with a "95 % interval" of 10.9-13.8)."""
 
     def __init__(self, rows: list[dict], vocab_size: int, encoder=None, top_n: int = 3, paper_compat: bool = False):
         self.rows, self.vocab_size, self.top_n, self.paper_compat = rows, vocab_size, top_n, paper_compat
@@ -210,7 +215,7 @@ class Table3Scorer:
         samples: dict[str, list[float]] = {}
         for _ in range(rounds if n > 1 else 0):
             for k, v in self.metrics(rng.integers(0, n, n).tolist()).items():
-                if k not in ("scored", "decoded") and not (isinstance(v, float) and math.isnan(v)):
+                if k not in NO_INTERVAL and not (isinstance(v, float) and math.isnan(v)):
                     samples.setdefault(k, []).append(v)
         return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in samples.items()}
 
