@@ -219,9 +219,3 @@ class Table3Scorer:
                     samples.setdefault(k, []).append(v)
         return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in samples.items()}
 
-
-def table3_row(rows: list[dict], vocab_size: int, encoder=None, top_n: int = 3,
-               paper_compat: bool = False) -> dict[str, float]:
-    """All Table-3 metrics of one run's generation records (see pipelines.generate); `paper_compat`
-    swaps in the authors' ROUGE-L, BLEU and Cos-Sim (module docstring)."""
-    return Table3Scorer(rows, vocab_size, encoder, top_n, paper_compat).metrics()
