@@ -10,8 +10,10 @@ not counted. Per system, over all pairs (micro-averaged):
 - unsupported share: share of generated sentences with no support in the pair's utterances (the
   grounding measure of `extractor.grounding`; it was called "hallucination proxy" before);
 - dropped share: share of generated sentences the build's check drops (`SupportScorer.check`): the
-  unsupported ones, plus supported ones that are not about the speaker (`not_about_self_share`) or are
-  remarks to the partner (`remark_share`, `extractor.remarks`) when the scorer detects remarks;
+  unsupported ones, plus supported ones that are not about the speaker (`not_about_self_share`), that
+  change the meaning of the words they copy (`changed_share`: a negation, the subject or the tense,
+  `extractor.meaning`) or are remarks to the partner (`remark_share`, `extractor.remarks`) when the
+  scorer detects remarks;
 - ROUGE-L F1 (rouge-score, mean over pairs) and BLEU (sacrebleu corpus, lowercased) of the joined
   sentences against the joined supported gold, over the pairs that have supported gold.
 A generated sentence p matches a gold sentence g when g is "stated" by p under the same thresholds
@@ -32,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK, SupportScorer, self_statements
+from extractor.meaning import MEANING_REASONS
 
 BOOTSTRAP = 1000
 
@@ -46,6 +49,7 @@ class PairScore:
     found: int = 0  # supported gold sentences matched by some generated sentence
     unsupported: int = 0  # generated sentences with no support in the input
     not_about_self: int = 0  # supported, but not a statement about the speaker
+    changed: int = 0  # supported, but changes the meaning of the words it copies
     remarks: int = 0  # supported, but a remark to the partner
     statements: int = 0  # ESConv: first-person statements of the seeker
     covered: int = 0  # ESConv: statements that support a persona sentence
@@ -62,7 +66,8 @@ def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str
 def drop_counts(reasons: Sequence[str | None]) -> dict[str, int]:
     """The check's drops by reason, as PairScore fields."""
     return {"unsupported": sum(r == NO_SUPPORT for r in reasons),
-            "not_about_self": sum(r == NOT_ABOUT_SEEKER for r in reasons), "remarks": sum(r == REMARK for r in reasons)}
+            "not_about_self": sum(r == NOT_ABOUT_SEEKER for r in reasons),
+            "changed": sum(r in MEANING_REASONS for r in reasons), "remarks": sum(r == REMARK for r in reasons)}
 
 
 def score_pair(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str],
@@ -92,9 +97,10 @@ def _ratio(a: float, b: float) -> float:
 def summarise(scores: Sequence[PairScore]) -> dict[str, float]:
     tot = PairScore(**{k: sum(getattr(s, k) for s in scores) for k in PairScore.__dataclass_fields__})
     p, r = _ratio(tot.matched, tot.generated), _ratio(tot.found, tot.gold)
-    dropped = tot.unsupported + tot.not_about_self + tot.remarks
+    dropped = tot.unsupported + tot.not_about_self + tot.changed + tot.remarks
     return {"precision": p, "recall": r, "f1": _ratio(2 * p * r, p + r), "unsupported_share":
             _ratio(tot.unsupported, tot.generated), "not_about_self_share": _ratio(tot.not_about_self, tot.generated),
+            "changed_share": _ratio(tot.changed, tot.generated),
             "remark_share": _ratio(tot.remarks, tot.generated), "dropped_share": _ratio(dropped, tot.generated),
             "coverage": _ratio(tot.covered, tot.statements),
             "generated": tot.generated, "supported_gold": tot.gold, "statements": tot.statements,

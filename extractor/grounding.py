@@ -19,8 +19,10 @@ shares every word with "I am a new chap" but not its subject. So a first-person 
 only supported by a statement in the first person (I, my, we, ...) or by a short answer-like fragment
 (at most `SHORT_ANSWER_WORDS` words: "35.", "yes , in the army .").
 
-The build's check (`SupportScorer.check`) adds two tests on a supported sentence: it must be about the
-speaker (`about_self`), and, when the scorer has a `RemarkDetector`, it must not be a remark to the
+The build's check (`SupportScorer.check`) adds tests on a supported sentence: it must be about the
+speaker (`about_self`); it must keep the meaning of the utterance that supports it (no negation
+dropped or added, no one else's statement made the seeker's, no past made present:
+`extractor.meaning`); and, when the scorer has a `RemarkDetector`, it must not be a remark to the
 supporter ("I will try that.", `extractor.remarks`). Each dropped sentence carries its `reason`.
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from common.offline_models import minilm_path
+from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import RemarkDetector
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
@@ -64,7 +67,7 @@ SHORT_ANSWER_WORDS = 5
 NO_SUPPORT = "no support in the seeker's words"
 NOT_ABOUT_SEEKER = "not a statement about the seeker"
 REMARK = "a remark to the supporter, not a fact"
-DROP_REASONS = (NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK)
+DROP_REASONS = (NO_SUPPORT, NOT_ABOUT_SEEKER, *MEANING_REASONS, REMARK)
 
 
 @dataclass(frozen=True)
@@ -230,12 +233,15 @@ class SupportScorer:
 
     def check(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
         """The build's grounding check: `support`; then a sentence that is not about the speaker (`about_self`),
-        or (with a remark detector) a remark to the supporter, is not supported however closely it copies
-        the seeker's words. Each unsupported sentence says why (`reason`)."""
+        that changes the meaning of its supporting utterance (`extractor.meaning`), or (with a remark
+        detector) that is a remark to the supporter, is not supported however closely it copies the
+        seeker's words. Each unsupported sentence says why (`reason`)."""
         out = []
         for s, x in zip(sentences, self.support(sentences, utterances)):
             if x.supported and not about_self(s):
                 x = dataclasses.replace(x, supported=False, reason=NOT_ABOUT_SEEKER)
+            elif x.supported and x.utterance is not None and (changed := meaning_change(s, utterances[x.utterance])):
+                x = dataclasses.replace(x, supported=False, reason=changed)
             out.append(x)
         candidates = [i for i, x in enumerate(out) if x.supported]
         if self.remarks is not None and candidates:

@@ -14,8 +14,8 @@ generated, the coverage of the seeker's first-person statements, speed, and real
 Systems: the extractor asked for (default: SmolLM2 + the shipped adapter), the same model
 untuned (no adapter, same prompt), and the rule baseline (copy first-person statements); the
 "+ check" rows apply the build's grounding check (sentences without support, not about the speaker,
-or remarks to the partner are dropped; `unsupported_share` counts only the first kind, `dropped_share`
-all three).
+changing the meaning of the words they copy, or remarks to the partner are dropped; `unsupported_share`
+counts only the first kind, `changed_share` the third, `dropped_share` all four).
 
     python -m pipelines.evaluate_extractor --data ../shared/data/personachat/valid.csv --limit 50 --json outputs/eval.json
     python -m pipelines.evaluate_extractor --split-of extractor/default_adapter --limit 150 \\
@@ -44,7 +44,7 @@ from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
 
 log = logging.getLogger("evaluate_extractor")
 METRICS = ("precision", "recall", "f1", "unsupported_share", "dropped_share")
-ESCONV_METRICS = ("unsupported_share", "dropped_share", "coverage")
+ESCONV_METRICS = ("unsupported_share", "changed_share", "dropped_share", "coverage")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -269,8 +269,8 @@ def evaluate_esconv(dialogs, runner: Runner, scorer, args) -> tuple[dict, dict]:
             per_dialog.append({"dialog_id": d.dialog_id, "seeker": seeker, "persona": persona, "requests": turn_rows})
         turns = sum(len(annotated_positions(d, args.start_utterance)) for d in dialogs)
         summary = summarise(scores)
-        results[label] = {**{k: summary[k] for k in ("unsupported_share", "not_about_self_share", "remark_share",
-                                                     "dropped_share", "coverage")},
+        results[label] = {**{k: summary[k] for k in ("unsupported_share", "not_about_self_share", "changed_share",
+                                                     "remark_share", "dropped_share", "coverage")},
                           "persona_sentences_per_dialog": sum(len(x["persona"]) for x in per_dialog) / len(dialogs),
                           "generated": summary["generated"], "statements": summary["statements"],
                           "ci95": bootstrap(scores, ESCONV_METRICS, args.seed), "dialogs": len(dialogs),

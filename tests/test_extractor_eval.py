@@ -9,6 +9,7 @@ import pytest
 
 from extractor.evaluation import bootstrap, score_dialog, score_pair, summarise, text_overlap
 from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK, SupportScorer, SupportThresholds
+from extractor.meaning import NEGATION_CHANGED
 from extractor.rule import rule_baseline
 
 VOCAB = ["i", "like", "dogs", "have", "a", "car", "red", "am", "nurse", "and", "cats", "the", "weather", "is", "nice",
@@ -56,14 +57,15 @@ def test_micro_average_and_bootstrap_interval(scorer):
 
 def test_coverage_of_first_person_statements(scorer):
     seeker = ["hi , how are you ?", "i have two dogs . i am a nurse .", "the weather is nice ."]
-    s = score_dialog(scorer, ["i have two dogs"], generated=4, seeker_utterances=seeker,
-                     drop_reasons=[NO_SUPPORT, REMARK, NOT_ABOUT_SEEKER])
+    s = score_dialog(scorer, ["i have two dogs"], generated=5, seeker_utterances=seeker,
+                     drop_reasons=[NO_SUPPORT, REMARK, NOT_ABOUT_SEEKER, NEGATION_CHANGED])
     assert (s.statements, s.covered) == (2, 1)  # 'i have two dogs .' and 'i am a nurse .'; the dogs are covered
     summary = summarise([s])
     assert summary["coverage"] == pytest.approx(0.5)
-    # of the 4 generated sentences one had no support; the check dropped 3 (each reason counted once)
-    assert summary["unsupported_share"] == pytest.approx(1 / 4) and summary["remark_share"] == pytest.approx(1 / 4)
-    assert summary["not_about_self_share"] == pytest.approx(1 / 4) and summary["dropped_share"] == pytest.approx(3 / 4)
+    # of the 5 generated sentences one had no support; the check dropped 4 (each reason counted once)
+    assert summary["unsupported_share"] == pytest.approx(1 / 5) and summary["remark_share"] == pytest.approx(1 / 5)
+    assert summary["not_about_self_share"] == pytest.approx(1 / 5) and summary["changed_share"] == pytest.approx(1 / 5)
+    assert summary["dropped_share"] == pytest.approx(4 / 5)
 
 
 def test_text_overlap_skips_items_without_gold():

@@ -1,0 +1,176 @@
+"""Does a persona sentence keep the meaning of the words it was taken from?
+
+The grounding check's similarity test (`extractor.grounding`) passes a rewrite that shares nearly all
+of the seeker's words but says the opposite. Reading the full default build found, among sentences
+it kept:
+- a negation dropped or added: "We are not married but we live together." -> "We are married but
+  we live together."; "i just never get a break" -> "i just get a break";
+- someone else's statement made the seeker's: "No, my manager is very strict." -> "I am very
+  strict."; "He met her on a dating app" -> "I met her on a dating app";
+- a past state made a present one: "I was working in a distant location" -> "I am currently
+  working in a distant location".
+
+So the check aligns the sentence word by word with the seeker utterance that supports it
+(`difflib`, contractions expanded: "can't" -> "can not", "I'm" -> "I am") and looks at what the
+rewrite changed:
+- `NEGATION_CHANGED`: the sentence adds a negation word where the seeker had none, or drops one
+  the seeker used inside the stretch the sentence copies (a short edit: a dropped clause that
+  happens to contain "not" is not a flip);
+- `SUBJECT_CHANGED`: the sentence is in the first person but the words it copies follow another
+  subject in the seeker's clause ("she", "he", "they", "you", "my manager ...");
+- `TENSE_CHANGED`: a verb of the copied stretch changes between past and present ("was" -> "am",
+  "cared" -> "care"). "We" -> "I" is not a change: the seeker is one of "we".
+
+A sentence copied word for word from the seeker has no edits and always passes. The test is
+lexical and cheap (no model); an audit of what it drops on the full build is in the extractor's
+model card, section "Meaning check".
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+
+NEGATION_CHANGED = "adds or drops a negation the seeker used"
+SUBJECT_CHANGED = "says of the seeker what the seeker said of someone else"
+TENSE_CHANGED = "changes the tense of what the seeker said"
+MEANING_REASONS = (NEGATION_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED)
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()]")
+_CLAUSE_MARK = frozenset(".,;:!?()")
+_EXPAND = {
+    "i'm": "i am", "im": "i am", "i've": "i have", "ive": "i have", "i'd": "i would", "i'll": "i will",
+    "can't": "can not", "cant": "can not", "cannot": "can not", "won't": "will not", "wont": "will not",
+    "dont": "do not", "didnt": "did not", "doesnt": "does not", "isnt": "is not", "wasnt": "was not",
+    "arent": "are not", "werent": "were not", "havent": "have not", "hasnt": "has not", "hadnt": "had not",
+    "couldnt": "could not", "wouldnt": "would not", "shouldnt": "should not", "dunno": "do not know",
+    "didnot": "did not", "donot": "do not", "doesnot": "does not",
+}
+_SPACED_NOT = re.compile(r"\b(do|does|did|is|was|are|were|have|has|had|could|would|should|ca|wo)n'?\s+t\b")  # "don' t"
+NEGATIONS = frozenset("not no never nothing nobody none nor neither nowhere without unable lack".split())
+# Words that name a subject other than the seeker ("we" includes the seeker, so it is not here).
+_OTHER_SUBJECT = frozenset("he she they you u it his her their your its someone somebody everyone everybody "
+                           "people he's she's they're you're it's".split())
+_FIRST_PERSON = frozenset("i me my myself mine".split())
+# A verb form right after these is set by grammar ("I do tried" -> "I do try" fixes, not changes, the tense).
+_AUXILIARIES = frozenset("am is are was were be been being have has had do does did to will would can could "
+                         "should may might must not never".split())
+_ADVERBS = frozenset("even really just always ever yet quite so very too still actually".split())
+_FUNCTION_WORDS = frozenset("i me my we you he she it they a an the to of and or but so in on at for is am are was "
+                            "were be do did does have has had not that this with".split())
+_POSSESSIVES = frozenset("my his her their your our".split())
+_CLAUSE_WORDS = frozenset("and but so because that when if then or".split())
+# Irregular verbs by lemma: past forms and present forms.
+_IRREGULAR = {
+    "be": ({"was", "were"}, {"am", "is", "are"}), "have": ({"had"}, {"have", "has"}),
+    "do": ({"did"}, {"do", "does"}), "go": ({"went"}, {"go", "goes"}), "lose": ({"lost"}, {"lose", "loses"}),
+    "leave": ({"left"}, {"leave", "leaves"}), "feel": ({"felt"}, {"feel", "feels"}),
+    "think": ({"thought"}, {"think", "thinks"}), "get": ({"got"}, {"get", "gets"}),
+    "make": ({"made"}, {"make", "makes"}), "say": ({"said"}, {"say", "says"}), "take": ({"took"}, {"take", "takes"}),
+    "know": ({"knew"}, {"know", "knows"}), "tell": ({"told"}, {"tell", "tells"}),
+    "come": ({"came"}, {"come", "comes"}), "find": ({"found"}, {"find", "finds"}),
+}
+_PAST = {w: lemma for lemma, (past, _) in _IRREGULAR.items() for w in past}
+_PRESENT = {w: lemma for lemma, (_, present) in _IRREGULAR.items() for w in present}
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words with contractions expanded, and punctuation kept as clause marks."""
+    out: list[str] = []
+    for w in _TOKEN.findall(_SPACED_NOT.sub(r"\1n't", text.lower().replace("\u2019", "'"))):
+        if w in _EXPAND:
+            out += _EXPAND[w].split()
+        elif w.endswith("n't"):
+            out += [{"ca": "can", "wo": "will", "sha": "shall"}.get(w[:-3], w[:-3]), "not"]
+        else:
+            out.append(w)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _stem():
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer().stem
+
+
+def _made_present(said: str, wrote: str) -> bool:
+    """The seeker's past form became a present form of the same verb ("was" -> "am", "cared" -> "care";
+    "worked" -> "working" is not: both can be past). The other way round ("my aunt pass away" -> "passed
+    away") is nearly always a grammar fix, so it passes."""
+    if said in _PAST:
+        return _PRESENT.get(wrote) == _PAST[said]
+    return (said.endswith("ed") and len(wrote) > 2 and not wrote.endswith(("ed", "ing"))
+            and _stem()(said) == _stem()(wrote))
+
+
+def _words(toks: list[str]) -> list[str]:
+    return [t for t in toks if t not in _CLAUSE_MARK]
+
+
+def _copies(toks: list[str]) -> bool:
+    """An aligned run that shows copying: two words, or one word that is not a function word."""
+    words = _words(toks)
+    return len(words) >= 2 or bool(words) and words[0] not in _FUNCTION_WORDS
+
+
+def _after_auxiliary(toks: list[str], at: int) -> bool:
+    return at > 0 and toks[at - 1] in _AUXILIARIES
+
+
+def _negates_kept_words(dropped: list[str]) -> bool:
+    """A dropped negation flips the sentence only when what it negated was kept: nothing but adverbs and
+    auxiliaries follow it in the dropped words ("hadn't stepped" -> "had stepped"). "no job and no health
+    insurance" -> "no health insurance" dropped "job" with its "no"; "the never ending covid situation" ->
+    "the covid situation" dropped "ending"."""
+    for k, word in enumerate(dropped):
+        if word in NEGATIONS:
+            rest = [w for w in dropped[k + 1:] if w not in _AUXILIARIES and w not in _ADVERBS]
+            if not rest:
+                return True
+    return False
+
+
+def _clause_before(toks: list[str], end: int, limit: int = 4) -> list[str]:
+    """Up to `limit` words before position `end`, not crossing a clause mark or a clause-opening word."""
+    out: list[str] = []
+    for t in reversed(toks[:end]):
+        if t in _CLAUSE_MARK or t in _CLAUSE_WORDS or len(out) == limit:
+            break
+        out.insert(0, t)
+    return out
+
+
+def meaning_change(sentence: str, utterance: str) -> str | None:
+    """Why `sentence` does not keep the meaning of `utterance` (one of MEANING_REASONS), or None."""
+    mine, theirs = tokens(sentence), tokens(utterance)
+    matcher = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
+    ops = matcher.get_opcodes()
+    kept = [op for op in ops if op[0] == "equal" and _copies(theirs[op[1]:op[2]])]
+    if not kept:
+        return None  # nothing copied: the similarity test alone judges a paraphrase
+    start, end = kept[0][1], kept[-1][2]  # the stretch of the utterance the sentence copies
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
+            continue
+        said, wrote = _words(theirs[i1:i2]), _words(mine[j1:j2])
+        inside = start <= i1 and i2 <= end
+        if NEGATIONS & set(wrote) and not NEGATIONS & set(said):
+            return NEGATION_CHANGED
+        if inside and NEGATIONS & set(said) and not NEGATIONS & set(wrote) and _negates_kept_words(said):
+            return NEGATION_CHANGED
+        if tag == "replace" and (inside or len(said) <= 2) and not (
+                _after_auxiliary(theirs, i1) or _after_auxiliary(mine, j1)) and any(
+                _made_present(s, w) for s in said for w in wrote):
+            return TENSE_CHANGED
+    first = next((op for op in kept if len(_words(theirs[op[1]:op[2]])) >= 2), None)
+    if first is None:
+        return None
+    mine_before, theirs_first = _words(mine[:first[3]]), theirs[first[1]]
+    if (mine_before and mine_before[0] in _FIRST_PERSON | {"am"} or not mine_before and mine and mine[0] in _FIRST_PERSON) \
+            and theirs_first not in _FIRST_PERSON:
+        before = _clause_before(theirs, first[1])
+        if before and not _FIRST_PERSON & set(before) - {"my"} and (
+                _OTHER_SUBJECT & set(before) or ("my" in before and "my" not in mine_before)):
+            return SUBJECT_CHANGED
+    return None

@@ -1,0 +1,64 @@
+"""The meaning check: rewrites that keep the seeker's words but change what they said are caught; faithful
+copies, shortenings and grammar fixes pass. Cases are taken from the full default build."""
+from __future__ import annotations
+
+import pytest
+
+from extractor.grounding import SupportScorer, minilm_embedder
+from extractor.meaning import NEGATION_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED, meaning_change, tokens
+
+CHANGED = [
+    ("We are married but we live together.", "We are not married but we live together.", NEGATION_CHANGED),
+    ("i just get a break.", "i just never get a break", NEGATION_CHANGED),
+    ("I had stepped back from school.", "I hadn't stepped back from school.", NEGATION_CHANGED),
+    ("I do not deserve better.", "I know. I do deserve better.", NEGATION_CHANGED),
+    ("I can deny that what she said hurt.", "But I can't deny that what she said hurt.", NEGATION_CHANGED),
+    ("I am very strict.", "No, my manager is very strict. I would not want to anger him.", SUBJECT_CHANGED),
+    ("I was laid off three months ago", "I am the only breadwinner. My wife was laid off three months ago",
+     SUBJECT_CHANGED),
+    ("I have been engaging in group activities without me.",
+     "Apparently they have been engaging in group activities without me.", SUBJECT_CHANGED),
+    ("I work in a restaurant.", "I worked in a restaurant as a server.", TENSE_CHANGED),
+    ("I am currently working in a distant location.", "I was working in a distant location in a better job.",
+     TENSE_CHANGED),
+    ("I have a drinking challenge.", "I had a drinking challenge which has been affecting my marriage",
+     TENSE_CHANGED),
+]
+
+KEPT = [
+    ("I lost my job last week.", "Thank you. I lost my job last week."),  # a copy
+    ("I lost my job and am worried about paying the bills.", "I just lost my job and am worried about paying the bills."),
+    ("I live in a rural area.", "We live in a extremely rural area."),  # the seeker is one of "we"
+    ("I have no health insurance.", "I have no job and no health insurance."),  # "no job" went with its "no"
+    ("i am really depressed about the covid situation.", "i'm really depressed about the never ending covid situation"),
+    ("i don't have time to prepare.", "i don' t have time to prepare."),  # a typo'd contraction
+    ("I do try watching movies.", "I do tried watching movies."),  # a grammar fix, not a tense change
+    ("my aunt passed away a couple weeks ago.", "yes, my aunt pass away a couple weeks ago"),  # present -> past
+    ("I am depressed.", "Not good. I'm depressed."),
+    ("I enjoy singing.", "love to sing"),  # nothing copied: the similarity test alone judges it
+]
+
+
+@pytest.mark.parametrize("sentence, utterance, reason", CHANGED)
+def test_changed_meaning_is_caught(sentence, utterance, reason):
+    assert meaning_change(sentence, utterance) == reason
+
+
+@pytest.mark.parametrize("sentence, utterance", KEPT)
+def test_faithful_rewrites_pass(sentence, utterance):
+    assert meaning_change(sentence, utterance) is None
+
+
+def test_tokens_expand_contractions():
+    assert tokens("I can't, I'm sure; didnot") == ["i", "can", "not", ",", "i", "am", "sure", ";", "did", "not"]
+
+
+def test_check_drops_changed_meaning_with_its_reason():
+    """The build's check: the flip is similar enough to pass the similarity test, and is dropped for its meaning."""
+    scorer = SupportScorer(minilm_embedder())
+    utts = ["We are not married but we live together.", "My daughter was hit by a car in September."]
+    sentences = ["We are married but we live together.", "I was hit by a car in September.",
+                 "We are not married but we live together."]
+    assert [x.supported for x in scorer.support(sentences, utts)] == [True, True, True]
+    checked = scorer.check(sentences, utts)
+    assert [x.reason for x in checked] == [NEGATION_CHANGED, SUBJECT_CHANGED, None]
