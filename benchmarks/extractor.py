@@ -3,7 +3,8 @@
 1. a plain transformers `generate` loop at batch 1 (whole prompt, greedy);
 2. the same loop at batch 16 (left padding, inputs in their original order);
 3. the build's path (`PersonaExtractor.extract`: length-sorted batches, shared-prompt KV cache,
-   identical inputs generated once, early stop), optionally also with int8 (CPU) quantisation.
+   identical inputs generated once, early stop), optionally also with int8 (CPU) quantisation or
+   another dtype (`--also-dtype bfloat16`).
 
 Each prints turns/s, new tokens/s and the ratio to the batch-1 loop, and the share of outputs
 identical to the batch-1 loop (expected 100% where decoding is identical: greedy, same weights;
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default=None, help="float32 (CPU default) or bfloat16 (GPU default)")
     p.add_argument("--int8", action="store_true", help="also time the build's path with int8 dynamic quantisation (CPU)")
+    p.add_argument("--also-dtype", choices=["bfloat16", "float16"],
+                   help="also time the build's path with the model in this dtype (bfloat16 uses AMX on recent Xeons)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--json", metavar="OUT", help="write the numbers and the outputs as JSON")
     args = p.parse_args(argv)
@@ -139,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         q.batch_size = args.batch_size
         q.generate_texts(inputs[:2])
         timed("build path + int8", lambda: build_path(q, inputs))
+    if args.also_dtype:
+        other = resolve_extractor(args.extractor, args.adapter, device=args.device, settings=settings,
+                                  dtype=args.also_dtype).load()
+        other.batch_size = args.batch_size
+        other.generate_texts(inputs[:2])
+        timed(f"build path, {args.also_dtype}", lambda: build_path(other, inputs))
 
     base = runs["plain generate, batch 1"]
     ref = outputs["plain generate, batch 1"]

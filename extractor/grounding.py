@@ -38,15 +38,11 @@ import numpy as np
 from common.offline_models import minilm_path
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import RemarkDetector
+from extractor.statements import WORD as _WORD
+from extractor.statements import statements
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
-_QUESTION_OPENER = (r"(?:(?:what|how|where|when|why|who|which)\s+)?"
-                    r"(?:do|does|did|are|is|were|was|can|could|would|will|have|has|about)\s+(?:you|your|u|ya)\b")
-_QUESTION_START = re.compile(r"\s+(?=" + _QUESTION_OPENER + ")", re.IGNORECASE)
-_IS_QUESTION = re.compile(r"^\W*" + _QUESTION_OPENER, re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9]+")
 _DIGIT_EDGE = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -91,20 +87,6 @@ class Support:
     cosine: float
     lexical: float
     reason: str | None = None  # why it is not supported (one of DROP_REASONS); None when it is
-
-
-def statements(utterance: str) -> list[str]:
-    """The declarative sentences of an utterance (questions and one-word fragments dropped).
-
-    Chat text often runs a statement into a question without punctuation ("i walk 3 miles to work
-    everyday what do you do ?"): a question opener addressed to the partner starts a new sentence."""
-    out = []
-    pieces = [p for chunk in _SENTENCE_SPLIT.split(utterance.strip()) for p in _QUESTION_START.split(chunk)]
-    for piece in pieces:
-        s = piece.strip()
-        if s and not s.rstrip(" *\"')").endswith("?") and not _IS_QUESTION.match(s) and len(_WORD.findall(s.lower())) >= 2:
-            out.append(s)
-    return out
 
 
 def speaks_of_self(text: str) -> bool:

@@ -10,16 +10,18 @@ it kept:
 - a past state made a present one: "I was working in a distant location" -> "I am currently
   working in a distant location".
 
-So the check aligns the sentence word by word with the seeker utterance that supports it
-(`difflib`, contractions expanded: "can't" -> "can not", "I'm" -> "I am") and looks at what the
-rewrite changed:
-- `NEGATION_CHANGED`: the sentence adds a negation word where the seeker had none, or drops one
-  the seeker used inside the stretch the sentence copies (a short edit: a dropped clause that
-  happens to contain "not" is not a flip);
+So the check aligns the sentence word by word with the statements of the seeker utterance that
+supports it (`difflib`, contractions expanded: "can't" -> "can not", "I'm" -> "I am") and looks at
+what the rewrite changed:
+- `NEGATION_CHANGED`: the sentence adds a negation word where the seeker had none, or drops one the
+  seeker used inside the stretch the sentence copies while keeping what it negated ("no job and no
+  health insurance" -> "no health insurance" dropped "job" with its "no": not a flip);
 - `SUBJECT_CHANGED`: the sentence is in the first person but the words it copies follow another
-  subject in the seeker's clause ("she", "he", "they", "you", "my manager ...");
-- `TENSE_CHANGED`: a verb of the copied stretch changes between past and present ("was" -> "am",
-  "cared" -> "care"). "We" -> "I" is not a change: the seeker is one of "we".
+  subject in the seeker's clause ("she", "he", "they", "you", "my manager is ...");
+- `TENSE_CHANGED`: a verb of the copied stretch goes from past to present ("was" -> "am", "cared" ->
+  "care"); not after an auxiliary, where the form is grammar ("I do tried" -> "I do try").
+"We" -> "I" is not a change: the seeker is one of "we". Present -> past is let through: it is nearly
+always a grammar fix ("my aunt pass away" -> "passed away").
 
 A sentence copied word for word from the seeker has no edits and always passes. The test is
 lexical and cheap (no model); an audit of what it drops on the full build is in the extractor's
@@ -30,6 +32,8 @@ from __future__ import annotations
 import difflib
 import re
 from functools import lru_cache
+
+from extractor.statements import statements
 
 NEGATION_CHANGED = "adds or drops a negation the seeker used"
 SUBJECT_CHANGED = "says of the seeker what the seeker said of someone else"
@@ -56,6 +60,7 @@ _FIRST_PERSON = frozenset("i me my myself mine".split())
 _AUXILIARIES = frozenset("am is are was were be been being have has had do does did to will would can could "
                          "should may might must not never".split())
 _ADVERBS = frozenset("even really just always ever yet quite so very too still actually".split())
+_SUBJECT_VERBS = frozenset("am is are was were has had have does did do will would can could should got gets".split())
 _FUNCTION_WORDS = frozenset("i me my we you he she it they a an the to of and or but so in on at for is am are was "
                             "were be do did does have has had not that this with".split())
 _POSSESSIVES = frozenset("my his her their your our".split())
@@ -131,6 +136,19 @@ def _negates_kept_words(dropped: list[str]) -> bool:
     return False
 
 
+def _someone_of_mine(before: list[str], copied: str) -> bool:
+    """ "my manager is (very strict)", "my wife (was laid off)", "my husband works (a lot)": someone of the
+    seeker's is the subject of what the sentence copies. "walk my (three dogs)" and "some of my salary
+    (to charity)" are not: nothing after "my" and its noun acts as a verb."""
+    if "my" not in before:
+        return False
+    rest = before[before.index("my") + 1:]
+    if not rest:
+        return False  # "my" is followed by the copied words themselves: the seeker's own thing
+    verbs = rest[1:] or [copied]
+    return any(w in _SUBJECT_VERBS or (w.endswith("s") and w not in ("his", "this")) for w in verbs)
+
+
 def _clause_before(toks: list[str], end: int, limit: int = 4) -> list[str]:
     """Up to `limit` words before position `end`, not crossing a clause mark or a clause-opening word."""
     out: list[str] = []
@@ -142,8 +160,29 @@ def _clause_before(toks: list[str], end: int, limit: int = 4) -> list[str]:
 
 
 def meaning_change(sentence: str, utterance: str) -> str | None:
-    """Why `sentence` does not keep the meaning of `utterance` (one of MEANING_REASONS), or None."""
-    mine, theirs = tokens(sentence), tokens(utterance)
+    """Why `sentence` does not keep the meaning of `utterance` (one of MEANING_REASONS), or None.
+
+    Only the utterance's statements count (`extractor.statements`: "have you ever been to disney world?"
+    says nothing about the speaker). Aligned with all of them, a sentence can borrow its subject or tense
+    from another statement ("I'm also pretty sure she's already aware. She's pretty sharp." -> "I am pretty
+    sharp."), so the statement it copies most is checked on its own too, for subject and tense. A negation
+    is only judged against all statements: a sentence joining two statements adds the other's words."""
+    pieces = statements(utterance)
+    if not pieces:
+        return None
+    mine = tokens(sentence)
+    changed = _change(mine, tokens(" ".join(pieces)))
+    if changed is None and len(pieces) > 1:
+        closest = max(pieces, key=lambda s: _longest_copy(mine, tokens(s)))
+        changed = _change(mine, tokens(closest), negation=False)
+    return changed
+
+
+def _longest_copy(mine: list[str], theirs: list[str]) -> int:
+    return difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False).find_longest_match().size
+
+
+def _change(mine: list[str], theirs: list[str], negation: bool = True) -> str | None:
     matcher = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
     ops = matcher.get_opcodes()
     kept = [op for op in ops if op[0] == "equal" and _copies(theirs[op[1]:op[2]])]
@@ -155,9 +194,9 @@ def meaning_change(sentence: str, utterance: str) -> str | None:
             continue
         said, wrote = _words(theirs[i1:i2]), _words(mine[j1:j2])
         inside = start <= i1 and i2 <= end
-        if NEGATIONS & set(wrote) and not NEGATIONS & set(said):
+        if negation and NEGATIONS & set(wrote) and not NEGATIONS & set(said):
             return NEGATION_CHANGED
-        if inside and NEGATIONS & set(said) and not NEGATIONS & set(wrote) and _negates_kept_words(said):
+        if negation and inside and NEGATIONS & set(said) and not NEGATIONS & set(wrote) and _negates_kept_words(said):
             return NEGATION_CHANGED
         if tag == "replace" and (inside or len(said) <= 2) and not (
                 _after_auxiliary(theirs, i1) or _after_auxiliary(mine, j1)) and any(
@@ -171,6 +210,6 @@ def meaning_change(sentence: str, utterance: str) -> str | None:
             and theirs_first not in _FIRST_PERSON:
         before = _clause_before(theirs, first[1])
         if before and not _FIRST_PERSON & set(before) - {"my"} and (
-                _OTHER_SUBJECT & set(before) or ("my" in before and "my" not in mine_before)):
+                _OTHER_SUBJECT & set(before) or _someone_of_mine(before, theirs_first) and "my" not in mine_before):
             return SUBJECT_CHANGED
     return None

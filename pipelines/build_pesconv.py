@@ -245,6 +245,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
             "thresholds": dataclasses.asdict(SupportThresholds()), "generated": generated,
             "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
             "by_reason": dict(sorted(Counter(r.get("reason", NO_SUPPORT) for r in rows).items())),
+            "meaning_check": "extractor.meaning (negation, subject, tense; audit: extractor/meaning_audit.tsv)",
             "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
                                 if drop_remarks else None),
             "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl"}
@@ -334,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{inference.get('reused_from_cache', 0)} reused from the cache"
         + (f", {inference['failed']} failed (their dialogs rejected)" if inference.get("failed") else "") + "). "
         f"Grounding check: {grounding['unsupported']} of {grounding['generated']} generated persona sentences had no "
-        f"support in the seeker's words, were not about the seeker or were remarks to the supporter ("
+        f"support in the seeker's words, were not about the seeker, changed what the seeker said or were remarks "
+        f"to the supporter ("
         + ", ".join(f"{n} {reason}" for reason, n in grounding["by_reason"].items()) + ") and were "
         f"{'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
         f"(listed in {files.join(out, 'unsupported.jsonl')}). Shards in {files.join(out, 'data')}, rejects with "

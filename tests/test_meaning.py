@@ -16,6 +16,9 @@ CHANGED = [
     ("I am very strict.", "No, my manager is very strict. I would not want to anger him.", SUBJECT_CHANGED),
     ("I was laid off three months ago", "I am the only breadwinner. My wife was laid off three months ago",
      SUBJECT_CHANGED),
+    ("i have a groomer.", "interesting , one of my wives is a groomer .", SUBJECT_CHANGED),
+    ("I work a lot so i can only really get out once a week.",
+     "My husband works a lot so we can only really get out once a week.", SUBJECT_CHANGED),
     ("I have been engaging in group activities without me.",
      "Apparently they have been engaging in group activities without me.", SUBJECT_CHANGED),
     ("I work in a restaurant.", "I worked in a restaurant as a server.", TENSE_CHANGED),
@@ -35,6 +38,8 @@ KEPT = [
     ("I do try watching movies.", "I do tried watching movies."),  # a grammar fix, not a tense change
     ("my aunt passed away a couple weeks ago.", "yes, my aunt pass away a couple weeks ago"),  # present -> past
     ("I am depressed.", "Not good. I'm depressed."),
+    ("i have three dogs.", "good . tired . i had to walk my three dogs ."),  # the seeker's own dogs
+    ("i donate a little to charity.", "ok . i always donate some of my salary to charity ."),
     ("I enjoy singing.", "love to sing"),  # nothing copied: the similarity test alone judges it
 ]
 
@@ -62,3 +67,15 @@ def test_check_drops_changed_meaning_with_its_reason():
     assert [x.supported for x in scorer.support(sentences, utts)] == [True, True, True]
     checked = scorer.check(sentences, utts)
     assert [x.reason for x in checked] == [NEGATION_CHANGED, SUBJECT_CHANGED, None]
+
+
+def test_subject_and_tense_are_judged_within_the_copied_statement():
+    """Against the whole utterance the sentence borrows "I am" from the first statement; against the statement it
+    copies, the subject swap shows (a case from the full build)."""
+    assert meaning_change("I am pretty sharp.", "I'm also pretty sure she's already aware. She's pretty sharp.") \
+        == SUBJECT_CHANGED
+    # a sentence joining two statements keeps both negations: no flip, though the closest statement alone lacks one
+    assert meaning_change("We had a simple disagreement and now I can not get over it.",
+                          "We had a simple disagreement. Now I can not get over it.") is None
+    # questions are not statements: the copied words come from the seeker's answer, not from "have you ..."
+    assert meaning_change("i go to disney world.", "have you ever been to disney world ? i go every year .") is None

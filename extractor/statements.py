@@ -1,0 +1,29 @@
+"""The statements of an utterance: the sentences in which a person says something, questions dropped.
+
+Shared by the grounding check (`extractor.grounding`: only a statement can support a persona fact; asking
+"where do you live?" states nothing about oneself) and the meaning check (`extractor.meaning`).
+"""
+from __future__ import annotations
+
+import re
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+_QUESTION_OPENER = (r"(?:(?:what|how|where|when|why|who|which)\s+)?"
+                    r"(?:do|does|did|are|is|were|was|can|could|would|will|have|has|about)\s+(?:you|your|u|ya)\b")
+_QUESTION_START = re.compile(r"\s+(?=" + _QUESTION_OPENER + ")", re.IGNORECASE)
+_IS_QUESTION = re.compile(r"^\W*" + _QUESTION_OPENER, re.IGNORECASE)
+WORD = re.compile(r"[a-z0-9]+")
+
+
+def statements(utterance: str) -> list[str]:
+    """The declarative sentences of an utterance (questions and one-word fragments dropped).
+
+    Chat text often runs a statement into a question without punctuation ("i walk 3 miles to work
+    everyday what do you do ?"): a question opener addressed to the partner starts a new sentence."""
+    out = []
+    pieces = [p for chunk in _SENTENCE_SPLIT.split(utterance.strip()) for p in _QUESTION_START.split(chunk)]
+    for piece in pieces:
+        s = piece.strip()
+        if s and not s.rstrip(" *\"')").endswith("?") and not _IS_QUESTION.match(s) and len(WORD.findall(s.lower())) >= 2:
+            out.append(s)
+    return out
