@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import random
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -24,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import write_card_section
+from extractor.card import report_section
 from extractor.grounding import SupportScorer, SupportThresholds, can_support, minilm_embedder, statements
 from schemas.personachat import PersonaPair, read_pairs
 
@@ -117,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
               "how often a sentence the speaker never said passes the check.\n\n"
               f"```\npython -m analysis.grounding_calibration --pairs {args.pairs}"
               + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
-    print(body)
-    if args.model_card:
-        write_card_section(args.model_card, "Grounding thresholds", body)
-        print(f"updated {args.model_card}", file=sys.stderr)
+    report_section(body, args.model_card, "Grounding thresholds")
     return 0
 
 

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import write_card_section
+from extractor.card import report_section
 from extractor.meaning import MEANING_REASONS
 
 AUDIT = Path(__file__).resolve().parents[1] / "extractor" / "meaning_audit.tsv"
@@ -109,17 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         "wording. The check is lexical and misses what it cannot align (a paraphrase that flips a meaning).\n\n"
         f"```\npython -m analysis.meaning_audit --build {args.build}"
         + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
-    print(body)
-    if args.model_card:
-        write_card_section(args.model_card, "Meaning check", body)
-        print(f"updated {args.model_card}", file=sys.stderr)
+    report_section(body, args.model_card, "Meaning check")
     return 0
 
 
-def cli() -> None:
-    """Console-script entry point."""
-    run_cli(main)
-
-
 if __name__ == "__main__":
-    cli()
+    run_cli(main)

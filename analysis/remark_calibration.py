@@ -14,13 +14,12 @@ Four measurements in one run:
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import write_card_section
+from extractor.card import report_section
 from extractor.grounding import minilm_embedder
 from extractor.remarks import REMARK, REMARK_LABELS, REMARK_MIN, cross_validate, fit, read_labels
 
@@ -102,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                                "that the dataset loses.\n\n```\npython -m analysis.remark_calibration"
                                + (f" --build {args.build}" if args.build else " --build ''")
                                + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
-    print(body)
-    if args.model_card:
-        write_card_section(args.model_card, "Remark detector", body)
-        print(f"updated {args.model_card}", file=sys.stderr)
+    report_section(body, args.model_card, "Remark detector")
     return 0
 
 

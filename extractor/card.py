@@ -30,3 +30,13 @@ def write_card_section(path: str | Path, title: str, body: str) -> None:
     if not card.exists():
         raise InputError(f"model card {card} does not exist")
     card.write_text(replace_section(card.read_text(encoding="utf-8"), title, body), encoding="utf-8")
+
+
+def report_section(body: str, card: str | Path | None, title: str) -> None:
+    """Print a measured section, and write it into the model card when one is given."""
+    import sys
+
+    print(body)
+    if card:
+        write_card_section(card, title, body)
+        print(f"updated {card}", file=sys.stderr)

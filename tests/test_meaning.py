@@ -79,3 +79,40 @@ def test_subject_and_tense_are_judged_within_the_copied_statement():
                           "We had a simple disagreement. Now I can not get over it.") is None
     # questions are not statements: the copied words come from the seeker's answer, not from "have you ..."
     assert meaning_change("i go to disney world.", "have you ever been to disney world ? i go every year .") is None
+
+
+def test_shipped_audit_matches_the_code():
+    """Every audited drop is still dropped, for the recorded reason: the audit describes the check as it is."""
+    from analysis.meaning_audit import read_audit
+
+    audit = read_audit()
+    assert len(audit) == 40
+    assert [meaning_change(r["sentence"], r["utterance"]) for r in audit] == [r["reason"] for r in audit]
+
+
+def test_audit_command_draws_and_reports(tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.meaning_audit import main, read_audit
+    from common.cli import InputError
+
+    build = tmp_path / "build"
+    (build / "data").mkdir(parents=True)
+    (build / "manifest.json").write_text(json.dumps({"grounding": {"generated": 10}}))
+    dialog = [{"text": "Hi."}, {"text": "We are not married but we live together."}]
+    pq.write_table(pa.table({"dialog_id": ["d1"], "dialog": [dialog]}), build / "data" / "train-00000-of-00001.parquet")
+    drops = [{"dialog_id": "d1", "turn": 1, "sentence": "We are married but we live together.", "reason": NEGATION_CHANGED},
+             {"dialog_id": "d1", "turn": 1, "sentence": "Thanks.", "reason": "not a statement about the seeker"}]
+    (build / "unsupported.jsonl").write_text("".join(json.dumps(d) + "\n" for d in drops))
+    card = tmp_path / "card.md"
+    card.write_text("# card\n")
+    drawn = tmp_path / "draw.tsv"
+    assert main(["--build", str(build), "--draw", str(drawn), "--model-card", str(card)]) == 0
+    lines = drawn.read_text().splitlines()
+    assert len(lines) == 2 and "We are not married but we live together." in lines[1]  # only the meaning drop
+    assert "dropped 1 of 10" in card.read_text() and "## Meaning check" in card.read_text()
+    with pytest.raises(InputError, match="label must be"):
+        read_audit(drawn)  # drawn rows are unlabelled
