@@ -12,6 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.grounding import REMARK
+from extractor.meaning import NEGATION_CHANGED
 from extractor.requests import CUMULATIVE, UTTERANCE, annotated_positions, extraction_requests, seeker_positions
 from pipelines.build_steps import UNSUPPORTED, GroundPersonas, fold_dialog, request_key
 from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDialog
@@ -48,6 +49,16 @@ def test_grounding_step_drops_remarks_with_their_reason_unless_asked_not_to():
                    | beam.ParDo(GroundPersonas(remarks=remarks))
                    | beam.Map(lambda kv: [(g.supported, g.reason) for g in kv[1].sentences]))
             assert_that(out, equal_to([expected]))
+
+
+def test_grounding_step_drops_a_flipped_negation_with_its_reason():
+    """The Beam step applies the meaning check: the seeker's words, the opposite meaning."""
+    inp = ExtractionInput(("We are not married but we live together.",), "Are you married?")
+    with BeamTestPipeline() as p:
+        out = (p | beam.Create([("k", (inp, ["We are married but we live together.", "We live together."]))])
+               | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(remarks=False))
+               | beam.Map(lambda kv: [(g.supported, g.reason) for g in kv[1].sentences]))
+        assert_that(out, equal_to([[(False, NEGATION_CHANGED), (True, None)]]))
 
 
 def fold(dialog, results: dict[int, list[GroundedSentence]], context=UTTERANCE, keep=False):
