@@ -63,7 +63,6 @@ _ADVERBS = frozenset("even really just always ever yet quite so very too still a
 _SUBJECT_VERBS = frozenset("am is are was were has had have does did do will would can could should got gets".split())
 _FUNCTION_WORDS = frozenset("i me my we you he she it they a an the to of and or but so in on at for is am are was "
                             "were be do did does have has had not that this with".split())
-_POSSESSIVES = frozenset("my his her their your our".split())
 _CLAUSE_WORDS = frozenset("and but so because that when if then or".split())
 # Irregular verbs by lemma: past forms and present forms.
 _IRREGULAR = {
@@ -183,6 +182,7 @@ def _longest_copy(mine: list[str], theirs: list[str]) -> int:
 
 
 def _change(mine: list[str], theirs: list[str], negation: bool = True) -> str | None:
+    """The first meaning change found aligning the sentence's tokens (`mine`) with the seeker's (`theirs`)."""
     matcher = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
     ops = matcher.get_opcodes()
     kept = [op for op in ops if op[0] == "equal" and _copies(theirs[op[1]:op[2]])]
@@ -203,13 +203,17 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True) -> str | 
                 _made_present(s, w) for s in said for w in wrote):
             return TENSE_CHANGED
     first = next((op for op in kept if len(_words(theirs[op[1]:op[2]])) >= 2), None)
-    if first is None:
-        return None
+    return SUBJECT_CHANGED if first is not None and _subject_changed(mine, theirs, first) else None
+
+
+def _subject_changed(mine: list[str], theirs: list[str], first: tuple) -> bool:
+    """The sentence speaks as the seeker, the words it copies (from the aligned run `first` on) do not start
+    with the seeker, and the seeker's clause before them names someone else ("she", "my wife was")."""
     mine_before, theirs_first = _words(mine[:first[3]]), theirs[first[1]]
-    if (mine_before and mine_before[0] in _FIRST_PERSON | {"am"} or not mine_before and mine and mine[0] in _FIRST_PERSON) \
-            and theirs_first not in _FIRST_PERSON:
-        before = _clause_before(theirs, first[1])
-        if before and not _FIRST_PERSON & set(before) - {"my"} and (
-                _OTHER_SUBJECT & set(before) or _someone_of_mine(before, theirs_first) and "my" not in mine_before):
-            return SUBJECT_CHANGED
-    return None
+    as_seeker = mine_before[0] in _FIRST_PERSON | {"am"} if mine_before else bool(mine) and mine[0] in _FIRST_PERSON
+    if not as_seeker or theirs_first in _FIRST_PERSON:
+        return False
+    before = _clause_before(theirs, first[1])
+    if not before or _FIRST_PERSON & (set(before) - {"my"}):
+        return False
+    return bool(_OTHER_SUBJECT & set(before)) or (_someone_of_mine(before, theirs_first) and "my" not in mine_before)
