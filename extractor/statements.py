@@ -11,7 +11,11 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
 _QUESTION_OPENER = (r"(?:(?:what|how|where|when|why|who|which)\s+)?"
                     r"(?:do|does|did|are|is|were|was|can|could|would|will|have|has|about)\s+(?:you|your|u|ya)\b")
 _QUESTION_START = re.compile(r"\s+(?=" + _QUESTION_OPENER + ")", re.IGNORECASE)
-_IS_QUESTION = re.compile(r"^\W*" + _QUESTION_OPENER, re.IGNORECASE)
+# A question typed without "?": a wh-word, at most two words, an auxiliary, then its subject
+# ("how many times should i do this", "what can i do"); "when i was young" is a statement.
+_WH_QUESTION = (r"(?:how|what|where|when|why|who|which)(?:\s+\w+){0,2}?\s+"
+                r"(?:should|can|could|do|does|did|would|will|is|are|am|was|were)\s+(?:i|you|we|he|she|they|it|my|your)\b")
+_IS_QUESTION = re.compile(r"^\W*(?:" + _QUESTION_OPENER + "|" + _WH_QUESTION + ")", re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9]+")
 
 

@@ -31,6 +31,10 @@ def test_statements_drop_questions_even_without_punctuation():
         "i have to walk 3 miles to work everyday"]
     assert statements("hi , how are you ? i am a nurse .") == ["i am a nurse ."]
     assert statements("what do you do for fun") == []
+    # a seeker's own question typed without "?" (ESConv) is no statement; a clause opened by a wh-word is
+    assert statements("how many times should i do this") == [] and statements("how can i do this") == []
+    assert statements("when i was young i lived in ohio") == ["when i was young i lived in ohio"]
+    assert statements("what i want is a job") == ["what i want is a job"]
     assert self_statements("i think so too . me too ! my son is 5 , do you have kids") == ["my son is 5 ,"]
 
 
