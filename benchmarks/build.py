@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
+from extractor.base import DEFAULT_BATCH_SIZE
 from schemas.esconv import iter_raw_records, list_input_files
 
 ESCONV = REPO_ROOT.parent / "shared" / "data" / "esconv"
@@ -85,15 +86,16 @@ def scale(sizes: list[int], source: Path, work: Path) -> list[dict]:
 
 
 def bare_loop(n_dialogs: int, batch_size: int, source: str) -> int:
-    """The same work as the build without Beam: load, extract the unique inputs (length-sorted batches),
-    run the grounding check. Returns the number of inputs."""
-    from extractor.grounding import SupportScorer, minilm_embedder
+    """The same work as the build without Beam: load, extract the unique inputs that state something the
+    check could keep (length-sorted batches), run the grounding check. Returns the number of inputs."""
+    from extractor.grounding import SupportScorer, may_state_a_fact, minilm_embedder
     from extractor.loading import resolve_extractor
     from extractor.requests import UTTERANCE, extraction_requests
     from schemas.esconv import read_dialogs
 
     dialogs, _ = read_dialogs(Path(source))
     inputs = list(dict.fromkeys(inp for d in dialogs[:n_dialogs] for inp, _ in extraction_requests(d, 3, UTTERANCE)))
+    inputs = [inp for inp in inputs if may_state_a_fact(inp.utterances)]  # the build skips the others
     ext = resolve_extractor("default").load()
     ext.batch_size = batch_size
     inputs.sort(key=ext.input_length)  # a careful loop batches similar lengths together, as the build does
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="*", default=[1, 10, 100], help="replication factors (default 1 10 100)")
     p.add_argument("--model-dialogs", type=int, default=20,
                    help="dialogs for the Beam-vs-loop comparison with the real model (0 = skip; default 20)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--work", help="folder for the replicated inputs and builds (default: a temporary folder)")
     p.add_argument("--json", help="write the measurements here")
     args = p.parse_args(argv)

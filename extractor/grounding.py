@@ -101,6 +101,15 @@ def can_support(sentence: str, statement: str) -> bool:
     return speaks_of_self(statement) or len(_WORD.findall(statement.lower())) <= SHORT_ANSWER_WORDS
 
 
+def may_state_a_fact(utterances: Sequence[str]) -> bool:
+    """Could the check keep anything generated from these utterances? A kept sentence is about the speaker,
+    so it needs a supporting statement in the first person or a short answer (`can_support`). Without one
+    ("Thank you!", "How do I start?", "Things are hard right now though") whatever the model wrote would be
+    dropped, so the build does not ask it."""
+    return any(speaks_of_self(s) or len(_WORD.findall(s.lower())) <= SHORT_ANSWER_WORDS
+               for u in utterances for s in statements(u))
+
+
 def about_self(sentence: str) -> bool:
     """A persona sentence says something about the speaker: first person (I, my, we, ...) and a content
     word. "Thank you.", "Very true." or "I think so too" copy the seeker's words but are not facts about

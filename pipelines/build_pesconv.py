@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import REPO_ROOT, InputError, code_version, command_parser, quiet_libraries, run_cli
-from extractor.base import GenerationSettings
+from extractor.base import DEFAULT_BATCH_SIZE, GenerationSettings
 from extractor.requests import CONTEXT_MODES, UTTERANCE
 from pipelines.splits import SCHEMES, parse_ratio
 from schemas.esconv import choose_input_files, list_input_files
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "copy-first-person-statements baseline, no model: measures the pipeline itself)")
     ex.add_argument("--adapter", default="auto", help="LoRA adapter folder; 'auto' = the shipped default "
                                                      "adapter for the default model if present; 'none'")
-    ex.add_argument("--batch-size", type=int, default=16, help="inference batch size")
+    ex.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                    help="inference batch size (default %(default)s; finished rows leave the batch as they end)")
     ex.add_argument("--device", default="cpu", help="cpu or cuda")
     ex.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                     help="model dtype (default float32 on cpu, bfloat16 on cuda)")
@@ -167,7 +168,8 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str
             paths, ReadSettings(args.max_dialogs, args.split, args.ratio, args.seed), counts)
         outcomes = read["dialogs"] | "ExtractPersonas" >> ExtractPersonas(
             ExtractorModelHandler(spec, args.batch_size), spec.fingerprint, cache_dir, counts,
-            args.start_utterance, args.context, args.device, args.progress_every, not args.keep_remarks)
+            args.start_utterance, args.context, args.device, args.progress_every, not args.keep_remarks,
+            skip_statementless=not args.keep_unsupported)
         folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(
             args.start_utterance, args.merge_threshold, args.context, args.keep_unsupported, args.progress_every)
         _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), args.num_shards, counts)
@@ -319,9 +321,12 @@ def main(argv: list[str] | None = None) -> int:
                      "max_dialogs": args.max_dialogs, "threads": args.threads,
                      "beam_options": beam_args},
         "inference": {"annotated_seeker_turns": turns,
-                      "unique_inputs": sum(inference.get(k, 0) for k in ("reused_from_cache", "inferred", "failed")),
+                      "unique_inputs": sum(inference.get(k, 0) for k in ("reused_from_cache", "inferred", "failed",
+                                                                          "skipped")),
                       "reused_from_cache": inference.get("reused_from_cache", 0),
-                      "inferred": inference.get("inferred", 0), "failed": inference.get("failed", 0)},
+                      "inferred": inference.get("inferred", 0), "failed": inference.get("failed", 0),
+                      # inputs with no statement the check could keep: not sent to the model (see ExtractPersonas)
+                      "skipped_nothing_to_keep": inference.get("skipped", 0)},
         "wall_time_s": round(wall, 1),
         "turns_per_s": round(turns / wall, 2) if wall else None,
     }
@@ -332,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({', '.join(f'{k} {v}' for k, v in sorted(per_split.items()))}) and rejected {rejected} "
         f"(written + rejected {'==' if balanced else '!='} read). Persona inferred for {turns} seeker turns "
         f"({turns / wall:.2f} turns/s; {inference.get('inferred', 0)} inputs inferred, "
-        f"{inference.get('reused_from_cache', 0)} reused from the cache"
+        f"{inference.get('reused_from_cache', 0)} reused from the cache, {inference.get('skipped', 0)} skipped: no "
+        f"statement the check could keep"
         + (f", {inference['failed']} failed (their dialogs rejected)" if inference.get("failed") else "") + "). "
         f"Grounding check: {grounding['unsupported']} of {grounding['generated']} generated persona sentences had no "
         f"support in the seeker's words, were not about the seeker, changed what the seeker said or were remarks "

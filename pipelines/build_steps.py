@@ -127,6 +127,13 @@ def expand_requests(kv: tuple[str, ValidDialog], start_utterance: int, context: 
         yield Request(request_key(fingerprint, inp), inp, dialog_id, turn)
 
 
+def needs_extractor(keyed: tuple[str, ExtractionInput], partitions: int) -> int:
+    """Partition 0: the input states something the check could keep; 1: it does not (no model call)."""
+    from extractor.grounding import may_state_a_fact
+
+    return 0 if may_state_a_fact(keyed[1].utterances) else 1
+
+
 def length_band(keyed: tuple[str, ExtractionInput]) -> int:
     """A coarse length class of a (key, input) pair (40 characters wide) for grouping similar inputs."""
     return keyed[1].size() // 40

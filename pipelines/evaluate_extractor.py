@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
+from extractor.base import DEFAULT_BATCH_SIZE
 from extractor.card import write_card_section
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
@@ -73,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=13, help="seed of the samples and the bootstrap (default 13)")
     p.add_argument("--json", metavar="OUT", help="write metrics (per system) and every output as JSON")
     p.add_argument("--model-card", metavar="MD", help="replace the '## Evaluation' section of this model card")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="generation batch (default %(default)s)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)

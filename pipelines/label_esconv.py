@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
+from extractor.base import DEFAULT_BATCH_SIZE
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dialogs", type=int, help="a seeded sample of N dialogs (default: all)")
     p.add_argument("--extractor", default="default", help="extractor model (default SmolLM2)")
     p.add_argument("--adapter", default="auto", help="LoRA adapter folder, 'auto' (shipped default) or 'none'")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="generation batch (default %(default)s)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=13)

@@ -65,18 +65,20 @@ class ReadDialogs(beam.PTransform):
 class ExtractPersonas(beam.PTransform):
     """(dialog_id, ValidDialog) -> (dialog_id, TurnOutcome): every request inferred once, cached, grounded.
 
-    Identical inputs are inferred once (`beam.Distinct`); cached results skip the model. Inference is
+    Identical inputs are inferred once (`beam.Distinct`); cached results skip the model, and so (with
+    `skip_statementless`, whenever the check drops) does an input with no statement the check could keep
+    (`extractor.grounding.may_state_a_fact`: "Thank you!", questions): its outcome is empty. Inference is
     `RunInference` with exception handling: a batch that makes the model fail is retried one input at a
     time, and an input that fails alone becomes an Outcome with the error (its dialog is rejected by
     FoldDialogs) instead of aborting the build. Writes `counts/inference.json`."""
 
     def __init__(self, handler: ModelHandler, fingerprint: str, cache_dir: str, counts_dir: str,
                  start_utterance: int = 3, context: str = "utterance", device: str = "cpu",
-                 progress_every: float = 10.0, drop_remarks: bool = True):
+                 progress_every: float = 10.0, drop_remarks: bool = True, skip_statementless: bool = True):
         super().__init__()
         self.handler, self.fingerprint, self.cache_dir, self.counts_dir = handler, fingerprint, cache_dir, counts_dir
         self.start_utterance, self.context, self.device, self.progress_every = start_utterance, context, device, progress_every
-        self.drop_remarks = drop_remarks
+        self.drop_remarks, self.skip_statementless = drop_remarks, skip_statementless
 
     def expand(self, dialogs):
         from pipelines.inference import SplitCached, StoreResults
@@ -85,6 +87,12 @@ class ExtractPersonas(beam.PTransform):
                                                       self.fingerprint)
         unique = (requests | "KeyedInputs" >> beam.Map(lambda r: (r.key, r.input))
                   | "Unique" >> beam.Distinct())
+        if self.skip_statementless:
+            routed = unique | "NeedsModel" >> beam.Partition(steps.needs_extractor, 2)
+            unique, statementless = routed[0], routed[1]
+        else:
+            statementless = unique.pipeline | "NoSkips" >> beam.Create([])
+        nothing = statementless | "NothingToKeep" >> beam.Map(lambda keyed: (keyed[0], Outcome()))
         looked_up = unique | "Cache" >> beam.ParDo(SplitCached(self.cache_dir, self.fingerprint)).with_outputs(
             SplitCached.MISSING, main="hit")
         # Like a careful loop, feed the model inputs sorted by length: a batch of similar inputs pads little
@@ -105,10 +113,11 @@ class ExtractPersonas(beam.PTransform):
         grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
                     | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
                     | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device, self.drop_remarks)))
-        outcomes = (grounded, errors) | "Outcomes" >> beam.Flatten()
+        outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),
-              errors | "Err" >> beam.Map(lambda _: {"failed": 1}))
+              errors | "Err" >> beam.Map(lambda _: {"failed": 1}),
+              nothing | "Skipped" >> beam.Map(lambda _: {"skipped": 1}))
              | "Tallies" >> beam.Flatten() | "Tally" >> beam.CombineGlobally(steps.add_counts)
              | "WriteTally" >> beam.Map(steps.write_json, files.join(self.counts_dir, "inference.json")))
         return ({"request": requests | "ByKey" >> beam.Map(lambda r: (r.key, (r.dialog_id, r.turn))),

@@ -38,15 +38,17 @@ def _tokenizer():
     return tok
 
 
-def make_tiny_causal(folder: Path, seed: int = 0) -> Path:
-    """A 1-layer Llama with the BlenderbotSmall tokenizer, random weights, saved as safetensors."""
+def make_tiny_causal(folder: Path, seed: int = 0, init_range: float = 0.02) -> Path:
+    """A 1-layer Llama with the BlenderbotSmall tokenizer, random weights, saved as safetensors.
+    A large `init_range` makes its answers depend on the input (at 0.02 every prompt gets the same)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = _tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=1024,
-                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         initializer_range=init_range)
     model = LlamaForCausalLM(config)
     model.save_pretrained(folder, safe_serialization=True)
     tok.save_pretrained(folder)

@@ -67,9 +67,10 @@ def test_same_inputs_same_rows_and_resume_reuses_cache(tmp_path: Path, tiny_caus
     # An interrupted build: only the first 3 records got through; resume in the same folder.
     partial = build(small_esconv, tmp_path / "c", tiny_causal_dir, "--batch-size", "1", "--max-dialogs", "3")
     resumed = build(small_esconv, tmp_path / "c", tiny_causal_dir, "--batch-size", "1")
-    done_before = partial["inference"]["unique_inputs"]
-    assert resumed["inference"]["reused_from_cache"] == done_before
-    assert resumed["inference"]["inferred"] == fresh["inference"]["unique_inputs"] - done_before
+    done_before = partial["inference"]["inferred"]  # inputs that state nothing are skipped, never cached
+    assert done_before and resumed["inference"]["reused_from_cache"] == done_before
+    assert resumed["inference"]["inferred"] == fresh["inference"]["inferred"] - done_before
+    assert fresh["inference"]["skipped_nothing_to_keep"] == resumed["inference"]["skipped_nothing_to_keep"] > 0
     assert rows(tmp_path / "c") == rows(tmp_path / "a")
     # A second run over a finished build recomputes nothing.
     assert build(small_esconv, tmp_path / "c", tiny_causal_dir, "--batch-size", "1")["inference"]["inferred"] == 0

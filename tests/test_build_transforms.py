@@ -12,7 +12,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from extractor.grounding import REMARK
+from extractor.grounding import REMARK, may_state_a_fact
 from extractor.loading import resolve_extractor
 from extractor.requests import UTTERANCE, extraction_requests, seeker_positions
 from extractor.rule import RuleExtractor, rule_baseline
@@ -80,7 +80,10 @@ def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: 
         assert_that(out | beam.Map(lambda kv: all(g.supported or g.reason == REMARK for g in kv[1].outcome.sentences)),
                     equal_to([True] * len(expected)), label="copies are supported")
     unique = {inp for d in dialogs for inp, _ in extraction_requests(d, 3, UTTERANCE)}
-    assert json.loads((tmp_path / "counts" / "inference.json").read_text()) == {"inferred": len(unique)}
+    asked = sum(may_state_a_fact(inp.utterances) for inp in unique)
+    assert 0 < asked < len(unique)  # real dialogs have turns that state nothing ("Thank you!")
+    assert json.loads((tmp_path / "counts" / "inference.json").read_text()) == {"inferred": asked,
+                                                                              "skipped": len(unique) - asked}
 
 
 @dataclass
@@ -119,6 +122,27 @@ def test_an_input_that_makes_the_model_fail_becomes_a_reject(tmp_path: Path, sma
                     equal_to([(dialogs[1].dialog_id, f"persona inference failed on seeker turn {p0}: "
                                                      "ValueError: the model cannot read BOOM")]), label="rejects")
     assert json.loads((tmp_path / "counts" / "inference.json").read_text())["failed"] == 1
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_an_input_that_states_nothing_never_reaches_the_model(tmp_path: Path, small_esconv: Path, skip: bool):
+    """A seeker turn with no statement the check could keep (here a question) is not sent to the model: the
+    model that fails on BOOM never sees it. Without the skip (`--keep-unsupported` builds) it does."""
+    dialogs, _ = read_dialogs(small_esconv)
+    turns = list(dialogs[0].turns)
+    p0 = seeker_positions(dialogs[0])[1]
+    turns[p0] = dataclasses.replace(turns[p0], text="Could you say that again, BOOM?")
+    dialogs[0] = dataclasses.replace(dialogs[0], turns=tuple(turns))
+    with BeamTestPipeline() as p:
+        dialog_pc = p | beam.Create(keyed(dialogs))
+        outcomes = dialog_pc | ExtractPersonas(ExtractorModelHandler(FailingSpec(), 8), "failing-test-extractor",
+                                               str(tmp_path / "cache"), str(tmp_path / "counts"),
+                                               skip_statementless=skip)
+        folded = {"dialog": dialog_pc, "persona": outcomes} | FoldDialogs()
+        assert_that(folded["rejects"] | beam.Map(lambda r: r["dialog_id"]),
+                    equal_to([] if skip else [dialogs[0].dialog_id]))
+    tally = json.loads((tmp_path / "counts" / "inference.json").read_text())
+    assert ("failed" in tally) != skip and ("skipped" in tally) == skip
 
 
 def test_write_shards_is_deterministic_and_one_file_per_shard(tmp_path: Path):

@@ -96,6 +96,36 @@ def test_fast_path_matches_plain_generate(tiny_causal_dir):
     assert fast == plain and fast[0] == fast[2]
 
 
+def test_rows_that_finish_leave_the_batch_with_the_answers_generate_gives(tmp_path):
+    """The decode loop drops a row once it has produced a stop token; the other rows must still get
+    exactly what greedy `generate` gives them, and the token count must not change."""
+    from extractor.base import GenerationSettings
+    from extractor.loading import load_extractor
+    from tests.helpers import make_tiny_causal
+
+    model_dir = make_tiny_causal(tmp_path / "tiny", init_range=0.3)  # answers that differ by input
+    ext = load_extractor(str(model_dir), adapter="none", settings=GenerationSettings(max_new_tokens=8))
+    inputs = [["i have two dogs ."], ["hello there .", "i am a nurse , i work nights ."], ["my car is red ."],
+              ["we moved to ohio last year ."], ["i like tea"]]
+    tok = ext.tokenizer
+    tok.padding_side = "left"
+    enc = tok([ext.fitted_prompt(u) for u in inputs], return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        rows = ext.model.generate(**enc, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id,
+                                  eos_token_id=-1)[:, enc["input_ids"].shape[1]:].tolist()
+    # A random model knows no real stop token: take one that ends some rows early, at different steps.
+    stop = next(t for row in rows for t in row[1:6] if 1 < sum(t in r for r in rows) < len(rows)
+                and len({r.index(t) for r in rows if t in r}) > 1)
+    ext.stop_ids = lambda: [stop]
+    dropping = ext.generate_texts(inputs)
+    counted = ext.generated_tokens
+    ext.drop_finished = False
+    stepping = ext.generate_texts(inputs)
+    assert dropping == stepping == ext._generate_plain(inputs)
+    assert counted == sum(r.index(stop) + 1 if stop in r else 8 for r in rows)
+    assert len(set(dropping)) == len(inputs)
+
+
 def test_training_resumes_from_its_checkpoint(tmp_path, tiny_causal_dir, few_pairs, capsys):
     out = tmp_path / "run"
     args = ("--lr", "1e-2", "--lora-r", "2", "--save-every", "1", "--epochs", "5")
