@@ -112,9 +112,19 @@ def may_state_a_fact(utterances: Sequence[str]) -> bool:
 
 def about_self(sentence: str) -> bool:
     """A persona sentence says something about the speaker: first person (I, my, we, ...) and a content
-    word. "Thank you.", "Very true." or "I think so too" copy the seeker's words but are not facts about
-    the seeker; "This whole covid thing makes it worse" is about the world."""
-    return speaks_of_self(sentence) and bool(content_words(sentence))
+    word, and not a tautology. "Thank you.", "Very true." or "I think so too" copy the seeker's words but are
+    not facts about the seeker; "This whole covid thing makes it worse" is about the world; "My best friend is
+    my best friend." (from "my partner is my best friend") says nothing at all."""
+    return speaks_of_self(sentence) and bool(content_words(sentence)) and not is_tautology(sentence)
+
+
+_COPULA = re.compile(r"^(.+?)\s+(?:is|are|am|was|were)\s+(.+)$")
+
+
+def is_tautology(sentence: str) -> bool:
+    """'X is X' ("my friend is my friend."): both sides the same words."""
+    found = _COPULA.match(" ".join(_WORD.findall(sentence.lower().replace("\u2019", "'"))))
+    return bool(found) and found.group(1) == found.group(2)
 
 
 def self_statements(utterance: str) -> list[str]:
