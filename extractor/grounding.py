@@ -94,20 +94,22 @@ def speaks_of_self(text: str) -> bool:
     return bool(_SPEAKER.search(text.replace("\u2019", "'")))
 
 
+def supports_the_speaker(statement: str) -> bool:
+    """A statement that can support a fact about the speaker: first person, or a short answer."""
+    return speaks_of_self(statement) or len(_WORD.findall(statement.lower())) <= SHORT_ANSWER_WORDS
+
+
 def can_support(sentence: str, statement: str) -> bool:
     """Subject check: a fact about the speaker needs a first-person statement or a short answer."""
-    if not speaks_of_self(sentence):
-        return True
-    return speaks_of_self(statement) or len(_WORD.findall(statement.lower())) <= SHORT_ANSWER_WORDS
+    return not speaks_of_self(sentence) or supports_the_speaker(statement)
 
 
 def may_state_a_fact(utterances: Sequence[str]) -> bool:
     """Could the check keep anything generated from these utterances? A kept sentence is about the speaker,
-    so it needs a supporting statement in the first person or a short answer (`can_support`). Without one
+    so it needs a statement that `supports_the_speaker` (as `can_support` requires). Without one
     ("Thank you!", "How do I start?", "Things are hard right now though") whatever the model wrote would be
     dropped, so the build does not ask it."""
-    return any(speaks_of_self(s) or len(_WORD.findall(s.lower())) <= SHORT_ANSWER_WORDS
-               for u in utterances for s in statements(u))
+    return any(supports_the_speaker(s) for u in utterances for s in statements(u))
 
 
 def about_self(sentence: str) -> bool:
@@ -123,7 +125,7 @@ _COPULA = re.compile(r"^(.+?)\s+(?:is|are|am|was|were)\s+(.+)$")
 
 def is_tautology(sentence: str) -> bool:
     """'X is X' ("my friend is my friend."): both sides the same words."""
-    found = _COPULA.match(" ".join(_WORD.findall(sentence.lower().replace("\u2019", "'"))))
+    found = _COPULA.match(" ".join(_WORD.findall(sentence.lower())))
     return bool(found) and found.group(1) == found.group(2)
 
 
