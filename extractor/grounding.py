@@ -120,13 +120,18 @@ def about_self(sentence: str) -> bool:
     return speaks_of_self(sentence) and bool(content_words(sentence)) and not is_tautology(sentence)
 
 
+_DETERMINERS = frozenset("my our your the a an".split())
 _COPULA = re.compile(r"^(.+?)\s+(?:is|are|am|was|were)\s+(.+)$")
 
 
 def is_tautology(sentence: str) -> bool:
-    """'X is X' ("my friend is my friend."): both sides the same words."""
+    """'X is X' ("my friend is my friend.", "my hair braider is hair braider."): both sides the same
+    words, determiners aside."""
     found = _COPULA.match(" ".join(_WORD.findall(sentence.lower())))
-    return bool(found) and found.group(1) == found.group(2)
+    if not found:
+        return False
+    left, right = ([w for w in side.split() if w not in _DETERMINERS] for side in found.groups())
+    return left == right
 
 
 def self_statements(utterance: str) -> list[str]:

@@ -75,6 +75,8 @@ def test_check_drops_copies_that_are_not_about_the_seeker():
     assert not about_self("Thank you.") and not about_self("Very true.") and not about_self("I think so too")
     # tautologies the adapter wrote on the full build ("hi my friend" -> "my friend is my friend.")
     assert not about_self("my friend is my friend.") and not about_self("My best friend is my best friend.")
+    assert not about_self("my hair braider is hair braider.")
+    assert about_self("I feel alone a lot but that is how I feel")
     assert about_self("my partner is my best friend.") and about_self("My friend is a friend of my sister.")
     scorer = SupportScorer(lambda texts: 1 / 0)  # copies never need the encoder
     utts = ["Thank you. I lost my job last week."]

@@ -26,6 +26,15 @@ CHANGED = [
      TENSE_CHANGED),
     ("I have a drinking challenge.", "I had a drinking challenge which has been affecting my marriage",
      TENSE_CHANGED),
+    ("I see my family a lot.", "Every now and then I talk to a friend via text, I see my family rarely but will see "
+     "them this weekend.", NEGATION_CHANGED),  # "rarely" all but negates
+    ("I sleep at night.", "I barely sleep at night.", NEGATION_CHANGED),
+    ("i have a garden.", "i have tried yoga and don't like it. I don't have a garden but i do enjoy my houseplants",
+     NEGATION_CHANGED),
+    ("i live in the city.", "no i dont live in the same city anymore", NEGATION_CHANGED),
+    ("I am angry with my friend.", "Yes, I also realized that I wasn't angry with my friend but rather myself",
+     NEGATION_CHANGED),
+    ("i have to cut university short", "as i stated i had to cut university short", TENSE_CHANGED),
 ]
 
 KEPT = [
@@ -38,6 +47,13 @@ KEPT = [
     ("I do try watching movies.", "I do tried watching movies."),  # a grammar fix, not a tense change
     ("my aunt passed away a couple weeks ago.", "yes, my aunt pass away a couple weeks ago"),  # present -> past
     ("I am depressed.", "Not good. I'm depressed."),
+    ("I can not sleep.", "I can barely sleep."),  # a near-negation for a negation keeps the sense
+    ("I rarely see my family.", "I see my family rarely."),
+    # a "No" that answers the supporter negates nothing of what follows (full build)
+    ("I have sent them a few emails about it.", "No, I have sent them a few emails about it. It makes me nervous."),
+    ("I live with my older sister.", "Not really, I live with my older sister and she's an essential worker"),
+    ("Sometimes it's hard to put myself first", "I try not to. Sometimes it's hard to put myself first"),
+    ("I have not had any medical appointments.", "no I have not done any medical appointments since"),
     ("i have three dogs.", "good . tired . i had to walk my three dogs ."),  # the seeker's own dogs
     ("i donate a little to charity.", "ok . i always donate some of my salary to charity ."),
     ("I enjoy singing.", "love to sing"),  # nothing copied: the similarity test alone judges it
