@@ -37,7 +37,7 @@ import numpy as np
 
 from common.offline_models import minilm_path
 from extractor.meaning import MEANING_REASONS, meaning_change
-from extractor.remarks import RemarkDetector
+from extractor.remarks import RemarkDetector, addressed_to_supporter
 from extractor.statements import WORD as _WORD
 from extractor.statements import statements
 
@@ -255,7 +255,7 @@ class SupportScorer:
         if self.remarks is not None and candidates:
             flagged = self.remarks.is_remark(self._vecs([sentences[i] for i in candidates]))
             for i, remark in zip(candidates, flagged):
-                if remark:
+                if remark or addressed_to_supporter(sentences[i]):
                     out[i] = dataclasses.replace(out[i], supported=False, reason=REMARK)
         return out
 

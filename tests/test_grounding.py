@@ -113,3 +113,22 @@ def test_alignment_labels_each_utterance(scorer):
     items, counts = training_items([pair], [0], scorer, none_ratio=1.0, cumulative_share=0.0)
     assert sorted(i.targets for i in items) == [(), (), ("i am a nurse.",), ("i love pizza.",)]
     assert counts["gold_stated"] == 2 and counts["gold_sentences"] == 3 and counts[UNLABELLED] == 1
+
+
+def test_sentences_addressed_to_the_supporter_are_remarks(scorer):
+    """Thanks, wishes for the supporter and views of what the supporter said are remarks (full-build cases the
+    detector scored just under its threshold); a clause of the seeker's own after the opener keeps it."""
+    from extractor.remarks import addressed_to_supporter
+
+    remarks = ["Thank you for caring about me.", "I hope you and your family have a good Thanksgiving.",
+               "I think you are right.", "I appreciate your help with this situation."]
+    facts = ["Thanks to my sister I am better now.", "I really appreciate her support since my parents died.",
+             "I hope to find a job soon.", "I think you are right, maybe i just need to take a pause.",
+             "thankfully im doing good."]
+    assert [addressed_to_supporter(s) for s in remarks] == [True] * 4
+    assert [addressed_to_supporter(s) for s in facts] == [False] * 5
+    utts = ["I hope you and your family have a good Thanksgiving. I lost my job at the bakery."]
+    sentences = ["I hope you and your family have a good Thanksgiving.", "I lost my job at the bakery."]
+    checked = SupportScorer(scorer.embed, remarks=True).check(sentences, utts)
+    assert [x.reason for x in checked] == [REMARK, None]
+    assert [x.reason for x in SupportScorer(scorer.embed).check(sentences, utts)] == [None, None]  # --keep-remarks
