@@ -24,6 +24,10 @@ what the rewrite changed:
 - `TENSE_CHANGED`: a verb of the copied stretch, or the one just before it, goes from past to present
   ("was" -> "am", "cared" -> "care", "as i stated i had to cut" -> "i have to cut"); not after an
   auxiliary, where the form is grammar ("I do tried" -> "I do try").
+- `QUANTITY_CHANGED`: one end of the amount / frequency scale replaced by the other, in or next to the
+  copied stretch ("I have some very dear friends" -> "I have a lot of dear friends", "sometimes" ->
+  "always"); "not much" counts as the little end ("have not had much time" -> "have had little time"
+  passes). One sentence of the full build.
 "We" -> "I" is not a change: the seeker is one of "we". Present -> past is let through: it is nearly
 always a grammar fix ("my aunt pass away" -> "passed away").
 
@@ -46,7 +50,8 @@ from extractor.statements import statements
 NEGATION_CHANGED = "adds or drops a negation the seeker used"
 SUBJECT_CHANGED = "says of the seeker what the seeker said of someone else"
 TENSE_CHANGED = "changes the tense of what the seeker said"
-MEANING_REASONS = (NEGATION_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED)
+QUANTITY_CHANGED = "changes how much or how often the seeker said"
+MEANING_REASONS = (NEGATION_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED, QUANTITY_CHANGED)
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()]")
 _CLAUSE_MARK = frozenset(".,;:!?()")
@@ -63,6 +68,9 @@ NEGATIONS = frozenset("not no never nothing nobody none nor neither nowhere with
 # Adverbs that all but negate ("I see my family rarely" -> "I see my family a lot" flips it): judged as negations.
 NEAR_NEGATIONS = frozenset("rarely seldom hardly barely scarcely".split())
 _NEGATING = NEGATIONS | NEAR_NEGATIONS
+# Two ends of a scale of amount and frequency: "some very dear friends" is not "a lot of dear friends".
+_LITTLE = frozenset("some few little bit couple several sometimes occasionally once".split())
+_LOTS = frozenset("lot lots many much plenty always often constantly all".split())
 # Words that name a subject other than the seeker ("we" includes the seeker, so it is not here).
 _OTHER_SUBJECT = frozenset("he she they you u it his her their your its someone somebody everyone everybody "
                            "people he's she's they're you're it's".split())
@@ -146,6 +154,25 @@ def _negates_kept_words(dropped: list[str]) -> bool:
     return False
 
 
+def _scale_end(words: set[str]) -> str | None:
+    """Which end of the amount / frequency scale the words name; "not much" is the little end."""
+    lots, little = bool(words & _LOTS), bool(words & _LITTLE)
+    if lots and words & _NEGATING:
+        lots, little = False, True
+    return None if lots == little else ("lots" if lots else "little")
+
+
+def _with_negation_before(words: list[str], toks: list[str], at: int) -> set[str]:
+    """The words, plus "not" when a negation stands just before them ("have not had [much]")."""
+    return set(words) | ({"not"} if _NEGATING & set(toks[max(at - 3, 0):at]) else set())
+
+
+def _scale_flipped(said: set[str], wrote: set[str]) -> bool:
+    """One end of the amount / frequency scale replaced by the other ("some" -> "a lot of", "always" -> "sometimes")."""
+    ends = _scale_end(said), _scale_end(wrote)
+    return None not in ends and ends[0] != ends[1]
+
+
 def _negates_copied_clause(theirs: list[str], i1: int, i2: int, start: int) -> bool:
     """Words dropped just before the copied stretch negate it ("i do not have a garden" -> "i have a garden"):
     they end at the stretch, their negation is in its clause (no clause mark after it), and the stretch
@@ -225,6 +252,9 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True) -> str | 
             return NEGATION_CHANGED
         if negation and i1 == end and said and said[0] in NEAR_NEGATIONS - moved and not _NEGATING & set(wrote):
             return NEGATION_CHANGED  # an adverb right after the copied words: "I see my family [rarely]"
+        if tag == "replace" and (inside or i2 == start or i1 == end) and len(said) <= 3 and _scale_flipped(
+                _with_negation_before(said, theirs, i1), _with_negation_before(wrote, mine, j1)):
+            return QUANTITY_CHANGED
         if tag != "replace" or _after_auxiliary(theirs, i1) or _after_auxiliary(mine, j1):
             continue
         if inside or len(said) <= 2:

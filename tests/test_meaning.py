@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extractor.grounding import SupportScorer, minilm_embedder
-from extractor.meaning import NEGATION_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED, meaning_change, tokens
+from extractor.meaning import NEGATION_CHANGED, QUANTITY_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED, meaning_change, tokens
 
 CHANGED = [
     ("We are married but we live together.", "We are not married but we live together.", NEGATION_CHANGED),
@@ -35,6 +35,9 @@ CHANGED = [
     ("I am angry with my friend.", "Yes, I also realized that I wasn't angry with my friend but rather myself",
      NEGATION_CHANGED),
     ("i have to cut university short", "as i stated i had to cut university short", TENSE_CHANGED),
+    ("I have a lot of dear friends that have helped me a lot.",
+     "Yes. I have some very dear friends that have helped me a lot.", QUANTITY_CHANGED),
+    ("I always go out with my friends.", "I sometimes go out with my friends.", QUANTITY_CHANGED),
 ]
 
 KEPT = [
@@ -49,6 +52,9 @@ KEPT = [
     ("I am depressed.", "Not good. I'm depressed."),
     ("I can not sleep.", "I can barely sleep."),  # a near-negation for a negation keeps the sense
     ("I rarely see my family.", "I see my family rarely."),
+    ("I have had little time to grieve myself since she is my first priority.",
+     "Thanks. I really have not had much time to grieve myself since she is my first priority."),
+    ("I have a few close friends.", "I have some close friends."),
     # a "No" that answers the supporter negates nothing of what follows (full build)
     ("I have sent them a few emails about it.", "No, I have sent them a few emails about it. It makes me nervous."),
     ("I live with my older sister.", "Not really, I live with my older sister and she's an essential worker"),
