@@ -37,7 +37,7 @@ import numpy as np
 
 from common.offline_models import minilm_path
 from extractor.meaning import MEANING_REASONS, meaning_change
-from extractor.remarks import RemarkDetector, addressed_to_supporter
+from extractor.remarks import RemarkDetector
 from extractor.statements import WORD as _WORD
 from extractor.statements import statements
 
@@ -253,9 +253,9 @@ class SupportScorer:
             out.append(x)
         candidates = [i for i, x in enumerate(out) if x.supported]
         if self.remarks is not None and candidates:
-            flagged = self.remarks.is_remark(self._vecs([sentences[i] for i in candidates]))
-            for i, remark in zip(candidates, flagged):
-                if remark or addressed_to_supporter(sentences[i]):
+            texts = [sentences[i] for i in candidates]
+            for i, remark in zip(candidates, self.remarks.is_remark(texts, self._vecs(texts))):
+                if remark:
                     out[i] = dataclasses.replace(out[i], supported=False, reason=REMARK)
         return out
 

@@ -120,8 +120,11 @@ class RemarkDetector:
             return np.zeros(0)
         return self.model().predict_proba(np.asarray(vectors, dtype=np.float32))[:, 1]
 
-    def is_remark(self, vectors: np.ndarray) -> np.ndarray:
-        return self.probability(vectors) >= self.threshold
+    def is_remark(self, sentences: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+        """Remarks among `sentences` (rows of `vectors` are their embeddings): the detector's probability at
+        the threshold, or the fixed form of `addressed_to_supporter`."""
+        by_form = np.array([addressed_to_supporter(s) for s in sentences], dtype=bool)
+        return (self.probability(vectors) >= self.threshold) | by_form if len(sentences) else by_form
 
 
 def cross_validate(vectors: np.ndarray, is_remark: np.ndarray, thresholds: Sequence[float],
