@@ -24,7 +24,7 @@ import numpy as np
 
 from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import report_section
-from extractor.grounding import SupportScorer, SupportThresholds, can_support, minilm_embedder, statements
+from extractor.grounding import SupportScorer, SupportThresholds, can_support, minilm_embedder, pieces
 from schemas.personachat import PersonaPair, read_pairs
 
 LABELS = REPO_ROOT / "extractor" / "grounding_labels.tsv"
@@ -45,8 +45,12 @@ Scores = tuple[np.ndarray, np.ndarray, np.ndarray]  # per statement: cosine, ove
 
 
 def best_scores(scorer: SupportScorer, sentences: Sequence[str], utterances: Sequence[str]) -> list[Scores]:
-    """Per sentence: cosine, overlap and the subject check against every statement of the utterances."""
-    stmts = [s for u in utterances for s in statements(u)]
+    """Per sentence: cosine, overlap and the subject check against every statement (and clause, as the scorer
+    compares them: `extractor.grounding.pieces`) of the utterances."""
+    return scores_against(scorer, sentences, [s for u in utterances for s in pieces(u)])
+
+
+def scores_against(scorer: SupportScorer, sentences: Sequence[str], stmts: Sequence[str]) -> list[Scores]:
     cos, lex = scorer.scores(sentences, stmts)
     return [(cos[i], lex[i], np.array([can_support(s, t) for t in stmts], dtype=bool)) for i, s in enumerate(sentences)]
 
@@ -83,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     sentences, stmts = [r["persona_sentence"] for r in labels], [r["statement"] for r in labels]
     scorer.prepare(sentences + stmts + [t for pairs in datasets.values() for q in pairs for t in (*q.utterances,
                                                                                                  *q.persona)])
-    cos, lex = (np.diag(m) for m in scorer.scores(sentences, stmts))  # each label pairs sentence i with statement i
-    subject = [can_support(s, t) for s, t in zip(sentences, stmts)]
+    # each label: one statement, compared as the scorer compares it (a piece by piece; as it is if it has none)
+    labelled = [scores_against(scorer, [s], pieces(t) or [t])[0] for s, t in zip(sentences, stmts)]
+    best = [int(np.argmax(c + x)) if len(c) else None for c, x, _ in labelled]  # its best piece, for the examples
+    cos = [float(c[b]) if b is not None else 0.0 for (c, _, _), b in zip(labelled, best)]
+    lex = [float(x[b]) if b is not None else 0.0 for (_, x, _), b in zip(labelled, best)]
     truth = [r["label"] == "stated" for r in labels]
     measured = {name: own_and_null(scorer, pairs, args.seed) for name, pairs in datasets.items()}
     chosen = SupportThresholds()
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
              + " | ".join(f"{n}: own supported | {n}: null supported" for n in measured) + " |",
              "|---:|---:|---:|---:|---:|" + "---:|---:|" * len(measured)]
     for th in GRID + ([chosen] if chosen not in GRID else []):
-        pred = [th.supported(float(c), x) and ok for c, x, ok in zip(cos, lex, subject)]
+        pred = [any(th.supported(float(c), float(x)) and ok for c, x, ok in zip(*row)) for row in labelled]
         tp = sum(a and b for a, b in zip(pred, truth))
         precision, recall = tp / max(sum(pred), 1), tp / max(sum(truth), 1)
         cells = [f"{rate(th, own):.3f} | {rate(th, null):.3f}" for own, null in measured.values()]
@@ -102,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     examples = ["", "Labelled examples around the chosen thresholds (cosine / overlap -> supported? ; label):", ""]
     order = sorted(range(len(labels)), key=lambda i: abs(cos[i] - chosen.lexical_cosine_min - 0.1))[:12]
     for i in sorted(order, key=lambda i: -cos[i]):
-        verdict = "supported" if chosen.supported(float(cos[i]), lex[i]) and subject[i] else "not supported"
+        verdict = "supported" if any(chosen.supported(float(c), float(x)) and ok for c, x, ok in zip(*labelled[i])) \
+            else "not supported"
         examples.append(f"- \"{sentences[i]}\" <- \"{stmts[i]}\": {cos[i]:.2f} / {lex[i]:.2f} -> {verdict}; "
                         f"label: {labels[i]['label']}")
     body = (f"Chosen (bold): `{asdict(chosen)}`: a sentence is supported by a statement when cosine >= "

@@ -5,8 +5,10 @@ state them (training data), drops generated sentences the seeker never stated (t
 check), and scores faithfulness (evaluation), so the three can never disagree.
 
 A sentence is compared with every *statement* of the person's utterances: utterances are split into
-sentences and questions are dropped (asking "where do you live?" states nothing about oneself). For
-each statement we take
+sentences and questions are dropped (asking "where do you live?" states nothing about oneself). A
+statement of several clauses also offers each first-person clause (`pieces`): "i am in new york" is all
+of what "i am in new york so yeah its very cold" says about the speaker, but against the whole statement
+its encoder similarity is diluted (0.44). For each statement (or clause) we take
 - `cosine`: sentence-encoder cosine (all-MiniLM-L6-v2 by default) between sentence and statement;
 - `lexical`: the share of the sentence's content words (stop words and a few generic words removed,
   Porter-stemmed, number words as digits) that occur in the statement.
@@ -39,7 +41,7 @@ from common.offline_models import minilm_path
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import RemarkDetector
 from extractor.statements import WORD as _WORD
-from extractor.statements import statements
+from extractor.statements import clauses, statements
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
 
@@ -134,6 +136,12 @@ def is_tautology(sentence: str) -> bool:
     return left == right
 
 
+def pieces(utterance: str) -> list[str]:
+    """What a persona sentence is compared with: each statement of the utterance, and each first-person clause
+    of a statement that has several (`extractor.statements.clauses`)."""
+    return [p for s in statements(utterance) for p in (s, *clauses(s))]
+
+
 def self_statements(utterance: str) -> list[str]:
     """The statements in which the person says something about themselves: first person, not a question,
     with at least one content word ("i think so too" and "me too" are not about the person)."""
@@ -209,9 +217,9 @@ class SupportScorer:
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Embed many texts in one batch before scoring them piecemeal (much faster)."""
-        pieces = [s for t in texts for s in statements(t)] + list(texts)
-        for start in range(0, len(pieces), 4096):
-            self._vecs(pieces[start:start + 4096])
+        todo = [p for t in texts for p in pieces(t)] + list(texts)
+        for start in range(0, len(todo), 4096):
+            self._vecs(todo[start:start + 4096])
 
     def scores(self, sentences: Sequence[str], texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cosine and content-word overlap of every sentence against every text: two [sentences, texts] arrays."""
@@ -225,7 +233,7 @@ class SupportScorer:
                              utterances: Sequence[str]) -> list[list[Support | None]]:
         """[sentence][utterance]: the best support of each sentence within each utterance (None: the
         utterance has no statement)."""
-        owners = [(u, s) for u, utt in enumerate(utterances) for s in statements(utt)]
+        owners = [(u, p) for u, utt in enumerate(utterances) for p in pieces(utt)]
         cos, lex = self.scores(sentences, [s for _, s in owners])
         out = []
         for i, sentence in enumerate(sentences):
@@ -274,7 +282,7 @@ def _norm(text: str) -> str:
 
 def _copied_statements(utterances: Sequence[str]) -> dict[str, int]:
     """Each statement of the utterances (normalised) -> the first utterance that makes it."""
-    return {_norm(s): u for u, utt in reversed(list(enumerate(utterances))) for s in statements(utt)}
+    return {_norm(p): u for u, utt in reversed(list(enumerate(utterances))) for p in pieces(utt)}
 
 
 def needs_model(sentences: Sequence[str], utterances: Sequence[str]) -> bool:

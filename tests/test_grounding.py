@@ -15,6 +15,7 @@ from extractor.grounding import (
     content_words,
     lexical_overlap,
     minilm_embedder,
+    pieces,
     self_statements,
     statements,
 )
@@ -36,6 +37,23 @@ def test_statements_drop_questions_even_without_punctuation():
     assert statements("when i was young i lived in ohio") == ["when i was young i lived in ohio"]
     assert statements("what i want is a job") == ["what i want is a job"]
     assert self_statements("i think so too . me too ! my son is 5 , do you have kids") == ["my son is 5 ,"]
+
+
+def test_pieces_add_the_first_person_clauses_of_a_statement():
+    assert pieces("i am in new york so yeah its very cold") == ["i am in new york so yeah its very cold",
+                                                                "i am in new york"]
+    assert pieces("the boy was 12 , i am a school teacher .")[1:] == ["i am a school teacher ."]
+    assert pieces("i am so tired of my job") == ["i am so tired of my job"]  # "so" before no subject: one clause
+    assert pieces("the ride was long , very dangerous sport") == ["the ride was long , very dangerous sport"]  # none first-person
+    assert pieces("do you skate ?") == []
+
+
+def test_a_clause_supports_what_the_whole_statement_dilutes(scorer):
+    said = ["how is that working out ? i am in new york so yeah its very cold"]
+    whole = scorer.scores(["i am in new york."], said[0:1])[0][0, 0]
+    assert whole < scorer.thresholds.lexical_cosine_min  # against the whole utterance: too diluted
+    assert scorer.support(["i am in new york."], said)[0].supported
+    assert not scorer.support(["i am a sport."], ["i agree . very dangerous sport"])[0].supported
 
 
 def test_content_words_normalise_numbers_and_stems():

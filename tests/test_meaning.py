@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from extractor.grounding import SupportScorer, minilm_embedder
-from extractor.meaning import NEGATION_CHANGED, QUANTITY_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED, meaning_change, tokens
+from extractor.meaning import (
+    MODALITY_CHANGED,
+    NEGATION_CHANGED,
+    QUANTITY_CHANGED,
+    SUBJECT_CHANGED,
+    TENSE_CHANGED,
+    meaning_change,
+    tokens,
+)
 
 CHANGED = [
     ("We are married but we live together.", "We are not married but we live together.", NEGATION_CHANGED),
@@ -38,6 +46,26 @@ CHANGED = [
     ("I have a lot of dear friends that have helped me a lot.",
      "Yes. I have some very dear friends that have helped me a lot.", QUANTITY_CHANGED),
     ("I always go out with my friends.", "I sometimes go out with my friends.", QUANTITY_CHANGED),
+    # a wish, a plan, a condition or a guess stated as a fact (PERSONA-CHAT held-out pairs and the full build)
+    ("i have a farm.", "one day i will haves me a farm and get to tend the bunnies .", MODALITY_CHANGED),
+    ("I am a diplomat.", "Honestly, i'd really love to work as a diplomat or a civil servant", MODALITY_CHANGED),
+    ("i follow him.", "yes. if i follow him, i will be the one to get hurt.", MODALITY_CHANGED),
+    ("I also like yoga.", "I should try yoga. I sometimes do breathing exercises when I get really stressed.",
+     MODALITY_CHANGED),
+    ("I have a Zoom meeting for all of us.", "They are all at different schools, but maybe I can do a Zoom meeting "
+     "for all of us.", MODALITY_CHANGED),
+    ("I take your advice and just ignore them for a bit.", "I think you're right. I may take your advice and just "
+     "ignore them for a bit.", MODALITY_CHANGED),
+    ("I am a gym teacher.", "Oh, that's cool. I've always wanted to be a gym teacher.", MODALITY_CHANGED),
+    # a negation under a paraphrase that copies no word as it is; someone else's thing made the seeker's; a past habit
+    ("i enjoy playing music.", "like I don't play any musical instruments but that would be great", NEGATION_CHANGED),
+    ("I do all my paperwork.", "my husband is self employeed I do all his paperwork, and he is not the empathetic kind",
+     SUBJECT_CHANGED),
+    ("I am afraid of losing my apartment.", "It makes me feel sad and lost. I'm afraid he's going to lose his apartment",
+     SUBJECT_CHANGED),
+    ("I volunteer at a nursing home.", "I use to volunteer at a nursing home, but I am afraid to now", TENSE_CHANGED),
+    ("I have been growing tomatoes for years.",
+     "Nice! I've been trying to grow tomatoes for years, but I've never had much luck.", MODALITY_CHANGED),
 ]
 
 KEPT = [
@@ -63,6 +91,19 @@ KEPT = [
     ("i have three dogs.", "good . tired . i had to walk my three dogs ."),  # the seeker's own dogs
     ("i donate a little to charity.", "ok . i always donate some of my salary to charity ."),
     ("I enjoy singing.", "love to sing"),  # nothing copied: the similarity test alone judges it
+    # hedged either way, or the hedge is in another clause
+    ("I can ask my sister to pretend to be my boss.", "Maybe I can ask my sister to pretend to be my boss."),
+    ("I plan on going to the food bank on Monday.", "I plan on trying to go to the food bank Monday, if they are open."),
+    ("I am considering going back to school to get a higher degree.",
+     "I've been considering going back to school to see if I can maybe get a higher degree."),
+    ("I go to school for nursing.", "I am going to school for nursing."),  # "going" is not a plan here
+    ("I have two kids.", "I would love some advice. I have two kids."),
+    ("I have been feeling very down lately.", "HI, I need help, I have been feeling very down lately."),
+    ("i work in a shipyard.", "you would love the shipyard i work in then ."),  # the partner's "would"
+    ("i have a dog walking business.", "cool well if you ever need them walked i have a dog walking business"),
+    ("i am a gamer.", "that is interesting . i would consider myself a gamer ."),  # an opinion softened
+    ("I imagine everything seems better with sleep", "Yeah, I would imagine everything seems better with sleep"),
+    ("I have been unemployed for months.", "I haven't worked in months"),  # a paraphrase, no negated word kept
 ]
 
 
@@ -108,7 +149,7 @@ def test_shipped_audit_matches_the_code():
     from analysis.meaning_audit import read_audit
 
     audit = read_audit()
-    assert len(audit) == 40
+    assert len(audit) == 40 + 44  # the seeded sample, then every drop of the rules added in stop 23 (modality, ...)
     assert [meaning_change(r["sentence"], r["utterance"]) for r in audit] == [r["reason"] for r in audit]
 
 

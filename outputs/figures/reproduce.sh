@@ -7,14 +7,14 @@ cd "$(dirname "$0")/../.."
 
 # 1. PESConv from all 1,300 ESConv dialogs with the default extractor (SmolLM2 + the shipped adapter)
 python -m pipelines.build_pesconv --output outputs/pesconv                         # 38 min here from an empty cache (2-core CPU)
-#    (re-running it reuses the inference cache: 96-107 s, e.g. after a change to the grounding check)
+#    (re-running it reuses the inference cache: 80-260 s, e.g. after a change to the grounding check)
 # 2. the same with the rule baseline (copy the seeker's first-person statements; no model)
 python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 66-90 s (the remark filter embeds every sentence)
 # 3. Figures 3/5: three encoders, 200 random-persona permutations, bootstrap intervals
 python -m analysis.persona_similarity --data outputs/pesconv --output outputs/figures/default \
-    --encoder minilm fasttext glove                                                 # 136-169 s (156 s in stop 22): about 98 s MiniLM + 32 s fastText + 5 s GloVe
+    --encoder minilm fasttext glove                                                 # 136-238 s (238 s in stop 23, CPU shared): about 98 s MiniLM + 32 s fastText + 5 s GloVe
 python -m analysis.persona_similarity --data outputs/pesconv-rule --output outputs/figures/rule \
-    --encoder minilm fasttext glove                                                 # 220-241 s (229 s in stop 22)
+    --encoder minilm fasttext glove                                                 # 214-241 s (214 s in stop 23)
 # 4. the viewer and a screenshot of one dialog page
 python -m analysis.browse --data outputs/pesconv --output outputs/browse           # 1.4 s for 1,300 dialogs
 chromium --headless --no-sandbox --disable-gpu --window-size=1280,1100 \
