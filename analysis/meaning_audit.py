@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import report_section
+from extractor.card import report_section, wilson
 from extractor.meaning import MEANING_REASONS
 
 AUDIT = Path(__file__).resolve().parents[1] / "extractor" / "meaning_audit.tsv"
@@ -69,10 +69,8 @@ def read_audit(path: Path = AUDIT) -> list[dict]:
 
 
 def precision_line(rows: list[dict]) -> str:
-    from scipy.stats import binomtest
-
     hits = sum(r["label"] == CHANGED for r in rows)
-    low, high = binomtest(hits, len(rows)).proportion_ci(method="wilson")
+    low, high = wilson(hits, len(rows))
     return f"{hits} of {len(rows)} ({hits / len(rows):.3f}, 95 % Wilson interval [{low:.3f}, {high:.3f}])"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import report_section
+from extractor.card import report_section, wilson
 from extractor.grounding import minilm_embedder
 from extractor.remarks import REMARK, REMARK_LABELS, REMARK_MIN, cross_validate, fit, read_labels
 
@@ -73,11 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {mark}{cv['threshold']}{mark} | {cv['precision']:.3f} | {cv['recall']:.3f} | "
                      f"{hits / max(int(flagged.sum()), 1):.3f} | {hits / max(int(truth[rounds == 2].sum()), 1):.3f} |")
     if AUDIT.exists():
-        from scipy.stats import binomtest
-
         audit = read_labels(AUDIT, rounds=False)
         hits = sum(x.label == REMARK for x in audit)
-        low, high = binomtest(hits, len(audit)).proportion_ci(method="wilson")
+        low, high = wilson(hits, len(audit))
         lines += ["", f"Audit (`extractor/{AUDIT.name}`): of {len(audit)} sentences the detector flagged at "
                       f"{REMARK_MIN} on the full default build (seeded sample, labelled afterwards), {hits} are remarks: "
                       f"precision {hits / len(audit):.3f} (95 % Wilson interval [{low:.3f}, {high:.3f}]). The others "

@@ -40,3 +40,10 @@ def report_section(body: str, card: str | Path | None, title: str) -> None:
     if card:
         write_card_section(card, title, body)
         print(f"updated {card}", file=sys.stderr)
+
+
+def wilson(hits: int, n: int) -> tuple[float, float]:
+    """95 % Wilson interval of a hand-audit share (small samples: the normal interval would leave [0, 1])."""
+    from scipy.stats import binomtest
+
+    return tuple(binomtest(hits, n).proportion_ci(method="wilson")) if n else (float("nan"), float("nan"))
