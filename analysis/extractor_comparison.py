@@ -95,11 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         + "): the grounding measure changed since that run.")
     body = (f"`{args.system}` against each baseline on the same {len(rows)} held-out pairs of `{args.eval}` "
             f"({data.get('data', '')}); paired percentile bootstrap over pairs ({BOOTSTRAP} resamples, seed {args.seed}):"
-            "\n\n" + "\n".join(lines) + note +
-            f"\n\n```\npython -m analysis.extractor_comparison --eval {args.eval}"
-            + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
+            "\n\n" + "\n".join(lines) + note)
     print(json.dumps(result, indent=1))
-    report_section(body, args.model_card, "Paired comparison")
+    report_section(body, args.model_card, "Paired comparison", f"python -m analysis.extractor_comparison --eval {args.eval}")
     return 0
 
 

@@ -121,10 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.pairs} pairs per dataset (persona sentences against another pair's utterances):\n\n"
             + "\n".join(lines) + "\n" + "\n".join(examples)
             + "\n\nThe chosen row trades a little recall for precision (faithfulness first); its null rate bounds "
-              "how often a sentence the speaker never said passes the check.\n\n"
-              f"```\npython -m analysis.grounding_calibration --pairs {args.pairs}"
-              + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
-    report_section(body, args.model_card, "Grounding thresholds")
+              "how often a sentence the speaker never said passes the check.")
+    report_section(body, args.model_card, "Grounding thresholds",
+                   f"python -m analysis.grounding_calibration --pairs {args.pairs}")
     return 0
 
 

@@ -106,10 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join(lines) + (
         "\n\nTense changes are the mildest kind and the least precise: past -> present is a real change of what is "
         "claimed (\"I worked in a restaurant\" -> \"I work in a restaurant\") but sometimes only a matter of "
-        "wording. The check is lexical and misses what it cannot align (a paraphrase that flips a meaning).\n\n"
-        f"```\npython -m analysis.meaning_audit --build {args.build}"
-        + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
-    report_section(body, args.model_card, "Meaning check")
+        "wording. The check is lexical and misses what it cannot align (a paraphrase that flips a meaning).")
+    report_section(body, args.model_card, "Meaning check", f"python -m analysis.meaning_audit --build {args.build}")
     return 0
 
 

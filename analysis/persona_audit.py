@@ -98,10 +98,8 @@ def main(argv: list[str] | None = None) -> int:
          "wrote the check). This is the one faithfulness number that does not come from the grounding measure.", "",
          *summary(rows), "", "Not faithful or not a fact:", ""]
         + [f'- {r["label"]}: "{r["sentence"]}" <- "{r["utterance"][:160]}"' + (f' ({r["note"]})' if r["note"] else "")
-           for r in rows if r["label"] != "faithful"]
-        + ["", f"```\npython -m analysis.persona_audit --build {args.build}"
-           + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```"])
-    report_section(body, args.model_card, "Kept-sentence audit")
+           for r in rows if r["label"] != "faithful"])
+    report_section(body, args.model_card, "Kept-sentence audit", f"python -m analysis.persona_audit --build {args.build}")
     return 0
 
 

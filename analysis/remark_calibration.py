@@ -96,10 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         lines += [f"- {s}" for s in rng.sample(flagged, min(args.examples, len(flagged)))]
         lines += ["", "Kept (seeded sample):", ""] + [f"- {s}" for s in rng.sample(kept, min(args.examples, len(kept)))]
     body = "\n".join(lines) + ("\n\nThe threshold favours precision: a dropped fact is information the seeker gave "
-                               "that the dataset loses.\n\n```\npython -m analysis.remark_calibration"
-                               + (f" --build {args.build}" if args.build else " --build ''")
-                               + (f" --model-card {args.model_card}" if args.model_card else "") + "\n```")
-    report_section(body, args.model_card, "Remark detector")
+                               "that the dataset loses.")
+    report_section(body, args.model_card, "Remark detector",
+                   "python -m analysis.remark_calibration" + (f" --build {args.build}" if args.build else " --build ''"))
     return 0
 
 

@@ -32,10 +32,14 @@ def write_card_section(path: str | Path, title: str, body: str) -> None:
     card.write_text(replace_section(card.read_text(encoding="utf-8"), title, body), encoding="utf-8")
 
 
-def report_section(body: str, card: str | Path | None, title: str) -> None:
-    """Print a measured section, and write it into the model card when one is given."""
+def report_section(body: str, card: str | Path | None, title: str, command: str | None = None) -> None:
+    """Print a measured section, and write it into the model card when one is given. `command` (the one that
+    measured it) ends the section as a code block, with `--model-card` when a card is written, so the card says
+    how to reproduce every number in it."""
     import sys
 
+    if command:
+        body += f"\n\n```\n{command}" + (f" --model-card {card}" if card else "") + "\n```"
     print(body)
     if card:
         write_card_section(card, title, body)
