@@ -1,12 +1,13 @@
 """Audit the meaning check (`extractor.meaning`): what it drops from a build, and how often it is right.
 
 - From a build (`--build`, default the full default build): how many generated persona sentences the
-  meaning check dropped, by kind (negation, subject, tense, amount, modality), out of all generated sentences.
+  meaning check dropped, by kind (negation, subject, tense, amount, modality, person), out of all generated sentences.
 - `--draw FILE`: a seeded sample of those drops, written as a TSV to label by hand (label column:
   `changed` when the sentence says something the seeker did not say, `faithful` when it keeps the
   meaning). The shipped audit (`extractor/meaning_audit.tsv`) is this sample of the full default build,
   labelled afterwards, plus every drop of the rules added after it (modality, someone else's thing made the
-  seeker's, a dropped "used to", a negation under a paraphrase), labelled when they were written.
+  seeker's, a dropped "used to", a negation under a paraphrase, one third person for another), labelled when
+  they were written.
 - The audit: the precision of what the check drops (share labelled `changed`), with a Wilson 95 %
   interval, per kind, and the faithful sentences it lost.
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     audit = read_audit()
     lines += ["", f"Audit (`extractor/{AUDIT.name}`): a seeded sample of those drops (`--draw`, seed 13) on the full "
                   "default build, labelled by hand afterwards, plus all the drops of the rules added after it (modality, "
-                  "possessive, \"used to\", negation under a paraphrase; each labelled when it was written). Not blind: the rules were written while reading drops of the same build, and "
+                  "possessive, \"used to\", negation under a paraphrase, person; each labelled when it was written). Not blind: the rules were written while reading drops of the same build, and "
                   "some audited sentences were among those read. Labelled `changed` (the sentence says something the "
                   f"seeker did not say): {precision_line(audit)}.", "",
               "| kind | changed / audited |", "|---|---|"]

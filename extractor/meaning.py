@@ -43,6 +43,11 @@ what the rewrite changed:
 "We" -> "I" is not a change: the seeker is one of "we". Present -> past is let through: it is nearly
 always a grammar fix ("my aunt pass away" -> "passed away").
 
+- `PERSON_CHANGED`: one third person replaced by another ("She hates who I'm dating and wants me to leave
+  him" -> "... leave her"; "I heard him discuss it" -> "I heard them discuss it"); "he" -> "him" is grammar.
+  Found by the kept-sentence audit (`analysis.persona_audit`); on the full build it drops 7 sentences, all read
+  by hand: each speaks of someone else than the seeker did.
+
 A paraphrase that copies no word as it is is aligned again on stems, for negations only: "I don't play
 any musical instruments" -> "i enjoy playing music" (found once clauses let such paraphrases through the
 similarity test, `extractor.grounding.pieces`). On the full build the possessive, "used to" and stem rules
@@ -71,7 +76,8 @@ SUBJECT_CHANGED = "says of the seeker what the seeker said of someone else"
 TENSE_CHANGED = "changes the tense of what the seeker said"
 QUANTITY_CHANGED = "changes how much or how often the seeker said"
 MODALITY_CHANGED = "states as a fact what the seeker only wished, planned or supposed"
-MEANING_REASONS = (NEGATION_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED, QUANTITY_CHANGED, MODALITY_CHANGED)
+PERSON_CHANGED = "changes who the seeker was speaking of"
+MEANING_REASONS = (NEGATION_CHANGED, SUBJECT_CHANGED, TENSE_CHANGED, QUANTITY_CHANGED, MODALITY_CHANGED, PERSON_CHANGED)
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()]")
 _CLAUSE_MARK = frozenset(".,;:!?()")
@@ -111,6 +117,8 @@ _IRREALIS = frozenset("if unless wish wished wishing hope hoped hoping maybe per
 _GOVERNING = frozenset("if unless".split())  # clause words that belong to the clause they open
 _THEIR_SUBJECT = frozenset("he she they you u".split())
 _THEIRS, _OURS = frozenset("his her their your".split()), frozenset("my our".split())
+# One third person, in its three cases: "he" -> "him" is grammar, "him" -> "her" is someone else.
+_PERSON = {w: k for k, forms in enumerate(("he him his", "she her hers", "they them their theirs")) for w in forms.split()}
 # Irregular verbs by lemma: past forms and present forms.
 _IRREGULAR = {
     "be": ({"was", "were"}, {"am", "is", "are"}), "have": ({"had"}, {"have", "has"}),
@@ -304,7 +312,12 @@ def _stems(toks: list[str]) -> list[str]:
 def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: bool = False) -> str | None:
     """The first meaning change found aligning the sentence's tokens (`mine`) with the seeker's (`theirs`).
 
-    A paraphrase that copies no word as it is is aligned again on stems, for negations only ("I don't play any
+    - `PERSON_CHANGED`: one third person replaced by another ("She hates who I'm dating and wants me to leave
+  him" -> "... leave her"; "I heard him discuss it" -> "I heard them discuss it"); "he" -> "him" is grammar.
+  Found by the kept-sentence audit (`analysis.persona_audit`); on the full build it drops 7 sentences, all read
+  by hand: each speaks of someone else than the seeker did.
+
+A paraphrase that copies no word as it is is aligned again on stems, for negations only ("I don't play any
     musical instruments" -> "i enjoy playing music"): its other edits are what a paraphrase changes anyway."""
     matcher = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
     ops = matcher.get_opcodes()
@@ -313,6 +326,7 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
         return None if stemmed or not negation else _change(_stems(mine), _stems(theirs), stemmed=True)
     start, end = kept[0][1], kept[-1][2]  # the stretch of the utterance the sentence copies
     moved = NEAR_NEGATIONS & set(mine) & set(theirs)  # adverbs move freely: "I see them rarely" -> "I rarely see them"
+    person = False
     for tag, i1, i2, j1, j2 in ops:
         if tag == "equal":
             continue
@@ -329,6 +343,9 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
             continue
         if tag == "replace" and (inside or i2 == start or i1 == end) and _THEIRS & set(said) and _OURS & set(wrote):
             return SUBJECT_CHANGED  # "I do all [his] paperwork" -> "I do all [my] paperwork"
+        if tag == "replace" and len(said) == len(wrote) == 1 and {said[0], wrote[0]} <= _PERSON.keys() \
+                and _PERSON[said[0]] != _PERSON[wrote[0]]:
+            person = True  # "wants me to leave [him]" -> "wants me to leave [her]" (after the subject test, below)
         if (inside or i2 == start) and said[-2:] in (["used", "to"], ["use", "to"]) and not {"used", "use"} & set(mine):
             return TENSE_CHANGED  # "I [use to] volunteer at a nursing home" -> "I volunteer at a nursing home"
         if inside and _irrealis_dropped(_own_clause(theirs[start:i2]), mine):
@@ -355,7 +372,9 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
     if _irrealis_dropped(before + theirs[start:start + 1], mine):  # (the next word tells "would say" apart)
         return MODALITY_CHANGED  # "one day i will haves me [a farm]" -> "i have a farm"
     first = next((op for op in kept if len(_words(theirs[op[1]:op[2]])) >= 2), None)
-    return SUBJECT_CHANGED if first is not None and _subject_changed(mine, theirs, first) else None
+    if first is not None and _subject_changed(mine, theirs, first):
+        return SUBJECT_CHANGED
+    return PERSON_CHANGED if person else None
 
 
 def _subject_changed(mine: list[str], theirs: list[str], first: tuple) -> bool:

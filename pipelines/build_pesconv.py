@@ -249,7 +249,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
             "generated": generated,
             "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
             "by_reason": dict(sorted(Counter(r.get("reason", NO_SUPPORT) for r in rows).items())),
-            "meaning_check": "extractor.meaning (negation, subject, tense, amount, modality; "
+            "meaning_check": "extractor.meaning (negation, subject, tense, amount, modality, person; "
                              "audit: extractor/meaning_audit.tsv)",
             "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
                                 if drop_remarks else None),

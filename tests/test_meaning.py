@@ -8,6 +8,7 @@ from extractor.grounding import SupportScorer, minilm_embedder
 from extractor.meaning import (
     MODALITY_CHANGED,
     NEGATION_CHANGED,
+    PERSON_CHANGED,
     QUANTITY_CHANGED,
     SUBJECT_CHANGED,
     TENSE_CHANGED,
@@ -64,6 +65,9 @@ CHANGED = [
     ("I am afraid of losing my apartment.", "It makes me feel sad and lost. I'm afraid he's going to lose his apartment",
      SUBJECT_CHANGED),
     ("I volunteer at a nursing home.", "I use to volunteer at a nursing home, but I am afraid to now", TENSE_CHANGED),
+    ("She hates who I'm dating and wants me to leave her.", "She hates who I'm dating and wants me to leave him",
+     PERSON_CHANGED),
+    ("I can see his point.", "I can see their point. They think he is using me for my car and money.", PERSON_CHANGED),
     ("I have been growing tomatoes for years.",
      "Nice! I've been trying to grow tomatoes for years, but I've never had much luck.", MODALITY_CHANGED),
 ]
@@ -104,6 +108,7 @@ KEPT = [
     ("i am a gamer.", "that is interesting . i would consider myself a gamer ."),  # an opinion softened
     ("I imagine everything seems better with sleep", "Yeah, I would imagine everything seems better with sleep"),
     ("I have been unemployed for months.", "I haven't worked in months"),  # a paraphrase, no negated word kept
+    ("I should have let him go off my life", "I should have let he go off my life"),  # "he" -> "him": grammar
 ]
 
 
@@ -149,7 +154,7 @@ def test_shipped_audit_matches_the_code():
     from analysis.meaning_audit import read_audit
 
     audit = read_audit()
-    assert len(audit) == 40 + 44  # the seeded sample, then every drop of the rules added in stop 23 (modality, ...)
+    assert len(audit) == 40 + 44 + 7  # the seeded sample, then every drop of the rules added after it (modality, ...)
     assert [meaning_change(r["sentence"], r["utterance"]) for r in audit] == [r["reason"] for r in audit]
 
 
