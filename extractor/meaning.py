@@ -41,15 +41,14 @@ what the rewrite changed:
   the seeker as a new subject ("things could be worse I do still have some savings" is two clauses). A hedge
   of the partner's is not the seeker's ("you would love the shipyard i work in"), and "I would say / consider
   / think" softens an opinion, it is no hedge. On the full build it drops 31 sentences; read by hand, 26 say
-  what the seeker did not say and 5 keep the meaning (typos such as "a lot if
-  family", a hedge in an unpunctuated earlier clause).
-"We" -> "I" is not a change: the seeker is one of "we". Present -> past is let through: it is nearly
-always a grammar fix ("my aunt pass away" -> "passed away").
-
+  what the seeker did not say and 5 keep the meaning (typos such as "a lot if family", a hedge in an
+  unpunctuated earlier clause).
 - `PERSON_CHANGED`: one third person replaced by another ("She hates who I'm dating and wants me to leave
   him" -> "... leave her"; "I heard him discuss it" -> "I heard them discuss it"); "he" -> "him" is grammar.
   Found by the kept-sentence audit (`analysis.persona_audit`); on the full build it drops 7 sentences, all read
   by hand: each speaks of someone else than the seeker did.
+"We" -> "I" is not a change: the seeker is one of "we". Present -> past is let through: it is nearly
+always a grammar fix ("my aunt pass away" -> "passed away").
 
 A paraphrase that copies no word as it is is aligned again on stems, for negations only: "I don't play
 any musical instruments" -> "i enjoy playing music" (found once clauses let such paraphrases through the
@@ -316,12 +315,7 @@ def _stems(toks: list[str]) -> list[str]:
 def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: bool = False) -> str | None:
     """The first meaning change found aligning the sentence's tokens (`mine`) with the seeker's (`theirs`).
 
-    - `PERSON_CHANGED`: one third person replaced by another ("She hates who I'm dating and wants me to leave
-  him" -> "... leave her"; "I heard him discuss it" -> "I heard them discuss it"); "he" -> "him" is grammar.
-  Found by the kept-sentence audit (`analysis.persona_audit`); on the full build it drops 7 sentences, all read
-  by hand: each speaks of someone else than the seeker did.
-
-A paraphrase that copies no word as it is is aligned again on stems, for negations only ("I don't play any
+    A paraphrase that copies no word as it is is aligned again on stems, for negations only ("I don't play any
     musical instruments" -> "i enjoy playing music"): its other edits are what a paraphrase changes anyway."""
     matcher = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
     ops = matcher.get_opcodes()
