@@ -42,9 +42,9 @@ def paired_difference(ours: Sequence[PairScore], theirs: Sequence[PairScore], se
     for _ in range(rounds if n > 1 else 0):
         pick = rng.integers(0, n, n)
         diffs.append(summarise([ours[i] for i in pick])["f1"] - summarise([theirs[i] for i in pick])["f1"])
-    point = summarise(ours)["f1"] - summarise(theirs)["f1"]
+    f1, baseline_f1 = summarise(ours)["f1"], summarise(theirs)["f1"]
     low, high = (np.percentile(diffs, [2.5, 97.5]) if diffs else (float("nan"), float("nan")))
-    return {"f1": summarise(ours)["f1"], "baseline_f1": summarise(theirs)["f1"], "difference": point,
+    return {"f1": f1, "baseline_f1": baseline_f1, "difference": f1 - baseline_f1,
             "low": float(low), "high": float(high), "ahead_share": float(np.mean([d > 0 for d in diffs])) if diffs else 0.0,
             "pairs": n}
 
