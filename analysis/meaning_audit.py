@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import report_section, wilson
+from extractor.card import read_labelled, report_section, wilson
 from extractor.meaning import MEANING_REASONS
 
 AUDIT = Path(__file__).resolve().parents[1] / "extractor" / "meaning_audit.tsv"
@@ -61,12 +61,7 @@ def draw(rows: list[dict], build: Path, n: int, seed: int, path: Path) -> None:
 
 
 def read_audit(path: Path = AUDIT) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    bad = [r for r in rows if r.get("label") not in (CHANGED, FAITHFUL)]
-    if bad:
-        raise InputError(f"{path}: label must be '{CHANGED}' or '{FAITHFUL}', got {bad[0].get('label')!r}")
-    return rows
+    return read_labelled(path, (CHANGED, FAITHFUL))
 
 
 def precision_line(rows: list[dict]) -> str:

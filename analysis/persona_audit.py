@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
-from extractor.card import report_section, wilson
+from extractor.card import read_labelled, report_section, wilson
 
 AUDIT = REPO_ROOT / "extractor" / "persona_audit.tsv"
 LABELS = ("faithful", "unfaithful", "not_a_fact")
@@ -58,14 +58,7 @@ def draw(build: Path, n: int, seed: int, path: Path) -> int:
 
 
 def read_audit(path: Path = AUDIT) -> list[dict]:
-    if not path.exists():
-        raise InputError(f"{path} does not exist (draw one with --draw FILE and label it)")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    bad = [r for r in rows if r.get("label") not in LABELS]
-    if bad:
-        raise InputError(f"{path}: label must be one of {', '.join(LABELS)}, got {bad[0].get('label')!r}")
-    return rows
+    return read_labelled(path, LABELS)
 
 
 def summary(rows: list[dict]) -> list[str]:

@@ -51,3 +51,19 @@ def wilson(hits: int, n: int) -> tuple[float, float]:
     from scipy.stats import binomtest
 
     return tuple(binomtest(hits, n).proportion_ci(method="wilson")) if n else (float("nan"), float("nan"))
+
+
+def read_labelled(path: str | Path, labels: tuple[str, ...]) -> list[dict]:
+    """The rows of a hand-labelled audit TSV (`--draw` writes them unlabelled); a missing file or a label
+    outside `labels` is a user error, said in one line."""
+    import csv
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist (draw one with --draw FILE and label it)")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    bad = [r for r in rows if r.get("label") not in labels]
+    if bad:
+        raise InputError(f"{path}: label must be one of {', '.join(labels)}, got {bad[0].get('label')!r}")
+    return rows
