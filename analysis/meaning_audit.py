@@ -1,13 +1,14 @@
 """Audit the meaning check (`extractor.meaning`): what it drops from a build, and how often it is right.
 
 - From a build (`--build`, default the full default build): how many generated persona sentences the
-  meaning check dropped, by kind (negation, subject, tense, amount, modality, person), out of all generated sentences.
+  meaning check dropped, by kind (negation, subject, tense, amount, modality, person, joined
+  parts), out of all generated sentences.
 - `--draw FILE`: a seeded sample of those drops, written as a TSV to label by hand (label column:
   `changed` when the sentence says something the seeker did not say, `faithful` when it keeps the
   meaning). The shipped audit (`extractor/meaning_audit.tsv`) is this sample of the full default build,
   labelled afterwards, plus every drop of the rules added after it (modality, someone else's thing made the
-  seeker's, a dropped "used to", a negation under a paraphrase, one third person for another), labelled when
-  they were written.
+  seeker's, a dropped "used to", a negation under a paraphrase, one third person for another, two parts of
+  what the seeker said joined), labelled when they were written.
 - The audit: the precision of what the check drops (share labelled `changed`), with a Wilson 95 %
   interval, per kind, and the faithful sentences it lost.
 

@@ -41,7 +41,7 @@ from common.offline_models import minilm_path
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import RemarkDetector
 from extractor.statements import WORD as _WORD
-from extractor.statements import clauses, statements
+from extractor.statements import clauses, speaks_of_self, statements
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised rows
 
@@ -56,10 +56,8 @@ _GENERIC = frozenset(
     "like love enjoy really just lot lots ve don didn doesn isn wasn t s m ll d re im ive dont good great nice "
     "thing things want get got go going make think know time day today people yes yeah oh ok okay well hi hello "
     "hey thanks thank sure pretty kind sort way also sorry hear understand agree glad hope guess mean see bet "
-    "wish maybe probably definitely totally absolutely".split())
+    "wish maybe probably definitely totally absolutely dunno".split())
 _FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|me|mine|myself)\b", re.IGNORECASE)
-_SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
-                      re.IGNORECASE)
 SHORT_ANSWER_WORDS = 5
 # Why the check drops a sentence (a Support's `reason`; counted in the build manifest).
 NO_SUPPORT = "no support in the seeker's words"
@@ -89,11 +87,6 @@ class Support:
     cosine: float
     lexical: float
     reason: str | None = None  # why it is not supported (one of DROP_REASONS); None when it is
-
-
-def speaks_of_self(text: str) -> bool:
-    """First person (I, my, we, ...) anywhere in the text."""
-    return bool(_SPEAKER.search(text.replace("\u2019", "'")))
 
 
 def supports_the_speaker(statement: str) -> bool:

@@ -21,7 +21,13 @@ WORD = re.compile(r"[a-z0-9]+")
 _CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s)|"
                            r"\s+(?=(?:so|and|or)\s+(?:i|we|my|our|i'm|im|i've|yeah|it|its|it's|that|they|he|she)\b)",
                            re.IGNORECASE)
-_SPEAKER = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|me|myself|we|we're|our|us)\b", re.IGNORECASE)
+_SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
+                      re.IGNORECASE)
+
+
+def speaks_of_self(text: str) -> bool:
+    """First person (I, my, we, ...) anywhere in the text."""
+    return bool(_SPEAKER.search(text.replace("\u2019", "'")))
 
 
 def statements(utterance: str) -> list[str]:
@@ -46,4 +52,4 @@ def clauses(statement: str) -> list[str]:
     parts = [p.strip() for p in _CLAUSE_SPLIT.split(statement) if p and p.strip()]
     if len(parts) < 2:
         return []
-    return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and _SPEAKER.search(p.replace("\u2019", "'"))]
+    return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]

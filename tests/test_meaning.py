@@ -8,6 +8,7 @@ from extractor.grounding import SupportScorer, minilm_embedder
 from extractor.meaning import (
     MODALITY_CHANGED,
     NEGATION_CHANGED,
+    PARTS_JOINED,
     PERSON_CHANGED,
     QUANTITY_CHANGED,
     SUBJECT_CHANGED,
@@ -73,6 +74,8 @@ CHANGED = [
     ("I can see his point.", "I can see their point. They think he is using me for my car and money.", PERSON_CHANGED),
     ("I have been growing tomatoes for years.",
      "Nice! I've been trying to grow tomatoes for years, but I've never had much luck.", MODALITY_CHANGED),
+    ("I broke my front teeth.", "I broke my foot and chipped my two front teeth.", PARTS_JOINED),
+    ("I go part time.", "I go to school and work part time.", PARTS_JOINED),
 ]
 
 KEPT = [
@@ -112,6 +115,9 @@ KEPT = [
     ("I imagine everything seems better with sleep", "Yeah, I would imagine everything seems better with sleep"),
     ("I have been unemployed for months.", "I haven't worked in months"),  # a paraphrase, no negated word kept
     ("I should have let him go off my life", "I should have let he go off my life"),  # "he" -> "him": grammar
+    ("I have two kids.", "I have a wife and two kids."),  # one item of a list dropped
+    ("I really want to move.", "I really need to find a new job and want to move."),  # the second verb kept
+    ("I love my family.", "I love my job and my family."),
 ]
 
 
