@@ -10,8 +10,11 @@ looser measure would make them look better. This one is a person's judgement: ea
   supporter).
 
 - `--draw FILE`: write the seeded sample of a build (default the full default build) as a TSV to label.
-- Without it: the shipped audit (`extractor/persona_audit.tsv`) by label, with 95 % Wilson intervals and the
-  sentences that are not faithful; `--model-card` writes it as the "Kept-sentence audit" section.
+- Without it: the shipped audits by label, each round and pooled, with 95 % Wilson intervals and the
+  sentences that are not faithful; `--model-card` writes it as the "Kept-sentence audit" section. Two rounds
+  ship (`extractor/persona_audit*.tsv`): round 1 drawn from the build of stop 23 (seed 13), round 2 from the
+  build of the current check (seed 25, round 1's sentences left out), so a later rule is read on fresh sentences.
+  When `--build` holds shards, the report also says which audited sentences that build no longer keeps.
 
     python -m analysis.persona_audit [--build outputs/pesconv] [--draw FILE] [--model-card extractor/default_adapter/model_card.md]
 """
@@ -26,6 +29,9 @@ from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, r
 from extractor.card import read_labelled, report_section, wilson
 
 AUDIT = REPO_ROOT / "extractor" / "persona_audit.tsv"
+AUDITS = {AUDIT: "round 1: seed 13, the full default build of stop 23",
+          AUDIT.with_name("persona_audit_round2.tsv"): "round 2: seed 25, the full default build of stop 25 (the "
+                                                       "current check), round 1's sentences left out"}
 LABELS = ("faithful", "unfaithful", "not_a_fact")
 COLUMNS = ("dialog_id", "turn", "sentence", "utterance", "label", "note")
 
@@ -77,21 +83,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draw", metavar="TSV", help="write a seeded sample of the build's persona sentences to label")
     p.add_argument("--sample", type=int, default=100, help="sentences to draw (default 100)")
     p.add_argument("--seed", type=int, default=13, help="sampling seed (default 13)")
-    p.add_argument("--audit", default=str(AUDIT), help=f"the labelled audit (default {AUDIT.relative_to(REPO_ROOT)})")
+    p.add_argument("--audit", nargs="+", default=[str(a) for a in AUDITS],
+                   help="labelled audit files (default the shipped rounds, extractor/persona_audit*.tsv)")
     p.add_argument("--model-card", metavar="MD", help="write the result as the '## Kept-sentence audit' section")
     args = p.parse_args(argv)
     if args.draw:
         n = draw(Path(args.build), args.sample, args.seed, Path(args.draw))
         print(f"wrote {n} sentences to label to {args.draw}", file=sys.stderr)
         return 0
-    rows = read_audit(Path(args.audit))
-    body = "\n".join(
-        [f"A seeded sample of {len(rows)} persona sentences of the full default build (`--draw`, seed {args.seed}), each "
-         "read beside its evidence turn and labelled by hand (`" + Path(args.audit).name + "`; not blind: the labeller "
-         "wrote the check). This is the one faithfulness number that does not come from the grounding measure.", "",
-         *summary(rows), "", "Not faithful or not a fact:", ""]
-        + [f'- {r["label"]}: "{r["sentence"]}" <- "{r["utterance"][:160]}"' + (f' ({r["note"]})' if r["note"] else "")
-           for r in rows if r["label"] != "faithful"])
+    rounds = {Path(a): read_audit(Path(a)) for a in args.audit}
+    rows = [r for labelled in rounds.values() for r in labelled]
+    lines = ["Seeded samples of the full default build's persona sentences (`--draw`), each read beside its evidence "
+             "turn and labelled by hand (not blind: the labeller wrote the check). This is the one faithfulness number "
+             "that does not come from the grounding measure.", ""]
+    for path, labelled in rounds.items():
+        lines += [f"`{path.name}` ({AUDITS.get(path.resolve(), 'a sample drawn with --draw')}):", "", *summary(labelled), ""]
+    if len(rounds) > 1:
+        lines += ["All rounds together:", "", *summary(rows), ""]
+    lines += ["Not faithful or not a fact:", ""]
+    lines += [f'- {r["label"]}: "{r["sentence"]}" <- "{r["utterance"][:160]}"' + (f' ({r["note"]})' if r["note"] else "")
+              for r in rows if r["label"] != "faithful"]
+    if list((build := Path(args.build)).glob("data/*.parquet")):
+        kept = {(d, s) for d, _, s, _ in kept_sentences(build)}
+        gone = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept]
+        lines += ["", f"`{build}` no longer keeps {len(gone)} of these {len(rows)} sentences"
+                  + (": " + "; ".join(f'"{r["sentence"]}" ({r["label"]})' for r in gone) if gone else "") + "."]
+    body = "\n".join(lines)
     report_section(body, args.model_card, "Kept-sentence audit", f"python -m analysis.persona_audit --build {args.build}")
     return 0
 

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.persona_audit import AUDIT, LABELS, kept_sentences, main, read_audit
+from analysis.persona_audit import AUDITS, LABELS, kept_sentences, main, read_audit
 from common.cli import InputError
 
 
@@ -51,9 +51,31 @@ def test_report_counts_each_label_and_writes_the_card(tmp_path):
     assert f'- unfaithful: "{rows[1]["sentence"]}"' in text
 
 
-def test_shipped_audit_is_labelled():
-    rows = read_audit(AUDIT)
-    assert len(rows) == 100 and {r["label"] for r in rows} <= set(LABELS)
+def test_shipped_audits_are_labelled_and_share_no_sentence():
+    rounds = [read_audit(path) for path in AUDITS]
+    assert [len(rows) for rows in rounds] == [100, 100]
+    assert all({r["label"] for r in rows} <= set(LABELS) for rows in rounds)
+    first, second = ({(r["dialog_id"], r["sentence"]) for r in rows} for rows in rounds)
+    assert not first & second  # round 2 reads fresh sentences
+
+
+def test_report_pools_rounds_and_names_what_the_build_no_longer_keeps(tmp_path):
+    build = tiny_build(tmp_path / "build")
+    audits = []
+    for name, rows in (("a.tsv", [("d1", 1, "I have two dogs.", "faithful")]),
+                       ("b.tsv", [("d2", 0, "I work days.", "unfaithful"), ("d2", 0, "I work nights.", "faithful")])):
+        path = tmp_path / name
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f, delimiter="\t", lineterminator="\n")
+            out.writerow(("dialog_id", "turn", "sentence", "utterance", "label", "note"))
+            out.writerows((d, t, s, "text", label, "") for d, t, s, label in rows)
+        audits.append(str(path))
+    card = tmp_path / "card.md"
+    card.write_text("# card\n")
+    assert main(["--build", str(build), "--audit", *audits, "--model-card", str(card)]) == 0
+    text = card.read_text()
+    assert "All rounds together" in text and "| faithful | 2 of 3 |" in text and "| unfaithful | 1 of 2 |" in text
+    assert 'no longer keeps 1 of these 3 sentences: "I work days." (unfaithful)' in text
 
 
 def test_a_folder_without_shards_is_a_one_line_error(tmp_path):
