@@ -13,7 +13,8 @@ looser measure would make them look better. This one is a person's judgement: ea
 - Without it: the shipped audits by label, each round and pooled, with 95 % Wilson intervals and the
   sentences that are not faithful; `--model-card` writes it as the "Kept-sentence audit" section. Two rounds
   ship (`extractor/persona_audit*.tsv`): round 1 drawn from the build of stop 23 (seed 13), round 2 from the
-  build of the current check (seed 25, round 1's sentences left out), so a later rule is read on fresh sentences.
+  build of the current check, so a later rule is read on fresh sentences (round 2 is `--draw FILE --seed 25
+  --sample 120` on that build, round 1's sentences removed, the first 100 of the rest kept).
   When `--build` holds shards, the report also says which audited sentences that build no longer keeps.
 
     python -m analysis.persona_audit [--build outputs/pesconv] [--draw FILE] [--model-card extractor/default_adapter/model_card.md]

@@ -45,7 +45,7 @@ def test_report_counts_each_label_and_writes_the_card(tmp_path):
         out.writerows(rows)
     card = tmp_path / "card.md"
     card.write_text("# card\n")
-    assert main(["--audit", str(drawn), "--model-card", str(card)]) == 0
+    assert main(["--build", str(build), "--audit", str(drawn), "--model-card", str(card)]) == 0
     text = card.read_text()
     assert "## Kept-sentence audit" in text and "| unfaithful | 1 of 3 |" in text and "| faithful | 2 of 3 |" in text
     assert f'- unfaithful: "{rows[1]["sentence"]}"' in text
