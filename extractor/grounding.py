@@ -25,7 +25,10 @@ The build's check (`SupportScorer.check`) adds tests on a supported sentence: it
 speaker (`about_self`); it must keep the meaning of the utterance that supports it (no negation
 dropped or added, no one else's statement made the seeker's, no past made present:
 `extractor.meaning`); and, when the scorer has a `RemarkDetector`, it must not be a remark to the
-supporter ("I will try that.", `extractor.remarks`). Each dropped sentence carries its `reason`.
+supporter ("I will try that.", `extractor.remarks`). Each dropped sentence carries its `reason`. With the
+remark detector, a kept sentence is then cut of the clauses that only address the supporter and judged again
+("I am still looking for work, thanks for asking." is kept as "I am still looking for work."), so a fact
+said together with thanks is kept without them.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ import numpy as np
 
 from common.offline_models import minilm_path
 from extractor.meaning import MEANING_REASONS, meaning_change
-from extractor.remarks import RemarkDetector
+from extractor.remarks import RemarkDetector, cut_remark_clauses
 from extractor.statements import WORD as _WORD
 from extractor.statements import clauses, speaks_of_self, statements
 
@@ -56,7 +59,7 @@ _GENERIC = frozenset(
     "like love enjoy really just lot lots ve don didn doesn isn wasn t s m ll d re im ive dont good great nice "
     "thing things want get got go going make think know time day today people yes yeah oh ok okay well hi hello "
     "hey thanks thank sure pretty kind sort way also sorry hear understand agree glad hope guess mean see bet "
-    "wish maybe probably definitely totally absolutely dunno".split())
+    "wish maybe probably definitely totally absolutely dunno haven hasn hadn".split())  # "No, I haven't yet."
 _FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|i'll|my|me|mine|myself)\b", re.IGNORECASE)
 SHORT_ANSWER_WORDS = 5
 # Why the check drops a sentence (a Support's `reason`; counted in the build manifest).
@@ -87,6 +90,11 @@ class Support:
     cosine: float
     lexical: float
     reason: str | None = None  # why it is not supported (one of DROP_REASONS); None when it is
+    text: str | None = None  # what was judged (and is kept) when the check cut a remark clause; None: as given
+
+    def kept_text(self, sentence: str) -> str:
+        """The sentence as the check judged it (less any remark clause)."""
+        return self.text or sentence
 
 
 def supports_the_speaker(statement: str) -> bool:
@@ -111,8 +119,10 @@ def about_self(sentence: str) -> bool:
     """A persona sentence says something about the speaker: first person (I, my, we, ...) and a content
     word, and not a tautology. "Thank you.", "Very true." or "I think so too" copy the seeker's words but are
     not facts about the seeker; "This whole covid thing makes it worse" is about the world; "My best friend is
-    my best friend." (from "my partner is my best friend") says nothing at all."""
-    return speaks_of_self(sentence) and bool(content_words(sentence)) and not is_tautology(sentence)
+    my best friend." (from "my partner is my best friend") says nothing at all; "where do i get the magic
+    candle?" asks."""
+    return (speaks_of_self(sentence) and bool(content_words(sentence)) and not is_tautology(sentence)
+            and bool(statements(sentence)))
 
 
 _DETERMINERS = frozenset("my our your the a an".split())
@@ -244,7 +254,26 @@ class SupportScorer:
         """The build's grounding check: `support`; then a sentence that is not about the speaker (`about_self`),
         that changes the meaning of its supporting utterance (`extractor.meaning`), or (with a remark
         detector) that is a remark to the supporter, is not supported however closely it copies the
-        seeker's words. Each unsupported sentence says why (`reason`)."""
+        seeker's words. Each unsupported sentence says why (`reason`).
+
+        With a remark detector, a sentence that passes is then cut of the clauses that only address the
+        supporter (`extractor.remarks.cut_remark_clauses`): "I am still looking for work, thanks for asking."
+        is kept as "I am still looking for work." (`Support.text`) if that passes the same tests; a sentence
+        of such clauses only ("I like that idea.") is a remark. The cut never keeps what the whole sentence
+        failed, so a fact is never rescued from a sentence the detector found a remark."""
+        out = self._judge(sentences, utterances)
+        if self.remarks is None:
+            return out
+        cuts = {i: cut_remark_clauses(sentences[i]) for i, x in enumerate(out) if x.supported}
+        redo = [i for i, cut in cuts.items() if cut and cut != sentences[i]]
+        for i, cut in cuts.items():
+            if not cut:
+                out[i] = dataclasses.replace(out[i], supported=False, reason=REMARK)
+        for i, x in zip(redo, self._judge([cuts[i] for i in redo], utterances)):
+            out[i] = dataclasses.replace(x, text=cuts[i])
+        return out
+
+    def _judge(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
         out = []
         for s, x in zip(sentences, self.support(sentences, utterances)):
             if x.supported and not about_self(s):

@@ -31,7 +31,17 @@ about me." 0.72, "I hope you and your family have a good Thanksgiving."): a sent
 addressing the supporter (thanks, a wish for them, "I think you are right") and has no first-person
 subject after the opener is a remark too (`addressed_to_supporter`). On the full build that rule flags
 30 kept sentences; read by hand, all 30 address the supporter (two carry a little more: "I think you are
-right and having more projects to work on would make me happy.").
+right and having more projects to work on would make me happy."). A request to the supporter opens the
+same way ("Tell me about!", "please help me to overcome this", "Give me some tips"): "me" is first person,
+but such a sentence asks and states nothing.
+
+Many kept sentences mix a fact with a remark ("I am good, thanks for asking.", "I think you are right, maybe
+i just need to take a pause"): of 46 kept sentences of a full build that thank or agree with the supporter,
+read by hand, 20 were pure remarks, 23 mixed and 3 facts. Dropping them whole would lose the facts, so the
+check cuts, from a sentence it keeps, the clauses that only address the supporter (`cut_remark_clauses`:
+thanks, agreement, praise of a suggestion, "as you suggested") and judges what is left, the seeker's own
+words in their order; a sentence of such clauses only is a remark.
+The build lists each cut in `remark_cuts.jsonl` with what the extractor wrote.
 """
 from __future__ import annotations
 
@@ -54,7 +64,10 @@ _TO_SUPPORTER = re.compile(
     r"|i\s+(?:(?:really|truly|do|so|greatly|just|also)\s+)*appreciate\s+(?:you|your|it|this|that|all|the)\b"
     r"|(?:i|we)\s+(?:(?:really|truly|just|do|sincerely|also|still)\s+)*(?:hope|wish|know|think|guess|bet|believe|"
     r"understand|see|suppose|imagine|assume|trust|realize|realise|feel like)\s+(?:that\s+)?"
-    r"(?:you|your|u|ur|you're|youre|you've|you'll|y'all)\b)", re.IGNORECASE)
+    r"(?:you|your|u|ur|you're|youre|you've|you'll|y'all)\b"
+    # a request to the supporter: "Tell me about!", "please help me to overcome this", "Give me some tips",
+    # "wish me luck :)" ("me" is first person, but the sentence asks; it states nothing)
+    r"|(?:please\s+)?(?:tell|help|give|show|teach|advise|guide|wish|let|send)\s+me\b|please\b)", re.IGNORECASE)
 _SEEKER_SUBJECT = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|we|we're|we've)\b", re.IGNORECASE)
 
 
@@ -65,6 +78,87 @@ def addressed_to_supporter(sentence: str) -> bool:
     text = sentence.replace("\u2019", "'")
     found = _TO_SUPPORTER.match(text)
     return bool(found) and not _SEEKER_SUBJECT.search(text[found.end():])
+# A clause that is, all of it, a remark to the supporter: thanks ("thanks for asking"), agreement ("I agree
+# with you there", "I think you are right"), praise of a suggestion ("that's a good idea", "I like that
+# idea"), "I never thought of it that way". Matched against the whole clause, so "I agree that he's jealous"
+# and "I like the idea of a virtual book club" stay facts.
+_LEAD = r"\W*(?:(?:and|but|so|ok|okay|well|oh|yes|yeah|yep|again|also|hmm+|hrm+|wow|ah+)\W+)*"
+_REMARK_CLAUSE = re.compile(
+    _LEAD + r"(?:"
+    r"(?:thank(?:s|\s*you|\s*u)?|thx|ty|many\s+thanks)(?:\b|(?=for))(?!\s+(?:to|god|goodness|heavens)\b).*"
+    r"|i\s+(?:(?:really|truly|do|so|greatly|just|also)\s+)*appreciate\s+(?:you|your|it|this|that|all|the)\b.*"
+    r"|(?:i\s+)?(?:(?:totally|completely|really|do|definitely|fully|100%|also|kind\s+of|kinda)\s+)*agree"
+    r"(?:\s+with\s+(?:you|that|this|u))?(?:\s+(?:there|on\s+that|100%|completely|totally|too))*"
+    r"|(?:i\s+(?:(?:think|guess|suppose|know|believe|tend\s+to\s+think|am\s+sure|hope|feel\s+like|see)\s+)"
+    r"(?:that\s+)?)?(?:you'?re|you\s+are|your|ur|u\s+r|you\s+were|you\s+may\s+be|you\s+might\s+be)\s+"
+    r"(?:(?:so|totally|absolutely|definitely|probably|quite|very|100%|right)\s+)*(?:right|correct)"
+    r"(?:\s+(?:about|on)\s+(?:that|this|it))?(?:\s+there)?"
+    r"|(?:(?:that|this|it)\s*(?:'s|s|\s+is|\s+was|\s+sounds(?:\s+like)?|\s+would\s+be)|thats|what)\s+"
+    r"(?:(?:a|an|such\s+a|really|very|so|pretty|great|good|also|actually|definitely)\s+)*"
+    r"(?:good|great|nice|excellent|wonderful|amazing|awesome|interesting|fantastic|brilliant|smart|helpful|useful)"
+    r"(?:\s+(?:idea|advice|point|suggestion|thought|tip|plan|one)s?)?(?:\s+too)?"
+    r"|(?:a\s+)?(?:(?:really|very)\s+)?(?:good|great|nice)\s+(?:idea|advice|point|suggestion)s?"
+    r"|i\s+(?:(?:really|do|actually|definitely|also)\s+)*(?:like|love)\s+(?:that|this|your|the)\s+"
+    r"(?:idea|suggestion|advice|thought)s?(?:\s+too)?"
+    r"|i\s*(?:(?:have|had|'ve|ve)\s+)?(?:never|not|hadn'?t|haven'?t)\s+thought\s+(?:of|about)\s+(?:it|that|this)"
+    r"(?:\s+(?:that|this)\s+way|\s+like\s+that)?(?:\s+before)?"
+    r")\W*", re.IGNORECASE)
+# Where a persona sentence's clauses meet (commas, ellipses, dashes, a conjunction), and a closing "as you
+# suggested" that credits the supporter.
+_CLAUSE_EDGE = re.compile(
+    r"\s*[,;:!]\s+|\s*\.{2,}\s*|\s+-+\s+|\s+(?=(?:but|and|so)\s+(?:again\s+)?(?:i|i'm|im|i've|ive|i'll|we|my|thanks?|"
+    r"thx|you're|youre|you\s+are|that's|thats|that\s+is|this\s+is)\b)", re.IGNORECASE)
+_TRAILING_REMARK = re.compile(r"\s+as\s+you\s+(?:suggested|said|mentioned|recommended|advised)\b"
+                              r"|[\s,;:-]+(?:thanks|thank\s+you|thx)(?:\s+(?:so|very)\s+much)?(?=[\s.!]*$)", re.IGNORECASE)
+_THANKS_AS_OBJECT = frozenset("tell told tells telling say said says saying her him them to".split())
+
+
+def is_remark_clause(clause: str) -> bool:
+    """A clause that only addresses the supporter (see `_REMARK_CLAUSE` and `addressed_to_supporter`)."""
+    text = clause.replace("\u2019", "'").strip()
+    return bool(_REMARK_CLAUSE.fullmatch(text)) or addressed_to_supporter(text)
+
+
+def _cut_trailing_remark(sentence: str) -> str:
+    """"... as you suggested." and a closing "thanks" cut off ("i will tell her thank you" keeps its object)."""
+    found = _TRAILING_REMARK.search(sentence)
+    if not found:
+        return sentence
+    before = sentence[:found.start()].split()
+    if found.group(0).strip().lower().startswith("thank") and before and before[-1].lower() in _THANKS_AS_OBJECT:
+        return sentence
+    rest = sentence[:found.start()].rstrip(" ,;:-")
+    return rest + sentence[found.end():].strip()
+
+
+def cut_remark_clauses(sentence: str) -> str:
+    """The sentence less the clauses at its start or end that only address the supporter; "" when every clause
+    does; the sentence itself when none does.
+
+    "I am good, thanks for asking." -> "I am good."; "I think you are right, maybe i just need to take a
+    pause" -> "maybe i just need to take a pause"; "I would try the food bank as you suggested." -> "I would
+    try the food bank."; "I like that idea." -> "". What is kept is one unbroken stretch of the seeker's
+    words: a remark between two clauses of the seeker's own is left in place, since joining the clauses
+    around it could say something else ("he can't stop and you're right, letting go is all i can do")."""
+    text = _cut_trailing_remark(sentence)
+    edges = list(_CLAUSE_EDGE.finditer(text))
+    starts = [0] + [m.end() for m in edges]
+    ends = [m.start() for m in edges] + [len(text)]
+    empty = [not text[a:b].strip() for a, b in zip(starts, ends)]
+    remark = [e or is_remark_clause(text[a:b]) for e, a, b in zip(empty, starts, ends)]
+    if all(remark):
+        return ""
+    if text == sentence and not any(r and not e for r, e in zip(remark, empty)):
+        return sentence
+    first = remark.index(False)
+    last = len(remark) - 1 - remark[::-1].index(False)
+    out = text[starts[first]:ends[last]].strip()
+    out = re.sub(r"^(?:(?:and|but|so)\s+)", "", out, flags=re.IGNORECASE)
+    out = out[:1].upper() + out[1:] if sentence[:1].isupper() else out
+    closing = re.search(r"[.!]+$", sentence.rstrip())
+    return out.rstrip(" ,;:-") + (closing.group(0) if closing and not re.search(r"[.!?]$", out) else "")
+
+
 REMARK, FACT = "remark", "fact"
 REMARK_MIN = 0.75  # P(remark) at which a sentence is dropped (see the module docstring)
 REGULARISATION = 3.0  # logistic-regression C

@@ -60,6 +60,7 @@ def label_utterance(inp: ExtractionInput, generated: list[str], scorer: SupportS
     for sentence, sup in zip(generated, support):
         if not sup.supported:
             continue
+        sentence = sup.kept_text(sentence)
         (faithful if sup.cosine >= STRICT_COSINE or not added_words(sentence, inp) else loose).append(sentence)
     if loose:
         extra = ", ".join(sorted(added_words(loose[0], inp)))

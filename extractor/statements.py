@@ -15,7 +15,10 @@ _QUESTION_START = re.compile(r"\s+(?=" + _QUESTION_OPENER + ")", re.IGNORECASE)
 # ("how many times should i do this", "what can i do"); "when i was young" is a statement.
 _WH_QUESTION = (r"(?:how|what|where|when|why|who|which)(?:\s+\w+){0,2}?\s+"
                 r"(?:should|can|could|do|does|did|would|will|is|are|am|was|were)\s+(?:i|you|we|he|she|they|it|my|your)\b")
-_IS_QUESTION = re.compile(r"^\W*(?:" + _QUESTION_OPENER + "|" + _WH_QUESTION + ")", re.IGNORECASE)
+# ... or an auxiliary before the speaker's own subject ("should I try to get her back though")
+_SELF_QUESTION = r"(?:should|shall|can|could|would|will|do|does|did|am|may|might|must)\s+(?:i|we)\b"
+_IS_QUESTION = re.compile(r"^\W*(?:" + _QUESTION_OPENER + "|" + _WH_QUESTION + "|" + _SELF_QUESTION + ")",
+                          re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9]+")
 # Where a statement's clauses meet: a comma or semicolon, or a conjunction before a new subject.
 _CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s)|"

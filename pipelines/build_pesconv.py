@@ -34,6 +34,7 @@ from schemas.esconv import choose_input_files, list_input_files
 log = logging.getLogger("pesconv")
 HUB_DATASET = "thu-coai/esconv"
 DEFAULT_OUTPUT = "outputs/pesconv"
+CUT_FILE = "remark_cuts.jsonl"  # persona sentences kept less a remark clause, with what the extractor wrote
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +179,8 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str
                                                 lambda r: (r["source"], r["index"], r["reason"])))
         _ = folded["unsupported"] | "WriteUnsupported" >> WriteJsonLines(
             files.join(partial, "unsupported.jsonl"), lambda r: (r["dialog_id"], r["turn"], r["sentence"]))
+        _ = folded["cut"] | "WriteCut" >> WriteJsonLines(
+            files.join(partial, CUT_FILE), lambda r: (r["dialog_id"], r["turn"], r["generated"]))
 
 
 def finish_output(partial: str, out: str, num_shards: int) -> dict[str, Any]:
@@ -195,7 +198,7 @@ def finish_output(partial: str, out: str, num_shards: int) -> dict[str, Any]:
                 new.append(path)
     files.delete_all(files.list_files(files.join(out, "data", "*.parquet")))
     moved = [files.join(out, "data", p.rsplit("/", 1)[-1]) for p in new]
-    for name in ("rejects.jsonl", "unsupported.jsonl"):
+    for name in ("rejects.jsonl", "unsupported.jsonl", CUT_FILE):
         src = files.join(partial, name)
         if files.exists(src):
             new.append(src)
@@ -253,7 +256,15 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
                              "audit: extractor/meaning_audit.tsv)",
             "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
                                 if drop_remarks else None),
-            "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl"}
+            "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl",
+            # kept less a clause that only addresses the supporter ("I am good, thanks for asking.")
+            "remark_clauses_cut": _count_lines(files.join(out, CUT_FILE)), "cut_listed_in": CUT_FILE}
+
+
+def _count_lines(path: str) -> int:
+    from pipelines import files
+
+    return sum(1 for line in files.read_text(path).splitlines() if line) if files.exists(path) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         f"to the supporter ("
         + ", ".join(f"{n} {reason}" for reason, n in grounding["by_reason"].items()) + ") and were "
         f"{'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
-        f"(listed in {files.join(out, 'unsupported.jsonl')}). Shards in {files.join(out, 'data')}, rejects with "
+        f"(listed in {files.join(out, 'unsupported.jsonl')}); {grounding['remark_clauses_cut']} were kept less a "
+        f"clause that only addressed the supporter (listed in {files.join(out, CUT_FILE)}). Shards in {files.join(out, 'data')}, rejects with "
         f"reasons in {files.join(out, 'rejects.jsonl')}, provenance in {files.join(out, 'manifest.json')}. "
         f"Load with datasets.load_dataset('{out}').")
     if read == 0:

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import time
+import zlib
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -28,6 +29,7 @@ from pipelines.elements import (
     GroundedSentence,
     Located,
     Outcome,
+    PackedRow,
     Request,
     SourceFile,
     TurnOutcome,
@@ -42,6 +44,7 @@ log = logging.getLogger("pesconv")
 NAMESPACE = "pesconv"
 REJECTS = "rejects"
 UNSUPPORTED = "unsupported"
+CUT = "cut"  # sentences kept less a remark clause
 FILE_INFO = "file_info"
 
 
@@ -167,8 +170,8 @@ class GroundPersonas(beam.DoFn):
             self.scorer.prepare([s for _, (_, sents) in batch for s in sents])
         for key, (inp, sentences) in batch:
             supports = self.scorer.check(sentences, list(inp.utterances))
-            yield key, Outcome(tuple(GroundedSentence(s, x.supported, x.utterance, round(x.cosine, 4),
-                                                      round(x.lexical, 4), x.reason)
+            yield key, Outcome(tuple(GroundedSentence(x.kept_text(s), x.supported, x.utterance, round(x.cosine, 4),
+                                                      round(x.lexical, 4), x.reason, s if x.text else None)
                                      for s, x in zip(sentences, supports)))
 
 
@@ -221,7 +224,8 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
     """Build the PESConv row: the de-duplicated persona visible at every turn, each sentence with its evidence.
 
     Unsupported sentences (no support in the seeker's words) are dropped unless `keep_unsupported`;
-    either way each one leaves on UNSUPPORTED, so the manifest counts them. A dialog one of whose
+    either way each one leaves on UNSUPPORTED, so the manifest counts them; a sentence kept less a remark
+    clause leaves on CUT with what the extractor wrote. A dialog one of whose
     requests made the model fail is rejected with the error (REJECTS), never written half-annotated."""
     dialog_id, groups = kv
     valid: ValidDialog = groups["dialog"][0]
@@ -235,6 +239,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         return
     annotated = set(annotated_positions(dialog, start_utterance))
     unsupported_rows: list[dict[str, Any]] = []
+    cut_rows: list[dict[str, Any]] = []  # kept less a remark clause (extractor.remarks.cut_remark_clauses)
 
     def facts(turn: int) -> list[tuple[str, int]]:
         kept = []
@@ -242,7 +247,10 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
             if not g.supported:
                 unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
                                          "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported,
-                                         "reason": g.reason or NO_SUPPORT})
+                                         "reason": g.reason or NO_SUPPORT,
+                                         **({"generated": g.generated} if g.generated else {})})
+            elif g.generated:
+                cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated, "kept": g.sentence})
             if g.supported or keep_unsupported:
                 kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
         return kept
@@ -267,6 +275,8 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         whole.merge(facts(WHOLE_DIALOG), merge_threshold)
     for row in unsupported_rows:
         yield beam.pvalue.TaggedOutput(UNSUPPORTED, row)
+    for row in cut_rows:
+        yield beam.pvalue.TaggedOutput(CUT, row)
     yield {
         "_order": valid.order,
         "_generated": sum(len(o.sentences) for o in inferred.values()),
@@ -305,10 +315,22 @@ def parquet_bytes(rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
-def write_shard(kv: tuple[tuple[str, int], Iterable[dict]], data_dir: str, num_shards: int):
+def pack_row(row: dict[str, Any], num_shards: int) -> PackedRow:
+    """A folded row, compressed for the shuffle to its shard (see PackedRow)."""
+    data = zlib.compress(json.dumps({k: v for k, v in row.items() if not k.startswith("_")},
+                                    ensure_ascii=False).encode("utf-8"), 6)
+    return PackedRow(row["split"], shard_of(row["dialog_id"], num_shards), row["_order"], row["_turns"],
+                     row["_generated"], data)
+
+
+def unpack_row(packed: PackedRow) -> dict[str, Any]:
+    return json.loads(zlib.decompress(packed.data).decode("utf-8"))
+
+
+def write_shard(kv: tuple[tuple[str, int], Iterable[PackedRow]], data_dir: str, num_shards: int):
     """One shard of one split, rows in input order; one worker per shard."""
-    (split, index), rows = kv
-    rows = sorted(rows, key=lambda r: r["_order"])
+    (split, index), packed = kv
+    rows = [unpack_row(p) for p in sorted(packed, key=lambda p: p.order)]
     files.write_bytes(files.join(data_dir, shard_name(split, index, num_shards)), parquet_bytes(rows))
     yield split, len(rows)
 

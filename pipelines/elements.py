@@ -58,6 +58,7 @@ class GroundedSentence:
     cosine: float
     lexical: float
     reason: str | None = None  # why it is not supported (extractor.grounding.DROP_REASONS); None when it is
+    generated: str | None = None  # what the extractor wrote, when the check cut a remark clause from it
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,19 @@ class TurnOutcome:
 
     turn: int
     outcome: Outcome
+
+
+@dataclass(frozen=True)
+class PackedRow:
+    """A PESConv row on its way to its shard: the row compressed (zlib'd JSON), so the shuffle that groups rows
+    by shard holds a few kB per dialog, not the row's repeated per-turn persona lists (tens of kB)."""
+
+    split: str
+    shard: int
+    order: int  # reading order: rows are written in it
+    turns: int  # annotated seeker turns (for the build's counts)
+    generated: int  # persona sentences the extractor generated
+    data: bytes
 
 
 def reject_row(record: RawRecord, reason: str, dialog_id: str | None = None) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def systems(args: argparse.Namespace) -> list[System]:
 def checked(scorer, sentences: list[str], utterances: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """(kept, [(dropped, reason)]): the build's grounding check on one request's output."""
     support = scorer.check(sentences, list(utterances))
-    return ([s for s, x in zip(sentences, support) if x.supported],
+    return ([x.kept_text(s) for s, x in zip(sentences, support) if x.supported],
             [(s, x.reason) for s, x in zip(sentences, support) if not x.supported])
 
 

@@ -2,7 +2,7 @@
 
     dialogs, rejects = pipeline | ReadDialogs(files, ...)                  (dialog_id, ValidDialog)
     outcomes = dialogs | ExtractPersonas(handler, cache, fingerprint, ...) (dialog_id, TurnOutcome)
-    folded = {"dialog": dialogs, "persona": outcomes} | FoldDialogs(...)  rows, unsupported, rejects
+    folded = {"dialog": dialogs, "persona": outcomes} | FoldDialogs(...)  rows, unsupported, cut, rejects
     folded["rows"] | WriteShards(data_dir, num_shards)
 
 Every transform runs on workers (nothing is loaded on the driver), writes through Beam's FileSystems,
@@ -127,7 +127,8 @@ class ExtractPersonas(beam.PTransform):
 
 
 class FoldDialogs(beam.PTransform):
-    """{"dialog", "persona"} -> {"rows", "unsupported", "rejects"}: one PESConv row per dialog (fold_dialog)."""
+    """{"dialog", "persona"} -> {"rows", "unsupported", "cut", "rejects"}: one PESConv row per dialog (fold_dialog);
+    the sentences the check dropped, and those it kept less a remark clause."""
 
     def __init__(self, start_utterance: int = 3, merge_threshold: float = 0.85, context: str = "utterance",
                  keep_unsupported: bool = False, progress_every: float = 10.0):
@@ -138,15 +139,16 @@ class FoldDialogs(beam.PTransform):
     def expand(self, joined):
         folded = (joined | "JoinDialog" >> beam.CoGroupByKey()
                   | "Fold" >> beam.FlatMap(steps.fold_dialog, *self.args).with_outputs(
-                      steps.UNSUPPORTED, steps.REJECTS, main="rows"))
+                      steps.UNSUPPORTED, steps.CUT, steps.REJECTS, main="rows"))
         rows = folded.rows | "Progress" >> beam.ParDo(steps.LogProgress("dialogs_folded", "dialogs folded",
                                                                         self.progress_every))
-        return {"rows": rows, "unsupported": folded[steps.UNSUPPORTED], "rejects": folded[steps.REJECTS]}
+        return {"rows": rows, "unsupported": folded[steps.UNSUPPORTED], "cut": folded[steps.CUT],
+                "rejects": folded[steps.REJECTS]}
 
 
 class WriteShards(beam.PTransform):
     """PESConv rows -> `data/{split}-0000i-of-0000n.parquet`, one worker per shard (stable hash of the
-    dialog id), rows in input order: the same input and settings give byte-identical shards. Writes
+    dialog id), rows in input order, compressed on their way to the shard (PackedRow): the same input and settings give byte-identical shards. Writes
     `counts/rows.json` (rows, annotated turns and generated sentences)."""
 
     def __init__(self, data_dir: str, num_shards: int, counts_dir: str):
@@ -155,10 +157,11 @@ class WriteShards(beam.PTransform):
 
     def expand(self, rows):
         n = self.num_shards
-        _ = (rows | "ToShard" >> beam.Map(lambda r: ((r["split"], steps.shard_of(r["dialog_id"], n)), r))
+        packed = rows | "Pack" >> beam.Map(steps.pack_row, n)
+        _ = (packed | "ToShard" >> beam.Map(lambda p: ((p.split, p.shard), p))
              | "ByShard" >> beam.GroupByKey()
              | "Write" >> beam.FlatMap(steps.write_shard, self.data_dir, n))
-        return (rows | "RowCounts" >> beam.Map(lambda r: {"rows": 1, "turns": r["_turns"], "generated": r["_generated"]})
+        return (packed | "RowCounts" >> beam.Map(lambda p: {"rows": 1, "turns": p.turns, "generated": p.generated})
                 | "SumRows" >> beam.CombineGlobally(steps.add_counts)
                 | "WriteRows" >> beam.Map(steps.write_json, files.join(self.counts_dir, "rows.json")))
 

@@ -14,7 +14,7 @@ from extractor.formatting import ExtractionInput
 from extractor.grounding import REMARK
 from extractor.meaning import NEGATION_CHANGED
 from extractor.requests import CUMULATIVE, UTTERANCE, annotated_positions, extraction_requests, seeker_positions
-from pipelines.build_steps import UNSUPPORTED, GroundPersonas, fold_dialog, request_key
+from pipelines.build_steps import CUT, UNSUPPORTED, GroundPersonas, fold_dialog, request_key
 from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDialog
 from pipelines.inference import InferenceCache
 from schemas.esconv import SEEKER, RawRecord, normalise_dialog
@@ -51,6 +51,17 @@ def test_grounding_step_drops_remarks_with_their_reason_unless_asked_not_to():
             assert_that(out, equal_to([expected]))
 
 
+def test_grounding_step_keeps_a_fact_less_its_thanks_and_says_what_was_generated():
+    inp = ExtractionInput(("I am still looking for work, thanks for asking.",), "How is the job search going?")
+    generated = "I am still looking for work, thanks for asking."
+    for remarks, expected in ((True, ("I am still looking for work.", True, generated)), (False, (generated, True, None))):
+        with BeamTestPipeline() as p:
+            out = (p | beam.Create([("k", (inp, [generated]))]) | beam.BatchElements(min_batch_size=1)
+                   | beam.ParDo(GroundPersonas(remarks=remarks))
+                   | beam.Map(lambda kv: [(g.sentence, g.supported, g.generated) for g in kv[1].sentences]))
+            assert_that(out, equal_to([[expected]]))
+
+
 def test_grounding_step_drops_a_flipped_negation_with_its_reason():
     """The Beam step applies the meaning check: the seeker's words, the opposite meaning."""
     inp = ExtractionInput(("We are not married but we live together.",), "Are you married?")
@@ -68,6 +79,21 @@ def fold(dialog, results: dict[int, list[GroundedSentence]], context=UTTERANCE, 
     tagged = [o.value for o in outputs if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == UNSUPPORTED]
     row = next(o for o in outputs if isinstance(o, dict))
     return row, tagged
+
+
+def test_fold_keeps_the_cut_sentence_and_lists_what_was_generated():
+    d = real_dialog()
+    seekers = seeker_positions(d)
+    results = {p: [] for p in seekers}
+    results[seekers[1]] = [GroundedSentence("I lost my job.", True, 0, 0.9, 1.0, None, "I lost my job, thanks for asking.")]
+    valid = ValidDialog(d, 0, "train", RawRecord(d.source, d.source_index, None))
+    persona = [TurnOutcome(turn, Outcome(tuple(sentences))) for turn, sentences in results.items()]
+    outputs = list(fold_dialog((d.dialog_id, {"dialog": [valid], "persona": persona}), 3, 0.85))
+    cut = [o.value for o in outputs if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == CUT]
+    row = next(o for o in outputs if isinstance(o, dict))
+    assert row["persona"] == ["I lost my job."] and row["persona_evidence"] == [seekers[1]]
+    assert cut == [{"dialog_id": d.dialog_id, "turn": seekers[1], "generated": "I lost my job, thanks for asking.",
+                    "kept": "I lost my job."}]
 
 
 def test_fold_drops_and_counts_an_invented_sentence_and_keeps_evidence():

@@ -16,6 +16,7 @@ from extractor.grounding import REMARK, may_state_a_fact
 from extractor.loading import resolve_extractor
 from extractor.requests import UTTERANCE, extraction_requests, seeker_positions
 from extractor.rule import RuleExtractor, rule_baseline
+from pipelines import build_steps as steps
 from pipelines.build_pesconv import main
 from pipelines.inference import ExtractorModelHandler
 from pipelines.splits import assign_splits
@@ -74,7 +75,8 @@ def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: 
         out = (p | beam.Create(keyed(dialogs))
                | ExtractPersonas(ExtractorModelHandler(RULE, 4), RULE.fingerprint, str(tmp_path / "cache"),
                                  str(tmp_path / "counts"), context=UTTERANCE))
-        assert_that(out | beam.Map(lambda kv: (kv[0], kv[1].turn, tuple(g.sentence for g in kv[1].outcome.sentences))),
+        assert_that(out | beam.Map(lambda kv: (kv[0], kv[1].turn,
+                                               tuple(g.generated or g.sentence for g in kv[1].outcome.sentences))),
                     equal_to(expected), label="sentences")
         # copies are supported; the check drops only remarks to the supporter among them
         assert_that(out | beam.Map(lambda kv: all(g.supported or g.reason == REMARK for g in kv[1].outcome.sentences)),
@@ -158,6 +160,11 @@ def test_write_shards_is_deterministic_and_one_file_per_shard(tmp_path: Path):
     assert names == sorted(f.name for f in (tmp_path / "b").iterdir()) and len(names) == 6
     assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in names)
     assert json.loads((tmp_path / "counts-a" / "rows.json").read_text()) == {"rows": 40, "turns": 40, "generated": 0}
+    packed = steps.pack_row({**rows[1], "persona": ["I lost my job."] * 50}, 3)  # rows travel compressed, losslessly
+    assert steps.unpack_row(packed) == {k: v for k, v in {**rows[1], "persona": ["I lost my job."] * 50}.items()
+                                        if not k.startswith("_")}
+    assert (packed.split, packed.order, packed.shard) == ("train", 1, steps.shard_of("esconv-0001", 3))
+    assert len(packed.data) < 300
 
 
 @pytest.mark.slow

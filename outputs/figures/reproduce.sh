@@ -15,6 +15,8 @@ python -m analysis.persona_similarity --data outputs/pesconv --output outputs/fi
     --encoder minilm fasttext glove                                                 # 136-238 s (238 s in stop 23, CPU shared): about 98 s MiniLM + 32 s fastText + 5 s GloVe
 python -m analysis.persona_similarity --data outputs/pesconv-rule --output outputs/figures/rule \
     --encoder minilm fasttext glove                                                 # 214-241 s (214 s in stop 23)
+#    the README's table from the regressions CSVs (tests/test_similarity_table.py checks the README holds it)
+python -m analysis.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
 # 4. the viewer and a screenshot of one dialog page
 python -m analysis.browse --data outputs/pesconv --output outputs/browse           # 1.4 s for 1,300 dialogs
 chromium --headless --no-sandbox --disable-gpu --window-size=1280,1100 \
