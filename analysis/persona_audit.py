@@ -22,6 +22,7 @@ looser measure would make them look better. This one is a person's judgement: ea
 from __future__ import annotations
 
 import csv
+import json
 import random
 import sys
 from pathlib import Path
@@ -77,6 +78,12 @@ def summary(rows: list[dict]) -> list[str]:
     return lines
 
 
+def read_cuts(build: Path) -> list[dict]:
+    """The build's sentences kept less a remark clause (none in a build from before the cut)."""
+    path = build / "remark_cuts.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line] if path.exists() else []
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     p = command_parser("python -m analysis.persona_audit", __doc__)
@@ -106,9 +113,15 @@ def main(argv: list[str] | None = None) -> int:
               for r in rows if r["label"] != "faithful"]
     if list((build := Path(args.build)).glob("data/*.parquet")):
         kept = {(d, s) for d, _, s, _ in kept_sentences(build)}
-        gone = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept]
+        cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in read_cuts(build)}
+        cut = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept
+               and (kept_as := cuts.get((r["dialog_id"], r["sentence"]))) and (r["dialog_id"], kept_as) in kept]
+        gone = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept and r not in cut]
         lines += ["", f"`{build}` no longer keeps {len(gone)} of these {len(rows)} sentences"
                   + (": " + "; ".join(f'"{r["sentence"]}" ({r["label"]})' for r in gone) if gone else "") + "."]
+        if cut:
+            lines += ["It keeps " + "; ".join(f'"{r["sentence"]}" ({r["label"]}) as "{cuts[(r["dialog_id"], r["sentence"])]}"'
+                                             for r in cut) + " (a remark clause cut, `remark_cuts.jsonl`)."]
     body = "\n".join(lines)
     report_section(body, args.model_card, "Kept-sentence audit", f"python -m analysis.persona_audit --build {args.build}")
     return 0

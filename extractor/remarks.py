@@ -78,6 +78,8 @@ def addressed_to_supporter(sentence: str) -> bool:
     text = sentence.replace("\u2019", "'")
     found = _TO_SUPPORTER.match(text)
     return bool(found) and not _SEEKER_SUBJECT.search(text[found.end():])
+
+
 # A clause that is, all of it, a remark to the supporter: thanks ("thanks for asking"), agreement ("I agree
 # with you there", "I think you are right"), praise of a suggestion ("that's a good idea", "I like that
 # idea"), "I never thought of it that way". Matched against the whole clause, so "I agree that he's jealous"
@@ -152,6 +154,8 @@ def cut_remark_clauses(sentence: str) -> str:
         return sentence
     first = remark.index(False)
     last = len(remark) - 1 - remark[::-1].index(False)
+    if text == sentence and first == 0 and last == len(remark) - 1:  # the only remark is between own clauses
+        return sentence
     out = text[starts[first]:ends[last]].strip()
     out = re.sub(r"^(?:(?:and|but|so)\s+)", "", out, flags=re.IGNORECASE)
     out = out[:1].upper() + out[1:] if sentence[:1].isupper() else out

@@ -191,6 +191,7 @@ def test_remark_clauses_are_cut_and_the_seekers_own_words_kept():
     # as an object, no remark at all
     for fact in ["He believes he can't stop and you're right, letting go is all i can really do now",
                  "I wouldn't be so sure, but thanks, I guess I might get lucky.", "i will tell her thank you",
+                 "so I lost my job, thanks, and I am sad.",
                  "so i can't help him get a refull no...", "I have a lot of interviews but no one wants to hire me :(",
                  "I like the idea of a virtual book club.", "Thank God I have a job.", "I lost my job, and I am sad.",
                  "I agree that he's jealous but his daughter isn't really that good.", "I have no idea what to do."]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,7 +63,10 @@ def test_shipped_audits_are_labelled_and_share_no_sentence():
 def test_report_pools_rounds_and_names_what_the_build_no_longer_keeps(tmp_path):
     build = tiny_build(tmp_path / "build")
     audits = []
-    for name, rows in (("a.tsv", [("d1", 1, "I have two dogs.", "faithful")]),
+    (build / "remark_cuts.jsonl").write_text(json.dumps(
+        {"dialog_id": "d1", "turn": 1, "generated": "I have a cat, thanks for asking.", "kept": "I have a cat."}) + "\n")
+    for name, rows in (("a.tsv", [("d1", 1, "I have two dogs.", "faithful"),
+                                  ("d1", 1, "I have a cat, thanks for asking.", "faithful")]),
                        ("b.tsv", [("d2", 0, "I work days.", "unfaithful"), ("d2", 0, "I work nights.", "faithful")])):
         path = tmp_path / name
         with open(path, "w", newline="", encoding="utf-8") as f:
@@ -74,8 +78,9 @@ def test_report_pools_rounds_and_names_what_the_build_no_longer_keeps(tmp_path):
     card.write_text("# card\n")
     assert main(["--build", str(build), "--audit", *audits, "--model-card", str(card)]) == 0
     text = card.read_text()
-    assert "All rounds together" in text and "| faithful | 2 of 3 |" in text and "| unfaithful | 1 of 2 |" in text
-    assert 'no longer keeps 1 of these 3 sentences: "I work days." (unfaithful)' in text
+    assert "All rounds together" in text and "| faithful | 3 of 4 |" in text and "| unfaithful | 1 of 2 |" in text
+    assert 'no longer keeps 1 of these 4 sentences: "I work days." (unfaithful)' in text
+    assert 'It keeps "I have a cat, thanks for asking." (faithful) as "I have a cat."' in text
 
 
 def test_a_folder_without_shards_is_a_one_line_error(tmp_path):
