@@ -22,7 +22,6 @@ looser measure would make them look better. This one is a person's judgement: ea
 from __future__ import annotations
 
 import csv
-import json
 import random
 import sys
 from pathlib import Path
@@ -78,12 +77,6 @@ def summary(rows: list[dict]) -> list[str]:
     return lines
 
 
-def read_cuts(build: Path) -> list[dict]:
-    """The build's sentences kept less a remark clause (none in a build from before the cut)."""
-    path = build / "remark_cuts.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line] if path.exists() else []
-
-
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     p = command_parser("python -m analysis.persona_audit", __doc__)
@@ -113,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
               for r in rows if r["label"] != "faithful"]
     if list((build := Path(args.build)).glob("data/*.parquet")):
         kept = {(d, s) for d, _, s, _ in kept_sentences(build)}
-        cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in read_cuts(build)}
-        cut = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept
-               and (kept_as := cuts.get((r["dialog_id"], r["sentence"]))) and (r["dialog_id"], kept_as) in kept]
-        gone = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept and r not in cut]
+        from pipelines import files  # Beam's FileSystems: imported only when a build is read
+
+        # a sentence kept less a remark clause (remark_cuts.jsonl) is still kept, as its cut text
+        cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in files.read_jsonl(str(build / "remark_cuts.jsonl"))}
+        missing = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept]
+        cut = [r for r in missing if (r["dialog_id"], cuts.get((r["dialog_id"], r["sentence"]))) in kept]
+        gone = [r for r in missing if r not in cut]
         lines += ["", f"`{build}` no longer keeps {len(gone)} of these {len(rows)} sentences"
                   + (": " + "; ".join(f'"{r["sentence"]}" ({r["label"]})' for r in gone) if gone else "") + "."]
         if cut:

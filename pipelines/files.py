@@ -35,6 +35,13 @@ def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+def read_jsonl(path: str) -> list[dict]:
+    """The rows of a JSON-lines file the build wrote ([] when it does not exist)."""
+    import json
+
+    return [json.loads(line) for line in read_text(path).splitlines() if line] if exists(path) else []
+
+
 def exists(path: str) -> bool:
     return FileSystems.exists(path)
 
