@@ -22,6 +22,7 @@ looser measure would make them look better. This one is a person's judgement: ea
 from __future__ import annotations
 
 import csv
+import json
 import random
 import sys
 from pathlib import Path
@@ -106,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
               for r in rows if r["label"] != "faithful"]
     if list((build := Path(args.build)).glob("data/*.parquet")):
         kept = {(d, s) for d, _, s, _ in kept_sentences(build)}
-        from pipelines import files  # Beam's FileSystems: imported only when a build is read
-
         # a sentence kept less a remark clause (remark_cuts.jsonl) is still kept, as its cut text
-        cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in files.read_jsonl(str(build / "remark_cuts.jsonl"))}
+        path = build / "remark_cuts.jsonl"
+        cut_rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x] if path.exists() else []
+        cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in cut_rows}
         missing = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept]
         cut = [r for r in missing if (r["dialog_id"], cuts.get((r["dialog_id"], r["sentence"]))) in kept]
         gone = [r for r in missing if r not in cut]
