@@ -3,10 +3,10 @@
     python -m analysis.evaluate Joint=outputs/pal/joint PAL=outputs/pal/pal/generations-test.jsonl
 
 Each RUN is `[NAME=]PATH`, PATH a generations JSONL of pipelines.generate or a run folder (all
-its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py. Every metric
-except Distinct and EAD comes with a percentile bootstrap 95 % interval over the run's test turns
-(`--bootstrap` rounds, seeded; PPL and BLEU are recomputed on each resample; resampling with replacement
-biases Distinct and EAD down, so they get none).
+its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py. Every metric comes
+with a 95 % interval over the run's test turns: a percentile bootstrap (`--bootstrap` rounds, seeded;
+PPL and BLEU are recomputed on each resample), except Distinct and EAD, which resampling with
+replacement biases down: theirs is a delete-one jackknife interval over the decoded responses.
 """
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".json").write_text(json.dumps({"runs": results, "paper": PAPER_ROWS, "columns": columns,
                                                     "paper_compat": args.paper_compat,
                                                     "code_version": code_version()}, indent=2, default=str))
-    note = (f"\n\nBrackets: percentile bootstrap 95 % intervals over turns ({args.bootstrap} rounds, seed {args.seed})."
+    note = (f"\n\nBrackets: percentile bootstrap 95 % intervals over turns ({args.bootstrap} rounds, seed {args.seed}); "
+            "D-n and E-n: delete-one jackknife 95 % intervals over the decoded responses (approximate)."
             if args.bootstrap else "")
     out.with_suffix(".md").write_text(md + note + "\n\nTurns: " + counts + "\n\nPaper (Table 3):\n\n" + paper + "\n")
     print(f"\nEvaluated {len(results)} run(s) ({counts}) in {time.time() - started:.0f}s. "

@@ -66,8 +66,10 @@ _TO_SUPPORTER = re.compile(
     r"understand|see|suppose|imagine|assume|trust|realize|realise|feel like)\s+(?:that\s+)?"
     r"(?:you|your|u|ur|you're|youre|you've|you'll|y'all)\b"
     # a request to the supporter: "Tell me about!", "please help me to overcome this", "Give me some tips",
-    # "wish me luck :)" ("me" is first person, but the sentence asks; it states nothing)
-    r"|(?:please\s+)?(?:tell|help|give|show|teach|advise|guide|wish|let|send)\s+me\b|please\b)", re.IGNORECASE)
+    # "wish me luck :)", "pls give me more inspriation" ("me" is first person, but the sentence asks; it states
+    # nothing); "please" in its chat spellings too
+    r"|(?:(?:please|pls|plz|plse|pleas)\s+)?(?:tell|help|give|show|teach|advise|guide|wish|let|send)\s+me\b"
+    r"|(?:please|pls|plz|plse|pleas)\b)", re.IGNORECASE)
 _SEEKER_SUBJECT = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|we|we're|we've)\b", re.IGNORECASE)
 
 

@@ -161,6 +161,14 @@ class ResponseModel:
         model.net.to(device)
         return model
 
+    def merge_for_inference(self) -> None:
+        """Fold the LoRA deltas (and trained token rows) into the base weights: the same function up to float
+        rounding, without the adapter's extra matmuls at every layer (decoding only; the model stops being
+        trainable or savable as an adapter)."""
+        if self.lora_r and hasattr(self.net, "merge_and_unload"):
+            self.net = self.net.merge_and_unload()
+            self.net.eval()
+
     def stop_ids(self) -> list[int]:
         """eos, and the family's own stops (the decoder-only family ends a response at a line break)."""
         if not hasattr(self, "_stop_ids"):

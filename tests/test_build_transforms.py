@@ -167,13 +167,64 @@ def test_write_shards_is_deterministic_and_one_file_per_shard(tmp_path: Path):
     assert len(packed.data) < 300
 
 
+RULE_BUILD = ["--extractor", "rule", "--num-shards", "2", "--progress-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def local_rule_build(tmp_path_factory, small_esconv: Path) -> Path:
+    """The reference: the rule build of the small ESConv folder on the default local runner."""
+    out = tmp_path_factory.mktemp("local") / "one"
+    assert main(["--input", str(small_esconv), *RULE_BUILD, "--output", str(out)]) == 0
+    return out
+
+
 @pytest.mark.slow
-def test_separate_worker_processes_write_identical_shards(tmp_path: Path, small_esconv: Path):
-    common = ["--input", str(small_esconv), "--extractor", "rule", "--num-shards", "2", "--progress-every", "1"]
-    assert main([*common, "--output", str(tmp_path / "one")]) == 0
+def test_separate_worker_processes_write_identical_shards(tmp_path: Path, small_esconv: Path, local_rule_build: Path):
+    common = ["--input", str(small_esconv), *RULE_BUILD]
     assert main([*common, "--output", str(tmp_path / "two"), "--direct_running_mode=multi_processing",
                  "--direct_num_workers=2"]) == 0
-    one, two = read_manifest(tmp_path / "one"), read_manifest(tmp_path / "two")
+    one, two = read_manifest(local_rule_build), read_manifest(tmp_path / "two")
     assert one["shards"] == two["shards"] and one["counts"] == two["counts"]
     assert one["counts"]["read"] == one["counts"]["written"] == 7
     assert two["settings"]["beam_options"] == ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
+@pytest.mark.slow
+def test_portable_runner_with_an_external_worker_pool_writes_identical_shards(tmp_path: Path, small_esconv: Path,
+                                                                             local_rule_build: Path):
+    """The path a Flink or Spark cluster takes: the pipeline is translated to Beam's portable form, submitted
+    through the Job API (Beam's embedded job service stands in for the runner's Java job server) and run by
+    SDK workers that a separate worker-pool process starts (`--environment_type EXTERNAL`, as a Beam worker
+    pool beside each Flink task manager or Spark executor). The shards must equal the local runner's."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "pool.log"
+    with open(log, "w") as out:
+        pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                                 "--service_port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+        # (the pool starts its workers as "python ...": this interpreter's, whatever PATH says)
+    try:
+        deadline = time.time() + 60
+        while "Started worker pool" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.5)
+        assert main(["--input", str(small_esconv), *RULE_BUILD, "--output", str(tmp_path / "portable"),
+                     "--runner", "PortableRunner",
+                     "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
+                     "--environment_config", f"localhost:{port}"]) == 0
+    finally:
+        pool.terminate()
+        pool.wait(timeout=30)
+    assert "Starting worker" in log.read_text()  # the work ran in the pool's worker processes
+    local, portable = read_manifest(local_rule_build), read_manifest(tmp_path / "portable")
+    assert local["shards"] == portable["shards"] and local["counts"] == portable["counts"]
+    assert portable["counts"]["read"] == portable["counts"]["written"] == 7
+    for shard in (local_rule_build / "data").iterdir():
+        assert shard.read_bytes() == (tmp_path / "portable" / "data" / shard.name).read_bytes()

@@ -135,7 +135,6 @@ def test_bootstrap_intervals_cover_the_point_and_shrink_with_more_turns():
                  "response": REF, "generation": [HYP, REF, "a dog ran"][i % 3]} for i in range(n)]
     small, large = metrics.Table3Scorer(rows(12), 1000), metrics.Table3Scorer(rows(120), 1000)
     point, ci = small.metrics(), small.intervals(rounds=300, seed=1)
-    assert not {"D-1", "D-2", "E-1", "E-2"} & set(ci)  # repeats in a resample bias diversity down: no interval
     for k in ("ACC", "PPL", "B-2", "B-4", "R-L"):
         assert ci[k][0] <= point[k] <= ci[k][1], k
         wide, narrow = ci[k][1] - ci[k][0], large.intervals(rounds=300, seed=1)[k]
@@ -143,6 +142,44 @@ def test_bootstrap_intervals_cover_the_point_and_shrink_with_more_turns():
     same = metrics.Table3Scorer([{"strategy_rank": 1, "nll_sum": 1.0, "n_tokens": 1, "persona": [],
                                   "response": REF, "generation": REF}] * 5, 1000)
     assert same.intervals(rounds=50)["ACC"] == [100.0, 100.0] and "Cos-Sim" not in same.intervals(rounds=5)
+
+
+@pytest.mark.parametrize("paper_compat", [False, True])
+def test_corpus_bleu_from_turn_statistics_equals_the_library_score(paper_compat):
+    """The bootstrap sums per-turn statistics: on the whole corpus, a resample with repeats and a few turns
+    it must give what sacrebleu (or nltk) gives on those texts."""
+    import random
+
+    rng = random.Random(0)
+    vocab = "i am so sorry to hear that you feel this way it must be hard have you tried talking . , ?".split()
+    hyps = [" ".join(rng.choices(vocab, k=rng.randint(0, 14))) for _ in range(60)]
+    refs = [" ".join(rng.choices(vocab, k=rng.randint(1, 14))) for _ in range(60)]
+    library = metrics.bleu_nltk if paper_compat else metrics.bleu
+    for n in (2, 4):
+        corpus = metrics.CorpusBleu(hyps, refs, n, paper_compat)
+        for idx in (list(range(60)), [rng.randrange(60) for _ in range(60)], [3, 3, 7]):
+            assert corpus.score(idx) == pytest.approx(library([hyps[i] for i in idx], [refs[i] for i in idx], n),
+                                                      rel=1e-9, abs=1e-12)
+
+
+def test_distinct_and_ead_get_jackknife_intervals():
+    """Leaving one response out, computed in one pass, equals recomputing on the rest; the interval holds the
+    estimate, has zero width when every response is the same, and narrows with more responses."""
+    texts = ["a b a b", "a c", "b c d", "a b", "e"]
+    for n in (1, 2):
+        loo = metrics.leave_one_out_counts(texts, n)
+        assert loo == [metrics.ngram_counts(texts[:i] + texts[i + 1:], n) for i in range(len(texts))]
+    ci = metrics.jackknife_intervals(texts, 50)
+    assert set(ci) == {"D-1", "D-2", "E-1", "E-2"}
+    assert ci["D-1"][0] < metrics.distinct(texts, 1) < ci["D-1"][1]
+    assert ci["E-2"][0] < metrics.ead(texts, 2, 50) < ci["E-2"][1]
+    assert metrics.jackknife_intervals(["a b c"] * 4, 50)["D-2"] == pytest.approx([25.0, 25.0])  # 2 of 8 bigrams
+    many = metrics.jackknife_intervals(texts * 10, 50)  # n-grams seen in several copies: none lost, D-1 fixed
+    width = ci["D-1"][1] - ci["D-1"][0]
+    assert many["D-1"][1] - many["D-1"][0] < width
+    scorer = metrics.Table3Scorer([{"strategy_rank": 1, "nll_sum": 1.0, "n_tokens": 1, "persona": [],
+                                    "response": REF, "generation": t} for t in texts], 50)
+    assert scorer.intervals(rounds=20)["D-1"] == ci["D-1"]
 
 
 def test_evaluate_cli_prints_intervals(tmp_path):

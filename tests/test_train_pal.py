@@ -77,6 +77,30 @@ def test_decoder_only_lora_joint(tiny_build, tiny_causal_dir, tmp_path):
                           "--max-scored", "4", "--max-new-tokens", "4"]) == 0
     rows = [json.loads(x) for x in (out / "generations-test.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and sum(r["generation"] is not None for r in rows) == 2
+    assert [r["generation"] is not None for r in rows] == [True, True, False, False]  # written in sample order
+    # decoding folds the LoRA deltas into the weights: the same scores as the adapter, up to float rounding
+    import torch
+
+    from modeling.data import load_examples, tokenize_examples
+    from modeling.models import ResponseModel
+    from pipelines.generate import resolve_checkpoint
+
+    model = ResponseModel.load(resolve_checkpoint(str(out)))
+    model.net.eval()
+    batch = list(tokenize_examples(load_examples(str(tiny_build), "test", max_examples=4), model.tokenizer,
+                                   model.family, model.variant, model.token_settings))
+    untrained = model.score(batch)
+    torch.manual_seed(0)
+    with torch.no_grad():  # one training step leaves lora_B at zero (warm-up starts at lr 0): make it count
+        for name, p in model.net.named_parameters():
+            if "lora_B" in name or "trainable_tokens" in name:
+                p.add_(0.05 * torch.randn_like(p))
+    before = model.score(batch)
+    model.merge_for_inference()
+    after = model.score(batch)
+    assert not any("lora" in n for n, _ in model.net.named_parameters())
+    assert after["nll_sum"].tolist() == pytest.approx(before["nll_sum"].tolist(), rel=1e-4)
+    assert before["nll_sum"].tolist() != pytest.approx(untrained["nll_sum"].tolist(), rel=1e-3)
     with pytest.raises(InputError, match="alpha"):
         generate_main(["--checkpoint", str(out), "--build", str(tiny_build), "--alpha", "0.5"])
 
@@ -90,3 +114,70 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error:") and "Traceback" not in proc.stderr
     with pytest.raises(InputError, match="neither"):
         generate_main(["--checkpoint", str(tmp_path)])
+
+
+def test_scores_do_not_depend_on_batching_or_order(pal_run, tiny_build):
+    """Decoding sorts rows longest input first and batches them: every row's scores (NLL of the gold target,
+    strategy rank) must be what it gets alone, in its own order; decoded rows come first."""
+    import torch
+
+    from modeling.data import load_examples, tokenize_examples
+    from modeling.guidance import SamplingSettings
+    from modeling.models import ResponseModel
+    from pipelines.generate import decode_batches, length_order, resolve_checkpoint
+
+    model = ResponseModel.load(resolve_checkpoint(str(pal_run)))
+    model.net.eval()
+    tokens = tokenize_examples(load_examples(str(tiny_build), "test"), model.tokenizer, model.family,
+                               model.variant, model.token_settings)
+    order = length_order(tokens, 2)
+    assert sorted(order[:2]) == [0, 1] and sorted(order) == list(range(len(tokens)))
+    sizes = [len(tokens[j]["input_ids"]) + len(tokens[j]["persona_ids"]) for j in order[2:]]
+    assert sizes == sorted(sizes, reverse=True)
+    alpha_of, settings = torch.zeros(len(STRATEGIES)), SamplingSettings(max_new_tokens=2)
+    alone = dict(p for b in decode_batches(model, tokens, 0, 1, alpha_of, settings, by_length=False) for p in b)
+    batched = dict(p for b in decode_batches(model, tokens, 0, 4, alpha_of, settings) for p in b)
+    assert set(alone) == set(batched) == set(range(len(tokens)))
+    for j in alone:
+        assert batched[j]["nll_sum"] == pytest.approx(alone[j]["nll_sum"], rel=1e-4, abs=1e-4)
+        assert (batched[j]["strategy_rank"], batched[j]["dialog_id"]) == (alone[j]["strategy_rank"], alone[j]["dialog_id"])
+
+
+def test_decode_benchmark_runs_baseline_and_batches(pal_run, tiny_build, tmp_path, capsys):
+    from benchmarks.decode import main as bench_main
+
+    out = tmp_path / "bench.json"
+    assert bench_main(["--checkpoint", str(pal_run), "--build", str(tiny_build), "--turns", "3",
+                       "--batch-sizes", "2", "3", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [(r["merged"], r["longest_first"], r["batch_size"]) for r in result["results"]] == [
+        (False, False, 8), (True, True, 2), (True, True, 3)]
+    assert all(r["turns"] == 3 and r["turns_per_s"] > 0 for r in result["results"])
+    assert "speed-up" in capsys.readouterr().out
+
+
+def test_a_stopped_decode_resumes_from_its_partial_rows(pal_run, tiny_build, tmp_path):
+    """Rows written before a stop are kept and not decoded again; a partial file of other settings is not
+    reused; the finished file holds every row once, in the sample's order."""
+    out = tmp_path / "gen.jsonl"
+    common = ["--checkpoint", str(pal_run), "--build", str(tiny_build), "--max-new-tokens", "3", "--batch-size", "2",
+              "--variant", "pal-alpha0", "--output", str(out)]
+    assert generate_main(common) == 0
+    full = [json.loads(x) for x in out.read_text().splitlines()]
+    partial = out.with_suffix(".jsonl.partial")
+    assert not partial.exists() and len(full) > 3
+    meta = json.loads(out.with_suffix(".meta.json").read_text())
+    assert meta["resumed_from"] == 0
+    key = {"checkpoint": meta["checkpoint"], "variant": "pal-alpha0", "alpha": meta["alpha"], "strategy": "predicted",
+           "sampling": meta["sampling"], "seed": 0, "build": str(tiny_build), "split": "test", "scored": len(full),
+           "decoded": len(full), "batch_size": 2}
+    marked = {**full[2], "generation": "KEPT FROM THE STOPPED RUN"}
+    partial.write_text(json.dumps({"_run": key}) + "\n" + json.dumps(marked) + "\n" + '{"dialog_id": "torn')
+    assert generate_main(common) == 0
+    again = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["dialog_id"], r["turn"]) for r in again] == [(r["dialog_id"], r["turn"]) for r in full]
+    assert again[2]["generation"] == "KEPT FROM THE STOPPED RUN" and json.loads(
+        out.with_suffix(".meta.json").read_text())["resumed_from"] == 1
+    partial.write_text(json.dumps({"_run": {**key, "seed": 5}}) + "\n" + json.dumps(marked) + "\n")
+    assert generate_main(common) == 0  # other settings: started over
+    assert "KEPT FROM THE STOPPED RUN" not in out.read_text()
