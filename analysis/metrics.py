@@ -274,8 +274,9 @@ class Table3Scorer:
         self.cos = dict(zip(self.decoded, cos))
         self.has_encoder = encoder is not None
 
-    def metrics(self, idx: Sequence[int] | None = None) -> dict[str, float]:
-        """The metrics over the turns `idx` (default: all; repeats allowed, as in a bootstrap resample)."""
+    def metrics(self, idx: Sequence[int] | None = None, diversity: bool = True) -> dict[str, float]:
+        """The metrics over the turns `idx` (default: all; repeats allowed, as in a bootstrap resample);
+        `diversity=False` leaves out Distinct and EAD (no bootstrap interval: see the class docstring)."""
         idx = list(range(len(self.rows))) if idx is None else list(idx)
         rows = [self.rows[i] for i in idx]
         dec = [i for i in idx if i in self.rouge]
@@ -286,8 +287,8 @@ class Table3Scorer:
                 "PPL": perplexity([r["nll_sum"] for r in rows], [r["n_tokens"] for r in rows]),
                 "B-2": self.bleu[2].score(positions) if hyps else float("nan"),
                 "B-4": self.bleu[4].score(positions) if hyps else float("nan"),
-                "D-1": distinct(hyps, 1), "D-2": distinct(hyps, 2),
-                "E-1": ead(hyps, 1, self.vocab_size), "E-2": ead(hyps, 2, self.vocab_size),
+                **({"D-1": distinct(hyps, 1), "D-2": distinct(hyps, 2), "E-1": ead(hyps, 1, self.vocab_size),
+                    "E-2": ead(hyps, 2, self.vocab_size)} if diversity else {}),
                 "R-L": _mean([self.rouge[i] for i in dec]) if hyps else float("nan"),
                 "Cos-Sim": _mean([self.cos[i] for i in dec]) if self.has_encoder else float("nan"),
                 "scored": len(rows), "decoded": len(dec)}
@@ -301,7 +302,7 @@ class Table3Scorer:
         n = len(self.rows)
         samples: dict[str, list[float]] = {}
         for _ in range(rounds if n > 1 else 0):
-            for k, v in self.metrics(rng.integers(0, n, n).tolist()).items():
+            for k, v in self.metrics(rng.integers(0, n, n).tolist(), diversity=False).items():
                 if k not in NO_INTERVAL and not (isinstance(v, float) and math.isnan(v)):
                     samples.setdefault(k, []).append(v)
         out = {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in samples.items()}
