@@ -11,10 +11,12 @@ looser measure would make them look better. This one is a person's judgement: ea
 
 - `--draw FILE`: write the seeded sample of a build (default the full default build) as a TSV to label.
 - Without it: the shipped audits by label, each round and pooled, with 95 % Wilson intervals and the
-  sentences that are not faithful; `--model-card` writes it as the "Kept-sentence audit" section. Two rounds
-  ship (`extractor/persona_audit*.tsv`): round 1 drawn from the build of stop 23 (seed 13), round 2 from the
-  build of the current check, so a later rule is read on fresh sentences (round 2 is `--draw FILE --seed 25
-  --sample 120` on that build, round 1's sentences removed, the first 100 of the rest kept).
+  sentences that are not faithful; `--model-card` writes it as the "Kept-sentence audit" section. Three rounds
+  ship (`extractor/persona_audit*.tsv`): round 1 drawn from the build of stop 23 (seed 13), round 2 from that
+  of stop 25, round 3 from that of stop 28 (the current check), so a later rule is read on fresh sentences
+  (round 2 is `--draw FILE --seed 25 --sample 120` on its build, round 1's sentences removed, the first 100 of
+  the rest kept; round 3 is `--draw FILE --seed 28 --sample 130`, rounds 1-2's sentences removed, the first 100
+  kept).
   When `--build` holds shards, the report also says which audited sentences that build no longer keeps.
 
     python -m analysis.persona_audit [--build outputs/pesconv] [--draw FILE] [--model-card extractor/default_adapter/model_card.md]
@@ -32,8 +34,11 @@ from extractor.card import read_labelled, report_section, wilson
 
 AUDIT = REPO_ROOT / "extractor" / "persona_audit.tsv"
 AUDITS = {AUDIT: "round 1: seed 13, the full default build of stop 23",
-          AUDIT.with_name("persona_audit_round2.tsv"): "round 2: seed 25, the full default build of stop 25 (the "
-                                                       "current check), round 1's sentences left out"}
+          AUDIT.with_name("persona_audit_round2.tsv"): "round 2: seed 25, the full default build of stop 25, "
+                                                       "round 1's sentences left out",
+          AUDIT.with_name("persona_audit_round3.tsv"): "round 3: seed 28, the full default build of stop 28 (the "
+                                                       "current check: the seeker quoted where the extractor "
+                                                       "paraphrased), the sentences of rounds 1-2 left out"}
 LABELS = ("faithful", "unfaithful", "not_a_fact")
 COLUMNS = ("dialog_id", "turn", "sentence", "utterance", "label", "note")
 
@@ -107,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
               for r in rows if r["label"] != "faithful"]
     if list((build := Path(args.build)).glob("data/*.parquet")):
         kept = {(d, s) for d, _, s, _ in kept_sentences(build)}
-        # a sentence kept less a remark clause (remark_cuts.jsonl) is still kept, as its cut text
-        path = build / "remark_cuts.jsonl"
+        # a sentence the check rewrote (less a remark clause, or the seeker's words quoted; rewritten.jsonl, named
+        # remark_cuts.jsonl before stop 28) is still kept, as its new text
+        path = next((p for p in (build / "rewritten.jsonl", build / "remark_cuts.jsonl") if p.exists()),
+                    build / "rewritten.jsonl")
         cut_rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x] if path.exists() else []
         cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in cut_rows}
         missing = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept]
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                   + (": " + "; ".join(f'"{r["sentence"]}" ({r["label"]})' for r in gone) if gone else "") + "."]
         if cut:
             lines += ["It keeps " + "; ".join(f'"{r["sentence"]}" ({r["label"]}) as "{cuts[(r["dialog_id"], r["sentence"])]}"'
-                                             for r in cut) + " (a remark clause cut, `remark_cuts.jsonl`)."]
+                                             for r in cut) + f" (rewritten by the check, `{path.name}`)."]
     body = "\n".join(lines)
     report_section(body, args.model_card, "Kept-sentence audit", f"python -m analysis.persona_audit --build {args.build}")
     return 0

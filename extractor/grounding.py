@@ -28,7 +28,8 @@ dropped or added, no one else's statement made the seeker's, no past made presen
 supporter ("I will try that.", `extractor.remarks`). Each dropped sentence carries its `reason`. With the
 remark detector, a kept sentence is then cut of the clauses that only address the supporter and judged again
 ("I am still looking for work, thanks for asking." is kept as "I am still looking for work."), so a fact
-said together with thanks is kept without them.
+said together with thanks is kept without them. With `quote` (the build's default), a sentence that is not
+the seeker's own words is first replaced by the seeker's statement that supports it (`SupportScorer.check`).
 """
 from __future__ import annotations
 
@@ -90,11 +91,25 @@ class Support:
     cosine: float
     lexical: float
     reason: str | None = None  # why it is not supported (one of DROP_REASONS); None when it is
-    text: str | None = None  # what was judged (and is kept) when the check cut a remark clause; None: as given
+    text: str | None = None  # what was judged (and is kept) when the check cut a remark clause or quoted; None: as given
+    statement: str | None = None  # the seeker's statement (or clause) that supports it best
+    quoted: bool = False  # `text` is the seeker's supporting statement in place of the sentence (SupportScorer.quote)
 
     def kept_text(self, sentence: str) -> str:
-        """The sentence as the check judged it (less any remark clause)."""
+        """The sentence as the check judged it (less any remark clause; the seeker's words when quoted)."""
         return self.text or sentence
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9']+", " ", text.lower().replace("\u2019", "'")).split())
+
+
+def is_quote(sentence: str, utterance: str) -> bool:
+    """The sentence is the seeker's own words: a stretch of the utterance, word for word (case and punctuation
+    aside). "I lost my job." is a quote of "Yes, I lost my job last week"; "I have a dog." is not one of
+    "My dog died a month ago"."""
+    words = _words(sentence)
+    return bool(words) and f" {words} " in f" {_words(utterance)} "
 
 
 def supports_the_speaker(statement: str) -> bool:
@@ -202,10 +217,12 @@ class SupportScorer:
     With `remarks=True` the check also drops remarks to the supporter (`extractor.remarks`), scored
     on the same embeddings."""
 
-    def __init__(self, embed: Embed, thresholds: SupportThresholds | None = None, remarks: bool = False):
+    def __init__(self, embed: Embed, thresholds: SupportThresholds | None = None, remarks: bool = False,
+                 quote: bool = False):
         self.embed = embed
         self.thresholds = thresholds or SupportThresholds()
         self.remarks = RemarkDetector(embed) if remarks else None
+        self.quote = quote
         self._vectors: dict[str, np.ndarray] = {}
 
     def _vecs(self, texts: Sequence[str]) -> np.ndarray:
@@ -244,7 +261,8 @@ class SupportScorer:
                   for c, x, (_, s) in zip(cos[i], lex[i], owners)]
             row: list[Support | None] = [None] * len(utterances)
             for k, (u, _) in enumerate(owners):
-                candidate = Support(ok[k], u, float(cos[i][k]), float(lex[i][k]), None if ok[k] else NO_SUPPORT)
+                candidate = Support(ok[k], u, float(cos[i][k]), float(lex[i][k]), None if ok[k] else NO_SUPPORT,
+                                    statement=owners[k][1])
                 if row[u] is None or _rank(candidate) > _rank(row[u]):
                     row[u] = candidate
             out.append(row)
@@ -260,7 +278,24 @@ class SupportScorer:
         supporter (`extractor.remarks.cut_remark_clauses`): "I am still looking for work, thanks for asking."
         is kept as "I am still looking for work." (`Support.text`) if that passes the same tests; a sentence
         of such clauses only ("I like that idea.") is a remark. The cut never keeps what the whole sentence
-        failed, so a fact is never rescued from a sentence the detector found a remark."""
+        failed, so a fact is never rescued from a sentence the detector found a remark.
+
+        With `quote`, a supported sentence that is not the seeker's own words (`is_quote`) is replaced, before
+        all of the above, by the seeker's statement (or clause) that supports it best, which is then checked
+        as if the extractor had written it: "I have a dog." from "My dog died a month ago" is judged, and
+        kept, as "My dog died a month ago" (`Support.quoted`). A paraphrase can pass every test and still
+        say something else; a quote says what the seeker said."""
+        quotes: dict[int, str] = {}
+        if self.quote:
+            for i, (s, x) in enumerate(zip(sentences, self.support(sentences, utterances))):
+                if x.supported and x.statement and not is_quote(s, utterances[x.utterance]):
+                    quotes[i] = x.statement
+        out = self._check([quotes.get(i, s) for i, s in enumerate(sentences)], utterances)
+        for i, statement in quotes.items():
+            out[i] = dataclasses.replace(out[i], text=out[i].text or statement, quoted=True)
+        return out
+
+    def _check(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
         out = self._judge(sentences, utterances)
         if self.remarks is None:
             return out
@@ -295,7 +330,8 @@ class SupportScorer:
         copied = _copied_statements(utterances)
         rest = [s for s in sentences if _norm(s) not in copied]
         scored = dict(zip(rest, (best_support(row) for row in self.support_by_utterance(rest, utterances))))
-        return [Support(True, copied[_norm(s)], 1.0, 1.0) if _norm(s) in copied else scored[s] for s in sentences]
+        return [Support(True, copied[_norm(s)], 1.0, 1.0, statement=s) if _norm(s) in copied else scored[s]
+                for s in sentences]
 
 
 def _norm(text: str) -> str:

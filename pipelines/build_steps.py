@@ -38,13 +38,15 @@ from pipelines.elements import (
 )
 from pipelines.splits import assign_splits
 from schemas.esconv import Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw, records_from_text
-from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA
+from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA, repeats_previous
 
 log = logging.getLogger("pesconv")
 NAMESPACE = "pesconv"
 REJECTS = "rejects"
 UNSUPPORTED = "unsupported"
-CUT = "cut"  # sentences kept less a remark clause
+CUT = "cut"  # sentences kept other than the extractor wrote them (rewritten.jsonl), with the change:
+REMARK_CUT = "remark clause cut"  # less a clause that only addresses the supporter (extractor.remarks)
+QUOTED = "the seeker's words quoted"  # the seeker's statement in place of a paraphrase (SupportScorer.quote)
 FILE_INFO = "file_info"
 
 
@@ -149,16 +151,17 @@ def sorted_by_length(band: tuple[int, Iterable[tuple[str, ExtractionInput]]]) ->
 
 class GroundPersonas(beam.DoFn):
     """Score each inferred sentence against the seeker's words of its request (batches of results);
-    with `remarks`, remarks to the supporter are dropped too (extractor.remarks)."""
+    with `remarks`, remarks to the supporter are dropped too (extractor.remarks); with `quote`, a sentence
+    that is not the seeker's own words is replaced by the seeker's statement that supports it."""
 
-    def __init__(self, device: str = "cpu", remarks: bool = True):
+    def __init__(self, device: str = "cpu", remarks: bool = True, quote: bool = True):
         self.device = device
-        self.remarks = remarks
+        self.remarks, self.quote = remarks, quote
 
     def setup(self) -> None:
         from extractor.grounding import SupportScorer, minilm_embedder
 
-        self.scorer = SupportScorer(minilm_embedder(self.device), remarks=self.remarks)  # loads on first need
+        self.scorer = SupportScorer(minilm_embedder(self.device), remarks=self.remarks, quote=self.quote)  # loads on first need
 
     def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
         from extractor.grounding import needs_model
@@ -171,7 +174,7 @@ class GroundPersonas(beam.DoFn):
         for key, (inp, sentences) in batch:
             supports = self.scorer.check(sentences, list(inp.utterances))
             yield key, Outcome(tuple(GroundedSentence(x.kept_text(s), x.supported, x.utterance, round(x.cosine, 4),
-                                                      round(x.lexical, 4), x.reason, s if x.text else None)
+                                                      round(x.lexical, 4), x.reason, s if x.text else None, x.quoted)
                                      for s, x in zip(sentences, supports)))
 
 
@@ -239,7 +242,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         return
     annotated = set(annotated_positions(dialog, start_utterance))
     unsupported_rows: list[dict[str, Any]] = []
-    cut_rows: list[dict[str, Any]] = []  # kept less a remark clause (extractor.remarks.cut_remark_clauses)
+    cut_rows: list[dict[str, Any]] = []  # kept other than generated: less a remark clause, or quoted
 
     def facts(turn: int) -> list[tuple[str, int]]:
         kept = []
@@ -248,9 +251,11 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
                 unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
                                          "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported,
                                          "reason": g.reason or NO_SUPPORT,
-                                         **({"generated": g.generated} if g.generated else {})})
+                                         **({"generated": g.generated, "change": QUOTED if g.quoted else REMARK_CUT}
+                                            if g.generated else {})})
             elif g.generated:
-                cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated, "kept": g.sentence})
+                cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated, "kept": g.sentence,
+                                 "change": QUOTED if g.quoted else REMARK_CUT})
             if g.supported or keep_unsupported:
                 kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
         return kept
@@ -281,6 +286,8 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         "_order": valid.order,
         "_generated": sum(len(o.sentences) for o in inferred.values()),
         "_turns": len(annotated),
+        "_repeats": sum(repeats_previous(t.text, t.speaker, u.text, u.speaker)
+                        for u, t in zip(dialog.turns, dialog.turns[1:])),
         "dialog_id": dialog_id,
         "split": valid.split,
         "source": f"{dialog.source}#{dialog.source_index}",
@@ -320,7 +327,7 @@ def pack_row(row: dict[str, Any], num_shards: int) -> PackedRow:
     data = zlib.compress(json.dumps({k: v for k, v in row.items() if not k.startswith("_")},
                                     ensure_ascii=False).encode("utf-8"), 6)
     return PackedRow(row["split"], shard_of(row["dialog_id"], num_shards), row["_order"], row["_turns"],
-                     row["_generated"], data)
+                     row["_generated"], row["_repeats"], data)
 
 
 def unpack_row(packed: PackedRow) -> dict[str, Any]:

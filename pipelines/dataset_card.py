@@ -190,6 +190,15 @@ def limitations(manifest: dict) -> list[str]:
         items.append("**Unsupported sentences kept.** This build ran with `--keep-unsupported`: persona sentences "
                      "with no support in the seeker's words were kept "
                      f"({manifest.get('grounding', {}).get('unsupported')} of them).")
+    if manifest.get("settings", {}).get("quote_the_seeker"):
+        quoted = manifest.get("grounding", {}).get("quoted_the_seeker")
+        items.append("**Personas quote the seeker.** Where the extractor's sentence was not the seeker's own words, "
+                     "the build keeps the seeker's statement that supports it instead"
+                     + (f" ({quoted} sentences, each listed with what the extractor wrote in `rewritten.jsonl`)"
+                        if quoted is not None else "")
+                     + ": a paraphrase can pass the grounding check and still say something else. So persona "
+                       "sentences are the seeker's words, with their typos and chat style, and some are longer "
+                       "than a PERSONA-CHAT fact; meaning can still be lost when a clause is read out of its turn.")
     if manifest.get("settings", {}).get("drop_remarks") is False:
         items.append("**Remarks kept.** This build ran with `--keep-remarks`: remarks to the supporter (\"I will "
                      "try that.\", \"Thank you for listening.\") stay in the personas although they are not facts "

@@ -58,7 +58,8 @@ class GroundedSentence:
     cosine: float
     lexical: float
     reason: str | None = None  # why it is not supported (extractor.grounding.DROP_REASONS); None when it is
-    generated: str | None = None  # what the extractor wrote, when the check cut a remark clause from it
+    generated: str | None = None  # what the extractor wrote, when the check cut a remark clause from it or quoted
+    quoted: bool = False  # `sentence` is the seeker's statement that supported what the extractor wrote
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class PackedRow:
     order: int  # reading order: rows are written in it
     turns: int  # annotated seeker turns (for the build's counts)
     generated: int  # persona sentences the extractor generated
+    repeats: int  # utterances that repeat the one before word for word (schemas.pesconv.repeats_previous)
     data: bytes
 
 

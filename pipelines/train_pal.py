@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max-source-len", type=int, default=160,
                    help="history tokens kept, prompt template included (oldest cut first); the persona comes on top")
     d.add_argument("--max-persona-len", type=int, default=128, help="persona tokens kept")
+    d.add_argument("--skip-repeated-responses", action="store_true",
+                   help="leave out supporter turns that repeat the turn before word for word (ESConv's double "
+                        "submissions; the build's manifest counts them); train and validation splits")
     d.add_argument("--max-target-len", type=int, default=40, help="target tokens (strategy + response + eos)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default="default",
@@ -80,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _examples(args, model, split: str, limit: int | None):
     from modeling.data import load_examples, tokenize_examples
 
-    ex = load_examples(args.build, split, max_examples=limit, seed=args.seed)
+    ex = load_examples(args.build, split, max_examples=limit, seed=args.seed, skip_repeats=args.skip_repeated_responses)
+    if args.skip_repeated_responses and limit is None:
+        log.info("%s: %d supporter turns repeating the turn before left out", split,
+                 len(load_examples(args.build, split)) - len(ex))
     if len(ex) == 0:
         raise InputError(f"split {split!r} of {args.build} has no supporter turns")
     tok = tokenize_examples(ex, model.tokenizer, model.family, args.variant, model.token_settings)
@@ -106,7 +112,8 @@ def _run_config(args, lr: float) -> dict:
     return {"build": str(Path(args.build).resolve()), "model": args.model, "variant": args.variant, "lr": lr,
             "batch_size": args.batch_size, "seed": args.seed, "lora_r": args.lora_r, "lora_layers": args.lora_layers,
             "max_train_examples": args.max_train_examples, "max_source_len": args.max_source_len,
-            "max_persona_len": args.max_persona_len, "max_target_len": args.max_target_len}
+            "max_persona_len": args.max_persona_len, "max_target_len": args.max_target_len,
+            **({"skip_repeated_responses": True} if args.skip_repeated_responses else {})}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,11 +74,12 @@ class ExtractPersonas(beam.PTransform):
 
     def __init__(self, handler: ModelHandler, fingerprint: str, cache_dir: str, counts_dir: str,
                  start_utterance: int = 3, context: str = "utterance", device: str = "cpu",
-                 progress_every: float = 10.0, drop_remarks: bool = True, skip_statementless: bool = True):
+                 progress_every: float = 10.0, drop_remarks: bool = True, skip_statementless: bool = True,
+                 quote: bool = True):
         super().__init__()
         self.handler, self.fingerprint, self.cache_dir, self.counts_dir = handler, fingerprint, cache_dir, counts_dir
         self.start_utterance, self.context, self.device, self.progress_every = start_utterance, context, device, progress_every
-        self.drop_remarks, self.skip_statementless = drop_remarks, skip_statementless
+        self.drop_remarks, self.skip_statementless, self.quote = drop_remarks, skip_statementless, quote
 
     def expand(self, dialogs):
         from pipelines.inference import SplitCached, StoreResults
@@ -112,7 +113,7 @@ class ExtractPersonas(beam.PTransform):
             lambda bad: [(key, Outcome(error=steps.error_text(bad[1]))) for key, _ in bad[0]])
         grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
                     | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                    | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device, self.drop_remarks)))
+                    | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device, self.drop_remarks, self.quote)))
         outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),
@@ -149,7 +150,7 @@ class FoldDialogs(beam.PTransform):
 class WriteShards(beam.PTransform):
     """PESConv rows -> `data/{split}-0000i-of-0000n.parquet`, one worker per shard (stable hash of the
     dialog id), rows in input order, compressed on their way to the shard (PackedRow): the same input and settings give byte-identical shards. Writes
-    `counts/rows.json` (rows, annotated turns and generated sentences)."""
+    `counts/rows.json` (rows, annotated turns, generated sentences, utterances repeating the one before)."""
 
     def __init__(self, data_dir: str, num_shards: int, counts_dir: str):
         super().__init__()
@@ -161,7 +162,8 @@ class WriteShards(beam.PTransform):
         _ = (packed | "ToShard" >> beam.Map(lambda p: ((p.split, p.shard), p))
              | "ByShard" >> beam.GroupByKey()
              | "Write" >> beam.FlatMap(steps.write_shard, self.data_dir, n))
-        return (packed | "RowCounts" >> beam.Map(lambda p: {"rows": 1, "turns": p.turns, "generated": p.generated})
+        return (packed | "RowCounts" >> beam.Map(lambda p: {"rows": 1, "turns": p.turns, "generated": p.generated,
+                                                           "repeated_utterances": p.repeats})
                 | "SumRows" >> beam.CombineGlobally(steps.add_counts)
                 | "WriteRows" >> beam.Map(steps.write_json, files.join(self.counts_dir, "rows.json")))
 

@@ -62,14 +62,22 @@ def test_grounding_step_keeps_a_fact_less_its_thanks_and_says_what_was_generated
             assert_that(out, equal_to([[expected]]))
 
 
-def test_grounding_step_drops_a_flipped_negation_with_its_reason():
-    """The Beam step applies the meaning check: the seeker's words, the opposite meaning."""
+def test_grounding_step_drops_a_flipped_negation_or_quotes_the_seeker_instead():
+    """The Beam step applies the meaning check: the seeker's words, the opposite meaning. By default (quote) the
+    paraphrase is replaced by the seeker's own statement first, which says what the seeker said."""
     inp = ExtractionInput(("We are not married but we live together.",), "Are you married?")
-    with BeamTestPipeline() as p:
-        out = (p | beam.Create([("k", (inp, ["We are married but we live together.", "We live together."]))])
-               | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(remarks=False))
-               | beam.Map(lambda kv: [(g.supported, g.reason) for g in kv[1].sentences]))
-        assert_that(out, equal_to([[(False, NEGATION_CHANGED), (True, None)]]))
+    generated = ["We are married but we live together.", "We live together."]
+    expected = {False: [(False, NEGATION_CHANGED, "We are married but we live together.", None, False),
+                        (True, None, "We live together.", None, False)],
+                True: [(True, None, "We are not married but we live together.", generated[0], True),
+                       (True, None, "We live together.", None, False)]}
+    for quote in (False, True):
+        with BeamTestPipeline() as p:
+            out = (p | beam.Create([("k", (inp, generated))])
+                   | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(remarks=False, quote=quote))
+                   | beam.Map(lambda kv: [(g.supported, g.reason, g.sentence, g.generated, g.quoted)
+                                          for g in kv[1].sentences]))
+            assert_that(out, equal_to([expected[quote]]))
 
 
 def fold(dialog, results: dict[int, list[GroundedSentence]], context=UTTERANCE, keep=False):
@@ -93,7 +101,7 @@ def test_fold_keeps_the_cut_sentence_and_lists_what_was_generated():
     row = next(o for o in outputs if isinstance(o, dict))
     assert row["persona"] == ["I lost my job."] and row["persona_evidence"] == [seekers[1]]
     assert cut == [{"dialog_id": d.dialog_id, "turn": seekers[1], "generated": "I lost my job, thanks for asking.",
-                    "kept": "I lost my job."}]
+                    "kept": "I lost my job.", "change": "remark clause cut"}]
 
 
 def test_fold_drops_and_counts_an_invented_sentence_and_keeps_evidence():
@@ -178,3 +186,18 @@ def test_cumulative_context_still_builds_with_evidence(tmp_path: Path, tiny_caus
         assert len(row["persona_list"]) == sum(t["persona_inferred"] for t in row["dialog"])
         for i, turn in enumerate(row["dialog"]):
             assert all(e <= i and row["dialog"][e]["speaker"] == SEEKER for e in turn["persona_evidence"])
+
+
+def test_fold_counts_utterances_that_repeat_the_one_before():
+    """ESConv has double submissions (a turn repeated word for word right after itself): the row keeps them as
+    ESConv has them and counts them for the manifest."""
+    import dataclasses
+
+    d = real_dialog()
+    supporter = next(i for i, t in enumerate(d.turns) if i and t.speaker != SEEKER)
+    doubled = dataclasses.replace(d, turns=d.turns[:supporter + 1] + (dataclasses.replace(
+        d.turns[supporter], text=d.turns[supporter].text.upper() + "  "),) + d.turns[supporter + 1:])
+    row, _ = fold(d, {p: [] for p in seeker_positions(d)})
+    row2, _ = fold(doubled, {p: [] for p in seeker_positions(doubled)})
+    assert (row["_repeats"], row2["_repeats"]) == (0, 1)
+    assert len(row2["dialog"]) == len(row["dialog"]) + 1

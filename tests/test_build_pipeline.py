@@ -32,7 +32,8 @@ def test_build_loads_with_declared_features_and_splits(tiny_build: Path):
     assert {k: len(v) for k, v in ds.items()} == {"train": 3, "valid": 2, "test": 2}
     assert ds["train"].features == pesconv_features()
     m = read_manifest(tiny_build)
-    assert m["counts"] == {"read": 7, "written": 7, "rejected": 0, "splits": {"train": 3, "valid": 2, "test": 2}}
+    assert m["counts"] == {"read": 7, "written": 7, "rejected": 0, "splits": {"train": 3, "valid": 2, "test": 2},
+                           "utterances_repeating_the_one_before": 0}
     assert pq.read_schema(next((tiny_build / "data").glob("*.parquet"))).equals(PESCONV_SCHEMA, check_metadata=False)
     assert m["extractor"]["weights_sha256"] and m["extractor"]["fingerprint"] and m["code_version"]
     assert m["inference"]["inferred"] == m["inference"]["unique_inputs"] > 0
@@ -94,7 +95,9 @@ def test_rejects_are_written_with_reasons(tmp_path: Path, tiny_causal_dir: Path)
 
 def test_failed_esconv_original_format(tmp_path: Path, tiny_causal_dir: Path):
     m = build(ESCONV / "FailedESConv.json", tmp_path / "out", tiny_causal_dir, "--max-dialogs", "4")
-    assert m["counts"] == {"read": 4, "written": 4, "rejected": 0, "splits": {"train": 4}}
+    # the first dialog's supporter sends "hello" and "you can end the chat , or I do now" twice each
+    assert m["counts"] == {"read": 4, "written": 4, "rejected": 0, "splits": {"train": 4},
+                           "utterances_repeating_the_one_before": 2}
 
 
 def test_pal_and_ratio_splits_on_a_build(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path):

@@ -20,7 +20,8 @@ def test_default_extractor_builds_grounded_personas_with_evidence(tmp_path: Path
     m = read_manifest(out)
     assert m["extractor"]["model"].startswith("HuggingFaceTB/SmolLM2-135M-Instruct")
     assert m["extractor"]["adapter"] == "default_adapter" and m["settings"]["context"] == "utterance"
-    assert m["counts"] == {"read": 2, "written": 2, "rejected": 0, "splits": {"train": 2}}
+    assert m["counts"] == {"read": 2, "written": 2, "rejected": 0, "splits": {"train": 2},
+                           "utterances_repeating_the_one_before": 0}
     g = m["grounding"]
     assert g["generated"] > 0 and 0 <= g["unsupported"] <= g["generated"]
     ds = datasets.load_dataset(str(out))["train"]

@@ -148,7 +148,7 @@ def test_an_input_that_states_nothing_never_reaches_the_model(tmp_path: Path, sm
 
 
 def test_write_shards_is_deterministic_and_one_file_per_shard(tmp_path: Path):
-    rows = [{"_order": i, "_turns": 1, "_generated": 0, "dialog_id": f"esconv-{i:04d}", "split": "train" if i % 3 else "test",
+    rows = [{"_order": i, "_turns": 1, "_generated": 0, "_repeats": i % 2, "dialog_id": f"esconv-{i:04d}", "split": "train" if i % 3 else "test",
              "source": "x", "experience_type": None, "emotion_type": None, "problem_type": None, "situation": None,
              "survey_score": {}, "dialog": [], "persona": [], "persona_evidence": [], "persona_list": []}
             for i in range(40)]
@@ -159,7 +159,8 @@ def test_write_shards_is_deterministic_and_one_file_per_shard(tmp_path: Path):
     names = sorted(f.name for f in (tmp_path / "a").iterdir())
     assert names == sorted(f.name for f in (tmp_path / "b").iterdir()) and len(names) == 6
     assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in names)
-    assert json.loads((tmp_path / "counts-a" / "rows.json").read_text()) == {"rows": 40, "turns": 40, "generated": 0}
+    assert json.loads((tmp_path / "counts-a" / "rows.json").read_text()) == {"rows": 40, "turns": 40, "generated": 0,
+                                                                                "repeated_utterances": 20}
     packed = steps.pack_row({**rows[1], "persona": ["I lost my job."] * 50}, 3)  # rows travel compressed, losslessly
     assert steps.unpack_row(packed) == {k: v for k, v in {**rows[1], "persona": ["I lost my job."] * 50}.items()
                                         if not k.startswith("_")}

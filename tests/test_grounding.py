@@ -236,10 +236,124 @@ def test_the_hand_read_cuts_and_drops_of_the_full_build_are_reproduced():
     for r in rows:
         cut = cut_remark_clauses(r["generated"])
         if r["judged"] != r["generated"]:
-            assert cut == r["judged"], r
+            # a bare answer word opening what was read is cut since ("No, I haven't yet." -> "I haven't yet.")
+            assert cut in (r["judged"], cut_remark_clauses(r["judged"])), r
+            assert about_self(cut) == about_self(r["judged"]), r
         elif r["reason"] == REMARK:
             assert cut == "", r  # every clause addresses the supporter
         else:
             assert r["reason"] == NOT_ABOUT_SEEKER and not about_self(r["generated"]), r
         if r["kind"] == "cut":
             assert about_self(r["judged"]) and r["label"] in ("faithful", "remark_kept")
+
+
+def test_clauses_about_the_supporter_are_cut_and_the_generic_you_is_not():
+    """Full-build sentences whose topic is the supporter, their words or the chat are remarks; an aside to the
+    supporter ("like you said", "how are you?") is cut out of a fact; the generic "you" and quoted speech stay."""
+    from extractor.remarks import about_the_supporter, cut_remark_clauses
+
+    cases = {
+        "I feel for your friend": "", "I like your idea of transferring to lower interest one": "",
+        "Just talking to you has brought my anxiety level down so much!": "", "I'm sorry you felt the same way.": "",
+        "I doubt you do.": "", "I will miss u": "", "I know, right!!": "",
+        "If you mean me, I'm male.": "I'm male.",
+        "I'm not sure if you can help me because I've never done drugs.": "I've never done drugs.",
+        "I really need your support on how to manage the anxiety because despite constant reassurance from my wife, "
+        "i still feel i am letting down my family as a man": "I still feel i am letting down my family as a man",
+        "Maybe I'll try working on it for my confidence like you said": "Maybe I'll try working on it for my confidence",
+        "i have not seen any professional, do you think that will help?": "i have not seen any professional",
+        "I am feeling okay how are you?": "I am feeling okay",
+        "I was raped when I was a teenager by my boyfriend and as you can see its still haunting me to this day.":
+            "I was raped when I was a teenager by my boyfriend and its still haunting me to this day.",
+        "Yes, my kids are older.": "My kids are older.", "No, but I've been taking medication for my anxiety.":
+            "I've been taking medication for my anxiety.",
+        "Yes, because of the financial strain it places on me and my wife.":
+            "Because of the financial strain it places on me and my wife.",
+        "I have plenty but im sure we dont have the time%||": "I have plenty but im sure we dont have the time",
+    }
+    assert {s: cut_remark_clauses(s) for s in cases} == cases
+    for fact in ["I suppose it makes no sense to worry about things you can't control.",
+                 "i guess going to war makes you worry about things a lot of people dont normally have to huh",
+                 'A bit, but she uses the "I pay for your education" card.', "I got a 62% on the test.",
+                 "I love You Tube but never thought to look there.", "i will tell her thank you",
+                 "Nope she says that how can i tell you she says that my dick is not fit for her",
+                 "I think it's hard to do that when you're upset too."]:
+        assert cut_remark_clauses(fact) == fact and not about_the_supporter(fact)
+    # "it's like you said" is the clause's predicate, not an aside: the clause goes whole
+    assert cut_remark_clauses("I guess it's like you said before, we can only change ourselves") == \
+        "We can only change ourselves"
+
+
+def test_the_hand_labelled_sentences_that_mention_the_supporter():
+    """extractor/supporter_audit.tsv: every kept sentence of a full default build (before this rule) that says
+    "you", labelled by hand (remark / mixed / fact / unclear) before the rule was written. The counts are the ones
+    the module docstring of extractor.remarks reports: the rule must keep every fact but one and drop or cut
+    nearly every remark."""
+    import csv
+    from collections import Counter
+    from pathlib import Path
+
+    from extractor.remarks import cut_remark_clauses
+
+    path = Path(__file__).parents[1] / "extractor" / "supporter_audit.tsv"
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    outcome = Counter()
+    for r in rows:
+        cut = cut_remark_clauses(r["sentence"])
+        outcome[r["label"], "dropped" if not cut or not about_self(cut) else "kept" if cut == r["sentence"] else "cut"] += 1
+    assert Counter(r["label"] for r in rows) == {"remark": 65, "fact": 37, "mixed": 29, "unclear": 7}
+    assert (outcome["fact", "kept"], outcome["fact", "cut"], outcome["fact", "dropped"]) == (32, 4, 1)
+    assert (outcome["remark", "dropped"], outcome["remark", "cut"], outcome["remark", "kept"]) == (53, 11, 1)
+    assert (outcome["mixed", "cut"], outcome["mixed", "dropped"], outcome["mixed", "kept"]) == (19, 8, 2)
+
+
+def test_check_drops_a_sentence_about_the_supporter_and_keeps_the_fact_beside_an_aside(scorer):
+    """Through the real check (encoder and remark detector): the supporter as the topic is a remark; a fact said
+    with an aside to the supporter is kept without it."""
+    utts = ["I feel for your friend. If you mean me, I'm male.", "i have not seen any professional, do you think "
+            "that will help?"]
+    sentences = ["I feel for your friend", "If you mean me, I'm male.",
+                 "i have not seen any professional, do you think that will help?"]
+    checked = SupportScorer(scorer.embed, remarks=True).check(sentences, utts)
+    assert [(x.supported, x.reason, x.text) for x in checked] == [
+        (False, REMARK, None), (True, None, "I'm male."), (True, None, "i have not seen any professional")]
+
+
+def test_quote_replaces_a_paraphrase_by_the_seekers_own_statement(scorer):
+    """Full-build paraphrases that passed the check but said something else ("I have a dog." from "My dog died a
+    month ago"; "I have a lizard." from "The lizard is my son's") are kept, with `quote`, as the seeker's statement
+    that supports them; a sentence that is already the seeker's words is left as it is."""
+    from extractor.grounding import is_quote
+
+    utts = ["Honestly, I've been feeling very depressed lately. My dog died a month ago and I've just been feeling "
+            "very empty.", "I'm really pissed off. My friend totally screwed me over."]
+    sentences = ["I have a dog.", "I was screwing me over.", "I've been feeling very depressed lately."]
+    plain = SupportScorer(scorer.embed).check(sentences, utts)
+    quoted = SupportScorer(scorer.embed, quote=True).check(sentences, utts)
+    assert plain[0].supported and plain[0].text is None  # the paraphrase passes the check as it is
+    kept = [x.kept_text(s) for s, x in zip(sentences, quoted)]
+    assert quoted[0].quoted and "My dog died a month ago" in kept[0] and is_quote(kept[0], utts[0])
+    assert [x.quoted for x in quoted] == [True, quoted[1].supported, False] and kept[2] == sentences[2]
+    assert not quoted[1].supported or is_quote(kept[1], utts[1])
+    assert is_quote("i lost my job!", "Yes, I lost my job last week") and not is_quote("I lost my jo", "I lost my job")
+
+
+def test_the_hand_read_quotes_of_the_full_build():
+    """extractor/quote_audit.tsv: 40 seeded sentences of the full default build that the check quoted, read by
+    hand: what the extractor wrote (10 of 40 said something else than the seeker: "I am way smarter than everyone
+    else." from "Everyone else is way smarter than I am.") and what the build keeps (the seeker's words, every
+    one). The counts are those the README and the model card report."""
+    import csv
+    from collections import Counter
+    from pathlib import Path
+
+    from extractor.grounding import is_quote
+
+    path = Path(__file__).parents[1] / "extractor" / "quote_audit.tsv"
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert len(rows) == 40 and all(is_quote(r["kept"], r["utterance"]) for r in rows)
+    assert not any(is_quote(r["generated"], r["utterance"]) for r in rows)
+    assert Counter(r["generated_label"] for r in rows) == {"faithful": 28, "unfaithful": 10, "not_a_fact": 2}
+    assert Counter(r["kept_label"] for r in rows) == {"faithful": 38, "not_a_fact": 2}

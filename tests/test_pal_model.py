@@ -240,3 +240,28 @@ def test_examples_without_the_datasets_package_match(tiny_build, monkeypatch):
     without = load_examples(tiny_build, "train", max_examples=10, seed=3)
     assert type(without).__name__ == "RowsDataset" and len(without) == 10
     assert [without[i] for i in range(10)] == [with_ds[i] for i in range(10)]
+
+
+def test_skip_repeats_leaves_out_a_response_that_repeats_the_turn_before(tiny_build, tmp_path, monkeypatch):
+    """A double submission (a supporter turn repeated right after itself) is one example fewer with
+    `skip_repeats`, with `datasets` and with the pyarrow fallback; the repeat is kept by default."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from schemas.pesconv import PESCONV_SCHEMA
+
+    rows = [r for f in sorted((tiny_build / "data").glob("train-*.parquet")) for r in pq.read_table(f).to_pylist()]
+    dialog = rows[0]["dialog"]
+    i = next(j for j, t in enumerate(dialog) if j and t["speaker"] == "supporter" and t["strategy"])
+    rows[0]["dialog"] = dialog[:i + 1] + [dict(dialog[i])] + dialog[i + 1:]
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=PESCONV_SCHEMA), tmp_path / "data" / "train-00000-of-00001.parquet")
+    for datasets_module in ("real", None):
+        if datasets_module is None:
+            monkeypatch.setitem(__import__("sys").modules, "datasets", None)
+        kept, skipped = load_examples(tmp_path, "train"), load_examples(tmp_path, "train", skip_repeats=True)
+        assert len(kept) == len(skipped) + 1
+        assert [(kept[j]["dialog_id"], kept[j]["turn"]) for j in range(len(kept))
+                if (kept[j]["dialog_id"], kept[j]["turn"]) == (rows[0]["dialog_id"], i + 1)]
+        assert all((skipped[j]["dialog_id"], skipped[j]["turn"]) != (rows[0]["dialog_id"], i + 1)
+                   for j in range(len(skipped)))

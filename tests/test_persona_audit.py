@@ -54,16 +54,16 @@ def test_report_counts_each_label_and_writes_the_card(tmp_path):
 
 def test_shipped_audits_are_labelled_and_share_no_sentence():
     rounds = [read_audit(path) for path in AUDITS]
-    assert [len(rows) for rows in rounds] == [100, 100]
+    assert [len(rows) for rows in rounds] == [100, 100, 100]
     assert all({r["label"] for r in rows} <= set(LABELS) for rows in rounds)
-    first, second = ({(r["dialog_id"], r["sentence"]) for r in rows} for rows in rounds)
-    assert not first & second  # round 2 reads fresh sentences
+    keys = [{(r["dialog_id"], r["sentence"]) for r in rows} for rows in rounds]
+    assert all(not keys[i] & keys[j] for i in range(3) for j in range(i))  # each round reads fresh sentences
 
 
 def test_report_pools_rounds_and_names_what_the_build_no_longer_keeps(tmp_path):
     build = tiny_build(tmp_path / "build")
     audits = []
-    (build / "remark_cuts.jsonl").write_text(json.dumps(
+    (build / "rewritten.jsonl").write_text(json.dumps(
         {"dialog_id": "d1", "turn": 1, "generated": "I have a cat, thanks for asking.", "kept": "I have a cat."}) + "\n")
     for name, rows in (("a.tsv", [("d1", 1, "I have two dogs.", "faithful"),
                                   ("d1", 1, "I have a cat, thanks for asking.", "faithful")]),
