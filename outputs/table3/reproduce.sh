@@ -4,7 +4,9 @@
 # supporter turn scored (ACC, PPL) and decoded with the paper's sampling (all three rows), and every metric with
 # a bootstrap 95 % interval over turns. Times per step are in outputs/table3/times.txt.
 # DECODE=240 decodes a seeded sample of 240 test turns per row instead (about 12x less decoding); ALPHA0=240 does
-# so for the PAL (α=0) row only (stop 27 ran ALPHA0=240: the whole split for it did not fit the session).
+# so for the PAL (α=0) row only (stop 27 ran ALPHA0=240; stop 28 decoded that row on the whole split, 116 min on a
+# shared CPU). The committed table came from the build of stop 27 (outputs/table3/build_manifest.json); a build made
+# since quotes the seeker where the extractor paraphrased, so re-running this trains on other personas.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUDGET=${BUDGET:-12}        # minutes of training per model
