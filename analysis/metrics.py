@@ -65,9 +65,9 @@ def _ead(unique: int, total: int, vocab_size: int) -> float:
     return 100.0 * unique / expected
 
 
-def leave_one_out_counts(texts: Sequence[str], n: int) -> list[tuple[int, int]]:
-    """(unique, total) n-grams of the texts with each one left out, in one pass: leaving a text out loses
-    the n-grams that occur nowhere else."""
+def leave_one_out_counts(texts: Sequence[str], n: int) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+    """(unique, total) n-grams of all the texts, and of the texts with each one left out, in one pass: leaving
+    a text out loses the n-grams that occur nowhere else."""
     grams = [ngrams(words(t), n) for t in texts]
     everywhere = Counter(g for gs in grams for g in gs)
     unique, total = len(everywhere), sum(everywhere.values())
@@ -76,7 +76,7 @@ def leave_one_out_counts(texts: Sequence[str], n: int) -> list[tuple[int, int]]:
         mine = Counter(gs)
         lost = sum(1 for g, c in mine.items() if everywhere[g] == c)
         out.append((unique - lost, total - len(gs)))
-    return out
+    return (unique, total), out
 
 
 def jackknife_intervals(texts: Sequence[str], vocab_size: int) -> dict[str, list[float]]:
@@ -91,8 +91,7 @@ def jackknife_intervals(texts: Sequence[str], vocab_size: int) -> dict[str, list
         return {}
     out = {}
     for n in (1, 2):
-        unique, total = ngram_counts(texts, n)
-        loo = leave_one_out_counts(texts, n)
+        (unique, total), loo = leave_one_out_counts(texts, n)
         for name, f in ((f"D-{n}", lambda u, t: 100.0 * u / t if t else 0.0),
                         (f"E-{n}", lambda u, t: _ead(u, t, vocab_size))):
             full = f(unique, total)

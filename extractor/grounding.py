@@ -285,18 +285,21 @@ class SupportScorer:
         as if the extractor had written it: "I have a dog." from "My dog died a month ago" is judged, and
         kept, as "My dog died a month ago" (`Support.quoted`). A paraphrase can pass every test and still
         say something else; a quote says what the seeker said."""
+        supports = self.support(sentences, utterances)
         quotes: dict[int, str] = {}
         if self.quote:
-            for i, (s, x) in enumerate(zip(sentences, self.support(sentences, utterances))):
+            for i, (s, x) in enumerate(zip(sentences, supports)):
                 if x.supported and x.statement and not is_quote(s, utterances[x.utterance]):
                     quotes[i] = x.statement
-        out = self._check([quotes.get(i, s) for i, s in enumerate(sentences)], utterances)
+            for i, x in zip(quotes, self.support(list(quotes.values()), utterances)):
+                supports[i] = x  # a statement is its own copy: supported without the encoder
+        out = self._check([quotes.get(i, s) for i, s in enumerate(sentences)], utterances, supports)
         for i, statement in quotes.items():
             out[i] = dataclasses.replace(out[i], text=out[i].text or statement, quoted=True)
         return out
 
-    def _check(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
-        out = self._judge(sentences, utterances)
+    def _check(self, sentences: Sequence[str], utterances: Sequence[str], supports: list[Support]) -> list[Support]:
+        out = self._judge(sentences, utterances, supports)
         if self.remarks is None:
             return out
         cuts = {i: cut_remark_clauses(sentences[i]) for i, x in enumerate(out) if x.supported}
@@ -308,9 +311,11 @@ class SupportScorer:
             out[i] = dataclasses.replace(x, text=cuts[i])
         return out
 
-    def _judge(self, sentences: Sequence[str], utterances: Sequence[str]) -> list[Support]:
+    def _judge(self, sentences: Sequence[str], utterances: Sequence[str],
+               supports: list[Support] | None = None) -> list[Support]:
+        """`support` (or the `supports` already computed for these sentences), then the tests on a supported one."""
         out = []
-        for s, x in zip(sentences, self.support(sentences, utterances)):
+        for s, x in zip(sentences, self.support(sentences, utterances) if supports is None else supports):
             if x.supported and not about_self(s):
                 x = dataclasses.replace(x, supported=False, reason=NOT_ABOUT_SEEKER)
             elif x.supported and x.utterance is not None and (changed := meaning_change(s, utterances[x.utterance])):

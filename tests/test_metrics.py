@@ -167,7 +167,8 @@ def test_distinct_and_ead_get_jackknife_intervals():
     estimate, has zero width when every response is the same, and narrows with more responses."""
     texts = ["a b a b", "a c", "b c d", "a b", "e"]
     for n in (1, 2):
-        loo = metrics.leave_one_out_counts(texts, n)
+        full, loo = metrics.leave_one_out_counts(texts, n)
+        assert full == metrics.ngram_counts(texts, n)
         assert loo == [metrics.ngram_counts(texts[:i] + texts[i + 1:], n) for i in range(len(texts))]
     ci = metrics.jackknife_intervals(texts, 50)
     assert set(ci) == {"D-1", "D-2", "E-1", "E-2"}
