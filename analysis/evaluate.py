@@ -7,6 +7,8 @@ its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py
 with a 95 % interval over the run's test turns: a percentile bootstrap (`--bootstrap` rounds, seeded;
 PPL and BLEU are recomputed on each resample), except Distinct and EAD, which resampling with
 replacement biases down: theirs is a delete-one jackknife interval over the decoded responses.
+`--compare A B` adds A minus B paired over the turns both runs scored (`analysis.metrics.paired_differences`):
+two rows whose own intervals overlap can still differ clearly turn by turn.
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-compat", action="store_true",
                    help="ROUGE-L (beta 1.2), BLEU (nltk tokens) and Cos-Sim (all turns) as the authors' scripts "
                         "compute them (analysis/metrics.py)")
+    p.add_argument("--compare", nargs=2, action="append", default=[], metavar=("A", "B"),
+                   help="also report run A minus run B over the turns both scored, with paired 95 %% intervals and "
+                        "p-values (repeatable; A and B are run names as given)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the 95 %% intervals (0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     p.add_argument("--output", default="outputs/table3", help="writes OUTPUT.json and OUTPUT.md")
@@ -83,16 +88,37 @@ def markdown(rows: list[tuple[str, list]], columns: list[str], intervals: list[d
     return "\n".join(lines)
 
 
+def paired_markdown(paired: dict[str, dict], columns: list[str]) -> str:
+    """One row per comparison: each metric's difference, its interval and p."""
+    shown = [c for c in columns if any(c in d for d in paired.values())]
+    lines = ["| A − B | turns | " + " | ".join(shown) + " |", "|---" * (len(shown) + 2) + "|"]
+    for name, diffs in paired.items():
+        turns = max((d["turns"] for d in diffs.values()), default=0)
+        cells = []
+        for c in shown:
+            d = diffs.get(c)
+            spec = ".3f" if c == "Cos-Sim" else ".2f"
+            cells.append("-" if d is None else f"{d['diff']:+{spec}} [{d['ci95'][0]:+{spec}}, {d['ci95'][1]:+{spec}}] "
+                         f"p {d['p']:.3f}")
+        lines.append(f"| {name} | {turns} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries()
-    from analysis.metrics import Table3Scorer, load_encoder
+    from analysis.metrics import Table3Scorer, load_encoder, paired_differences
 
     started = time.time()
     runs = resolve_runs(args.runs, args.split)
+    names = [name for name, _ in runs]
+    for pair in args.compare:
+        unknown = [n for n in pair if n not in names]
+        if unknown:
+            raise InputError(f"--compare: no run named {unknown[0]!r} (runs: {', '.join(map(repr, names))})")
     encoder = None if args.no_cos_sim else load_encoder(args.encoder)
     columns = [c.replace("Top-3", f"Top-{args.top_n}") for c in COLUMNS]
-    results, table = {}, []
+    results, table, scorers = {}, [], {}
     for name, path in runs:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if not rows:
@@ -108,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
                          "meta": {k: meta.get(k) for k in ("variant", "family", "base", "build", "split", "alpha", "train_step",
                                                            "vocab_size", "sampling", "strategy")}}
         table.append((name, [metrics[c] for c in columns]))
+        scorers[name] = scorer
+    paired = {}
+    for a, b in args.compare:
+        try:
+            paired[f"{a} − {b}"] = paired_differences(scorers[a], scorers[b], args.bootstrap or 1000, args.seed)
+        except ValueError as exc:
+            raise InputError(f"--compare {a!r} {b!r}: {exc}") from None
     sources = {(json.dumps(r["meta"].get("build")), json.dumps(r["meta"].get("split"))) for r in results.values()}
     if len(sources) > 1:
         print("warning: the runs were decoded on different builds/splits; their rows are not comparable: "
@@ -117,17 +150,24 @@ def main(argv: list[str] | None = None) -> int:
     counts = ", ".join(f"{n}: {r['metrics']['scored']} scored / {r['metrics']['decoded']} decoded"
                        for n, r in results.items())
     print(md)
+    diff_md = paired_markdown(paired, columns)
+    if paired:
+        print("\nPaired differences (A − B over the turns both scored):\n" + diff_md)
     if not args.no_paper:
         print("\nPaper (Cheng et al. 2023, Table 3; BlenderbotSmall-90M, full PESConv test set):\n" + paper)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"runs": results, "paper": PAPER_ROWS, "columns": columns,
-                                                    "paper_compat": args.paper_compat,
+                                                    "paper_compat": args.paper_compat, "paired": paired,
                                                     "code_version": code_version()}, indent=2, default=str))
     note = (f"\n\nBrackets: percentile bootstrap 95 % intervals over turns ({args.bootstrap} rounds, seed {args.seed}); "
             "D-n and E-n: delete-one jackknife 95 % intervals over the decoded responses (approximate)."
             if args.bootstrap else "")
-    out.with_suffix(".md").write_text(md + note + "\n\nTurns: " + counts + "\n\nPaper (Table 3):\n\n" + paper + "\n")
+    paired_note = ("\n\nPaired differences, A − B over the turns both runs scored: percentile bootstrap 95 % interval "
+                   f"({args.bootstrap or 1000} rounds, seed {args.seed}; D-n and E-n: delete-one jackknife) and "
+                   "two-sided p for no difference:\n\n" + diff_md if paired else "")
+    out.with_suffix(".md").write_text(md + note + "\n\nTurns: " + counts + paired_note
+                                      + "\n\nPaper (Table 3):\n\n" + paper + "\n")
     print(f"\nEvaluated {len(results)} run(s) ({counts}) in {time.time() - started:.0f}s. "
           f"Wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}.")
     return 0

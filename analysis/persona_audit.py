@@ -31,6 +31,7 @@ from pathlib import Path
 
 from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import read_labelled, report_section, wilson
+from extractor.remarks import strip_opening_word
 
 AUDIT = REPO_ROOT / "extractor" / "persona_audit.tsv"
 AUDITS = {AUDIT: "round 1: seed 13, the full default build of stop 23",
@@ -118,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
                     build / "rewritten.jsonl")
         cut_rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x] if path.exists() else []
         cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in cut_rows}
+        for r in rows:  # an audited sentence the check now keeps less its opening "And" / "Yes" (stop 29)
+            bare = strip_opening_word(r["sentence"])
+            if (r["dialog_id"], r["sentence"]) not in kept and bare != r["sentence"] and (r["dialog_id"], bare) in kept:
+                cuts.setdefault((r["dialog_id"], r["sentence"]), bare)
         missing = [r for r in rows if (r["dialog_id"], r["sentence"]) not in kept]
         cut = [r for r in missing if (r["dialog_id"], cuts.get((r["dialog_id"], r["sentence"]))) in kept]
         gone = [r for r in missing if r not in cut]

@@ -43,7 +43,7 @@ import numpy as np
 
 from common.offline_models import minilm_path
 from extractor.meaning import MEANING_REASONS, meaning_change
-from extractor.remarks import RemarkDetector, cut_remark_clauses
+from extractor.remarks import RemarkDetector, cut_remark_clauses, strip_opening_word
 from extractor.statements import WORD as _WORD
 from extractor.statements import clauses, speaks_of_self, statements
 
@@ -283,8 +283,12 @@ class SupportScorer:
         With `quote`, a supported sentence that is not the seeker's own words (`is_quote`) is replaced, before
         all of the above, by the seeker's statement (or clause) that supports it best, which is then checked
         as if the extractor had written it: "I have a dog." from "My dog died a month ago" is judged, and
-        kept, as "My dog died a month ago" (`Support.quoted`). A paraphrase can pass every test and still
-        say something else; a quote says what the seeker said."""
+        kept, as "My dog died a month ago" (`Support.quoted`). A paraphrase can pass every test and still say
+        something else; a quote says what the seeker said.
+
+        With a remark detector, a kept sentence finally loses an opening conjunction or answer word before its
+        subject ("because I used to work out" -> "I used to work out", "Yes he tells me ..." -> "He tells me ...";
+        `extractor.remarks.strip_opening_word`), after it was judged, so that word decides nothing."""
         supports = self.support(sentences, utterances)
         quotes: dict[int, str] = {}
         if self.quote:
@@ -296,6 +300,10 @@ class SupportScorer:
         out = self._check([quotes.get(i, s) for i, s in enumerate(sentences)], utterances, supports)
         for i, statement in quotes.items():
             out[i] = dataclasses.replace(out[i], text=out[i].text or statement, quoted=True)
+        if self.remarks is not None:  # judged as the seeker wrote it, kept less an opening "and" / "Yes"
+            for i, (s, x) in enumerate(zip(sentences, out)):
+                if x.supported and (bare := strip_opening_word(x.kept_text(s))) != x.kept_text(s):
+                    out[i] = dataclasses.replace(x, text=bare)
         return out
 
     def _check(self, sentences: Sequence[str], utterances: Sequence[str], supports: list[Support]) -> list[Support]:

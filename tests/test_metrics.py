@@ -8,6 +8,7 @@ import pytest
 
 from analysis import metrics
 from analysis.evaluate import main as evaluate_main
+from common.cli import InputError
 
 HYP = "the cat sat on the mat"
 REF = "the cat sat on a mat"
@@ -190,3 +191,51 @@ def test_evaluate_cli_prints_intervals(tmp_path):
     run = json.loads(out.with_suffix(".json").read_text())["runs"]["A"]
     assert run["ci95"]["ACC"][0] <= run["metrics"]["ACC"] <= run["ci95"]["ACC"][1]
     assert "[" in out.with_suffix(".md").read_text()
+
+
+def _turns(n: int, generation, rank=lambda i: 1) -> list[dict]:
+    return [{"dialog_id": f"d{i // 4}", "turn": i % 4, "strategy_rank": rank(i), "nll_sum": 1.0 + (i % 3),
+             "n_tokens": 2, "persona": [], "response": REF, "generation": generation(i)} for i in range(n)]
+
+
+def test_paired_differences_pair_turns_by_dialog_and_turn():
+    """A run that matches the reference on every turn is ahead of one that does on a third, clear of zero, however
+    the rows are ordered; a run against itself differs by nothing (p 1); unpaired or unpairable runs are refused."""
+    good = metrics.Table3Scorer(_turns(60, lambda i: REF), 1000)
+    mixed_rows = _turns(60, lambda i: [REF, HYP, "a dog ran"][i % 3], rank=lambda i: 1 + (i % 2))
+    mixed = metrics.Table3Scorer(list(reversed(mixed_rows)), 1000)
+    d = metrics.paired_differences(good, mixed, rounds=300, seed=1)
+    assert d["B-2"]["diff"] > 0 and d["B-2"]["ci95"][0] > 0 and d["B-2"]["p"] < 0.01 and d["B-2"]["turns"] == 60
+    assert d["ACC"]["diff"] == pytest.approx(50.0) and d["ACC"]["ci95"][0] > 0
+    assert d["PPL"]["diff"] == pytest.approx(0.0) and d["PPL"]["p"] == 1.0  # the same NLL on every turn
+    assert d["D-1"]["diff"] == pytest.approx(metrics.distinct([REF] * 60, 1) - metrics.distinct(
+        [r["generation"] for r in mixed_rows], 1))
+    same = metrics.paired_differences(mixed, mixed, rounds=50)
+    assert all(x["diff"] == pytest.approx(0.0) and x["p"] == 1.0 for x in same.values())
+    half = metrics.Table3Scorer(_turns(30, lambda i: REF), 1000)  # the first 30 turns only: paired on those
+    assert metrics.paired_differences(half, mixed, rounds=20)["R-L"]["turns"] == 30
+    other = metrics.Table3Scorer([dict(r, dialog_id="x" + r["dialog_id"]) for r in mixed_rows], 1000)
+    with pytest.raises(ValueError, match="share no test turn"):
+        metrics.paired_differences(good, other, rounds=5)
+
+
+def test_evaluate_cli_compares_runs_turn_by_turn(tmp_path):
+    for name, gen in (("a", lambda i: REF), ("b", lambda i: [REF, HYP][i % 2])):
+        (tmp_path / name).mkdir()
+        rows = _turns(24, gen)
+        (tmp_path / name / "generations-test.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+        (tmp_path / name / "generations-test.meta.json").write_text(json.dumps({"vocab_size": 100}))
+    out = tmp_path / "t3"
+    args = [f"A={tmp_path / 'a'}", f"B={tmp_path / 'b'}", "--no-cos-sim", "--bootstrap", "50", "--output", str(out)]
+    assert evaluate_main([*args, "--compare", "A", "B"]) == 0
+    paired = json.loads(out.with_suffix(".json").read_text())["paired"]["A − B"]
+    assert paired["R-L"]["diff"] > 0 and paired["R-L"]["turns"] == 24
+    assert "| A − B | 24 |" in out.with_suffix(".md").read_text()
+    with pytest.raises(InputError, match="no run named 'C'"):
+        evaluate_main([*args, "--compare", "A", "C"])
+    (tmp_path / "c").mkdir()  # a run of other turns: nothing to pair
+    rows = [dict(r, dialog_id="other") for r in _turns(4, lambda i: REF)]
+    (tmp_path / "c" / "generations-test.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+    (tmp_path / "c" / "generations-test.meta.json").write_text(json.dumps({"vocab_size": 100}))
+    with pytest.raises(InputError, match="share no test turn"):
+        evaluate_main([f"C={tmp_path / 'c'}", *args, "--compare", "A", "C"])
