@@ -98,8 +98,12 @@ def paired_markdown(paired: dict[str, dict], columns: list[str]) -> str:
         for c in shown:
             d = diffs.get(c)
             spec = ".3f" if c == "Cos-Sim" else ".2f"
-            cells.append("-" if d is None else f"{d['diff']:+{spec}} [{d['ci95'][0]:+{spec}}, {d['ci95'][1]:+{spec}}] "
-                         f"p {d['p']:.3f}")
+            if d is None:
+                cells.append("-")
+                continue
+            p = (f"p < {d['p_below']:.3f}" if d.get("p_below") else "p < 0.001" if d["p"] < 0.001
+                 else f"p {d['p']:.3f}")
+            cells.append(f"{d['diff']:+{spec}} [{d['ci95'][0]:+{spec}}, {d['ci95'][1]:+{spec}}] {p}")
         lines.append(f"| {name} | {turns} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -328,7 +328,7 @@ def paired_differences(a: Table3Scorer, b: Table3Scorer, rounds: int = 1000, see
     paired interval is the one that says whether A is ahead (an unpaired pair of intervals can overlap while the
     paired difference is clear of zero). ACC, PPL, BLEU, ROUGE-L and Cos-Sim: percentile bootstrap over the
     common turns (the same resample for both runs), p = twice the share of resampled differences on the far
-    side of zero (at most 1; 0 means below 1/rounds). Distinct and EAD: delete-one jackknife of the difference
+    side of zero (at most 1; when no resample crosses zero, `p_below` = 2 / rounds bounds it). Distinct and EAD: delete-one jackknife of the difference
     over the turns both decoded (normal interval and p; approximate, as `jackknife_intervals`)."""
     import numpy as np
 
@@ -358,7 +358,8 @@ def paired_differences(a: Table3Scorer, b: Table3Scorer, rounds: int = 1000, see
             continue
         values = np.asarray(diffs[k])
         p = min(1.0, 2 * min(float(np.mean(values <= 0)), float(np.mean(values >= 0))))
-        out[k] = {"diff": d, "ci95": [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))], "p": p}
+        out[k] = {"diff": d, "ci95": [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))], "p": p,
+                  "p_below": 2 / len(values) if p == 0 else None}  # no resample crossed zero: p < 2 / rounds
     both = [(i, j) for i, j in pairs if i in a.rouge and j in b.rouge]
     if len(both) > 1:
         from scipy.stats import norm
@@ -369,7 +370,7 @@ def paired_differences(a: Table3Scorer, b: Table3Scorer, rounds: int = 1000, see
             d = ja[k][0] - jb[k][0]
             se = _jackknife_se([x - y for x, y in zip(ja[k][1], jb[k][1])])
             p = float(2 * norm.sf(abs(d) / se)) if se > 0 else float(d == 0)
-            out[k] = {"diff": d, "ci95": [d - 1.96 * se, d + 1.96 * se], "p": p}
+            out[k] = {"diff": d, "ci95": [d - 1.96 * se, d + 1.96 * se], "p": p, "p_below": None}
     for k in out:
         out[k]["turns"] = len(pairs) if k not in ("D-1", "D-2", "E-1", "E-2") else len(both)
     return out

@@ -206,6 +206,7 @@ def test_paired_differences_pair_turns_by_dialog_and_turn():
     mixed = metrics.Table3Scorer(list(reversed(mixed_rows)), 1000)
     d = metrics.paired_differences(good, mixed, rounds=300, seed=1)
     assert d["B-2"]["diff"] > 0 and d["B-2"]["ci95"][0] > 0 and d["B-2"]["p"] < 0.01 and d["B-2"]["turns"] == 60
+    assert d["R-L"]["p"] == 0 and d["R-L"]["p_below"] == pytest.approx(2 / 300)  # no resample crossed zero
     assert d["ACC"]["diff"] == pytest.approx(50.0) and d["ACC"]["ci95"][0] > 0
     assert d["PPL"]["diff"] == pytest.approx(0.0) and d["PPL"]["p"] == 1.0  # the same NLL on every turn
     assert d["D-1"]["diff"] == pytest.approx(metrics.distinct([REF] * 60, 1) - metrics.distinct(
@@ -230,7 +231,7 @@ def test_evaluate_cli_compares_runs_turn_by_turn(tmp_path):
     assert evaluate_main([*args, "--compare", "A", "B"]) == 0
     paired = json.loads(out.with_suffix(".json").read_text())["paired"]["A − B"]
     assert paired["R-L"]["diff"] > 0 and paired["R-L"]["turns"] == 24
-    assert "| A − B | 24 |" in out.with_suffix(".md").read_text()
+    assert "| A − B | 24 |" in out.with_suffix(".md").read_text() and "p < 0.040" in out.with_suffix(".md").read_text()
     with pytest.raises(InputError, match="no run named 'C'"):
         evaluate_main([*args, "--compare", "A", "C"])
     (tmp_path / "c").mkdir()  # a run of other turns: nothing to pair

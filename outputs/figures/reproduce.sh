@@ -6,11 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # 1. PESConv from all 1,300 ESConv dialogs with the default extractor (SmolLM2 + the shipped adapter)
-python -m pipelines.build_pesconv --output outputs/pesconv                         # 38-43 min here from an empty cache (2-core CPU; 43 min in stop 25)
+python -m pipelines.build_pesconv --output outputs/pesconv                         # 38-43 min here from an empty cache (2-core CPU; 43 min in stop 25, 42 min in stop 29)
 #    (re-running it reuses the inference cache: 80-260 s, e.g. after a change to the grounding check; 111-157 s in stop 26;
-#     777 s in stop 28, the CPU shared with a decode)
+#     777 s in stop 28, the CPU shared with a decode; 107-154 s in stop 29)
 # 2. the same with the rule baseline (copy the seeker's first-person statements; no model)
-python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 66-284 s (284 s in stop 26; the remark filter embeds every sentence)
+python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 66-878 s (284 s in stop 26; 878 s in stop 29, niced beside training)
 # 3. Figures 3/5: three encoders, 200 random-persona permutations, bootstrap intervals
 python -m analysis.persona_similarity --data outputs/pesconv --output outputs/figures/default \
     --encoder minilm fasttext glove                                                 # 136-238 s (238 s in stop 23, CPU shared): about 98 s MiniLM + 32 s fastText + 5 s GloVe
