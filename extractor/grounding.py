@@ -42,6 +42,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from common.offline_models import minilm_path
+from extractor.dedup import normalise
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import RemarkDetector, cut_remark_clauses, strip_opening_word
 from extractor.statements import WORD as _WORD
@@ -100,16 +101,12 @@ class Support:
         return self.text or sentence
 
 
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9']+", " ", text.lower().replace("\u2019", "'")).split())
-
-
 def is_quote(sentence: str, utterance: str) -> bool:
     """The sentence is the seeker's own words: a stretch of the utterance, word for word (case and punctuation
     aside). "I lost my job." is a quote of "Yes, I lost my job last week"; "I have a dog." is not one of
     "My dog died a month ago"."""
-    words = _words(sentence)
-    return bool(words) and f" {words} " in f" {_words(utterance)} "
+    words = normalise(sentence)
+    return bool(words) and f" {words} " in f" {normalise(utterance)} "
 
 
 def supports_the_speaker(statement: str) -> bool:

@@ -263,14 +263,19 @@ _SUBJECT_AHEAD = r"(?=(?:i|i'm|im|i've|ive|i'll|i'd|we|we're|my|our)\b)"
 _ANY_SUBJECT_AHEAD = (r"(?=(?:i|i'm|im|iam|i've|ive|i'll|i'd|we|we're|my|our|he|she|they|his|her|their|it|it's|its|"
                       r"that|this|there|what|when|if|because|since|after|before|still|now|then|today|lately|recently|"
                       r"the|a|an|all|everything|nothing|everyone|nobody|someone|things|maybe|sometimes|so|also|plus)\b)")
-_OPENING_WORD = re.compile(
-    r"^(?:(?:and|but|yes|yeah|yep|well|ok|okay|oh)[\s,]+" + _ANY_SUBJECT_AHEAD
-    + r"|(?:so|also|plus)(?:\s*,\s*|\s+" + _SUBJECT_AHEAD + r")"
-    r"|(?:because|cause|'cause|cuz|coz|since)\s+" + _SUBJECT_AHEAD + r")+", re.IGNORECASE)
+
+
+def _opening_words(first: str) -> re.Pattern:
+    """`first` (the words whose rule differs between the two uses) or a conjunction before a first-person subject,
+    repeated, at the start of a clause."""
+    return re.compile(r"^(?:" + first + r"|(?:also|plus)(?:\s*,\s*|\s+" + _SUBJECT_AHEAD + r")"
+                      r"|(?:because|cause|'cause|cuz|coz|since)\s+" + _SUBJECT_AHEAD + r")+", re.IGNORECASE)
+
+
+_OPENING_WORD = _opening_words(r"(?:and|but|yes|yeah|yep|well|ok|okay|oh)[\s,]+" + _ANY_SUBJECT_AHEAD
+                               + r"|so(?:\s*,\s*|\s+" + _SUBJECT_AHEAD + r")")
 # After a cut remark clause the "and" / "but" / "so" joined the seeker's words to the remark: it goes before any word
-_CONJUNCTION_AFTER_REMARK = re.compile(
-    r"^(?:(?:and|but|so)\b[\s,]*|(?:also|plus)(?:\s*,\s*|\s+" + _SUBJECT_AHEAD + r")"
-    r"|(?:because|cause|'cause|cuz|coz|since)\s+" + _SUBJECT_AHEAD + r")+", re.IGNORECASE)
+_CONJUNCTION_AFTER_REMARK = _opening_words(r"(?:and|but|so)\b[\s,]*")
 
 
 def strip_opening_word(clause: str, after_remark: bool = False) -> str:
