@@ -8,8 +8,9 @@ Four sources, one output type (`PersonaPair`: one speaker side of a conversation
   ending `` </s>``, ``persona`` = sentences joined by `` <persona> `` ending `` </s>`` (the partner's
   words are not in this form, so `partner` is empty);
 - the Synthetic-Persona-Chat CSV (columns ``user 1 personas``, ``user 2 personas`` with one sentence
-  per line, ``Best Generated Conversation`` with lines ``User 1: ...`` / ``User 2: ...``); each
-  conversation gives two pairs, with the partner's message before every utterance;
+  per line, ``Best Generated Conversation`` with lines ``User 1: ...`` / ``User 2: ...``, or unmarked
+  turns alternating between blank lines); each conversation gives two pairs, with the partner's message
+  before every utterance; one whose speakers cannot be told apart is skipped and logged;
 - a Hugging Face Hub dataset (name or ``name:split``) with the same ``context``/``persona``
   columns (strings in CSV form or lists of strings).
 
@@ -76,6 +77,7 @@ def pair_from_fields(context: Any, persona: Any, where: str) -> PersonaPair:
 
 SYNTHETIC_COLUMNS = ("user 1 personas", "user 2 personas", "Best Generated Conversation")
 _SYNTHETIC_TURN = re.compile(r"^[\s*]*User\s*([12])\s*:[\s*]*(.*?)[\s*]*$")
+_SYNTHETIC_MARKER = re.compile(r"User\s*[12]\s*:")
 
 
 def read_csv(path: Path) -> list[PersonaPair]:
@@ -90,8 +92,13 @@ def read_csv(path: Path) -> list[PersonaPair]:
                      f"Synthetic-Persona-Chat columns {', '.join(repr(c) for c in SYNTHETIC_COLUMNS)}")
 
 
-def _conversation_turns(text: str, where: str) -> list[tuple[str, str]]:
-    """(speaker '1'/'2', text) turns; a line without a 'User N:' prefix continues the previous turn."""
+def _conversation_turns(text: str, where: str) -> list[tuple[str, str]] | None:
+    """(speaker '1'/'2', text) turns; a line without a 'User N:' prefix continues the previous turn.
+
+    With no 'User N:' line at all, blank-line-separated blocks are read as alternating turns
+    (User 1 first), as in a few conversations of the release; None when that is ambiguous
+    (fewer than 2 blocks, or a marker inside a line), for the caller to skip and count.
+    """
     turns: list[list[str]] = []
     skipped = 0
     for line in text.splitlines():
@@ -104,22 +111,48 @@ def _conversation_turns(text: str, where: str) -> list[tuple[str, str]]:
             turns[-1][1] = f"{turns[-1][1]} {line.strip().strip('*').strip()}".strip()
         else:
             skipped += 1
+    if not turns:
+        return _unmarked_turns(text)
     if skipped:  # nobody can be told to have said these: say so rather than guess
         log.warning("%s: %d line(s) before the first 'User 1:' / 'User 2:' line skipped", where, skipped)
-    if not turns:
-        raise InputError(f"{where}: no 'User 1:' or 'User 2:' lines in the conversation")
     return [(who, t) for who, t in turns if t]
 
 
+def _unmarked_turns(text: str) -> list[tuple[str, str]] | None:
+    """Alternating turns from blank-line-separated blocks; None unless there are 2+ blocks and no marker."""
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if not re.search(r"\w", line):  # blank lines and markdown rules end a block
+            blocks.append([])
+        else:
+            blocks[-1].append(line.strip().strip("*").strip())
+    texts = [" ".join(b) for b in blocks if b]
+    if len(texts) < 2 or any(_SYNTHETIC_MARKER.search(t) for t in texts):
+        return None
+    return [("12"[i % 2], t) for i, t in enumerate(texts)]
+
+
+# read_synthetic_csv's file (as given) -> row numbers of the conversations it skipped, from its last read
+skipped_rows: dict[str, list[int]] = {}
+
+
 def read_synthetic_csv(path: Path) -> list[PersonaPair]:
-    """Both speaker sides of every Synthetic-Persona-Chat conversation, with the partner's message."""
+    """Both speaker sides of every Synthetic-Persona-Chat conversation, with the partner's message.
+
+    A conversation whose speakers cannot be told apart is skipped, logged and recorded in
+    `skipped_rows`, rather than aborting the whole file.
+    """
     pairs = []
+    skipped: list[int] = []
     with open(path, encoding="utf-8", newline="") as f:
         for i, row in enumerate(csv.DictReader(f), start=2):
             where = f"{path}:{i}"
             if any(not isinstance(row.get(c), str) for c in SYNTHETIC_COLUMNS):
                 raise InputError(f"{where}: missing value in one of the columns {', '.join(SYNTHETIC_COLUMNS)}")
             turns = _conversation_turns(row["Best Generated Conversation"], where)
+            if turns is None:
+                skipped.append(i)
+                continue
             for who in ("1", "2"):
                 persona = [s.strip() for s in row[f"user {who} personas"].splitlines() if s.strip()]
                 utts, partner, last_other = [], [], ""
@@ -134,6 +167,10 @@ def read_synthetic_csv(path: Path) -> list[PersonaPair]:
                 if not utts:
                     raise InputError(f"{where}: User {who} says nothing in the conversation")
                 pairs.append(PersonaPair(tuple(utts), tuple(persona), f"{where} (user {who})", tuple(partner)))
+    skipped_rows[str(path)] = skipped
+    if skipped:
+        log.warning("%s: %d conversation(s) without 'User 1:' / 'User 2:' lines and no clear alternating turns "
+                    "skipped (rows %s)", path, len(skipped), ", ".join(map(str, skipped)))
     return pairs
 
 

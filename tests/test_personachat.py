@@ -1,10 +1,13 @@
 """PERSONA-CHAT readers: the real CSV, the ParlAI text format, the held-out split, clear errors."""
 from __future__ import annotations
 
+import csv
+import logging
+
 import pytest
 
 from common.cli import InputError
-from schemas.personachat import iter_csv_rows, read_pairs
+from schemas.personachat import iter_csv_rows, read_pairs, skipped_rows
 from tests.helpers import PERSONACHAT_CSV, SYNTHETIC_CSV
 
 PARLAI = """1 your persona: i like to remodel homes.
@@ -98,13 +101,12 @@ def test_reads_synthetic_persona_chat_with_partner_context():
     assert len(first.partner) == len(first.utterances) and first.source.endswith("valid.csv:2 (user 1)")
     # markdown-styled turns ("*User 1:* ...") are read too
     assert all(p.utterances for p in pairs) and not any(u.startswith(("*", "User")) for p in pairs for u in p.utterances)
+    assert skipped_rows[str(SYNTHETIC_CSV)] == []  # every conversation has clear speakers
 
 
 @pytest.mark.parametrize("content, message", [
     ("user 1 personas,user 2 personas,Best Generated Conversation\n\"I am a cat.\",,\"User 1: hi\nUser 2: yo\"\n",
      "syn.csv:2: empty 'user 2 personas'"),
-    ("user 1 personas,user 2 personas,Best Generated Conversation\na.,b.,hello there\n",
-     "syn.csv:2: no 'User 1:' or 'User 2:' lines"),
     ("user 1 personas,user 2 personas,Best Generated Conversation\na.,b.,\"User 1: hi\"\n",
      "syn.csv:2: User 2 says nothing"),
     ("a,b\n1,2\n", "unknown CSV form"),
@@ -122,3 +124,45 @@ def test_parlai_sides_know_what_the_partner_said_before(tmp_path):
     pairs = read_pairs(path)
     assert pairs[0].partner == ("", "cool , i work nights at the hospital .")
     assert pairs[1].partner == ("hi , i just got back from fixing up a house .",)
+
+
+def _write_synthetic(path, conversations):
+    """A Synthetic-Persona-Chat CSV with one row per (user 1 personas, user 2 personas, conversation)."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["user 1 personas", "user 2 personas", "Best Generated Conversation"])
+        writer.writerows(conversations)
+    return path
+
+
+def test_unmarked_synthetic_turns_alternate(tmp_path):
+    conversation = ("Hi! I'm [user 1 name]. I love to bake.\nDo you bake?\n\n"
+                    "Hello! Not really, I ride horses.\n\n* * *\n\nHorses are great!\n\n")
+    path = _write_synthetic(tmp_path / "syn.csv", [("I love to bake.\nI have a dog.", "I ride horses.", conversation)])
+    first, second = read_pairs(path)
+    assert first.utterances == ("Hi! I'm [user 1 name]. I love to bake. Do you bake?", "Horses are great!")
+    assert first.partner == ("", "Hello! Not really, I ride horses.")
+    assert first.persona == ("I love to bake.", "I have a dog.")
+    assert second.utterances == ("Hello! Not really, I ride horses.",)
+    assert second.partner == ("Hi! I'm [user 1 name]. I love to bake. Do you bake?",)
+    assert second.persona == ("I ride horses.",) and second.source.endswith("syn.csv:2 (user 2)")
+    assert skipped_rows[str(path)] == []
+
+
+def test_ambiguous_synthetic_conversations_are_skipped_and_reported(tmp_path, caplog):
+    path = _write_synthetic(tmp_path / "syn.csv", [
+        ("a.", "b.", "* User 1: hi *\n* User 2: yo *"),
+        ("c.", "d.", "hello there\nhow are you?"),  # one block: who said it?
+        ("e.", "f.", ""),
+        ("g.", "h.", "hi\n\nso User 2: said yo"),  # a marker inside a block
+        ("i.", "j.", "hey\n\nhi"),
+    ])
+    with caplog.at_level(logging.WARNING, logger="schemas.personachat"):
+        pairs = read_pairs(path)
+    assert [(p.utterances, p.persona) for p in pairs] == [
+        (("hi",), ("a.",)), (("yo",), ("b.",)), (("hey",), ("i.",)), (("hi",), ("j.",))]
+    assert skipped_rows[str(path)] == [3, 4, 5]
+    assert f"{path}: 3 conversation(s)" in caplog.text and "(rows 3, 4, 5)" in caplog.text
+    only_ambiguous = _write_synthetic(tmp_path / "none.csv", [("a.", "b.", "hello there")])
+    with pytest.raises(InputError, match="no .utterances, persona. pairs found"):
+        read_pairs(only_ambiguous)
