@@ -9,7 +9,7 @@ Writes a self-contained site that opens from disk (no server, no network request
   split (`index-SPLIT.js`), loaded only when that split is shown, so a large build stays quick.
 - `dialogs/ID.html`: the conversation as chat bubbles (strategy tags on supporter turns) beside the
   persona visible at each seeker turn; every persona sentence links to the seeker turn it came from
-  (`persona_evidence`), which is highlighted when followed. The footer has the build's provenance.
+  (`persona_evidence`), which is highlighted when followed; the stretch of that turn it rests on (`persona_span`) is marked. The footer has the build's provenance.
 
 Dialog text is untrusted: it is HTML-escaped in the pages and set as text (never as HTML) by the script.
 """
@@ -31,6 +31,7 @@ from common.cli import InputError, code_version, command_parser, quiet_libraries
 PAGE_SIZE = 50
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+mark{background:#fff1a8;padding:0 1px;border-radius:2px}
 header,footer{padding:12px 24px;background:#fff;border-bottom:1px solid #dde1e7}
 footer{border-top:1px solid #dde1e7;border-bottom:none;font-size:12px;color:#555;margin-top:24px}
 main{padding:16px 24px;max-width:1200px}
@@ -131,14 +132,36 @@ def persona_panel(turn: dict, previous: set[str]) -> str:
     return '<div class="panel"><div class="who">persona visible here</div><ul>' + "".join(items) + "</ul></div>"
 
 
+def marked(text: str, spans: list[tuple[int, int]]) -> str:
+    """The turn's text, escaped, with the stretches persona sentences rest on (`persona_span`) in <mark>."""
+    out, at = [], 0
+    for start, end in sorted((a, b) for a, b in spans if 0 <= a < b <= len(text)):
+        start = max(start, at)
+        if start >= end:
+            continue
+        out += [esc(text[at:start]), f"<mark>{esc(text[start:end])}</mark>"]
+        at = end
+    return "".join(out) + esc(text[at:])
+
+
+def evidence_spans(row: dict) -> dict[int, list[tuple[int, int]]]:
+    """Turn index -> the spans of its text that the whole-dialog persona sentences rest on."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    for turn, span in zip(row.get("persona_evidence") or [], row.get("persona_span") or []):
+        if span and span[0] >= 0:
+            found.setdefault(int(turn), []).append((int(span[0]), int(span[1])))
+    return found
+
+
 def dialog_page(row: dict, footer: str) -> str:
     s = survey(row)
     cells, previous = [], set()
+    spans = evidence_spans(row)
     for i, turn in enumerate(row.get("dialog") or []):
         who = turn.get("speaker") or ""
         tag = f'<span class="tag">{esc(turn["strategy"])}</span>' if turn.get("strategy") else ""
         bubble = (f'<div class="{esc(who)}"><div class="who">{i}. {esc(who)}{tag}</div>'
-                  f'<div class="turn" id="t{i}">{esc(turn.get("text"))}</div></div>')
+                  f'<div class="turn" id="t{i}">{marked(turn.get("text") or "", spans.get(i, []))}</div></div>')
         panel = persona_panel(turn, previous) if who == "seeker" and turn.get("persona_inferred") else "<div></div>"
         if who == "seeker":
             previous = set(turn.get("persona") or []) | previous

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     scorer = SupportScorer(minilm_embedder(), remarks=True)
     scorer.prepare([t for r in rows for t in (*r["utterances"], *r["supported_gold"],
                                               *(s for k in [args.system, *args.against] for s in r[k]))])
-    scores = {k: [score_pair(scorer, r[k], r["supported_gold"], r["utterances"]) for r in rows]
+    scores = {k: [score_pair(scorer, r[k], r["supported_gold"]) for r in rows]
               for k in [args.system, *args.against]}
     stored = {k: data["results"][k]["f1"] for k in scores if k in data.get("results", {})}
     drift = {k: summarise(v)["f1"] - stored[k] for k, v in scores.items() if k in stored}

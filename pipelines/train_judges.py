@@ -41,7 +41,8 @@ def parse_args(argv):
     p.add_argument("--esconv", default=None, help="ESConv train file for the supporters' sentences "
                                                   "(default ../shared/data/esconv/train.json)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default %(default)s)")
-    p.add_argument("--max-examples", type=int, default=9000, help="training examples per judge (seeded sample)")
+    p.add_argument("--max-examples", type=int, default=9000, help="training examples per judge (seeded sample; "
+                   "the verifier's half from persona pairs, half from ESConv, each half balanced)")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -156,9 +157,17 @@ def score_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def esconv_train(args) -> str:
+    path = args.esconv or str(Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "esconv" / "train.json")
+    if not Path(path).exists():
+        raise InputError(f"{path} not found: give --esconv (the ESConv train split)")
+    return path
+
+
 def run_verifier(args, out: Path) -> str:
     from extractor.grounding import SupportScorer, minilm_embedder
-    from extractor.judge_data import verifier_dev, verifier_examples
+    from extractor.judge_data import balanced, esconv_verifier_examples, verifier_dev, verifier_examples
+    from schemas.esconv import read_dialogs
     from schemas.personachat import read_sources
 
     split = json.loads((Path(args.split_of) / "split.json").read_text())
@@ -170,11 +179,12 @@ def run_verifier(args, out: Path) -> str:
     train_idx = [i for i in range(len(pairs)) if i not in held]
     scorer = SupportScorer(minilm_embedder(args.device))
     examples = verifier_examples(pairs, train_idx, scorer, args.seed)
-    rng = random.Random(args.seed)
-    if len(examples) > args.max_examples:
-        examples = rng.sample(examples, args.max_examples)
-    log.info("verifier: %d examples from %d training pairs (%d held out, never read)", len(examples),
-             len(train_idx), len(held))
+    dialogs, _ = read_dialogs(esconv_train(args))
+    esconv = esconv_verifier_examples(dialogs, args.seed)
+    examples = (balanced(examples, args.max_examples // 2, args.seed)
+                + balanced(esconv, args.max_examples // 2, args.seed))
+    log.info("verifier: %d examples from %d training pairs (%d held out, never read) and %d ESConv train dialogs",
+             len(examples), len(train_idx), len(held), len(dialogs))
     judge, info = train_one("verifier", examples, args, out)
     dev = verifier_dev()
     probs = judge.probability([(e.first, e.second) for _, e in dev])
@@ -204,6 +214,23 @@ def run_verifier(args, out: Path) -> str:
     return "\n".join(body)
 
 
+def embedding_baseline(train: Sequence, valid: Sequence, test: Sequence) -> dict:
+    """The same task for a logistic regression over frozen all-MiniLM-L6-v2 sentence embeddings (the model of the
+    earlier remark detector), trained on the same sentences, its threshold chosen the same way: what fine-tuning
+    adds is measured in the same run."""
+    from sklearn.linear_model import LogisticRegression
+
+    from extractor.grounding import minilm_embedder
+
+    embed = minilm_embedder()
+    model = LogisticRegression(max_iter=2000, class_weight="balanced")
+    model.fit(embed([e.first for e in train]), [e.label for e in train])
+    vprobs = model.predict_proba(embed([e.first for e in valid]))[:, 1]
+    threshold = best_threshold(list(vprobs), [e.label for e in valid], positive=0)
+    probs = model.predict_proba(embed([e.first for e in test]))[:, 1]
+    return binary_scores(list(probs), [e.label for e in test], threshold, 0)
+
+
 def run_fact(args, out: Path) -> str:
     from extractor.judge_data import FACT_HELDOUT_FILES, fact_examples, fact_labels
     from schemas.esconv import read_dialogs
@@ -213,11 +240,7 @@ def run_fact(args, out: Path) -> str:
     data = split["data"] if isinstance(split["data"], list) else [split["data"]]
     pairs, _ = read_sources(data, split.get("limit"))
     held = set(split["heldout"])
-    esconv = args.esconv or str(Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "esconv" /
-                                "train.json")
-    if not Path(esconv).exists():
-        raise InputError(f"{esconv} not found: give --esconv (the ESConv train split)")
-    dialogs, _ = read_dialogs(esconv)
+    dialogs, _ = read_dialogs(esconv_train(args))
     examples = fact_examples(pairs, [i for i in range(len(pairs)) if i not in held], dialogs, args.seed)
     if len(examples) > args.max_examples:
         labelled = [e for e in examples if e.kind.endswith(".tsv")]  # every hand label, a sample of the rest
@@ -237,6 +260,8 @@ def run_fact(args, out: Path) -> str:
                                      [y for (n, _), y in zip(held_rows, labels) if n == name], threshold, 0)
                  for name in FACT_HELDOUT_FILES})
     rows["held-out files"] = binary_scores(probs, labels, threshold, 0)
+    base = embedding_baseline([e for e in examples if e not in valid], valid, [e for _, e in held_rows])
+    rows["baseline (logistic regression on frozen embeddings), held-out files"] = base
     judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
     digest = judge.save(out / "fact", {"trained_examples": info["train"], "code": code_version()})
     body = [f"Cross-encoder over all-MiniLM-L6-v2 with LoRA (r {judge.config.lora_r}), reading the sentence alone; "

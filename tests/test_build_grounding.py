@@ -34,7 +34,7 @@ def test_grounding_step_marks_invented_sentences():
     inp = ExtractionInput(("i have two dogs and i work as a nurse at night .",), "what do you do ?")
     with BeamTestPipeline() as p:
         out = (p | beam.Create([("k", (inp, ["I have two dogs.", "I am a pilot.", "I work as a nurse."]))])
-               | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas())
+               | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(style="quote"))
                | beam.Map(lambda kv: (kv[0], [(g.sentence, g.supported, g.utterance) for g in kv[1].sentences])))
         assert_that(out, equal_to([("k", [("I have two dogs.", True, 0), ("I am a pilot.", False, 0),
                                           ("I work as a nurse.", True, 0)])]))
@@ -46,7 +46,7 @@ def test_grounding_step_drops_remarks_with_their_reason_unless_asked_not_to():
     for remarks, expected in ((True, [(False, REMARK), (True, None)]), (False, [(True, None), (True, None)])):
         with BeamTestPipeline() as p:
             out = (p | beam.Create([("k", (inp, sentences))]) | beam.BatchElements(min_batch_size=1)
-                   | beam.ParDo(GroundPersonas(remarks=remarks))
+                   | beam.ParDo(GroundPersonas(remarks=remarks, style="quote"))
                    | beam.Map(lambda kv: [(g.supported, g.reason) for g in kv[1].sentences]))
             assert_that(out, equal_to([expected]))
 
@@ -57,7 +57,7 @@ def test_grounding_step_keeps_a_fact_less_its_thanks_and_says_what_was_generated
     for remarks, expected in ((True, ("I am still looking for work.", True, generated)), (False, (generated, True, None))):
         with BeamTestPipeline() as p:
             out = (p | beam.Create([("k", (inp, [generated]))]) | beam.BatchElements(min_batch_size=1)
-                   | beam.ParDo(GroundPersonas(remarks=remarks))
+                   | beam.ParDo(GroundPersonas(remarks=remarks, style="quote"))
                    | beam.Map(lambda kv: [(g.sentence, g.supported, g.generated) for g in kv[1].sentences]))
             assert_that(out, equal_to([[expected]]))
 
@@ -74,7 +74,7 @@ def test_grounding_step_drops_a_flipped_negation_or_quotes_the_seeker_instead():
     for quote in (False, True):
         with BeamTestPipeline() as p:
             out = (p | beam.Create([("k", (inp, generated))])
-                   | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(remarks=False, quote=quote))
+                   | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(remarks=False, quote=quote, style="quote"))
                    | beam.Map(lambda kv: [(g.supported, g.reason, g.sentence, g.generated, g.quoted)
                                           for g in kv[1].sentences]))
             assert_that(out, equal_to([expected[quote]]))

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-LAYER = {"common": 0, "schemas": 1, "extractor": 2, "modeling": 2, "pipelines": 3, "analysis": 3, "benchmarks": 4}
+LAYER = {"common": 0, "schemas": 1, "extractor": 2, "modeling": 2, "pipelines": 3, "analysis": 3, "benchmarks": 4, "research": 4}
 
 
 def imported_packages(path: Path) -> set[tuple[str, int]]:

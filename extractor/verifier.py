@@ -1,0 +1,211 @@
+"""Propose, then verify: which persona sentences the build keeps, and why each of the others is dropped.
+
+The extractor proposes short first-person facts, implied ones included ("I got laid off last week" -> "I lost
+my job."). Each proposal then passes, in order, the checks of `CHECKS`; the first that fails drops it with its
+name as the reason (counted in the build manifest):
+
+| # | check | kind | drops a proposal that |
+|---|---|---|---|
+| 1 | `NOT_ABOUT_SEEKER` | rule (lexical) | has no first person or no content word, asks, or says "X is X" (`grounding.about_self`) |
+| 2 | `NOT_STATED` | learned (verifier) | the seeker's words (after the supporter's message) do not state or clearly imply |
+| 3 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
+
+A kept sentence loses an opening conjunction or answer word (`OPENING_WORD`: "because I used to work out" -> "I
+used to work out"), a plainly lexical rewrite applied after judging. When no proposal of a request is kept, the
+seeker's own first-person clauses that pass checks 1 and 3 are kept instead (`SEEKER_CLAUSE`): "My sister is a
+nurse, and I work in retail." with the proposal "I am a nurse." (not stated) keeps "My sister is a nurse" and "I
+work in retail". The seeker's clause is a fallback, never a cover for a proposal that failed: a failed proposal
+stays dropped.
+
+Every kept sentence carries its evidence: the request's utterance that supports it and the character span of the
+stretch of that utterance (a statement or clause, located by the grounding encoder) it rests on.
+
+`--persona-style quote` keeps the earlier behaviour instead: the grounding thresholds, the meaning and remark
+rules, and the seeker's supporting statement in place of any paraphrase (`extractor.grounding.SupportScorer.check`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from extractor.formatting import ExtractionInput
+from extractor.grounding import NOT_ABOUT_SEEKER, SupportScorer, about_self, self_statements
+from extractor.judge_data import reading
+from extractor.remarks import strip_opening_word
+from extractor.statements import clauses
+
+JUDGES_DIR = Path(__file__).resolve().parent / "judges"
+STYLES = ("fact", "quote")
+NOT_STATED = "not stated by the seeker (verifier)"
+NOT_A_FACT = "not a persona fact (fact classifier)"
+CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NOT_A_FACT)
+OPENING_WORD = "opening word dropped"
+SEEKER_CLAUSE = "the seeker's clause (no proposal kept)"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One sentence the check judged: a proposal (kept or dropped) or a fallback clause of the seeker's."""
+
+    sentence: str  # what is kept (or, when dropped, what was proposed)
+    kept: bool
+    reason: str | None = None  # the failed check (one of CHECKS); None when kept
+    proposed: str | None = None  # what the extractor wrote, when the kept sentence differs from it
+    fallback: bool = False  # the seeker's own clause, kept because no proposal was
+    utterance: int | None = None  # index of the supporting utterance in the request
+    span: tuple[int, int] | None = None  # [start, end) characters of that utterance it rests on
+    stated: float | None = None  # verifier probability
+    fact: float | None = None  # fact-classifier probability
+
+
+def locate(piece: str, text: str) -> tuple[int, int] | None:
+    """Where `piece` stands in `text` (exact, else ignoring case); None when it is not a stretch of it."""
+    at = text.find(piece)
+    if at < 0:
+        at = text.lower().find(piece.lower())
+    return (at, at + len(piece)) if at >= 0 and piece else None
+
+
+def seeker_clauses(utterance: str) -> list[str]:
+    """The seeker's first-person statements, split into their first-person clauses where they have several."""
+    out: list[str] = []
+    for s in self_statements(utterance):
+        out += clauses(s) or [s]
+    return list(dict.fromkeys(out))
+
+
+class PersonaCheck:
+    """The checks of the module docstring, over batches; the judges load on first use."""
+
+    def __init__(self, scorer: SupportScorer, judges: Path = JUDGES_DIR, device: str = "cpu"):
+        self.scorer = scorer
+        self.judges, self.device = Path(judges), device
+        self._verifier = self._fact = None
+
+    def verifier(self):
+        if self._verifier is None:
+            from extractor.cross_encoder import load_judge
+
+            self._verifier = load_judge(self.judges / "verifier", "verifier", self.device)
+        return self._verifier
+
+    def classifier(self):
+        if self._fact is None:
+            from extractor.cross_encoder import load_judge
+
+            self._fact = load_judge(self.judges / "fact", "fact", self.device)
+        return self._fact
+
+    def check_many(self, requests: Sequence[tuple[ExtractionInput, Sequence[str]]]) -> list[list[Verdict]]:
+        """Verdicts per request: its proposals in order, then any fallback clauses. The judges run once per batch."""
+        self.scorer.prepare([t for inp, sents in requests for t in (*inp.utterances, *sents)])
+        drafts = [self._proposals(inp, list(sents)) for inp, sents in requests]
+        self._judge([v for d in drafts for v in d], [inp for inp, d in zip(requests, drafts) for _ in d])
+        out: list[list[Verdict]] = []
+        fallback_of: list[tuple[int, list[_Draft]]] = []
+        for k, ((inp, _), d) in enumerate(zip(requests, drafts)):
+            out.append([x.verdict() for x in d])
+            if not any(x.kept for x in d):
+                fallback_of.append((k, self._clauses(inp)))
+        flat = [x for _, c in fallback_of for x in c]
+        self._judge(flat, [requests[k][0] for k, c in fallback_of for _ in c], verify=False)
+        for k, c in fallback_of:
+            out[k] += [x.verdict() for x in c if x.kept]
+        return out
+
+    def check(self, inp: ExtractionInput, sentences: Sequence[str]) -> list[Verdict]:
+        return self.check_many([(inp, sentences)])[0]
+
+    # ------------------------------------------------------------------ steps
+    def _proposals(self, inp: ExtractionInput, sentences: list[str]) -> list[_Draft]:
+        supports = self.scorer.support(sentences, list(inp.utterances)) if sentences else []
+        drafts = []
+        for s, x in zip(sentences, supports):
+            u = x.utterance if x.utterance is not None else len(inp.utterances) - 1
+            span = locate(x.statement, inp.utterances[u]) if x.statement else None
+            drafts.append(_Draft(s, u, span, None if about_self(s) else NOT_ABOUT_SEEKER))
+        return drafts
+
+    def _clauses(self, inp: ExtractionInput) -> list[_Draft]:
+        out = []
+        for u, utterance in enumerate(inp.utterances):
+            for c in seeker_clauses(utterance):
+                if about_self(c):
+                    out.append(_Draft(c, u, locate(c, utterance), None, fallback=True))
+        return out
+
+    def _judge(self, drafts: list[_Draft], inputs: list[ExtractionInput], verify: bool = True) -> None:
+        """Run checks 2 and 3 on the drafts still standing (each judge in one batch), then the opening-word rewrite."""
+        if verify:
+            todo = [(d, i) for d, i in zip(drafts, inputs) if d.reason is None]
+            probs = self.verifier().probability([(reading(i.utterances[d.utterance], i.context if
+                                                          len(i.utterances) == 1 else ""), d.text) for d, i in todo])
+            for (d, _), p in zip(todo, probs):
+                d.stated = p
+                if p < self.verifier().config.threshold:
+                    d.reason = NOT_STATED
+        todo = [d for d in drafts if d.reason is None]
+        for d, p in zip(todo, self.classifier().probability([(d.text, "") for d in todo])):
+            d.fact = p
+            if p < self.classifier().config.threshold:
+                d.reason = NOT_A_FACT
+        for d in drafts:
+            if d.reason is None:
+                bare = strip_opening_word(d.text)
+                if bare != d.text:
+                    if d.span is not None and d.fallback:
+                        d.span = (d.span[1] - len(bare), d.span[1])
+                    d.text = bare
+
+
+@dataclass
+class _Draft:
+    text: str
+    utterance: int
+    span: tuple[int, int] | None
+    reason: str | None
+    fallback: bool = False
+    stated: float | None = None
+    fact: float | None = None
+    original: str = ""
+
+    def __post_init__(self):
+        self.original = self.text
+
+    @property
+    def kept(self) -> bool:
+        return self.reason is None
+
+    def verdict(self) -> Verdict:
+        changed = self.text != self.original and not self.fallback
+        return Verdict(self.text if self.kept else self.original, self.kept, self.reason,
+                       self.original if changed else None, self.fallback, self.utterance,
+                       self.span if self.kept else None, self.stated, self.fact)
+
+
+def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:
+    """Both judges' configs and weight hashes, read before any work: a missing or damaged file is a one-line error."""
+    import json
+
+    from common.cli import InputError
+    from extractor.cross_encoder import CONFIG, WEIGHTS, file_hash
+
+    out = {}
+    for task in ("verifier", "fact"):
+        weights, config = Path(folder) / task / WEIGHTS, Path(folder) / task / CONFIG
+        for f in (weights, config):
+            if not f.exists():
+                raise InputError(f"{f} not found: the {task} judge is missing (python -m pipelines.train_judges)")
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(weights), framework="pt") as handle:
+                handle.keys()
+            saved = json.loads(config.read_text())
+        except Exception as exc:  # noqa: BLE001 - any damage is the same user-facing problem
+            raise InputError(f"{weights.parent}: the {task} judge cannot be read ({type(exc).__name__})") from None
+        if saved.get("task") != task:
+            raise InputError(f"{weights.parent} holds a {saved.get('task')} judge, not a {task} judge")
+        out[task] = {"threshold": saved.get("threshold"), "sha256": file_hash(weights)}
+    return out

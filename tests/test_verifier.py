@@ -1,0 +1,156 @@
+"""Propose, then verify: the judges' data, their weights on disk, and the shipped check on real cases."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from common.cli import InputError
+from extractor.cross_encoder import Judge, JudgeConfig, bce, load_judge
+from extractor.formatting import ExtractionInput
+from extractor.judge_data import (
+    edits_of,
+    fact_labels,
+    made_mine,
+    negation_flipped,
+    number_changed,
+    reading,
+    verifier_dev,
+)
+from extractor.verifier import JUDGES_DIR, NOT_STATED, check_judges, locate, seeker_clauses
+
+
+def test_each_edit_makes_a_true_sentence_false():
+    rng = random.Random(0)
+    assert negation_flipped("i am a nurse.") == "i am not a nurse."
+    assert negation_flipped("i don't like dogs") == "i like dogs"
+    assert negation_flipped("i can't swim") == "i can swim"
+    assert number_changed("i have 2 kids", rng) != "i have 2 kids"
+    assert "two" not in number_changed("i have two kids", rng)
+    assert made_mine("my sister is a nurse") == "i am a nurse"
+    assert made_mine("i am a nurse") is None
+    kinds = dict(edits_of("i was a teacher for 10 years", rng))
+    assert kinds["made present"] == "i am a teacher for 10 years"
+    assert kinds["negation"] == "i was not a teacher for 10 years"
+    assert dict(edits_of("i want to become a doctor", rng))["wish made fact"] == "i am a doctor"
+    assert edits_of("thanks", rng) == []
+
+
+def test_development_data_reads_every_label_file_with_both_classes():
+    dev = verifier_dev()
+    files = {name for name, _ in dev}
+    assert {"meaning_audit.tsv", "quote_audit.tsv", "grounding_labels.tsv", "persona_audit.tsv"} <= files
+    assert {e.label for _, e in dev} == {0, 1}
+    assert all(e.first.startswith("Seeker: ") and e.second for _, e in dev)
+    facts = fact_labels()
+    assert {e.label for _, e in facts} == {0, 1} and all(e.second == "" for _, e in facts)
+
+
+def test_reading_marks_the_supporter_and_keeps_the_seeker_whole():
+    long = " ".join(f"w{i}" for i in range(100))
+    text = reading("I lost my job.", long)
+    assert text.endswith("Seeker: I lost my job.") and text.startswith("Supporter: w60 ")
+    assert reading("I lost my job.") == "Seeker: I lost my job."
+
+
+def test_judge_weights_round_trip_and_bad_files_are_one_line_errors(tmp_path):
+    judge = Judge(JudgeConfig(task="fact", lora_r=2, lora_alpha=4))
+    pairs = [("I have two kids.", ""), ("Thanks for listening!", "")]
+    opt = __import__("torch").optim.AdamW([p for p in judge.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(2):
+        opt.zero_grad()
+        bce(judge, pairs, [1, 0]).backward()
+        opt.step()
+    judge.save(tmp_path / "fact")
+    loaded = load_judge(tmp_path / "fact", "fact")
+    assert loaded.probability(pairs) == pytest.approx(judge.probability(pairs), abs=1e-6)
+    with pytest.raises(InputError, match="not a verifier judge"):
+        load_judge(tmp_path / "fact", "verifier")
+    (tmp_path / "fact" / "judge.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(InputError, match="cannot read"):
+        load_judge(tmp_path / "fact", "fact")
+    with pytest.raises(InputError, match="not found"):
+        check_judges(tmp_path)
+
+
+def test_locate_and_the_seekers_clauses():
+    utterance = "My sister is a nurse, and I work in retail."
+    assert seeker_clauses(utterance) == ["My sister is a nurse", "and I work in retail."]
+    assert locate("I work in retail", utterance) == (26, 42)
+    assert locate("i WORK in retail", utterance) == (26, 42)
+    assert locate("I am a pilot", utterance) is None
+
+
+# ------------------------------------------------------------------------------------------ the shipped judges
+@pytest.fixture(scope="module")
+def check():
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.verifier import PersonaCheck
+
+    check_judges(JUDGES_DIR)
+    return PersonaCheck(SupportScorer(minilm_embedder()))
+
+
+def kept(verdicts):
+    return [v.sentence for v in verdicts if v.kept]
+
+
+def test_an_error_of_the_extractor_is_dropped_and_the_seekers_own_fact_kept(check):
+    inp = ExtractionInput(("My sister is a nurse, and I work in retail.",), "What do you do for a living?")
+    verdicts = check.check(inp, ["I am a nurse."])
+    assert verdicts[0].reason == NOT_STATED
+    assert "I work in retail." in kept(verdicts) or "I work in retail" in kept(verdicts)
+    fallback = [v for v in verdicts if v.fallback]
+    assert fallback and all(v.span is not None for v in fallback)
+    for v in fallback:  # the span is the stretch of the seeker's words the clause is
+        assert inp.utterances[0][v.span[0]:v.span[1]].lower().endswith(v.sentence.lower().rstrip("."))
+
+
+def test_an_implied_fact_is_kept_with_its_evidence_span(check):
+    inp = ExtractionInput(("I got laid off last week and I am scared.",), "How are you doing today?")
+    verdicts = check.check(inp, ["I lost my job."])
+    assert kept(verdicts) == ["I lost my job."]
+    start, end = verdicts[0].span
+    assert "laid off" in inp.utterances[0][start:end]
+
+
+def test_a_remark_to_the_supporter_is_not_a_persona_fact(check):
+    inp = ExtractionInput(("Thank you so much for listening to me. I have two kids.",), "I hope that helps.")
+    verdicts = check.check(inp, ["Thank you so much for listening to me.", "I have two kids."])
+    assert kept(verdicts) == ["I have two kids."]
+
+
+# ------------------------------------------------------------------------------------------ the build, as shipped
+@pytest.mark.slow
+def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(tmp_path, small_esconv):
+    import argparse
+
+    import pyarrow.parquet as pq
+
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from pipelines.build_pesconv import main
+    from pipelines.evaluate_extractor import Runner, build_check, evaluate_esconv
+    from schemas.esconv import read_dialogs
+    from tests.helpers import read_manifest
+
+    out = tmp_path / "build"
+    assert main(["--input", str(small_esconv / "valid.json"), "--output", str(out), "--extractor", "rule"]) == 0
+    manifest = read_manifest(out)
+    assert manifest["settings"]["persona_style"] == "fact" and manifest["grounding"]["style"] == "fact"
+    assert set(manifest["grounding"]["judges"]) == {"verifier", "fact"}
+    built = {r["dialog_id"]: r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
+    assert any(r["persona"] for r in built.values())
+    for row in built.values():
+        assert len(row["persona_span"]) == len(row["persona"]) == len(row["persona_evidence"])
+        for sentence, turn, (start, end) in zip(row["persona"], row["persona_evidence"], row["persona_span"]):
+            text = row["dialog"][turn]["text"]
+            assert 0 <= start < end <= len(text), (sentence, text)
+
+    args = argparse.Namespace(device="cpu", keep_remarks=False, keep_paraphrases=False, persona_style="fact",
+                              judges=str(JUDGES_DIR), extractor="rule", adapter="none", also_adapter=[],
+                              no_baselines=True, baselines=[], context=["utterance"], start_utterance=3, seed=13,
+                              cache=None, batch_size=8, max_new_tokens=8)
+    dialogs, _ = read_dialogs(small_esconv / "valid.json")
+    _, shown = evaluate_esconv(dialogs, Runner(args), SupportScorer(minilm_embedder()), build_check(args), args)
+    evaluated = {d["dialog_id"]: d["persona"] for d in shown["extractor"]}
+    assert evaluated == {k: r["persona"] for k, r in built.items()}
