@@ -51,6 +51,7 @@ class Judge(torch.nn.Module):
         self.config = config
         self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer.truncation_side = "left"  # a long pair loses the supporter's words first, never the seeker's
         base = AutoModel.from_pretrained(path)
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.1,
                           target_modules=["query", "key", "value", "dense"])

@@ -8,14 +8,17 @@ name as the reason (counted in the build manifest):
 |---|---|---|---|
 | 1 | `NOT_ABOUT_SEEKER` | rule (lexical) | has no first person or no content word, asks, or says "X is X" (`grounding.about_self`) |
 | 2 | `NOT_STATED` | learned (verifier) | the seeker's words (after the supporter's message) do not state or clearly imply |
-| 3 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
+| 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
+| 4 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
-A kept sentence loses an opening conjunction or answer word (`OPENING_WORD`: "because I used to work out" -> "I
-used to work out"), a plainly lexical rewrite applied after judging. When no proposal of a request is kept, the
-seeker's own first-person clauses that pass checks 1 and 3 are kept instead (`SEEKER_CLAUSE`): "My sister is a
-nurse, and I work in retail." with the proposal "I am a nurse." (not stated) keeps "My sister is a nurse" and "I
-work in retail". The seeker's clause is a fallback, never a cover for a proposal that failed: a failed proposal
-stays dropped.
+The meaning rules stay because the verifier, measured on the hand-labelled development data, misses most of the
+subtle changes they catch (model card of `extractor/judges/`). A kept sentence loses an opening conjunction or
+answer word (`OPENING_WORD`: "because I used to work out" -> "I used to work out"), a plainly lexical rewrite applied
+after judging. The seeker's own first-person clauses on which no kept proposal rests (`CheckSettings.fallback`,
+default "uncovered"; "empty": only where no proposal of the request is kept) are kept when they pass checks 1 and 4
+(`SEEKER_CLAUSE`): "My sister is a nurse, and I work in retail." with the proposal "I am a nurse." (not stated)
+keeps "My sister is a nurse" and "I work in retail". The seeker's clause is a fallback, never a cover for a
+proposal that failed: a failed proposal stays dropped.
 
 Every kept sentence carries its evidence: the request's utterance that supports it and the character span of the
 stretch of that utterance (a statement or clause, located by the grounding encoder) it rests on.
@@ -30,8 +33,9 @@ from pathlib import Path
 from typing import Sequence
 
 from extractor.formatting import ExtractionInput
-from extractor.grounding import NOT_ABOUT_SEEKER, SupportScorer, about_self, self_statements
+from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, about_self, self_statements
 from extractor.judge_data import reading
+from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
 from extractor.statements import clauses
 
@@ -39,9 +43,21 @@ JUDGES_DIR = Path(__file__).resolve().parent / "judges"
 STYLES = ("fact", "quote")
 NOT_STATED = "not stated by the seeker (verifier)"
 NOT_A_FACT = "not a persona fact (fact classifier)"
-CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NOT_A_FACT)
+CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, NOT_A_FACT)
+STATED_BY = ("verifier", "thresholds")
+FALLBACKS = ("empty", "uncovered", "none")
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """How the fact-style check decides; one object for the build and the evaluation."""
+
+    stated_by: str = "verifier"  # who judges "stated": the learned verifier, or the grounding thresholds
+    meaning: bool = True  # the meaning rules (extractor.meaning) after "stated"
+    fallback: str = "uncovered"  # the seeker's clauses: where no proposal of a request is kept ("empty"), where no kept
+    # proposal rests on them ("uncovered"), or never ("none")
 OPENING_WORD = "opening word dropped"
-SEEKER_CLAUSE = "the seeker's clause (no proposal kept)"
+SEEKER_CLAUSE = "the seeker's clause (no kept proposal rests on it)"
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ class Verdict:
     kept: bool
     reason: str | None = None  # the failed check (one of CHECKS); None when kept
     proposed: str | None = None  # what the extractor wrote, when the kept sentence differs from it
-    fallback: bool = False  # the seeker's own clause, kept because no proposal was
+    fallback: bool = False  # the seeker's own clause, kept because no kept proposal rests on it
     utterance: int | None = None  # index of the supporting utterance in the request
     span: tuple[int, int] | None = None  # [start, end) characters of that utterance it rests on
     stated: float | None = None  # verifier probability
@@ -78,9 +94,10 @@ def seeker_clauses(utterance: str) -> list[str]:
 class PersonaCheck:
     """The checks of the module docstring, over batches; the judges load on first use."""
 
-    def __init__(self, scorer: SupportScorer, judges: Path = JUDGES_DIR, device: str = "cpu"):
+    def __init__(self, scorer: SupportScorer, judges: Path = JUDGES_DIR, device: str = "cpu",
+                 settings: CheckSettings = CheckSettings()):
         self.scorer = scorer
-        self.judges, self.device = Path(judges), device
+        self.judges, self.device, self.settings = Path(judges), device, settings
         self._verifier = self._fact = None
 
     def verifier(self):
@@ -101,13 +118,18 @@ class PersonaCheck:
         """Verdicts per request: its proposals in order, then any fallback clauses. The judges run once per batch."""
         self.scorer.prepare([t for inp, sents in requests for t in (*inp.utterances, *sents)])
         drafts = [self._proposals(inp, list(sents)) for inp, sents in requests]
-        self._judge([v for d in drafts for v in d], [inp for inp, d in zip(requests, drafts) for _ in d])
+        self._judge([v for d in drafts for v in d], [inp for (inp, _), d in zip(requests, drafts) for _ in d])
         out: list[list[Verdict]] = []
         fallback_of: list[tuple[int, list[_Draft]]] = []
         for k, ((inp, _), d) in enumerate(zip(requests, drafts)):
             out.append([x.verdict() for x in d])
-            if not any(x.kept for x in d):
-                fallback_of.append((k, self._clauses(inp)))
+            clauses = self._clauses(inp) if self.settings.fallback != "none" else []
+            if self.settings.fallback == "empty" and any(x.kept for x in d):
+                clauses = []
+            elif self.settings.fallback == "uncovered":
+                clauses = [c for c in clauses if not any(x.kept and x.rests_on(c) for x in d)]
+            if clauses:
+                fallback_of.append((k, clauses))
         flat = [x for _, c in fallback_of for x in c]
         self._judge(flat, [requests[k][0] for k, c in fallback_of for _ in c], verify=False)
         for k, c in fallback_of:
@@ -124,7 +146,10 @@ class PersonaCheck:
         for s, x in zip(sentences, supports):
             u = x.utterance if x.utterance is not None else len(inp.utterances) - 1
             span = locate(x.statement, inp.utterances[u]) if x.statement else None
-            drafts.append(_Draft(s, u, span, None if about_self(s) else NOT_ABOUT_SEEKER))
+            reason = None if about_self(s) else NOT_ABOUT_SEEKER
+            if reason is None and self.settings.stated_by == "thresholds" and not x.supported:
+                reason = NO_SUPPORT
+            drafts.append(_Draft(s, u, span, reason))
         return drafts
 
     def _clauses(self, inp: ExtractionInput) -> list[_Draft]:
@@ -137,7 +162,7 @@ class PersonaCheck:
 
     def _judge(self, drafts: list[_Draft], inputs: list[ExtractionInput], verify: bool = True) -> None:
         """Run checks 2 and 3 on the drafts still standing (each judge in one batch), then the opening-word rewrite."""
-        if verify:
+        if verify and self.settings.stated_by == "verifier":
             todo = [(d, i) for d, i in zip(drafts, inputs) if d.reason is None]
             probs = self.verifier().probability([(reading(i.utterances[d.utterance], i.context if
                                                           len(i.utterances) == 1 else ""), d.text) for d, i in todo])
@@ -145,6 +170,10 @@ class PersonaCheck:
                 d.stated = p
                 if p < self.verifier().config.threshold:
                     d.reason = NOT_STATED
+        if verify and self.settings.meaning:
+            for d, i in zip(drafts, inputs):
+                if d.reason is None:
+                    d.reason = meaning_change(d.text, i.utterances[d.utterance])
         todo = [d for d in drafts if d.reason is None]
         for d, p in zip(todo, self.classifier().probability([(d.text, "") for d in todo])):
             d.fact = p
@@ -177,11 +206,33 @@ class _Draft:
     def kept(self) -> bool:
         return self.reason is None
 
+    def rests_on(self, clause: _Draft) -> bool:
+        """This sentence's evidence span overlaps the clause's (the same utterance)."""
+        return (self.span is not None and clause.span is not None and self.utterance == clause.utterance
+                and self.span[0] < clause.span[1] and clause.span[0] < self.span[1])
+
     def verdict(self) -> Verdict:
         changed = self.text != self.original and not self.fallback
         return Verdict(self.text if self.kept else self.original, self.kept, self.reason,
                        self.original if changed else None, self.fallback, self.utterance,
                        self.span if self.kept else None, self.stated, self.fact)
+
+
+def add_check_options(parser) -> None:
+    """The fact-style check's options, shared by the build and the evaluation (so both run one configuration)."""
+    default = CheckSettings()
+    parser.add_argument("--stated-by", choices=STATED_BY, default=default.stated_by,
+                        help="fact style: who judges whether the seeker stated a proposal: the learned verifier or "
+                             "the grounding thresholds (default %(default)s)")
+    parser.add_argument("--no-meaning-check", action="store_true",
+                        help="fact style: skip the meaning rules (negation, subject, tense, ...: extractor/meaning.py)")
+    parser.add_argument("--fallback", choices=FALLBACKS, default=default.fallback,
+                        help="fact style: keep the seeker's own clauses where no proposal of a turn is kept (empty), "
+                             "where no kept proposal rests on them (uncovered), or never (default %(default)s)")
+
+
+def check_settings(args) -> CheckSettings:
+    return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback)
 
 
 def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:

@@ -28,7 +28,7 @@ from typing import Any
 from common.cli import REPO_ROOT, InputError, code_version, command_parser, quiet_libraries, run_cli
 from extractor.base import DEFAULT_BATCH_SIZE, GenerationSettings
 from extractor.requests import CONTEXT_MODES, UTTERANCE
-from extractor.verifier import JUDGES_DIR, STYLES, check_judges
+from extractor.verifier import JUDGES_DIR, STYLES, add_check_options, check_judges, check_settings
 from pipelines.splits import SCHEMES, parse_ratio
 from schemas.esconv import choose_input_files, list_input_files
 
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "paraphrase, with the rule-based checks (extractor/grounding.py)")
     ex.add_argument("--judges", default=str(JUDGES_DIR),
                     help="folder of the verifier and persona-fact classifier (default: the shipped extractor/judges)")
+    add_check_options(ex)
     ex.add_argument("--keep-unsupported", action="store_true",
                     help="keep generated persona sentences that have no support in the seeker's words (they are "
                          "dropped by default); either way they are listed in unsupported.jsonl and counted")
@@ -185,7 +186,7 @@ def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str
             ExtractorModelHandler(spec, args.batch_size), spec.fingerprint, cache_dir, counts,
             args.start_utterance, args.context, args.device, args.progress_every, not args.keep_remarks,
             skip_statementless=not args.keep_unsupported, quote=not args.keep_paraphrases, style=args.persona_style,
-            judges=args.judges)
+            judges=args.judges, check=check_settings(args))
         folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(
             args.start_utterance, args.merge_threshold, args.context, args.keep_unsupported, args.progress_every)
         _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), args.num_shards, counts)
@@ -291,8 +292,9 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
                f"persona sentences failed it (" + ", ".join(f"{n} {r}" for r, n in grounding["by_reason"].items())
                + f") and were {'kept (--keep-unsupported)' if keep_unsupported else 'dropped'} (listed in {listed}); ")
     if grounding["style"] == "fact":
-        return dropped + (f"{grounding['seeker_clauses_kept']} seeker clauses were kept where no proposal of a turn "
-                          f"was, {grounding['opening_words_dropped']} kept sentences lost an opening word")
+        return dropped + (f"{grounding['seeker_clauses_kept']} of the seeker's own clauses were kept where no kept "
+                          f"proposal rested on them, {grounding['opening_words_dropped']} kept sentences lost an opening "
+                          "word")
     return dropped + (f"{grounding['remark_clauses_cut']} were kept less a clause that only addressed the supporter "
                       f"and {grounding['quoted_the_seeker']} as the seeker's own statement in place of the "
                       "extractor's paraphrase")
@@ -365,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "grounding": grounding,
         "settings": {"context": args.context, "keep_unsupported": args.keep_unsupported,
                      "persona_style": args.persona_style,
+                     "check": dataclasses.asdict(check_settings(args)) if args.persona_style == "fact" else None,
                      "drop_remarks": not args.keep_remarks, "quote_the_seeker": not args.keep_paraphrases,
                      "start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
                      "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,

@@ -24,6 +24,7 @@ from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.grounding import NO_SUPPORT
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
+from extractor.verifier import OPENING_WORD, SEEKER_CLAUSE
 from pipelines import files
 from pipelines.elements import (
     GroundedSentence,
@@ -47,8 +48,8 @@ UNSUPPORTED = "unsupported"
 CUT = "cut"  # sentences kept other than the extractor wrote them (rewritten.jsonl), with the change:
 REMARK_CUT = "remark clause cut"  # less a clause that only addresses the supporter (extractor.remarks)
 QUOTED = "the seeker's words quoted"  # the seeker's statement in place of a paraphrase (SupportScorer.quote)
-OPENING_CUT = "opening word dropped"  # less an opening conjunction or answer word (extractor.verifier, fact style)
-FALLBACK = "the seeker's clause"  # no proposal of the request was kept: the seeker's own clause (extractor.verifier)
+OPENING_CUT = OPENING_WORD  # less an opening conjunction or answer word (extractor.verifier, fact style)
+FALLBACK = SEEKER_CLAUSE  # the seeker's own clause, no kept proposal resting on it (extractor.verifier)
 FILE_INFO = "file_info"
 
 
@@ -160,18 +161,18 @@ class GroundPersonas(beam.DoFn):
     dropped too; with `quote`, a sentence that is not the seeker's own words is replaced by their statement."""
 
     def __init__(self, device: str = "cpu", remarks: bool = True, quote: bool = True, style: str = "fact",
-                 judges: str | None = None):
+                 judges: str | None = None, settings: Any = None):
         self.device = device
-        self.remarks, self.quote, self.style, self.judges = remarks, quote, style, judges
+        self.remarks, self.quote, self.style, self.judges, self.settings = remarks, quote, style, judges, settings
 
     def setup(self) -> None:
         from extractor.grounding import SupportScorer, minilm_embedder
 
         if self.style == "fact":
-            from extractor.verifier import JUDGES_DIR, PersonaCheck
+            from extractor.verifier import JUDGES_DIR, CheckSettings, PersonaCheck
 
             self.check = PersonaCheck(SupportScorer(minilm_embedder(self.device)), self.judges or JUDGES_DIR,
-                                      self.device)
+                                      self.device, self.settings or CheckSettings())
         else:
             self.scorer = SupportScorer(minilm_embedder(self.device), remarks=self.remarks, quote=self.quote)
 

@@ -40,7 +40,7 @@ from extractor.base import DEFAULT_BATCH_SIZE
 from extractor.card import write_card_section
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
-from extractor.verifier import JUDGES_DIR, STYLES
+from extractor.verifier import JUDGES_DIR, STYLES, add_check_options, check_settings
 from schemas.esconv import SEEKER
 from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
 
@@ -75,6 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--persona-style", choices=STYLES, default="fact",
                    help="the '+ check' rows run the build's check in this style (as `pesconv-build --persona-style`)")
     p.add_argument("--judges", default=str(JUDGES_DIR), help="verifier and fact classifier folder (fact style)")
+    add_check_options(p)
     p.add_argument("--keep-remarks", action="store_true",
                    help="quote style: the '+ check' rows keep remarks to the partner (as `pesconv-build --keep-remarks`)")
     p.add_argument("--keep-paraphrases", action="store_true",
@@ -198,7 +199,7 @@ def build_check(args: argparse.Namespace):
     from pipelines.build_steps import GroundPersonas
 
     check = GroundPersonas("cuda" if str(args.device).startswith("cuda") else "cpu", not args.keep_remarks,
-                           not args.keep_paraphrases, args.persona_style, args.judges)
+                           not args.keep_paraphrases, args.persona_style, args.judges, check_settings(args))
     check.setup()
     return check
 
@@ -249,7 +250,8 @@ def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, check, args
             scores = [score_pair(scorer, pred, gold, drop_counts(r)) for pred, gold, r in zip(preds, golds, drops)]
             results[label] = {**summarise(scores), **text_overlap(preds, golds),
                               "ci95": bootstrap(scores, METRICS, args.seed), "pairs": len(pairs),
-                              "inputs_per_s": len(set(inputs)) / max(seconds, 1e-9),
+                              # from the cache: no speed to report
+                              "inputs_per_s": len(set(inputs)) / seconds if seconds > 1 else float("nan"),
                               "check_s": round(check_seconds, 1)}
             for row, pred in zip(rows, preds):
                 row[label] = pred

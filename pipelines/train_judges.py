@@ -50,6 +50,12 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--score-only", action="store_true",
+                   help="verifier: do not train; score the judge in --out on the development data again and choose "
+                        "its threshold (after a change to the scoring or the threshold rule)")
+    p.add_argument("--max-faithful-drop", type=float, default=0.1,
+                   help="verifier threshold: the highest that drops at most this share of the faithful development "
+                        "sentences (default %(default)s)")
     args = p.parse_args(argv)
     for name in ("max_examples", "batch_size", "eval_every"):
         if getattr(args, name) <= 0:
@@ -165,52 +171,76 @@ def esconv_train(args) -> str:
 
 
 def run_verifier(args, out: Path) -> str:
+    from extractor.cross_encoder import load_judge
     from extractor.grounding import SupportScorer, minilm_embedder
     from extractor.judge_data import balanced, esconv_verifier_examples, verifier_dev, verifier_examples
     from schemas.esconv import read_dialogs
     from schemas.personachat import read_sources
 
-    split = json.loads((Path(args.split_of) / "split.json").read_text())
-    data = split["data"] if isinstance(split["data"], list) else [split["data"]]
-    pairs, per_source = read_sources(data, split.get("limit"))
-    if per_source != split["n_pairs"]:
-        raise InputError(f"{data} hold {per_source} pairs but {args.split_of}/split.json was made from {split['n_pairs']}")
-    held = set(split["heldout"])
-    train_idx = [i for i in range(len(pairs)) if i not in held]
-    scorer = SupportScorer(minilm_embedder(args.device))
-    examples = verifier_examples(pairs, train_idx, scorer, args.seed)
-    dialogs, _ = read_dialogs(esconv_train(args))
-    esconv = esconv_verifier_examples(dialogs, args.seed)
-    examples = (balanced(examples, args.max_examples // 2, args.seed)
-                + balanced(esconv, args.max_examples // 2, args.seed))
-    log.info("verifier: %d examples from %d training pairs (%d held out, never read) and %d ESConv train dialogs",
-             len(examples), len(train_idx), len(held), len(dialogs))
-    judge, info = train_one("verifier", examples, args, out)
+    if args.score_only:
+        judge = load_judge(out / "verifier", "verifier", args.device)
+        saved = json.loads((out / "verifier" / "judge_config.json").read_text())
+        info = {"train": saved.get("trained_examples"), "steps": saved.get("steps"), "valid": saved.get("valid"),
+                "best": saved.get("best", {})}
+        examples = []
+    else:
+        split = json.loads((Path(args.split_of) / "split.json").read_text())
+        data = split["data"] if isinstance(split["data"], list) else [split["data"]]
+        pairs, per_source = read_sources(data, split.get("limit"))
+        if per_source != split["n_pairs"]:
+            raise InputError(f"{data} hold {per_source} pairs but {args.split_of}/split.json was made from "
+                             f"{split['n_pairs']}")
+        held = set(split["heldout"])
+        train_idx = [i for i in range(len(pairs)) if i not in held]
+        scorer = SupportScorer(minilm_embedder(args.device))
+        examples = verifier_examples(pairs, train_idx, scorer, args.seed)
+        dialogs, _ = read_dialogs(esconv_train(args))
+        esconv = esconv_verifier_examples(dialogs, args.seed)
+        examples = (balanced(examples, args.max_examples // 2, args.seed)
+                    + balanced(esconv, args.max_examples // 2, args.seed))
+        log.info("verifier: %d examples from %d training pairs (%d held out, never read) and %d ESConv train dialogs",
+                 len(examples), len(train_idx), len(held), len(dialogs))
+        judge, info = train_one("verifier", examples, args, out)
     dev = verifier_dev()
     probs = judge.probability([(e.first, e.second) for _, e in dev])
     labels = [e.label for _, e in dev]
-    threshold = best_threshold(probs, labels, positive=0)
+    faithful = sum(labels)
+    grid = [i / 100 for i in range(5, 96)]
+    threshold = max([t for t in grid if sum(y == 1 and p < t for p, y in zip(probs, labels))
+                     <= args.max_faithful_drop * faithful] or [grid[0]])
     rows = {name: binary_scores([p for (n, _), p in zip(dev, probs) if n == name],
                                 [y for (n, _), y in zip(dev, labels) if n == name], threshold, 0)
             for name in dict.fromkeys(n for n, _ in dev)}
     rows["all files"] = binary_scores(probs, labels, threshold, 0)
-    at_half = binary_scores(probs, labels, 0.5, 0)
+    best_f1 = best_threshold(probs, labels, positive=0)
+    at_best = binary_scores(probs, labels, best_f1, 0)
     judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
-    digest = judge.save(out / "verifier", {"trained_examples": info["train"], "code": code_version()})
+    digest = judge.save(out / "verifier", {"trained_examples": info["train"], "valid": info["valid"],
+                                           "steps": info["steps"], "best": info["best"], "code": code_version()})
+    dropped = sum(y == 1 and p < threshold for p, y in zip(probs, labels))
     body = [f"Cross-encoder over all-MiniLM-L6-v2 with LoRA (r {judge.config.lora_r}), {info['steps']} steps of "
             f"{args.batch_size}, lr {args.lr:g}; {info['train']} training / {info['valid']} validation examples "
-            f"(validation split by persona pair), best validation loss {info['best']['loss']:.4f} at step "
-            f"{info['best']['step']}. Weights sha256 `{digest[:16]}`.", "",
-            "Training examples by kind (+ stated, - not stated):", "",
-            "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
-            f"Development data (never trained on): {len(dev)} hand-labelled (utterance, sentence) judgements; target = "
-            f"the unfaithful ones. Threshold {threshold:.2f} (best F1 for finding them; at 0.50: precision "
-            f"{at_half['precision']:.3f}, recall {at_half['recall']:.3f}). A sentence is kept when P(stated) >= "
-            "the threshold.", "", score_table(rows), "",
-            f"Recall of the unfaithful, all files: {rows['all files']['recall']:.3f} "
-            f"{wilson(round(rows['all files']['recall'] * rows['all files']['positives']), rows['all files']['positives'])}; "
-            f"faithful sentences dropped: {sum(y == 1 and p < threshold for p, y in zip(probs, labels))} of "
-            f"{sum(labels)}."]
+            f"(validation split by persona pair or dialog), best validation loss {info['best'].get('loss', float('nan')):.4f} "
+            f"at step {info['best'].get('step')}. Weights sha256 `{digest[:16]}`.", ""]
+    if examples:
+        body += ["Training examples by kind (+ stated, - not stated):", "",
+                 "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), ""]
+    else:  # scored again: the training run's list stays
+        from extractor.card import card_section
+
+        old = card_section((out / "model_card.md").read_text(encoding="utf-8"), "Verifier")
+        start, end = old.find("Training examples by kind"), old.find("Development data")
+        body += [old[start:end].rstrip(), ""] if 0 <= start < end else []
+    body += [f"Development data (never trained on): {len(dev)} hand-labelled (utterance, sentence) judgements; target = "
+             f"the unfaithful ones. Threshold {threshold:.2f}: the highest that drops at most "
+             f"{args.max_faithful_drop:.0%} of the faithful sentences ({dropped} of {faithful} dropped). (The threshold "
+             f"with the best F1 for finding unfaithful ones, {best_f1:.2f}, has precision {at_best['precision']:.3f} and "
+             f"recall {at_best['recall']:.3f} but drops {sum(y == 1 and p < best_f1 for p, y in zip(probs, labels))} "
+             "faithful ones.) A sentence is kept when P(stated) >= the threshold.", "", score_table(rows), "",
+             f"Recall of the unfaithful, all files: {rows['all files']['recall']:.3f} "
+             f"{wilson(round(rows['all files']['recall'] * rows['all files']['positives']), rows['all files']['positives'])}."
+             " Weak on the subtle changes of `meaning_audit.tsv` (a tense, a wish, two statements joined): the build "
+             "keeps the meaning rules (`extractor.meaning`) after the verifier."]
     return "\n".join(body)
 
 
@@ -293,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.task in (task, "both"):
             started = time.time()
             body = fn(args, out)
-            body += f"\n\nTrained in {(time.time() - started) / 60:.1f} min on {args.device}.\n\n```\n{command}\n```"
+            verb = "Scored" if args.score_only and task == "verifier" else "Trained"
+            body += f"\n\n{verb} in {(time.time() - started) / 60:.1f} min on {args.device}.\n\n```\n{command}\n```"
             write_card_section(card, title, body)
             print(f"## {title}\n\n{body}\n")
     print(f"trained {args.task} in {(time.time() - t0) / 60:.1f} min; wrote {out}", file=sys.stderr)

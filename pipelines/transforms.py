@@ -75,12 +75,12 @@ class ExtractPersonas(beam.PTransform):
     def __init__(self, handler: ModelHandler, fingerprint: str, cache_dir: str, counts_dir: str,
                  start_utterance: int = 3, context: str = "utterance", device: str = "cpu",
                  progress_every: float = 10.0, drop_remarks: bool = True, skip_statementless: bool = True,
-                 quote: bool = True, style: str = "fact", judges: str | None = None):
+                 quote: bool = True, style: str = "fact", judges: str | None = None, check=None):
         super().__init__()
         self.handler, self.fingerprint, self.cache_dir, self.counts_dir = handler, fingerprint, cache_dir, counts_dir
         self.start_utterance, self.context, self.device, self.progress_every = start_utterance, context, device, progress_every
         self.drop_remarks, self.skip_statementless, self.quote = drop_remarks, skip_statementless, quote
-        self.style, self.judges = style, judges
+        self.style, self.judges, self.check = style, judges, check
 
     def expand(self, dialogs):
         from pipelines.inference import SplitCached, StoreResults
@@ -115,7 +115,7 @@ class ExtractPersonas(beam.PTransform):
         grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
                     | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
                     | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device, self.drop_remarks, self.quote, self.style,
-                                                                  self.judges)))
+                                                                  self.judges, self.check)))
         outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),

@@ -14,7 +14,7 @@ from extractor.formatting import ExtractionInput
 from extractor.grounding import REMARK
 from extractor.meaning import NEGATION_CHANGED
 from extractor.requests import CUMULATIVE, UTTERANCE, annotated_positions, extraction_requests, seeker_positions
-from pipelines.build_steps import CUT, UNSUPPORTED, GroundPersonas, fold_dialog, request_key
+from pipelines.build_steps import CUT, FALLBACK, UNSUPPORTED, GroundPersonas, fold_dialog, request_key
 from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDialog
 from pipelines.inference import InferenceCache
 from schemas.esconv import SEEKER, RawRecord, normalise_dialog
@@ -145,6 +145,11 @@ def test_per_utterance_requests_cost_linear_in_the_dialog():
 def test_union_of_per_utterance_results_is_the_turn_persona(tiny_build: Path):
     manifest = read_manifest(tiny_build)
     cache = InferenceCache(str(tiny_build / "cache"), manifest["extractor"]["fingerprint"]).load()
+    fallback: dict[tuple[str, int], list[str]] = {}  # the seeker's clauses kept where no proposal was (fact style)
+    for line in (tiny_build / "rewritten.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["change"] == FALLBACK:
+            fallback.setdefault((r["dialog_id"], r["turn"]), []).append(r["kept"])
     for row in rows(tiny_build):
         dialog = next(d for d in map(lambda x: normalise_dialog(json.loads(x)),
                                      real_dialog_lines(row["split"], 3)) if d.dialog_id == row["dialog_id"])
@@ -153,7 +158,8 @@ def test_union_of_per_utterance_results_is_the_turn_persona(tiny_build: Path):
         first = min(annotated_positions(dialog, 3))
         for i, turn in enumerate(row["dialog"]):
             if i in requests:
-                visible = merge_persona(visible, cache[request_key(manifest["extractor"]["fingerprint"], requests[i])])
+                proposed = cache[request_key(manifest["extractor"]["fingerprint"], requests[i])]
+                visible = merge_persona(visible, proposed + fallback.get((row["dialog_id"], i), []))
             assert turn["persona"] == (visible if i >= first else [])
             assert all(e <= i and row["dialog"][e]["speaker"] == SEEKER for e in turn["persona_evidence"])
         assert row["persona"] == visible and len(row["persona_evidence"]) == len(visible)
@@ -171,7 +177,11 @@ def test_default_build_drops_unsupported_sentences_and_counts_them(tmp_path: Pat
     # a random model invents everything: every sentence is listed, counted and dropped
     assert g["generated"] == g["unsupported"] == len(listed) > 0 and g["action"] == "dropped"
     assert all(not r["kept"] for r in listed)
-    assert all(r["persona"] == [] and all(t["persona"] == [] for t in r["dialog"]) for r in rows(out))
+    # what the persona holds is the seeker's own clauses, kept where no proposal was (fact style), none generated
+    clauses = {(r["dialog_id"], r["kept"]) for r in map(json.loads, (out / "rewritten.jsonl").read_text().splitlines())
+               if r["change"] == FALLBACK}
+    assert g["seeker_clauses_kept"] == len(clauses) > 0
+    assert all((r["dialog_id"], p) in clauses for r in rows(out) for p in r["persona"])
 
 
 def test_cumulative_context_still_builds_with_evidence(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path):

@@ -12,10 +12,11 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from extractor.grounding import REMARK, may_state_a_fact
+from extractor.grounding import may_state_a_fact
 from extractor.loading import resolve_extractor
 from extractor.requests import UTTERANCE, extraction_requests, seeker_positions
 from extractor.rule import RuleExtractor, rule_baseline
+from extractor.verifier import CHECKS
 from pipelines import build_steps as steps
 from pipelines.build_pesconv import main
 from pipelines.inference import ExtractorModelHandler
@@ -76,11 +77,13 @@ def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: 
                | ExtractPersonas(ExtractorModelHandler(RULE, 4), RULE.fingerprint, str(tmp_path / "cache"),
                                  str(tmp_path / "counts"), context=UTTERANCE))
         assert_that(out | beam.Map(lambda kv: (kv[0], kv[1].turn,
-                                               tuple(g.generated or g.sentence for g in kv[1].outcome.sentences))),
+                                               tuple(g.generated or g.sentence for g in kv[1].outcome.sentences
+                                                     if not g.fallback))),
                     equal_to(expected), label="sentences")
-        # copies are supported; the check drops only remarks to the supporter among them
-        assert_that(out | beam.Map(lambda kv: all(g.supported or g.reason == REMARK for g in kv[1].outcome.sentences)),
-                    equal_to([True] * len(expected)), label="copies are supported")
+        # every proposal the check drops says which check; what it keeps carries its evidence span
+        assert_that(out | beam.Map(lambda kv: all((g.supported and g.span is not None) or g.reason in CHECKS
+                                                  for g in kv[1].outcome.sentences)),
+                    equal_to([True] * len(expected)), label="drops are named, kept sentences located")
     unique = {inp for d in dialogs for inp, _ in extraction_requests(d, 3, UTTERANCE)}
     asked = sum(may_state_a_fact(inp.utterances) for inp in unique)
     assert 0 < asked < len(unique)  # real dialogs have turns that state nothing ("Thank you!")
