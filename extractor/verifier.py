@@ -16,7 +16,7 @@ subtle changes they catch (model card of `extractor/judges/`). A kept sentence l
 answer word (`OPENING_WORD`: "because I used to work out" -> "I used to work out"), a plainly lexical rewrite applied
 after judging. The seeker's own first-person clauses on which no kept proposal rests (`CheckSettings.fallback`,
 default "uncovered"; "empty": only where no proposal of the request is kept) are kept when they pass checks 1 and 4
-(`SEEKER_CLAUSE`): "My sister is a nurse, and I work in retail." with the proposal "I am a nurse." (not stated)
+(`SEEKER_CLAUSE`): "My sister is a nurse, and I work in retail." with the proposal "I am a nurse." (dropped by the meaning rules)
 keeps "My sister is a nurse" and "I work in retail". The seeker's clause is a fallback, never a cover for a
 proposal that failed: a failed proposal stays dropped.
 

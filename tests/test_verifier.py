@@ -17,7 +17,8 @@ from extractor.judge_data import (
     reading,
     verifier_dev,
 )
-from extractor.verifier import JUDGES_DIR, NOT_STATED, CheckSettings, check_judges, locate, seeker_clauses
+from extractor.meaning import SUBJECT_CHANGED
+from extractor.verifier import JUDGES_DIR, CheckSettings, check_judges, locate, seeker_clauses
 
 
 def test_each_edit_makes_a_true_sentence_false():
@@ -98,7 +99,8 @@ def kept(verdicts):
 def test_an_error_of_the_extractor_is_dropped_and_the_seekers_own_fact_kept(check):
     inp = ExtractionInput(("My sister is a nurse, and I work in retail.",), "What do you do for a living?")
     verdicts = check.check(inp, ["I am a nurse."])
-    assert verdicts[0].reason == NOT_STATED
+    assert not verdicts[0].kept  # the verifier lets it pass (P about 0.7); the meaning rules see whose fact it is
+    assert verdicts[0].reason == SUBJECT_CHANGED
     assert "I work in retail." in kept(verdicts) or "I work in retail" in kept(verdicts)
     fallback = [v for v in verdicts if v.fallback]
     assert fallback and all(v.span is not None for v in fallback)
@@ -157,3 +159,38 @@ def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(t
     _, shown = evaluate_esconv(dialogs, Runner(args), SupportScorer(minilm_embedder()), build_check(args), args)
     evaluated = {d["dialog_id"]: d["persona"] for d in shown["extractor"]}
     assert evaluated == {k: r["persona"] for k, r in built.items()}
+
+
+def test_blind_audit_hides_the_systems_and_scores_each(tmp_path, tiny_build):
+    import csv
+    import json
+
+    from research.blind_audit import COLUMNS, draw, score
+
+    tsv = tmp_path / "blind.tsv"
+    n = draw([tiny_build, tiny_build], ["a", "b"], 4, 1, tsv)
+    rows = list(csv.DictReader(tsv.open(encoding="utf-8"), delimiter="\t"))
+    assert n == len(rows) == 4 and tuple(rows[0]) == COLUMNS  # no system column
+    key = json.loads((tmp_path / "blind.tsv.key.json").read_text())["items"]
+    assert sorted(v["system"] for v in key.values()) == ["a", "a", "b", "b"]
+    with pytest.raises(InputError, match="no label"):
+        score(tsv)
+    for r, label in zip(rows, ("faithful", "unfaithful", "faithful", "not_a_fact")):
+        r["label"] = label
+    with tsv.open("w", newline="", encoding="utf-8") as f:
+        out = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n")
+        out.writeheader()
+        out.writerows(rows)
+    table = score(tsv)
+    assert "| a | 2 |" in table and "| b | 2 |" in table
+
+
+def test_viewer_marks_the_evidence_span():
+    from analysis.browse import evidence_spans, marked
+
+    text = "My sister is a nurse, and I work in <retail>."
+    assert marked(text, [(26, 44), (0, 20)]) == ("<mark>My sister is a nurse</mark>, and <mark>I work in &lt;retail&gt;"
+                                                 "</mark>.")
+    assert marked(text, [(-1, -1)]) == "My sister is a nurse, and I work in &lt;retail&gt;."
+    assert evidence_spans({"persona_evidence": [3, 3, 5], "persona_span": [[0, 4], [-1, -1], [2, 6]]}) == {
+        3: [(0, 4)], 5: [(2, 6)]}
