@@ -44,21 +44,22 @@ LABELS = ("faithful", "unfaithful", "not_a_fact")
 COLUMNS = ("dialog_id", "turn", "sentence", "utterance", "label", "note")
 
 
-def kept_sentences(build: Path) -> list[tuple[str, int, str, str]]:
-    """(dialog id, evidence turn, persona sentence, evidence turn's text) for every whole-dialog persona
-    sentence of the build, in shard order (sorted files, rows, persona order): the order the sample is drawn from."""
+def build_rows(build: Path, columns: tuple[str, ...] = ("dialog_id", "dialog", "persona", "persona_evidence")):
+    """The rows of a build's shards in shard order (sorted files, rows); a folder without shards is a user error."""
     import pyarrow.parquet as pq
 
     shards = sorted((build / "data").glob("*.parquet"))
     if not shards:
         raise InputError(f"{build} has no data/*.parquet shards (is it a pesconv-build output folder?)")
-    out = []
     for shard in shards:
-        for rec in pq.read_table(shard, columns=["dialog_id", "dialog", "persona", "persona_evidence"]).to_pylist():
-            for sentence, turn in zip(rec["persona"], rec["persona_evidence"]):
-                text = " ".join(rec["dialog"][turn]["text"].split())
-                out.append((rec["dialog_id"], turn, sentence, text))
-    return out
+        yield from pq.read_table(shard, columns=list(columns)).to_pylist()
+
+
+def kept_sentences(build: Path) -> list[tuple[str, int, str, str]]:
+    """(dialog id, evidence turn, persona sentence, evidence turn's text) for every whole-dialog persona
+    sentence of the build, in shard order (sorted files, rows, persona order): the order the sample is drawn from."""
+    return [(rec["dialog_id"], turn, sentence, " ".join(rec["dialog"][turn]["text"].split()))
+            for rec in build_rows(build) for sentence, turn in zip(rec["persona"], rec["persona_evidence"])]
 
 
 def draw(build: Path, n: int, seed: int, path: Path) -> int:

@@ -26,6 +26,7 @@ import random
 import sys
 from pathlib import Path
 
+from analysis.persona_audit import build_rows
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import wilson
 
@@ -35,20 +36,14 @@ COLUMNS = ("item", "supporter_before", "seeker_turn", "sentence", "label", "note
 
 def persona_items(build: Path) -> list[dict]:
     """Every whole-dialog persona sentence of a build, with its evidence turn and the supporter's message before."""
-    import pyarrow.parquet as pq
-
-    shards = sorted((build / "data").glob("*.parquet"))
-    if not shards:
-        raise InputError(f"{build} has no data/*.parquet shards (is it a pesconv-build output folder?)")
     out = []
-    for shard in shards:
-        for rec in pq.read_table(shard, columns=["dialog_id", "dialog", "persona", "persona_evidence"]).to_pylist():
-            for sentence, turn in zip(rec["persona"], rec["persona_evidence"]):
-                before = next((rec["dialog"][t]["text"] for t in range(turn - 1, -1, -1)
-                               if rec["dialog"][t]["speaker"] == "supporter"), "")
-                out.append({"dialog_id": rec["dialog_id"], "turn": turn, "sentence": sentence,
-                            "supporter_before": " ".join(before.split()),
-                            "seeker_turn": " ".join(rec["dialog"][turn]["text"].split())})
+    for rec in build_rows(build):
+        for sentence, turn in zip(rec["persona"], rec["persona_evidence"]):
+            before = next((rec["dialog"][t]["text"] for t in range(turn - 1, -1, -1)
+                           if rec["dialog"][t]["speaker"] == "supporter"), "")
+            out.append({"dialog_id": rec["dialog_id"], "turn": turn, "sentence": sentence,
+                        "supporter_before": " ".join(before.split()),
+                        "seeker_turn": " ".join(rec["dialog"][turn]["text"].split())})
     return out
 
 
