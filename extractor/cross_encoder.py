@@ -135,18 +135,6 @@ def load_judge(folder: Path, task: str, device: str = "cpu") -> Judge:
     return judge
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """Shuffled batches of similar length (sorted within chunks of 50 batches), in shuffled order."""
-    perm = torch.randperm(len(lengths), generator=generator).tolist()
-    chunk = batch_size * 50
-    batches = []
-    for s in range(0, len(perm), chunk):
-        part = sorted(perm[s:s + chunk], key=lambda i: lengths[i])
-        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
-    order = torch.randperm(len(batches), generator=generator).tolist()
-    return [batches[i] for i in order]
-
-
 def bce(judge: Judge, pairs: Sequence[tuple[str, str]], labels: Sequence[float]) -> torch.Tensor:
     target = torch.tensor(list(labels), dtype=torch.float32, device=judge.device)
     return torch.nn.functional.binary_cross_entropy_with_logits(judge.logits(judge.encode(pairs)), target)

@@ -123,10 +123,10 @@ class PersonaCheck:
         fallback_of: list[tuple[int, list[_Draft]]] = []
         for k, ((inp, _), d) in enumerate(zip(requests, drafts)):
             out.append([x.verdict() for x in d])
-            clauses = self._clauses(inp) if self.settings.fallback != "none" else []
-            if self.settings.fallback == "empty" and any(x.kept for x in d):
-                clauses = []
-            elif self.settings.fallback == "uncovered":
+            wanted = self.settings.fallback == "uncovered" or (self.settings.fallback == "empty"
+                                                                 and not any(x.kept for x in d))
+            clauses = self._clauses(inp) if wanted else []
+            if self.settings.fallback == "uncovered":
                 clauses = [c for c in clauses if not any(x.kept and x.rests_on(c) for x in d)]
             if clauses:
                 fallback_of.append((k, clauses))

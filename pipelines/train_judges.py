@@ -104,7 +104,8 @@ def train_one(task: str, examples: list, args, out: Path) -> tuple[object, dict]
     from transformers import get_linear_schedule_with_warmup
 
     from common.training import LoopSettings, TrainingHooks, TrainingLoop
-    from extractor.cross_encoder import Judge, JudgeConfig, bce, length_batches, steps_for
+    from extractor.cross_encoder import Judge, JudgeConfig, bce, steps_for
+    from extractor.training import length_batches
 
     torch.manual_seed(args.seed)
     train, valid = group_split(examples, 0.1, args.seed)
