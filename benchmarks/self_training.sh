@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ESConv self-training recipe and a full build, timed, in one go (as run on a lent GPU for the README).
+# The ESConv self-training recipe and a full build, each step timed, in one go on one GPU (DEVICE=cuda by default).
 #
 #   bash benchmarks/self_training.sh [OUT]        (default OUT=outputs/self_training)
 #

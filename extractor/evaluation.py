@@ -1,30 +1,13 @@
 """Faithfulness first: scoring persona extractors against what the person actually said.
 
-On held-out PERSONA-CHAT / Synthetic-Persona-Chat pairs (persona-disjoint from training) the
-reference is the *supported* gold: the gold sentences some utterance of the pair states
-(`extractor.alignment.supported_gold`); gold sentences nobody said cannot be extracted and are
-not counted. Per system, over all pairs (micro-averaged):
-- precision: share of generated sentences that match a supported gold sentence;
-- recall: share of supported gold sentences matched by a generated sentence;
-- F1 of the two;
-- unsupported share: share of generated sentences with no support in the pair's utterances (the
-  grounding measure of `extractor.grounding`; it was called "hallucination proxy" before);
-- dropped share: share of generated sentences the build's check drops (`SupportScorer.check`): the
-  unsupported ones, plus supported ones that are not about the speaker (`not_about_self_share`), that
-  change the meaning of the words they copy (`changed_share`: a negation, the subject or the tense,
-  `extractor.meaning`) or are remarks to the partner (`remark_share`, `extractor.remarks`) when the
-  scorer detects remarks;
-- ROUGE-L F1 (rouge-score, mean over pairs) and BLEU (sacrebleu corpus, lowercased) of the joined
-  sentences against the joined supported gold, over the pairs that have supported gold.
-A generated sentence p matches a gold sentence g when g is "stated" by p under the same thresholds
-(`SupportThresholds.supported(cosine(p, g), lexical_overlap(g, p))`). 95 % intervals: percentile
-bootstrap over pairs (seeded).
-
-On ESConv (no gold): the unsupported share, and the coverage of the seeker's first-person statements
-about themselves (`grounding.self_statements`): the share of those statements that support at least
-one persona sentence of the same dialog.
-
-The rule baseline copies those first-person statements (it is the coverage reference by design).
+On held-out PERSONA-CHAT / Synthetic-Persona-Chat pairs (persona-disjoint from training) the reference is the
+*supported* gold (`extractor.alignment.supported_gold`): gold sentences nobody said cannot be extracted and are
+not counted. Per system, micro-averaged: precision, recall and F1 against that gold (a match is "stated" under the
+grounding thresholds), the unsupported share and the share the build's check drops (`SupportScorer.check`, split
+by reason), ROUGE-L and BLEU; 95 % intervals by a seeded percentile bootstrap over pairs. On ESConv (no gold):
+the unsupported share, and the coverage of the seeker's first-person statements about themselves, of which the
+rule baseline, copying them, is the reference by design.
+Definitions: docs/check-rules.md, section "Evaluation definitions".
 """
 from __future__ import annotations
 

@@ -1,35 +1,15 @@
 """Is a persona sentence supported by what the person said? One measure for training and for the build.
 
-The same test aligns PERSONA-CHAT / Synthetic-Persona-Chat target sentences with the utterances that
-state them (training data), drops generated sentences the seeker never stated (the build's grounding
-check), and scores faithfulness (evaluation), so the three can never disagree.
-
-A sentence is compared with every *statement* of the person's utterances: utterances are split into
-sentences and questions are dropped (asking "where do you live?" states nothing about oneself). A
-statement of several clauses also offers each first-person clause (`pieces`): "i am in new york" is all
-of what "i am in new york so yeah its very cold" says about the speaker, but against the whole statement
-its encoder similarity is diluted (0.44). For each statement (or clause) we take
-- `cosine`: sentence-encoder cosine (all-MiniLM-L6-v2 by default) between sentence and statement;
-- `lexical`: the share of the sentence's content words (stop words and a few generic words removed,
-  Porter-stemmed, number words as digits) that occur in the statement.
-The sentence is supported when, for its best statement, `cosine >= cosine_min` or
-(`lexical >= lexical_min` and `cosine >= lexical_cosine_min`). The thresholds are calibrated in the
-extractor's model card (`extractor/default_adapter/model_card.md`, section "Grounding thresholds").
-
-A statement about someone else cannot support a fact about the speaker: "a new young chap joined"
-shares every word with "I am a new chap" but not its subject. So a first-person persona sentence is
-only supported by a statement in the first person (I, my, we, ...) or by a short answer-like fragment
-(at most `SHORT_ANSWER_WORDS` words: "35.", "yes , in the army .").
-
-The build's check (`SupportScorer.check`) adds tests on a supported sentence: it must be about the
-speaker (`about_self`); it must keep the meaning of the utterance that supports it (no negation
-dropped or added, no one else's statement made the seeker's, no past made present:
-`extractor.meaning`); and, when the scorer has a `RemarkDetector`, it must not be a remark to the
-supporter ("I will try that.", `extractor.remarks`). Each dropped sentence carries its `reason`. With the
-remark detector, a kept sentence is then cut of the clauses that only address the supporter and judged again
-("I am still looking for work, thanks for asking." is kept as "I am still looking for work."), so a fact
-said together with thanks is kept without them. With `quote` (the build's default), a sentence that is not
-the seeker's own words is first replaced by the seeker's statement that supports it (`SupportScorer.check`).
+The same test aligns PERSONA-CHAT / Synthetic-Persona-Chat targets with the utterances that state them (training
+data), drops generated sentences the seeker never stated (the build's check) and scores faithfulness
+(evaluation), so the three can never disagree. A sentence is compared with every statement of the utterances
+(questions dropped; each first-person clause offered too, `pieces`): it is supported when, for its best statement,
+the encoder cosine reaches `cosine_min`, or the share of its content words in the statement reaches `lexical_min`
+with cosine >= `lexical_cosine_min`; a fact about the speaker needs a first-person statement or a short answer.
+`SupportScorer.check` then drops a supported sentence that is not about the speaker (`about_self`), changes the
+meaning (`extractor.meaning`) or is a remark (`extractor.remarks`; remark clauses are cut from a fact said with
+them), each with its `reason`; with `quote` a paraphrase is first replaced by the seeker's supporting statement.
+Thresholds, examples and measured counts: docs/check-rules.md, section "Grounding thresholds".
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ Fact-classifier sentences: a fact about the speaker's life (gold persona sentenc
 not one (hand-labelled remarks and non-facts; the ESConv supporters' sentences other than self-disclosure:
 sympathy, questions, suggestions, pleasantries).
 
-The hand-labelled audit files (`extractor/*.tsv`) are the development data of both judges: the
+The hand-labelled audit files (`research/labels/*.tsv` and `extractor/remark_labels.tsv`) are the development data of both judges: the
 verifier never trains on them; the fact classifier trains on some files and is scored on the others
 (`FACT_HELDOUT_FILES`), never on a file it trained on. ESConv dialogs named in any label file are left out of
 training so that no development utterance is seen in training.
@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from common.cli import InputError
+from extractor.remarks import REMARK_LABELS
 from extractor.statements import statements
 
-LABELS_DIR = Path(__file__).resolve().parent  # the hand-labelled audit files
+LABELS_DIR = Path(__file__).resolve().parents[1] / "research" / "labels"  # the hand-labelled audit files
 FACT_HELDOUT_FILES = ("persona_audit_round3.tsv", "remark_audit.tsv")
 CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
 
@@ -264,6 +266,8 @@ def balanced(examples: Sequence[Example], n: int, seed: int) -> list[Example]:
 
 # ------------------------------------------------------------------------------------------ label files
 def read_tsv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise InputError(f"hand-label file not found: {path} (the labels ship in research/labels/ and extractor/)")
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f, delimiter="\t"))
 
@@ -294,7 +298,7 @@ def verifier_dev(folder: Path = LABELS_DIR) -> list[tuple[str, Example]]:
 def labelled_dialogs(folder: Path = LABELS_DIR) -> set[str]:
     """ESConv dialog ids that any label file names (kept out of training)."""
     ids: set[str] = set()
-    for path in folder.glob("*.tsv"):
+    for path in [*sorted(folder.glob("*.tsv")), REMARK_LABELS]:
         ids |= {r["dialog_id"] for r in read_tsv(path) if r.get("dialog_id")}
     return ids
 
@@ -312,7 +316,7 @@ def fact_labels(folder: Path = LABELS_DIR) -> list[tuple[str, Example]]:
             "persona_audit_round3.tsv": ("sentence", {"faithful"}, {"not_a_fact"}),
             "remark_cut_audit.tsv": ("judged", {"faithful"}, {"remark", "not_a_fact", "not_about_seeker"})}
     for name, (column, yes, no) in spec.items():
-        for r in read_tsv(folder / name):
+        for r in read_tsv(REMARK_LABELS if name == REMARK_LABELS.name else folder / name):
             if r["label"] in yes | no and r[column].strip():
                 out.append((name, Example(r[column], "", int(r["label"] in yes), name,
                                           r.get("dialog_id") or r[column].lower())))

@@ -1,74 +1,14 @@
 """Does a persona sentence keep the meaning of the words it was taken from?
 
-The grounding check's similarity test (`extractor.grounding`) passes a rewrite that shares nearly all
-of the seeker's words but says the opposite. Reading the full default build found, among sentences
-it kept:
-- a negation dropped or added: "We are not married but we live together." -> "We are married but
-  we live together."; "i just never get a break" -> "i just get a break";
-- someone else's statement made the seeker's: "No, my manager is very strict." -> "I am very
-  strict."; "He met her on a dating app" -> "I met her on a dating app";
-- a past state made a present one: "I was working in a distant location" -> "I am currently
-  working in a distant location".
-
-So the check aligns the sentence word by word with the statements of the seeker utterance that
-supports it (`difflib`, contractions expanded: "can't" -> "can not", "I'm" -> "I am") and looks at
-what the rewrite changed:
-- `NEGATION_CHANGED`: the sentence adds a negation word where the seeker had none, or drops one the
-  seeker used inside (or just before) the stretch the sentence copies while keeping what it negated
-  ("no job and no health insurance" -> "no health insurance" dropped "job" with its "no": not a
-  flip). Adverbs that all but negate count as negations ("I see my family rarely" -> "I see my family
-  a lot", "I barely sleep" -> "I sleep"), also right after the copied words, and may move ("I see
-  them rarely" -> "I rarely see them" passes);
-- `SUBJECT_CHANGED`: the sentence is in the first person but the words it copies follow another
-  subject in the seeker's clause ("she", "he", "they", "you", "my manager is ..."), or it makes someone
-  else's thing the seeker's ("I do all his paperwork" -> "I do all my paperwork");
-- `TENSE_CHANGED`: a verb of the copied stretch, or the one just before it, goes from past to present
-  ("was" -> "am", "cared" -> "care", "as i stated i had to cut" -> "i have to cut"); not after an
-  auxiliary, where the form is grammar ("I do tried" -> "I do try"). A dropped "used to" too ("I use to
-  volunteer at a nursing home" -> "I volunteer at a nursing home"), and the verb opening a short dropped
-  stretch ("i needed a lot of new things" -> "i need new things"; "had to" excepted: "i had to walk my three
-  dogs" -> "i have three dogs" keeps the meaning). On the full build these two and "need" (no longer read as a
-  past form) dropped 7 more sentences; read by hand, 6 change what the seeker said.
-- `QUANTITY_CHANGED`: one end of the amount / frequency scale replaced by the other, in or next to the
-  copied stretch ("I have some very dear friends" -> "I have a lot of dear friends", "sometimes" ->
-  "always"); "not much" counts as the little end ("have not had much time" -> "have had little time"
-  passes). One sentence of the full build.
-- `MODALITY_CHANGED`: the seeker's clause made the copied words a wish, a plan, a condition or a guess
-  ("i'd really love to work as a diplomat" -> "I am a diplomat"; "if i follow him, ..." -> "i follow him";
-  "I should try yoga" -> "I also like yoga"; "maybe I can do a Zoom meeting" -> "I have a Zoom meeting")
-  and the sentence keeps no hedge at all (a modal, "want", "plan", "try", "maybe", ...: "Maybe I can ask" ->
-  "I can ask" passes). Only the clause of the copied words counts: back to a clause mark, a clause word or
-  the seeker as a new subject ("things could be worse I do still have some savings" is two clauses). A hedge
-  of the partner's is not the seeker's ("you would love the shipyard i work in"), and "I would say / consider
-  / think" softens an opinion, it is no hedge. On the full build it drops 31 sentences; read by hand, 26 say
-  what the seeker did not say and 5 keep the meaning (typos such as "a lot if family", a hedge in an
-  unpunctuated earlier clause).
-- `PERSON_CHANGED`: one third person replaced by another ("She hates who I'm dating and wants me to leave
-  him" -> "... leave her"; "I heard him discuss it" -> "I heard them discuss it"); "he" -> "him" is grammar.
-  Found by the kept-sentence audit (`analysis.persona_audit`); on the full build it drops 7 sentences, all read
-  by hand: each speaks of someone else than the seeker did.
-- `PARTS_JOINED`: the sentence drops, from inside the stretch it copies, the end of one predicate and the start
-  of the next ("I broke my foot and chipped my two front teeth" -> "I broke my front teeth"): a content word
-  before the last "and" / "but" / "or" of the dropped words and one after it. Dropping one item of a list ("a
-  wife and two kids" -> "two kids") or a first verb the sentence does not keep passes. Found by reading the full
-  build; looked for after the other kinds, which name the change more precisely.
-"We" -> "I" is not a change: the seeker is one of "we". Present -> past is let through: it is nearly
-always a grammar fix ("my aunt pass away" -> "passed away").
-
-A paraphrase that copies no word as it is is aligned again on stems, for negations only: "I don't play
-any musical instruments" -> "i enjoy playing music" (found once clauses let such paraphrases through the
-similarity test, `extractor.grounding.pieces`). On the full build the possessive, "used to" and stem rules
-flagged 12 kept sentences; read by hand, 10 say what the seeker did not say ("I'm afraid he's going to lose
-his apartment" -> "I am afraid of losing my apartment"); the other 2 resolve a pronoun ("I can't get over
-her" -> "I can't get over my girlfriend") or misplace a "used to".
-
-A sentence copied word for word from the seeker has no edits and always passes. The test is
-lexical and cheap (no model); an audit of what it drops on the full build is in the extractor's
-model card, section "Meaning check". The near-negation and just-before-the-stretch rules came later
-(reading the full build: "I see my family rarely" had become "I see my family a lot"); on the full
-build they drop 17 more sentences, all read by hand: 12 say what the seeker did not say ("i have a
-cat." from "i dont have a pet. but i would love to get a cat"), 5 keep the meaning ("I miss my
-family." from "I missed my family haven't seen them for 3 years").
+The grounding check's similarity test (`extractor.grounding`) passes a rewrite that shares nearly all of the
+seeker's words but says the opposite ("We are not married ..." -> "We are married ..."). So this check aligns
+the sentence word by word with the supporting seeker statement (`difflib`, contractions expanded) and names the
+first change the rewrite made: a negation added or dropped (`NEGATION_CHANGED`), someone else's statement made
+the seeker's (`SUBJECT_CHANGED`), past made present (`TENSE_CHANGED`), one end of an amount scale swapped for the
+other (`QUANTITY_CHANGED`), a wish or plan stated as a fact (`MODALITY_CHANGED`), one third person swapped for
+another (`PERSON_CHANGED`), two predicates joined (`PARTS_JOINED`). A word-for-word copy always passes; a
+paraphrase that copies no word as it is is aligned again on stems, for negations only. Lexical, no model.
+Rules, examples and measured counts: docs/check-rules.md, section "Meaning rules".
 """
 from __future__ import annotations
 

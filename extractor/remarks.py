@@ -1,81 +1,15 @@
 """Remarks to the supporter are not facts about the seeker.
 
-"I will try that.", "Thank you for listening to me.", "I'm doing okay.", "I think that will work."
-pass the grounding check (the seeker said them, in the first person, with a content word) but tell
-a reader nothing about who the seeker is. In a default build about one persona sentence in six
-was such a remark (hand-labelled sample below), so the build drops them and counts them
-(reason `REMARK`, like the other grounding drops).
-
-What counts as a remark was decided by hand on persona sentences of a default ESConv build
-(`extractor/remark_labels.tsv`: 480 sentences, 70 remarks, three seeded samples labelled in three
-rounds; rounds 2 and 3 were labelled without the detector's scores (one round-3 sentence excepted),
-and round 3 was drawn from a build that already dropped what the round-1/2 detector flags, so it holds
-the remarks that detector missed: "I wish you a great weekend!",
-"Yes I suppose that is true actually."): a remark is a conversational move towards the supporter:
-thanks, agreement, taking up a suggestion ("I'll look into that"), how-are-you answers, wishes for
-the supporter, comments on the chat itself. Feelings, events, plans for one's own life and opinions
-stay facts ("I am so sick of it.", "I will try to find a new job.").
-
-The detector is a logistic regression over the grounding encoder's sentence embeddings, fitted on
-those labels when first needed (milliseconds; deterministic). A sentence is a remark when its
-probability reaches `REMARK_MIN`, set for precision: dropping a real fact loses information the
-seeker gave, keeping a remark only adds noise. With the three rounds, 10-fold cross-validated
-precision is 0.93 at 0.7 and 0.98 at 0.75 (recall 0.59 and 0.57), so the threshold is 0.75 (it was
-0.7 with rounds 1-2, where cross-validated precision was 1.0). An audit of 40 sentences it flags on
-the full build (`extractor/remark_audit.tsv`, seeded, labelled afterwards) found 33 remarks; the other
-7 are facts said while answering the supporter ("I know deep down it should end."). Numbers:
-`pesconv-calibrate-remarks` (written into the extractor's model card).
-
-Some remarks have a fixed form the detector scores just under its threshold ("Thank you for caring
-about me." 0.72, "I hope you and your family have a good Thanksgiving."): a sentence that opens by
-addressing the supporter (thanks, a wish for them, "I think you are right") and has no first-person
-subject after the opener is a remark too (`addressed_to_supporter`). On the full build that rule flags
-30 kept sentences; read by hand, all 30 address the supporter (two carry a little more: "I think you are
-right and having more projects to work on would make me happy."). A request to the supporter opens the
-same way ("Tell me about!", "please help me to overcome this", "Give me some tips"): "me" is first person,
-but such a sentence asks and states nothing.
-
-Many kept sentences mix a fact with a remark ("I am good, thanks for asking.", "I think you are right, maybe
-i just need to take a pause"): of 46 kept sentences of a full build that thank or agree with the supporter,
-read by hand, 20 were pure remarks, 23 mixed and 3 facts. Dropping them whole would lose the facts, so the
-check cuts, from a sentence it keeps, the clauses that only address the supporter (`cut_remark_clauses`:
-thanks, agreement, praise of a suggestion, "as you suggested") and judges what is left, the seeker's own
-words in their order; a sentence of such clauses only is a remark.
-The build lists each cut in `rewritten.jsonl` with what the extractor wrote.
-
-Sentences about the supporter slipped past both: "I feel for your friend", "I like your idea of transferring to
-lower interest one", "Just talking to you has brought my anxiety level down so much!", "I'm sorry you felt the
-same way.", "I doubt you do.", and facts with an aside to the supporter ("Maybe I'll try working on it for my
-confidence like you said", "i have not seen any professional, do you think that will help?"). Every kept
-sentence of the stop-27 full default build that says "you" (138 of 8,433 whole-dialog persona sentences) was
-labelled by hand before the rule below was written (`extractor/supporter_audit.tsv`: 65 remarks, 29 mixed,
-37 facts, 7 unclear). A clause is about the supporter (`about_the_supporter`, a remark clause) when it names the
-supporter's words or people ("your idea", "your friend"), an act towards the listener ("talking to you",
-"praying for you", "I will miss u"), sympathy for or a view of them ("sorry you", "you seem", "you are right"),
-what they said ("you mean", "what you are saying"), or asks them something ("do you", "how are you"); asides
-("like you said", "as you can see", "if you know what I mean", a closing question to the supporter) are cut out
-of a sentence (`_SUPPORTER_ASIDE`). A bare answer word or interjection as a clause of its own ("Yes, my kids are
-older.", "I know, right!!") is a remark clause too, and typing noise at a sentence's end ("the time%||") is cut.
-On the labelled sentences (`tests/test_grounding.py` holds these counts): of 65 remarks 56 are dropped (53 before
-the agreement and how-are-you forms below: "I am feeling okay how are you?" was cut to "I am feeling okay"), 8 cut
-(some to a remark the detector then judges) and 1 kept;
-of 29 mixed sentences 19 are cut to their fact ("If you mean me, I'm male." -> "I'm male."), 8 dropped whole,
-their fact lost with the remark ("I have been trying your tactic somewhat more often this week and next week is
-my last before the exam ..."), and 2 left as they were (a remark between two clauses of the seeker's own); of 37
-facts 36 are kept (4 less an answer word or aside: "... my boyfriend and as you can see its still haunting me"
--> "... my boyfriend and its still haunting me") and 1 is lost ("I told them exactly what you just said, but
-they are being mean!"). The generic "you" ("things you can't control", "it makes you worry") and quoted speech
-("I pay for your education") match no form.
-
-Reading the build quoting the seeker (stop 28) and the round-3 audit found three more forms kept as facts, now remark
-clauses: agreement and acknowledgement ("I guess thats right.", "so true", "i hear ya", "that makes sense"), a
-how-are-you answer ("nope im good", "I'm alright," before a fact) and taking up a suggestion as a clause of its own
-("..., maybe setting a particular schedule will help, I'll try that", "I will keep that in mind"). Each must be the
-whole clause: "I am good at my job" and "I will try that new restaurant" stay facts. Such an answer often lends its
-subject to what follows ("I'm okay, just a little stressed", "I'm doing alright, trying to stay cheerful"): a
-leading one is cut only when the rest opens with a first-person subject of its own ("I'm okay - I'm just sort of
-frustrated with my brother's wife." -> "I'm just sort of frustrated ..."); otherwise the sentence stays whole.
-A first cut without that condition lost 16 such facts on the full build, read in the diff against the previous build.
+"I will try that.", "Thank you for listening to me." pass the grounding check (the seeker said them, in the first
+person) but say nothing about who the seeker is, so the build drops them (reason `REMARK`). A remark is a move
+towards the supporter: thanks, agreement, taking up a suggestion, how-are-you answers, wishes for or comments on
+the supporter, comments on the chat; feelings, events, plans and opinions stay facts. The detector, a logistic
+regression over the grounding encoder's embeddings fitted on `extractor/remark_labels.tsv` when first needed,
+favours precision (`REMARK_MIN`): dropping a fact loses what the seeker gave, keeping a remark only adds noise.
+Fixed forms catch what it scores just under its threshold (`addressed_to_supporter`, `about_the_supporter`), and
+`cut_remark_clauses` cuts the remark clauses from a fact said with them ("I am still looking for work, thanks
+for asking." -> "I am still looking for work.") so that the fact is judged, and kept, alone.
+Labels, rules and measured counts: docs/check-rules.md, section "Remark rules".
 """
 from __future__ import annotations
 

@@ -1,26 +1,15 @@
 """Self-training labels from ESConv: the extractor's own outputs, kept only where the seeker's words bear them out.
 
-PERSONA-CHAT and Synthetic-Persona-Chat teach the task, but ESConv seekers talk differently (long,
-emotional turns), and there the model adds details nobody said. ESConv has no gold personas, so the
-labels come from the model itself, filtered more strictly than the build's check:
-
-- a generated sentence is a *faithful copy* of the utterance when the build's grounding check
-  supports it and every content word of it occurs in the utterance or the supporter's message before
-  it (or, failing that, the sentence is very close in meaning: cosine >= `STRICT_COSINE`);
-- `stated`: at least one faithful copy and no sentence that is supported but not a faithful copy ->
-  the answer is the faithful copies; sentences the check rejects are left out of the answer, which
-  teaches the model to stop writing them;
-- `none`: nothing faithful, nothing supported, and the utterance states nothing about the seeker ->
-  the answer is NONE;
-- `unlabelled`: everything else (a supported sentence with added words, or a statement about the
-  seeker the model missed) -> not trained on: either answer would be a guess.
-
-Optionally (`train_extractor --esconv-copy`), an utterance whose statements about the seeker the model
-missed is trained on those statements themselves, copied (short ones only, `COPY_MAX_WORDS`): faithful
-by construction, it pushes the model towards extracting rather than inventing.
-
-Only dialogs of the ESConv *train* split may be labelled (the evaluation samples the test split; the
-job records the dialog ids and `pipelines.evaluate_extractor` refuses an overlap).
+PERSONA-CHAT and Synthetic-Persona-Chat teach the task, but ESConv seekers talk differently (long, emotional
+turns) and there the model adds details nobody said. ESConv has no gold personas, so the labels come from the
+model itself, filtered more strictly than the build's check: `stated` (at least one faithful copy and no other
+supported sentence: the answer is the faithful copies, so the model learns to stop writing what the check
+rejects), `none` (nothing supported, nothing stated about the seeker: NONE) or `unlabelled` (anything else, not
+trained on: either answer would be a guess). A faithful copy is supported and adds no content word to the
+utterance and its context, or has cosine >= `STRICT_COSINE`. With `train_extractor --esconv-copy`, a missed
+statement about the seeker is trained on as a copy of itself (up to `COPY_MAX_WORDS` words). Only dialogs of the
+ESConv *train* split may be labelled (`pipelines.evaluate_extractor` refuses an overlap with its test dialogs).
+Labels in full: docs/check-rules.md, section "Self-training labels".
 """
 from __future__ import annotations
 

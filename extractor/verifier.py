@@ -11,20 +11,13 @@ name as the reason (counted in the build manifest):
 | 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
 | 4 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
-The meaning rules stay because the verifier, measured on the hand-labelled development data, misses most of the
-subtle changes they catch (model card of `extractor/judges/`). A kept sentence loses an opening conjunction or
-answer word (`OPENING_WORD`: "because I used to work out" -> "I used to work out"), a plainly lexical rewrite applied
-after judging. The seeker's own first-person clauses on which no kept proposal rests (`CheckSettings.fallback`,
-default "uncovered"; "empty": only where no proposal of the request is kept) are kept when they pass checks 1 and 4
-(`SEEKER_CLAUSE`): "My sister is a nurse, and I work in retail." with the proposal "I am a nurse." (dropped by the meaning rules)
-keeps "My sister is a nurse" and "I work in retail". The seeker's clause is a fallback, never a cover for a
-proposal that failed: a failed proposal stays dropped.
-
-Every kept sentence carries its evidence: the request's utterance that supports it and the character span of the
-stretch of that utterance (a statement or clause, located by the grounding encoder) it rests on.
-
-`--persona-style quote` keeps the earlier behaviour instead: the grounding thresholds, the meaning and remark
-rules, and the seeker's supporting statement in place of any paraphrase (`extractor.grounding.SupportScorer.check`).
+The meaning rules stay: the verifier misses most of the subtle changes they catch. A kept sentence loses an
+opening conjunction or answer word (`OPENING_WORD`); the seeker's own first-person clauses on which no kept
+proposal rests are kept when they pass checks 1 and 4 (`SEEKER_CLAUSE`, `CheckSettings.fallback`), never in place
+of a failed proposal. Every kept sentence carries its evidence: the supporting utterance and the character span it
+rests on. `--persona-style quote` judges by the grounding thresholds and the meaning and remark rules instead,
+keeping the seeker's supporting statement in place of any paraphrase (`extractor.grounding.SupportScorer.check`).
+Examples and measurements: docs/check-rules.md, section "Verifier"; `extractor/judges/model_card.md`.
 """
 from __future__ import annotations
 

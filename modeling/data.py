@@ -1,12 +1,8 @@
 """PESConv shards -> one example per supporter turn -> token ids, with `datasets.map` (cached).
 
-An example is everything a response model sees at a supporter turn: the dialog history before
-it, the seeker persona visible at that turn (the turn's own `persona` field of the build), the
-gold strategy and the gold response. Nothing here re-parses ESConv: the build's Parquet shards
-are the only input (`datasets.load_dataset(build_folder)`).
-
-Tokenisation is family-specific (`seq2seq` for the Blenderbot/BART PAL family, `causal` for
-the decoder-only family) and variant-specific:
+An example is what a response model sees at a supporter turn: the history before it, the persona visible at that
+turn (its `persona` field), the gold strategy and response. The build's Parquet shards are the only input.
+Tokenisation depends on the family (`seq2seq`: Blenderbot/BART, PAL; `causal`: decoder-only) and the variant:
 
 | variant | input_ids | input_ids_nop (no-persona pass of Eq. 6) | persona_ids |
 |---|---|---|---|
@@ -15,11 +11,9 @@ the decoder-only family) and variant-specific:
 | pal, pal-alpha0 (seq2seq) | history | history | persona sentences |
 | pal, pal-alpha0 (causal) | the hard prompt | same prompt, empty persona | [] |
 
-Labels are always `[strategy token] + response + [eos]`. Previous supporter turns in the history
-carry their strategy token too (as in the ESConv/PAL code). The history is truncated from the
-left (oldest turns go first) to `max_source_len` minus the template's tokens, the persona from the
-right to `max_persona_len`, the response from the right. A prompt's budget is the history budget
-plus the persona budget: the persona never shortens the history.
+Labels are `[strategy token] + response + [eos]`, and previous supporter turns carry their strategy token too.
+The history is cut from the left to `max_source_len` less the template, the persona from the right to
+`max_persona_len`, the response from the right; the persona never shortens the history.
 """
 from __future__ import annotations
 

@@ -1,34 +1,17 @@
 """The PAL encoder-decoder (paper §3.3) on a BlenderbotSmall / BART-family model, and its baselines.
 
-PAL encodes the dialog history D and the persona P with the *shared* encoder (H_D, H_P), then
+The shared encoder gives H_D (dialog history) and H_P (persona); co-attention masks padding (a row whose other
+side has no real token, e.g. at a turn with an empty persona, attends to nothing: Ĥ = LN(H)). Then:
 
-    Z_D = softmax(H_D H_P^T) H_P,   Ĥ_D = LN(H_D + Z_D)          (Eq. 2)
-    Z_P = softmax(H_P H_D^T) H_D,   Ĥ_P = LN(H_P + Z_P)          (Eq. 3)
-    memory = λ1 Ĥ_D + λ2 Ĥ_P + λ3 H_D,   λ = softmax(w), w = 0   (Eq. 4)
+    Ĥ_D = LN(H_D + softmax(H_D H_P^T) H_P),   Ĥ_P = LN(H_P + softmax(H_P H_D^T) H_D)      (Eqs. 2-3)
+    memory = [ λ1 Ĥ_D + λ3 H_D ; λ2 Ĥ_P ],  mask = [ mask_D ; mask_P ],  λ = softmax(w), w = 0   (Eq. 4)
 
-Padding is masked in both softmaxes (a padded key gets zero weight; a row whose other side has
-no real token at all, e.g. a turn with an empty persona, gets Z = 0, so Ĥ = LN(H)).
-
-**How Eq. 4 is made well defined.** Ĥ_P has the persona's length L_P, Ĥ_D and H_D the history's
-length L_D. We *concatenate along the sequence axis*:
-
-    memory = [ λ1 Ĥ_D + λ3 H_D ; λ2 Ĥ_P ]   (length L_D + L_P),  mask = [ mask_D ; mask_P ]
-
-i.e. the two history-aligned terms are summed position by position, and the persona term keeps
-its own positions; the decoder's cross-attention sees both with the joint padding mask. This is
-*not* equivalent to the paper's sum: cross-attention is not linear in its memory (the softmax
-over keys normalises across history and persona positions together), so λ2 scales the persona
-positions' keys and values rather than adding a weighted persona term to each history position.
-It keeps λ as a learned weight on each source and needs no pooling or interpolation across the
-two lengths. The authors' code instead sums position-wise after padding both to one length; see
-"Deviations from the authors' code" in the README.
-
-The *no-persona* pass used by Eq. 6 is the same network with the persona removed: Z_D = 0,
-memory = λ1 LN(H_D) + λ3 H_D (exactly what the model sees, and is trained on, at turns where
-the persona is still empty).
-
-Baselines: `joint` = the plain encoder-decoder on the history; `hard-prompt` = the plain model
-on "Persona: ... Dialogue history: ... Response:". `pal-alpha0` = PAL decoded with α = 0.
+Eq. 4 adds terms of lengths L_D and L_P, so they are concatenated along the sequence axis. Cross-attention is not
+linear in its memory, so this is not the paper's sum (λ2 scales the persona positions' keys and values); the
+authors' code sums position-wise after padding both to one length (README, "Deviations from the authors' code").
+The no-persona pass of Eq. 6 is the same network without the persona: memory = λ1 LN(H_D) + λ3 H_D. Baselines:
+`joint` (the plain model on the history), `hard-prompt` (the plain model on "Persona: ... Dialogue history: ...
+Response:") and `pal-alpha0` (PAL decoded with α = 0).
 """
 from __future__ import annotations
 

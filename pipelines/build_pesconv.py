@@ -21,6 +21,7 @@ import logging
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from typing import Any
 from common.cli import REPO_ROOT, InputError, code_version, command_parser, quiet_libraries, run_cli
 from extractor.base import DEFAULT_BATCH_SIZE, GenerationSettings
 from extractor.requests import CONTEXT_MODES, UTTERANCE
-from extractor.verifier import JUDGES_DIR, STYLES, add_check_options, check_judges, check_settings
+from extractor.verifier import JUDGES_DIR, STYLES, add_check_options, check_judges
+from pipelines.build_settings import BuildSettings
 from pipelines.splits import SCHEMES, parse_ratio
 from schemas.esconv import choose_input_files, list_input_files
 
@@ -160,36 +162,24 @@ def validate_args(args: argparse.Namespace) -> None:
     parse_ratio(args.ratio)
 
 
-def run_pipeline(args: argparse.Namespace, beam_args: list[str], paths: list[str], spec, cache_dir: str,
-                 partial: str) -> None:
+def run_pipeline(settings: BuildSettings, options: "BuildOptions", paths: list[str], spec, cache_dir: str,
+                 partial: str, test_pipeline=None) -> None:
     """Build and run the Beam graph (four composite transforms) writing into `partial`."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipelines import files
     from pipelines.inference import ExtractorModelHandler
-    from pipelines.transforms import (
-        ExtractPersonas,
-        FoldDialogs,
-        ReadDialogs,
-        ReadSettings,
-        WriteJsonLines,
-        WriteShards,
-    )
+    from pipelines.transforms import ExtractPersonas, FoldDialogs, ReadDialogs, WriteJsonLines, WriteShards
 
     counts = files.join(partial, "counts")
-    options = PipelineOptions(beam_args, runner=args.runner)
-    with beam.Pipeline(options=options) as pipeline:
-        read = pipeline | "ReadDialogs" >> ReadDialogs(
-            paths, ReadSettings(args.max_dialogs, args.split, args.ratio, args.seed), counts)
+    pipeline = test_pipeline or beam.Pipeline(options=PipelineOptions(options.beam_args, runner=options.runner))
+    with pipeline:
+        read = pipeline | "ReadDialogs" >> ReadDialogs(paths, settings, counts)
         outcomes = read["dialogs"] | "ExtractPersonas" >> ExtractPersonas(
-            ExtractorModelHandler(spec, args.batch_size), spec.fingerprint, cache_dir, counts,
-            args.start_utterance, args.context, args.device, args.progress_every, not args.keep_remarks,
-            skip_statementless=not args.keep_unsupported, quote=not args.keep_paraphrases, style=args.persona_style,
-            judges=args.judges, check=check_settings(args))
-        folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(
-            args.start_utterance, args.merge_threshold, args.context, args.keep_unsupported, args.progress_every)
-        _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), args.num_shards, counts)
+            ExtractorModelHandler(spec, options.batch_size), spec.fingerprint, cache_dir, counts, settings)
+        folded = {"dialog": read["dialogs"], "persona": outcomes} | "FoldDialogs" >> FoldDialogs(settings)
+        _ = folded["rows"] | "WriteShards" >> WriteShards(files.join(partial, "data"), options.num_shards, counts)
         _ = ((read["rejects"], folded["rejects"]) | "AllRejects" >> beam.Flatten()
              | "WriteRejects" >> WriteJsonLines(files.join(partial, "rejects.jsonl"),
                                                 lambda r: (r["source"], r["index"], r["reason"])))
@@ -278,7 +268,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
             "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",
             **common,
             "meaning_check": "extractor.meaning (negation, subject, tense, amount, modality, person; "
-                             "audit: extractor/meaning_audit.tsv)",
+                             "audit: research/labels/meaning_audit.tsv)",
             "remark_detector": ({"labels": REMARK_LABELS.name, "labels_sha256": labels_hash(), "threshold": REMARK_MIN}
                                 if drop_remarks else None),
             # kept less a clause that only addresses the supporter ("I am good, thanks for asking."), or as the
@@ -300,8 +290,30 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
                       "extractor's paraphrase")
 
 
-def main(argv: list[str] | None = None) -> int:
-    quiet_libraries()
+@dataclass(frozen=True)
+class BuildOptions:
+    """How the build runs (not what it computes): runner, batching, sharding, where outputs go."""
+
+    output: str
+    cache_dir: str
+    runner: str
+    beam_args: tuple[str, ...]
+    batch_size: int
+    num_shards: int
+    threads: int | None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `run` returns: the manifest written next to the shards, and the exit status of the command."""
+
+    output: str
+    manifest: dict[str, Any]
+    exit_code: int
+
+
+def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """The build's options, and the options it passes on to Beam."""
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     unknown = [a for a in beam_args if a.startswith("--") and a.split("=")[0].replace("_", "-") in
@@ -309,7 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unrecognised form of option {unknown[0]}")
     validate_args(args)
-    judges = check_judges(Path(args.judges)) if args.persona_style == "fact" else None  # before any work
+    return args, beam_args
+
+
+def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
+    """Build PESConv as the command line says (`test_pipeline`: a Beam pipeline to run the graph on, for tests)."""
+    args, beam_args = parse(argv)
+    settings = BuildSettings.from_args(args)
+    judges = check_judges(Path(args.judges)) if settings.style == "fact" else None  # before any work
+    check_package_files()
     started = time.time()
     from extractor.loading import resolve_extractor
     from pipelines import files
@@ -317,62 +337,92 @@ def main(argv: list[str] | None = None) -> int:
 
     input_path = resolve_input(args.input)
     paths = input_files(input_path)
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
-                                  max_input_tokens=args.max_input_tokens)
-    spec = resolve_extractor(args.extractor, args.adapter, args.device, settings, args.quantize, args.dtype)
+    generation = GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
+                                    max_input_tokens=args.max_input_tokens)
+    spec = resolve_extractor(args.extractor, args.adapter, args.device, generation, args.quantize, args.dtype)
     if args.threads:
         spec = dataclasses.replace(spec, threads=args.threads)
     out = args.output.rstrip("/")
+    options = BuildOptions(out, args.cache_dir or files.join(out, "cache"), args.runner, tuple(beam_args),
+                           args.batch_size, args.num_shards, args.threads)
     if not is_remote(out):
         Path(out).mkdir(parents=True, exist_ok=True)
-    cache_dir = args.cache_dir or files.join(out, "cache")
     partial = files.join(out, ".partial")
     files.delete_all([partial] if files.exists(partial) else [])
-    cached = len(InferenceCache(cache_dir, spec.fingerprint).load())
+    cached = len(InferenceCache(options.cache_dir, spec.fingerprint).load())
     log.info(f"PESConv build: {len(paths)} file(s) from {input_path} -> {out} (split scheme '{args.split}', "
              f"runner {args.runner})\nextractor: {spec.describe()['model']} adapter={spec.describe().get('adapter')} "
              f"fingerprint={spec.fingerprint} device={args.device}; {cached} results already in the cache")
     try:
-        run_pipeline(args, beam_args, paths, spec, cache_dir, partial)
+        run_pipeline(settings, options, paths, spec, options.cache_dir, partial, test_pipeline)
     except RuntimeError as exc:  # Beam wraps Ctrl-C in a RuntimeError: report it as the interruption it is
         if str(exc).startswith("KeyboardInterrupt"):
             raise KeyboardInterrupt from None
         raise
     counts = finish_output(partial, out, args.num_shards)
+    manifest = make_manifest(argv, input_path, settings, options, spec, counts, judges, time.time() - started)
+    files.write_text(files.join(out, "manifest.json"), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    log.info(summary(manifest, out))
+    c = manifest["counts"]
+    code = 0
+    if c["read"] == 0:
+        log.error(f"error: no dialog records found in {input_path}")
+        code = 1
+    elif c["written"] == 0:
+        log.error(f"error: none of the {c['read']} records could be used; reasons in {files.join(out, 'rejects.jsonl')}")
+        code = 1
+    elif c["written"] + c["rejected"] != c["read"]:
+        log.error("error: written + rejected != read; the build is incomplete, see the log above")
+        code = 1
+    return BuildResult(out, manifest, code)
+
+
+def check_package_files() -> None:
+    """Files of the installed package every build reads: a missing one is a one-line error before any work."""
+    from extractor.remarks import REMARK_LABELS
+
+    for path in (REMARK_LABELS,):
+        if not path.is_file():
+            raise InputError(f"package file missing: {path} (reinstall the package: pip install .)")
+
+
+def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettings, options: BuildOptions, spec,
+                  counts: dict[str, Any], judges: dict | None, wall: float) -> dict[str, Any]:
+    """Provenance and accounting of a finished build, read back from the files it wrote."""
+    out = options.output
     per_split, shards, rejects = count_outputs(out)
     rows, inference = counts["rows"], counts["inference"]
-    grounding = grounding_counts(out, rows.get("generated", 0), args.keep_unsupported, not args.keep_remarks,
+    grounding = grounding_counts(out, rows.get("generated", 0), settings.keep_unsupported, settings.drop_remarks,
                                  judges)
-    written, rejected, read = sum(per_split.values()), len(rejects), sum(counts["read"].values())
     turns = rows.get("turns", 0)
-    wall = time.time() - started
     reasons = Counter(r["reason"].split(":")[-1].strip() if r["reason"].startswith("dialog[") else
                       r["reason"].split(" (")[0].split(":")[0] for r in rejects)
     file_info = [{"name": f["name"], "sha256": f["sha256"], "records_in_file": f["records"],
                   "records_read": counts["read"].get(f["name"], 0)} for f in counts["files"] or []]
-    manifest = {
+    return {
         "dataset": "PESConv",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "command": "python -m pipelines.build_pesconv " + " ".join(argv if argv is not None else sys.argv[1:]),
         "input": {"path": str(input_path), "files": file_info},
-        "split_scheme": args.split,
-        "split_settings": {"ratio": args.ratio, "seed": args.seed} if args.split == "ratio" else {},
-        "counts": {"read": read, "written": written, "rejected": rejected, "splits": per_split,
+        "split_scheme": settings.scheme,
+        "split_settings": {"ratio": settings.ratio, "seed": settings.seed} if settings.scheme == "ratio" else {},
+        "counts": {"read": sum(counts["read"].values()), "written": sum(per_split.values()),
+                   "rejected": len(rejects), "splits": per_split,
                    # kept as ESConv has them; pipelines.train_pal --skip-repeated-responses leaves them out
                    "utterances_repeating_the_one_before": rows.get("repeated_utterances", 0)},
         "rejects_by_reason": dict(reasons.most_common()),
         "shards": shards,
         "extractor": spec.describe(),
         "grounding": grounding,
-        "settings": {"context": args.context, "keep_unsupported": args.keep_unsupported,
-                     "persona_style": args.persona_style,
-                     "check": dataclasses.asdict(check_settings(args)) if args.persona_style == "fact" else None,
-                     "drop_remarks": not args.keep_remarks, "quote_the_seeker": not args.keep_paraphrases,
-                     "start_utterance": args.start_utterance, "merge_threshold": args.merge_threshold,
-                     "batch_size": args.batch_size, "runner": args.runner, "num_shards": args.num_shards,
-                     "max_dialogs": args.max_dialogs, "threads": args.threads,
-                     "beam_options": beam_args},
+        "settings": {"context": settings.context, "keep_unsupported": settings.keep_unsupported,
+                     "persona_style": settings.style,
+                     "check": dataclasses.asdict(settings.check) if settings.style == "fact" else None,
+                     "drop_remarks": settings.drop_remarks, "quote_the_seeker": settings.quote,
+                     "start_utterance": settings.start_utterance, "merge_threshold": settings.merge_threshold,
+                     "batch_size": options.batch_size, "runner": options.runner, "num_shards": options.num_shards,
+                     "max_dialogs": settings.max_dialogs, "threads": options.threads,
+                     "beam_options": list(options.beam_args)},
         "inference": {"annotated_seeker_turns": turns,
                       "unique_inputs": sum(inference.get(k, 0) for k in ("reused_from_cache", "inferred", "failed",
                                                                           "skipped")),
@@ -383,30 +433,33 @@ def main(argv: list[str] | None = None) -> int:
         "wall_time_s": round(wall, 1),
         "turns_per_s": round(turns / wall, 2) if wall else None,
     }
-    files.write_text(files.join(out, "manifest.json"), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    balanced = written + rejected == read
-    log.info(
-        f"\nDone in {wall:.0f}s. Read {read} dialogs: wrote {written} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(per_split.items()))}) and rejected {rejected} "
+
+
+def summary(manifest: dict[str, Any], out: str) -> str:
+    """The closing lines of the log: what was read, written, rejected and checked, and where it all is."""
+    from pipelines import files
+
+    c, inf, wall = manifest["counts"], manifest["inference"], manifest["wall_time_s"]
+    turns = inf["annotated_seeker_turns"]
+    balanced = c["written"] + c["rejected"] == c["read"]
+    return (
+        f"\nDone in {wall:.0f}s. Read {c['read']} dialogs: wrote {c['written']} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(c['splits'].items()))}) and rejected {c['rejected']} "
         f"(written + rejected {'==' if balanced else '!='} read). Persona inferred for {turns} seeker turns "
-        f"({turns / wall:.2f} turns/s; {inference.get('inferred', 0)} inputs inferred, "
-        f"{inference.get('reused_from_cache', 0)} reused from the cache, {inference.get('skipped', 0)} skipped: no "
+        f"({turns / wall if wall else 0:.2f} turns/s; {inf['inferred']} inputs inferred, "
+        f"{inf['reused_from_cache']} reused from the cache, {inf['skipped_nothing_to_keep']} skipped: no "
         f"statement the check could keep"
-        + (f", {inference['failed']} failed (their dialogs rejected)" if inference.get("failed") else "") + "). "
-        + check_summary(grounding, args.keep_unsupported, files.join(out, 'unsupported.jsonl'))
+        + (f", {inf['failed']} failed (their dialogs rejected)" if inf["failed"] else "") + "). "
+        + check_summary(manifest["grounding"], manifest["settings"]["keep_unsupported"],
+                        files.join(out, "unsupported.jsonl"))
         + f" (listed in {files.join(out, CUT_FILE)}). Shards in {files.join(out, 'data')}, rejects with "
         f"reasons in {files.join(out, 'rejects.jsonl')}, provenance in {files.join(out, 'manifest.json')}. "
         f"Load with datasets.load_dataset('{out}').")
-    if read == 0:
-        log.error(f"error: no dialog records found in {input_path}")
-        return 1
-    if written == 0:
-        log.error(f"error: none of the {read} records could be used; reasons in {files.join(out, 'rejects.jsonl')}")
-        return 1
-    if not balanced:
-        log.error("error: written + rejected != read; the build is incomplete, see the log above")
-        return 1
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    return run(argv).exit_code
 
 
 def cli() -> None:

@@ -26,6 +26,7 @@ from extractor.grounding import NO_SUPPORT
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
 from extractor.verifier import OPENING_WORD, SEEKER_CLAUSE
 from pipelines import files
+from pipelines.build_settings import DEFAULT_SETTINGS, BuildSettings
 from pipelines.elements import (
     GroundedSentence,
     Located,
@@ -157,24 +158,24 @@ class GroundPersonas(beam.DoFn):
 
     Style "fact" (default): propose, then verify (`extractor.verifier.PersonaCheck`: the learned verifier and
     persona-fact classifier, the seeker's clause as a fallback, evidence spans). Style "quote": the grounding
-    thresholds and rules (`extractor.grounding.SupportScorer.check`); with `remarks`, remarks to the supporter are
-    dropped too; with `quote`, a sentence that is not the seeker's own words is replaced by their statement."""
+    thresholds and rules (`extractor.grounding.SupportScorer.check`); with `drop_remarks`, remarks to the supporter
+    are dropped too; with `quote`, a sentence that is not the seeker's own words is replaced by their statement."""
 
-    def __init__(self, device: str = "cpu", remarks: bool = True, quote: bool = True, style: str = "fact",
-                 judges: str | None = None, settings: Any = None):
-        self.device = device
-        self.remarks, self.quote, self.style, self.judges, self.settings = remarks, quote, style, judges, settings
+    def __init__(self, settings: BuildSettings = DEFAULT_SETTINGS):
+        self.settings = settings
+        self.style = settings.style
 
     def setup(self) -> None:
         from extractor.grounding import SupportScorer, minilm_embedder
 
+        s = self.settings
         if self.style == "fact":
-            from extractor.verifier import JUDGES_DIR, CheckSettings, PersonaCheck
+            from extractor.verifier import JUDGES_DIR, PersonaCheck
 
-            self.check = PersonaCheck(SupportScorer(minilm_embedder(self.device)), self.judges or JUDGES_DIR,
-                                      self.device, self.settings or CheckSettings())
+            self.check = PersonaCheck(SupportScorer(minilm_embedder(s.device)), s.judges or JUDGES_DIR, s.device,
+                                      s.check)
         else:
-            self.scorer = SupportScorer(minilm_embedder(self.device), remarks=self.remarks, quote=self.quote)
+            self.scorer = SupportScorer(minilm_embedder(s.device), remarks=s.drop_remarks, quote=s.quote)
 
     def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
         if self.style == "fact":
@@ -189,7 +190,7 @@ class GroundPersonas(beam.DoFn):
         modelled = [(inp, sents) for _, (inp, sents) in batch if needs_model(sents, inp.utterances)]
         if modelled:  # copies (the rule extractor) are supported as they are: nothing to compare them with
             self.scorer.prepare([t for inp, sents in modelled for t in (*inp.utterances, *sents)])
-        if self.remarks:  # every sentence is embedded for the remark detector, in one batch
+        if self.settings.drop_remarks:  # every sentence is embedded for the remark detector, in one batch
             self.scorer.prepare([s for _, (_, sents) in batch for s in sents])
         for key, (inp, sentences) in batch:
             supports = self.scorer.check(sentences, list(inp.utterances))
@@ -260,8 +261,7 @@ def _change(g: GroundedSentence) -> str:
     return OPENING_CUT if g.stated is not None else REMARK_CUT
 
 
-def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_threshold: float,
-                context: str = UTTERANCE, keep_unsupported: bool = False):
+def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
     """Build the PESConv row: the de-duplicated persona visible at every turn, each sentence with its evidence.
 
     Dropped sentences (no support in the seeker's words, or failing another check) are left out unless
@@ -270,6 +270,8 @@ def fold_dialog(kv: tuple[str, dict[str, list]], start_utterance: int, merge_thr
     seeker's own clause as a fallback) leaves on CUT with the change. A dialog one of whose
     requests made the model fail is rejected with the error (REJECTS), never written half-annotated."""
     dialog_id, groups = kv
+    start_utterance, merge_threshold = settings.start_utterance, settings.merge_threshold
+    context, keep_unsupported = settings.context, settings.keep_unsupported
     valid: ValidDialog = groups["dialog"][0]
     dialog = valid.dialog
     inferred = {t.turn: t.outcome for t in groups["persona"]}

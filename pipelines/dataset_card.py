@@ -10,6 +10,7 @@ own metadata parsers; the Hub's online YAML check (`DatasetCard.validate`) runs 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,7 @@ def limitations(manifest: dict) -> list[str]:
         "remark (7 of 40 audited drops) and misses about half of the remarks to the supporter, and sentences can be "
         "over-generalised or duplicated in other words. Only a sample was checked by people: of 100 persona "
         "sentences of the full default build (seeded), read beside their evidence turns, 4 say something the seeker "
-        "did not say and 4 are not facts about the seeker (`extractor/persona_audit.tsv` in the code repository). "
+        "did not say and 4 are not facts about the seeker (`research/labels/persona_audit.tsv` in the code repository). "
         "Treat them as silver annotations and audit a fact against its evidence turn before relying on it.",
         "**Role-played seekers.** ESConv seekers are crowd workers describing (possibly fictional) "
         "situations; a persona describes what a seeker said in a chat, not a real person.",
@@ -300,6 +301,33 @@ def card_body(manifest: dict, stats: dict[str, dict[str, int]], figures: list[st
         figures=figure_text,
         limitations="\n".join(f"- {x}" for x in limitations(manifest)),
     )
+
+
+def public_manifest(manifest: dict) -> dict:
+    """The manifest as published: every local path of the builder's machine (in the command, the input, the
+    extractor's files) reduced to its file name, so nothing about that machine reaches the Hub; inputs stay named
+    by file name and sha256. Remote URIs (gs://, hf://) are kept."""
+    def local(token: str) -> bool:
+        return token.startswith(("/", "~", "./", "../")) or (len(token) > 2 and token[1:3] in (":\\", ":/"))
+
+    def redact(value):
+        if isinstance(value, dict):
+            return {k: redact(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [redact(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        words = []
+        for word in value.split(" "):
+            key, eq, rest = word.partition("=") if word.startswith("--") else ("", "", word)
+            core = rest.lstrip("([\"'")
+            path = core.rstrip(",;)]\"'")
+            if local(path):
+                rest = rest[:len(rest) - len(core)] + "<local>/" + re.split(r"[\\/]", path.rstrip("/\\"))[-1] + core[len(path):]
+            words.append(key + eq + rest)
+        return " ".join(words)
+
+    return redact(manifest)
 
 
 def build_card(folder: Path, manifest: dict, figures: list[str], repo_id: str | None = None) -> Any:

@@ -40,7 +40,7 @@ from extractor.base import DEFAULT_BATCH_SIZE
 from extractor.card import write_card_section
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
-from extractor.verifier import JUDGES_DIR, STYLES, add_check_options, check_settings
+from extractor.verifier import JUDGES_DIR, STYLES, add_check_options
 from schemas.esconv import SEEKER
 from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
 
@@ -196,10 +196,11 @@ def systems(args: argparse.Namespace) -> list[System]:
 def build_check(args: argparse.Namespace):
     """The build's check (`pipelines.build_steps.GroundPersonas`) with the build's settings: evaluation scores
     exactly what a build with the same options keeps."""
+    from pipelines.build_settings import BuildSettings
     from pipelines.build_steps import GroundPersonas
 
-    check = GroundPersonas("cuda" if str(args.device).startswith("cuda") else "cpu", not args.keep_remarks,
-                           not args.keep_paraphrases, args.persona_style, args.judges, check_settings(args))
+    check = GroundPersonas(BuildSettings.from_args(args).replace(
+        device="cuda" if str(args.device).startswith("cuda") else "cpu"))
     check.setup()
     return check
 

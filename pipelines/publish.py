@@ -152,8 +152,9 @@ def _copy(src: Path, dst: Path) -> None:
 def stage_repo(build: Path, manifest: dict, figures: tuple[Path | None, list[Path]], repo_id: str | None,
                target: Path) -> Any:
     """Write the repository folder into `target` (must be empty); returns the validated card."""
-    from pipelines.dataset_card import build_card, validate_card
+    from pipelines.dataset_card import build_card, public_manifest, validate_card
 
+    manifest = public_manifest(manifest)  # no local path of the builder's machine is published
     for rel in sorted(manifest["shards"]):
         _copy(build / rel, target / rel)
     fig_dir, pngs = figures
@@ -162,7 +163,7 @@ def stage_repo(build: Path, manifest: dict, figures: tuple[Path | None, list[Pat
         rel = "figures/" + png.relative_to(fig_dir).as_posix()
         _copy(png, target / rel)
         fig_paths.append(rel)
-    shutil.copy2(build / "manifest.json", target / "manifest.json")
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     card = build_card(target, manifest, fig_paths, repo_id)
     card.save(target / "README.md")
     return validate_card((target / "README.md").read_text(encoding="utf-8"), manifest, target)

@@ -43,7 +43,7 @@ DEFAULT_DATA = ["../shared/data/personachat/valid.csv", "../shared/data/syntheti
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 DEFAULT_BASE_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
 CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "extractor_card.md"  # filled by model_card
-KEPT_CARD_SECTIONS = ("Grounding thresholds",)  # written by analysis.grounding_calibration, not by training
+KEPT_CARD_SECTIONS = ("Grounding thresholds",)  # written by research.grounding_calibration, not by training
 # Settings that must not change between a checkpoint and its resumed run.
 RESUME_KEYS = ("data", "model", "seed", "heldout_fraction", "valid_fraction", "lr", "batch_size", "grad_accum",
                "max_length", "max_input", "max_target", "lora_r", "lora_alpha", "lora_dropout", "no_lora", "limit",

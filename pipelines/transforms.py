@@ -1,33 +1,36 @@
 """The build as four composite Beam transforms: ReadDialogs -> ExtractPersonas -> FoldDialogs -> WriteShards.
 
-    dialogs, rejects = pipeline | ReadDialogs(files, ...)                  (dialog_id, ValidDialog)
-    outcomes = dialogs | ExtractPersonas(handler, cache, fingerprint, ...) (dialog_id, TurnOutcome)
-    folded = {"dialog": dialogs, "persona": outcomes} | FoldDialogs(...)  rows, unsupported, cut, rejects
-    folded["rows"] | WriteShards(data_dir, num_shards)
+    dialogs, rejects = pipeline | ReadDialogs(files, settings, counts)                       (dialog_id, ValidDialog)
+    outcomes = dialogs | ExtractPersonas(handler, fingerprint, cache, counts, settings)    (dialog_id, TurnOutcome)
+    folded = {"dialog": dialogs, "persona": outcomes} | FoldDialogs(settings)  rows, unsupported, cut, rejects
+    folded["rows"] | WriteShards(data_dir, num_shards, counts)
 
-Every transform runs on workers (nothing is loaded on the driver), writes through Beam's FileSystems,
-and leaves small count files (`counts/`) from which the driver does the final accounting.
+Every transform reads one frozen `BuildSettings`, runs on workers (nothing is loaded on the driver), writes
+through Beam's FileSystems, and tallies what it counts through one transform (`Tally`: a small count file in
+`counts/`, from which the driver does the final accounting, on any runner).
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
 
 from pipelines import build_steps as steps
 from pipelines import files
+from pipelines.build_settings import DEFAULT_SETTINGS, BuildSettings
 from pipelines.elements import Outcome, SourceFile
 
 
-@dataclass
-class ReadSettings:
-    """Which records to read and how to split them (see pipelines.splits)."""
+class Tally(beam.PTransform):
+    """Count dicts ({"inferred": 1}, ...) -> their field-wise sum, written to `counts/NAME.json`: the build's one
+    way of counting, read back by the driver (runner metrics are for progress only)."""
 
-    max_dialogs: int | None = None
-    scheme: str = "standard"
-    ratio: str = "7:2:1"
-    seed: int = 13
+    def __init__(self, counts_dir: str, name: str):
+        super().__init__()
+        self.path = files.join(counts_dir, f"{name}.json")
+
+    def expand(self, counts):
+        return (counts | "Sum" >> beam.CombineGlobally(steps.add_counts)
+                | "Write" >> beam.Map(steps.write_json, self.path))
 
 
 class ReadDialogs(beam.PTransform):
@@ -37,7 +40,7 @@ class ReadDialogs(beam.PTransform):
     which the workers compute from the per-file record counts (a small side input). Writes
     `counts/read.json` (records read, per file) and `counts/files.json` (size and sha256 of each file)."""
 
-    def __init__(self, paths: list[str], settings: ReadSettings, counts_dir: str):
+    def __init__(self, paths: list[str], settings: BuildSettings, counts_dir: str):
         super().__init__()
         self.paths, self.settings, self.counts_dir = paths, settings, counts_dir
 
@@ -53,8 +56,7 @@ class ReadDialogs(beam.PTransform):
         unique = (validated.ok | "ById" >> beam.GroupByKey()
                   | "FirstCopy" >> beam.FlatMap(steps.keep_first_of_duplicates).with_outputs(steps.REJECTS, main="ok"))
         _ = (located | "SourceOf" >> beam.Map(lambda loc: {loc.record.source: 1})
-             | "CountRead" >> beam.CombineGlobally(steps.add_counts)
-             | "WriteRead" >> beam.Map(steps.write_json, files.join(self.counts_dir, "read.json")))
+             | "CountRead" >> Tally(self.counts_dir, "read"))
         _ = (read[steps.FILE_INFO] | "FileInfos" >> beam.combiners.ToList()
              | "WriteFiles" >> beam.Map(lambda rows, path: steps.write_json(sorted(rows, key=lambda r: r["rank"]), path),
                                         files.join(self.counts_dir, "files.json")))
@@ -73,23 +75,20 @@ class ExtractPersonas(beam.PTransform):
     FoldDialogs) instead of aborting the build. Writes `counts/inference.json`."""
 
     def __init__(self, handler: ModelHandler, fingerprint: str, cache_dir: str, counts_dir: str,
-                 start_utterance: int = 3, context: str = "utterance", device: str = "cpu",
-                 progress_every: float = 10.0, drop_remarks: bool = True, skip_statementless: bool = True,
-                 quote: bool = True, style: str = "fact", judges: str | None = None, check=None):
+                 settings: BuildSettings = DEFAULT_SETTINGS):
         super().__init__()
         self.handler, self.fingerprint, self.cache_dir, self.counts_dir = handler, fingerprint, cache_dir, counts_dir
-        self.start_utterance, self.context, self.device, self.progress_every = start_utterance, context, device, progress_every
-        self.drop_remarks, self.skip_statementless, self.quote = drop_remarks, skip_statementless, quote
-        self.style, self.judges, self.check = style, judges, check
+        self.settings = settings
 
     def expand(self, dialogs):
         from pipelines.inference import SplitCached, StoreResults
 
-        requests = dialogs | "Expand" >> beam.FlatMap(steps.expand_requests, self.start_utterance, self.context,
+        s = self.settings
+        requests = dialogs | "Expand" >> beam.FlatMap(steps.expand_requests, s.start_utterance, s.context,
                                                       self.fingerprint)
         unique = (requests | "KeyedInputs" >> beam.Map(lambda r: (r.key, r.input))
                   | "Unique" >> beam.Distinct())
-        if self.skip_statementless:
+        if s.skip_statementless:
             routed = unique | "NeedsModel" >> beam.Partition(steps.needs_extractor, 2)
             unique, statementless = routed[0], routed[1]
         else:
@@ -107,22 +106,20 @@ class ExtractPersonas(beam.PTransform):
                                  .with_exception_handling())
         # Stored right where each inference runs (not after a Flatten, which the local runner materialises):
         # every finished batch is in the cache at once, so progress shows and an interrupted build resumes.
-        store = StoreResults(self.cache_dir, self.fingerprint, every_s=self.progress_every)
+        store = StoreResults(self.cache_dir, self.fingerprint, every_s=s.progress_every)
         stored = ((inferred | "Store" >> beam.ParDo(store), retried | "StoreRetried" >> beam.ParDo(store))
                   | "Inferred" >> beam.Flatten())
         errors = failed_alone.failed_inferences | "Errors" >> beam.FlatMap(
             lambda bad: [(key, Outcome(error=steps.error_text(bad[1]))) for key, _ in bad[0]])
         grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
                     | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                    | "Ground" >> beam.ParDo(steps.GroundPersonas(self.device, self.drop_remarks, self.quote, self.style,
-                                                                  self.judges, self.check)))
+                    | "Ground" >> beam.ParDo(steps.GroundPersonas(s)))
         outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),
               errors | "Err" >> beam.Map(lambda _: {"failed": 1}),
               nothing | "Skipped" >> beam.Map(lambda _: {"skipped": 1}))
-             | "Tallies" >> beam.Flatten() | "Tally" >> beam.CombineGlobally(steps.add_counts)
-             | "WriteTally" >> beam.Map(steps.write_json, files.join(self.counts_dir, "inference.json")))
+             | "Tallies" >> beam.Flatten() | "Tally" >> Tally(self.counts_dir, "inference"))
         return ({"request": requests | "ByKey" >> beam.Map(lambda r: (r.key, (r.dialog_id, r.turn))),
                  "outcome": outcomes}
                 | "JoinOutcomes" >> beam.CoGroupByKey()
@@ -133,18 +130,16 @@ class FoldDialogs(beam.PTransform):
     """{"dialog", "persona"} -> {"rows", "unsupported", "cut", "rejects"}: one PESConv row per dialog (fold_dialog);
     the sentences the check dropped, and those it kept less a remark clause."""
 
-    def __init__(self, start_utterance: int = 3, merge_threshold: float = 0.85, context: str = "utterance",
-                 keep_unsupported: bool = False, progress_every: float = 10.0):
+    def __init__(self, settings: BuildSettings = DEFAULT_SETTINGS):
         super().__init__()
-        self.args = (start_utterance, merge_threshold, context, keep_unsupported)
-        self.progress_every = progress_every
+        self.settings = settings
 
     def expand(self, joined):
         folded = (joined | "JoinDialog" >> beam.CoGroupByKey()
-                  | "Fold" >> beam.FlatMap(steps.fold_dialog, *self.args).with_outputs(
+                  | "Fold" >> beam.FlatMap(steps.fold_dialog, self.settings).with_outputs(
                       steps.UNSUPPORTED, steps.CUT, steps.REJECTS, main="rows"))
         rows = folded.rows | "Progress" >> beam.ParDo(steps.LogProgress("dialogs_folded", "dialogs folded",
-                                                                        self.progress_every))
+                                                                        self.settings.progress_every))
         return {"rows": rows, "unsupported": folded[steps.UNSUPPORTED], "cut": folded[steps.CUT],
                 "rejects": folded[steps.REJECTS]}
 
@@ -166,8 +161,7 @@ class WriteShards(beam.PTransform):
              | "Write" >> beam.FlatMap(steps.write_shard, self.data_dir, n))
         return (packed | "RowCounts" >> beam.Map(lambda p: {"rows": 1, "turns": p.turns, "generated": p.generated,
                                                            "repeated_utterances": p.repeats})
-                | "SumRows" >> beam.CombineGlobally(steps.add_counts)
-                | "WriteRows" >> beam.Map(steps.write_json, files.join(self.counts_dir, "rows.json")))
+                | "SumRows" >> Tally(self.counts_dir, "rows"))
 
 
 class WriteJsonLines(beam.PTransform):

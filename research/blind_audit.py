@@ -26,9 +26,9 @@ import random
 import sys
 from pathlib import Path
 
-from analysis.persona_audit import build_rows
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import wilson
+from research.persona_audit import build_rows
 
 LABELS = ("faithful", "unfaithful", "not_a_fact", "needs_question")
 COLUMNS = ("item", "supporter_before", "seeker_turn", "sentence", "label", "note")

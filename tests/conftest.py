@@ -40,3 +40,10 @@ def tiny_build(tmp_path_factory, tiny_causal_dir, small_esconv) -> Path:
                  "--keep-unsupported", *TINY_BUILD_ARGS])
     assert code == 0
     return out
+
+
+def pytest_collection_modifyitems(items):
+    """A test that reads a whole build (the `tiny_build` fixture) is a slow test, like the builds it needs."""
+    for item in items:
+        if "tiny_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import apache_beam as beam
 import pyarrow.parquet as pq
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -14,6 +15,7 @@ from extractor.formatting import ExtractionInput
 from extractor.grounding import REMARK
 from extractor.meaning import NEGATION_CHANGED
 from extractor.requests import CUMULATIVE, UTTERANCE, annotated_positions, extraction_requests, seeker_positions
+from pipelines.build_settings import BuildSettings
 from pipelines.build_steps import CUT, FALLBACK, UNSUPPORTED, GroundPersonas, fold_dialog, request_key
 from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDialog
 from pipelines.inference import InferenceCache
@@ -34,7 +36,7 @@ def test_grounding_step_marks_invented_sentences():
     inp = ExtractionInput(("i have two dogs and i work as a nurse at night .",), "what do you do ?")
     with BeamTestPipeline() as p:
         out = (p | beam.Create([("k", (inp, ["I have two dogs.", "I am a pilot.", "I work as a nurse."]))])
-               | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(style="quote"))
+               | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(BuildSettings(style="quote")))
                | beam.Map(lambda kv: (kv[0], [(g.sentence, g.supported, g.utterance) for g in kv[1].sentences])))
         assert_that(out, equal_to([("k", [("I have two dogs.", True, 0), ("I am a pilot.", False, 0),
                                           ("I work as a nurse.", True, 0)])]))
@@ -46,7 +48,7 @@ def test_grounding_step_drops_remarks_with_their_reason_unless_asked_not_to():
     for remarks, expected in ((True, [(False, REMARK), (True, None)]), (False, [(True, None), (True, None)])):
         with BeamTestPipeline() as p:
             out = (p | beam.Create([("k", (inp, sentences))]) | beam.BatchElements(min_batch_size=1)
-                   | beam.ParDo(GroundPersonas(remarks=remarks, style="quote"))
+                   | beam.ParDo(GroundPersonas(BuildSettings(drop_remarks=remarks, style="quote")))
                    | beam.Map(lambda kv: [(g.supported, g.reason) for g in kv[1].sentences]))
             assert_that(out, equal_to([expected]))
 
@@ -57,7 +59,7 @@ def test_grounding_step_keeps_a_fact_less_its_thanks_and_says_what_was_generated
     for remarks, expected in ((True, ("I am still looking for work.", True, generated)), (False, (generated, True, None))):
         with BeamTestPipeline() as p:
             out = (p | beam.Create([("k", (inp, [generated]))]) | beam.BatchElements(min_batch_size=1)
-                   | beam.ParDo(GroundPersonas(remarks=remarks, style="quote"))
+                   | beam.ParDo(GroundPersonas(BuildSettings(drop_remarks=remarks, style="quote")))
                    | beam.Map(lambda kv: [(g.sentence, g.supported, g.generated) for g in kv[1].sentences]))
             assert_that(out, equal_to([[expected]]))
 
@@ -74,7 +76,7 @@ def test_grounding_step_drops_a_flipped_negation_or_quotes_the_seeker_instead():
     for quote in (False, True):
         with BeamTestPipeline() as p:
             out = (p | beam.Create([("k", (inp, generated))])
-                   | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(remarks=False, quote=quote, style="quote"))
+                   | beam.BatchElements(min_batch_size=1) | beam.ParDo(GroundPersonas(BuildSettings(drop_remarks=False, quote=quote, style="quote")))
                    | beam.Map(lambda kv: [(g.supported, g.reason, g.sentence, g.generated, g.quoted)
                                           for g in kv[1].sentences]))
             assert_that(out, equal_to([expected[quote]]))
@@ -83,7 +85,8 @@ def test_grounding_step_drops_a_flipped_negation_or_quotes_the_seeker_instead():
 def fold(dialog, results: dict[int, list[GroundedSentence]], context=UTTERANCE, keep=False):
     valid = ValidDialog(dialog, 0, "train", RawRecord(dialog.source, dialog.source_index, None))
     persona = [TurnOutcome(turn, Outcome(tuple(sentences))) for turn, sentences in results.items()]
-    outputs = list(fold_dialog((dialog.dialog_id, {"dialog": [valid], "persona": persona}), 3, 0.85, context, keep))
+    outputs = list(fold_dialog((dialog.dialog_id, {"dialog": [valid], "persona": persona}),
+                                BuildSettings(context=context, keep_unsupported=keep)))
     tagged = [o.value for o in outputs if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == UNSUPPORTED]
     row = next(o for o in outputs if isinstance(o, dict))
     return row, tagged
@@ -96,7 +99,7 @@ def test_fold_keeps_the_cut_sentence_and_lists_what_was_generated():
     results[seekers[1]] = [GroundedSentence("I lost my job.", True, 0, 0.9, 1.0, None, "I lost my job, thanks for asking.")]
     valid = ValidDialog(d, 0, "train", RawRecord(d.source, d.source_index, None))
     persona = [TurnOutcome(turn, Outcome(tuple(sentences))) for turn, sentences in results.items()]
-    outputs = list(fold_dialog((d.dialog_id, {"dialog": [valid], "persona": persona}), 3, 0.85))
+    outputs = list(fold_dialog((d.dialog_id, {"dialog": [valid], "persona": persona}), BuildSettings()))
     cut = [o.value for o in outputs if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == CUT]
     row = next(o for o in outputs if isinstance(o, dict))
     assert row["persona"] == ["I lost my job."] and row["persona_evidence"] == [seekers[1]]
@@ -165,6 +168,7 @@ def test_union_of_per_utterance_results_is_the_turn_persona(tiny_build: Path):
         assert row["persona"] == visible and len(row["persona_evidence"]) == len(visible)
 
 
+@pytest.mark.slow
 def test_default_build_drops_unsupported_sentences_and_counts_them(tmp_path: Path, tiny_causal_dir: Path,
                                                                    small_esconv: Path):
     from pipelines.build_pesconv import main
@@ -184,6 +188,7 @@ def test_default_build_drops_unsupported_sentences_and_counts_them(tmp_path: Pat
     assert all((r["dialog_id"], p) in clauses for r in rows(out) for p in r["persona"])
 
 
+@pytest.mark.slow
 def test_cumulative_context_still_builds_with_evidence(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path):
     from pipelines.build_pesconv import main
 

@@ -54,12 +54,14 @@ def test_persona_fields_follow_the_turns(tiny_build: Path):
         assert [PERSONA_JOINER.join(row["dialog"][i]["persona"]) for i in inferred] == row["persona_list"]
 
 
+@pytest.mark.slow
 def test_seq2seq_backend_builds(tmp_path: Path, tiny_seq2seq_dir: Path, small_esconv: Path):
     m = build(small_esconv, tmp_path / "out", tiny_seq2seq_dir, "--max-dialogs", "2")
     assert m["counts"]["written"] == 2 and m["extractor"]["model"] == str(tiny_seq2seq_dir)
     assert datasets.load_dataset(str(tmp_path / "out"))["train"].features == pesconv_features()
 
 
+@pytest.mark.slow
 def test_same_inputs_same_rows_and_resume_reuses_cache(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path):
     fresh = build(small_esconv, tmp_path / "a", tiny_causal_dir, "--batch-size", "1")
     again = build(small_esconv, tmp_path / "b", tiny_causal_dir, "--batch-size", "1")
@@ -77,6 +79,7 @@ def test_same_inputs_same_rows_and_resume_reuses_cache(tmp_path: Path, tiny_caus
     assert build(small_esconv, tmp_path / "c", tiny_causal_dir, "--batch-size", "1")["inference"]["inferred"] == 0
 
 
+@pytest.mark.slow
 def test_rejects_are_written_with_reasons(tmp_path: Path, tiny_causal_dir: Path):
     lines = real_dialog_lines("test", 3)
     broken = json.loads(lines[2])
@@ -93,6 +96,7 @@ def test_rejects_are_written_with_reasons(tmp_path: Path, tiny_causal_dir: Path)
     assert reasons[2].startswith("malformed JSON at line 2")
 
 
+@pytest.mark.slow
 def test_failed_esconv_original_format(tmp_path: Path, tiny_causal_dir: Path):
     m = build(ESCONV / "FailedESConv.json", tmp_path / "out", tiny_causal_dir, "--max-dialogs", "4")
     # the first dialog's supporter sends "hello" and "you can end the chat , or I do now" twice each
@@ -100,6 +104,7 @@ def test_failed_esconv_original_format(tmp_path: Path, tiny_causal_dir: Path):
                            "utterances_repeating_the_one_before": 2}
 
 
+@pytest.mark.slow
 def test_pal_and_ratio_splits_on_a_build(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path):
     m = build(small_esconv, tmp_path / "pal", tiny_causal_dir, "--split", "pal")
     # 7 dialogs: valid + test + train order, a = round(7/10) = 1 -> valid 2, test 1, train 4

@@ -19,9 +19,10 @@ from extractor.rule import RuleExtractor, rule_baseline
 from extractor.verifier import CHECKS
 from pipelines import build_steps as steps
 from pipelines.build_pesconv import main
+from pipelines.build_settings import BuildSettings
 from pipelines.inference import ExtractorModelHandler
 from pipelines.splits import assign_splits
-from pipelines.transforms import ExtractPersonas, FoldDialogs, ReadDialogs, ReadSettings, WriteShards
+from pipelines.transforms import ExtractPersonas, FoldDialogs, ReadDialogs, WriteShards
 from schemas.esconv import iter_raw_records, list_input_files, read_dialogs
 from tests.helpers import read_manifest, real_dialog_lines
 
@@ -43,7 +44,7 @@ def test_read_dialogs_splits_validates_and_rejects_duplicates(tmp_path: Path, sm
     dialogs, _ = read_dialogs(folder)  # the reference reader (outside Beam) keeps the first of duplicates
     expected = sorted((d.dialog_id, expected_splits[(d.source, d.source_index)]) for d in dialogs)
     with BeamTestPipeline() as p:
-        read = p | ReadDialogs(paths_of(folder), ReadSettings(scheme="pal"), str(tmp_path / "counts"))
+        read = p | ReadDialogs(paths_of(folder), BuildSettings(scheme="pal"), str(tmp_path / "counts"))
         assert_that(read["dialogs"] | beam.Map(lambda kv: (kv[0], kv[1].split)), equal_to(expected), label="dialogs")
         assert_that(read["rejects"] | beam.Map(lambda r: (r["source"], r["reason"].split(" (")[0].split(":")[0])),
                     equal_to([("test.json", "malformed JSON at line 3"), ("test.json", "duplicate of train.json#0")]),
@@ -55,7 +56,7 @@ def test_read_dialogs_splits_validates_and_rejects_duplicates(tmp_path: Path, sm
 def test_read_dialogs_max_dialogs_takes_the_first_records_in_file_order(tmp_path: Path, small_esconv: Path):
     dialogs, _ = read_dialogs(small_esconv)
     with BeamTestPipeline() as p:
-        read = p | ReadDialogs(paths_of(small_esconv), ReadSettings(max_dialogs=4), str(tmp_path / "counts"))
+        read = p | ReadDialogs(paths_of(small_esconv), BuildSettings(max_dialogs=4), str(tmp_path / "counts"))
         assert_that(read["dialogs"] | beam.Map(lambda kv: (kv[1].order, kv[0], kv[1].split)),
                     equal_to([(i, d.dialog_id, d.source.split(".")[0]) for i, d in enumerate(dialogs[:4])]))
 
@@ -75,7 +76,7 @@ def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: 
     with BeamTestPipeline() as p:
         out = (p | beam.Create(keyed(dialogs))
                | ExtractPersonas(ExtractorModelHandler(RULE, 4), RULE.fingerprint, str(tmp_path / "cache"),
-                                 str(tmp_path / "counts"), context=UTTERANCE))
+                                 str(tmp_path / "counts"), BuildSettings(context=UTTERANCE)))
         assert_that(out | beam.Map(lambda kv: (kv[0], kv[1].turn,
                                                tuple(g.generated or g.sentence for g in kv[1].outcome.sentences
                                                      if not g.fallback))),
@@ -142,7 +143,7 @@ def test_an_input_that_states_nothing_never_reaches_the_model(tmp_path: Path, sm
         dialog_pc = p | beam.Create(keyed(dialogs))
         outcomes = dialog_pc | ExtractPersonas(ExtractorModelHandler(FailingSpec(), 8), "failing-test-extractor",
                                                str(tmp_path / "cache"), str(tmp_path / "counts"),
-                                               skip_statementless=skip)
+                                               BuildSettings(skip_statementless=skip))
         folded = {"dialog": dialog_pc, "persona": outcomes} | FoldDialogs()
         assert_that(folded["rejects"] | beam.Map(lambda r: r["dialog_id"]),
                     equal_to([] if skip else [dialogs[0].dialog_id]))
@@ -232,3 +233,19 @@ def test_portable_runner_with_an_external_worker_pool_writes_identical_shards(tm
     assert portable["counts"]["read"] == portable["counts"]["written"] == 7
     for shard in (local_rule_build / "data").iterdir():
         assert shard.read_bytes() == (tmp_path / "portable" / "data" / shard.name).read_bytes()
+
+
+@pytest.mark.slow
+def test_run_builds_on_a_given_pipeline_and_returns_the_manifest(tmp_path: Path, small_esconv: Path,
+                                                                 local_rule_build: Path):
+    """`run(argv, test_pipeline)`: the same graph on the pipeline a caller hands in, the same shards as the
+    command, and the manifest it wrote returned."""
+    from pipelines.build_pesconv import run
+
+    out = tmp_path / "given"
+    result = run(["--input", str(small_esconv), *RULE_BUILD, "--output", str(out)], test_pipeline=BeamTestPipeline())
+    assert result.exit_code == 0 and result.output == str(out)
+    assert result.manifest == read_manifest(out)
+    reference = read_manifest(local_rule_build)
+    assert result.manifest["shards"] == reference["shards"] and result.manifest["counts"] == reference["counts"]
+    assert result.manifest["settings"]["persona_style"] == "fact"

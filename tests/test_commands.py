@@ -36,3 +36,22 @@ def test_help_is_the_module_docstring_with_defaults(script, capsys):
     assert text.startswith(f"usage: python -m {module_name}")
     first_line = module.__doc__.strip().splitlines()[0]
     assert first_line in text  # the docstring, as written
+
+
+RESEARCH = sorted(f"research.{p.stem}" for p in (REPO / "research").glob("*.py")
+                  if 'if __name__ == "__main__"' in p.read_text(encoding="utf-8"))
+
+
+def test_research_tools_are_modules_not_console_scripts():
+    assert len(RESEARCH) >= 8
+    assert not [t for t in console_scripts().values() if t.startswith("research.")]
+    assert all(name.startswith("pesconv-") for name in console_scripts())
+
+
+@pytest.mark.parametrize("module_name", RESEARCH)
+def test_research_help_names_its_module(module_name, capsys):
+    module = importlib.import_module(module_name)
+    with pytest.raises(SystemExit) as stop:
+        module.main(["--help"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: python -m {module_name}")

@@ -1,4 +1,4 @@
-"""analysis.compare_builds: what a change to the check did to two builds' persona sentences."""
+"""research.compare_builds: what a change to the check did to two builds' persona sentences."""
 from __future__ import annotations
 
 import csv
@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.compare_builds import compare, main
 from common.cli import InputError
+from research.compare_builds import compare, main
 
 UTTERANCES = ["Hi", "I'm okay, just a little stressed. I lost my job.", "ok", "I am fine. And I have two kids."]
 

@@ -102,15 +102,15 @@ def test_command_scores_every_system(tmp_path, tiny_causal_dir):
     assert "| rule |" in text and "\n\nold\n" not in text and "## Other\n\nkept" in text
 
     # the paired comparison re-scores the stored outputs: the same F1 as the run, and a section in the card
-    from analysis.extractor_comparison import main as compare
+    from research.extractor_comparison import main as compare
     assert compare(["--eval", str(out), "--model-card", str(card)]) == 0
     text = card.read_text()
     assert "## Paired comparison" in text and "| all (3) | rule |" in text and "re-scored F1 differs" not in text
 
 
 def test_paired_difference_resamples_the_same_pairs():
-    from analysis.extractor_comparison import paired_difference
     from extractor.evaluation import PairScore
+    from research.extractor_comparison import paired_difference
 
     better = [PairScore(generated=2, matched=2, gold=2, found=2), PairScore(generated=2, matched=1, gold=1, found=1)]
     worse = [PairScore(generated=2, matched=1, gold=2, found=1), PairScore(generated=2, matched=0, gold=1, found=0)]
@@ -131,8 +131,8 @@ def test_command_errors_are_one_line(tmp_path, capsys):
 
 
 def test_comparison_errors_are_one_line(tmp_path, capsys):
-    from analysis.extractor_comparison import main
     from common.cli import run_cli
+    from research.extractor_comparison import main
 
     with pytest.raises(SystemExit) as exit_:
         run_cli(main, ["--eval", str(tmp_path / "nope.json")])

@@ -199,8 +199,8 @@ def test_remark_clauses_are_cut_and_the_seekers_own_words_kept():
 
 
 def test_agreement_how_are_you_answers_and_taking_up_a_suggestion_are_remark_clauses():
-    """Forms the round-3 audit and the stop-28 reading found kept as facts ("I guess thats right.", "nope im good",
-    a closing "I'll try that"); the same words with an object of the seeker's own stay facts."""
+    """Agreement, how-are-you answers and taking up a suggestion are remark clauses ("I guess thats right.", "nope im
+    good", a closing "I'll try that"); the same words with an object of the seeker's own stay facts."""
     from extractor.remarks import cut_remark_clauses
 
     cases = {
@@ -260,7 +260,7 @@ def test_questions_and_bare_answers_are_not_facts_about_the_seeker():
 
 
 def test_the_hand_read_cuts_and_drops_of_the_full_build_are_reproduced():
-    """extractor/remark_cut_audit.tsv: every sentence of the full build that the remark-clause cut, the request
+    """research/labels/remark_cut_audit.tsv: every sentence of the full build that the remark-clause cut, the request
     rule and the question / bare-answer rules changed (against the previous check), read by hand. The cut and
     the rules must still give what was read."""
     import csv
@@ -268,7 +268,7 @@ def test_the_hand_read_cuts_and_drops_of_the_full_build_are_reproduced():
 
     from extractor.remarks import cut_remark_clauses
 
-    path = Path(__file__).parents[1] / "extractor" / "remark_cut_audit.tsv"
+    path = Path(__file__).parents[1] / "research" / "labels" / "remark_cut_audit.tsv"
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert len(rows) == 52 and {r["kind"] for r in rows} == {"cut", "dropped"}
@@ -326,17 +326,16 @@ def test_clauses_about_the_supporter_are_cut_and_the_generic_you_is_not():
 
 
 def test_the_hand_labelled_sentences_that_mention_the_supporter():
-    """extractor/supporter_audit.tsv: every kept sentence of a full default build (before this rule) that says
-    "you", labelled by hand (remark / mixed / fact / unclear) before the rule was written. The counts are the ones
-    the module docstring of extractor.remarks reports: the rule must keep every fact but one and drop or cut
-    nearly every remark."""
+    """research/labels/supporter_audit.tsv: every kept sentence of a full default build made without this rule that
+    says "you", labelled by hand (remark / mixed / fact / unclear) without the rule's output. The counts are the
+    ones docs/check-rules.md reports: the rule must keep every fact but one and drop or cut nearly every remark."""
     import csv
     from collections import Counter
     from pathlib import Path
 
     from extractor.remarks import cut_remark_clauses
 
-    path = Path(__file__).parents[1] / "extractor" / "supporter_audit.tsv"
+    path = Path(__file__).parents[1] / "research" / "labels" / "supporter_audit.tsv"
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     outcome = Counter()
@@ -391,7 +390,7 @@ def test_a_quote_starts_without_its_conjunction_through_the_check(scorer):
 
 
 def test_the_hand_read_quotes_of_the_full_build():
-    """extractor/quote_audit.tsv: 40 seeded sentences of the full default build that the check quoted, read by
+    """research/labels/quote_audit.tsv: 40 seeded sentences of the full default build that the check quoted, read by
     hand: what the extractor wrote (10 of 40 said something else than the seeker: "I am way smarter than everyone
     else." from "Everyone else is way smarter than I am.") and what the build keeps (the seeker's words, every
     one). The counts are those the README and the model card report."""
@@ -401,7 +400,7 @@ def test_the_hand_read_quotes_of_the_full_build():
 
     from extractor.grounding import is_quote
 
-    path = Path(__file__).parents[1] / "extractor" / "quote_audit.tsv"
+    path = Path(__file__).parents[1] / "research" / "labels" / "quote_audit.tsv"
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert len(rows) == 40 and all(is_quote(r["kept"], r["utterance"]) for r in rows)

@@ -160,7 +160,7 @@ def test_subject_and_tense_are_judged_within_the_copied_statement():
 
 def test_shipped_audit_matches_the_code():
     """Every audited drop is still dropped, for the recorded reason: the audit describes the check as it is."""
-    from analysis.meaning_audit import read_audit
+    from research.meaning_audit import read_audit
 
     audit = read_audit()
     assert len(audit) == 40 + 44 + 7 + 8 + 77  # the seeded sample, then every drop of the rules added after it
@@ -173,8 +173,8 @@ def test_audit_command_draws_and_reports(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from analysis.meaning_audit import main, read_audit
     from common.cli import InputError
+    from research.meaning_audit import main, read_audit
 
     build = tmp_path / "build"
     (build / "data").mkdir(parents=True)

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.persona_audit import AUDITS, LABELS, kept_sentences, main, read_audit
 from common.cli import InputError
+from research.persona_audit import AUDITS, LABELS, kept_sentences, main, read_audit
 
 
 def tiny_build(root):

@@ -356,3 +356,20 @@ def test_size_categories_follow_the_hub_buckets():
 
     assert [size_category(n) for n in (7, 999, 1000, 1300, 10 ** 5, 10 ** 13)] == [
         "n<1K", "n<1K", "1K<n<10K", "1K<n<10K", "100K<n<1M", "n>1T"]
+
+
+def test_nothing_published_names_a_local_path(dry_run, tiny_build):
+    """The card and the published manifest name inputs by file name and sha256; the command, the input folder and the
+    extractor's files keep only their names: no absolute path of the builder's machine reaches the Hub."""
+    import re
+
+    local = [str(tiny_build.parent), str(Path.home()), sys.prefix, str(REPO)]
+    manifest = json.loads((tiny_build / "manifest.json").read_text(encoding="utf-8"))
+    assert any(p in json.dumps(manifest) for p in local)  # the build's own manifest does hold local paths
+    for name in ("README.md", "manifest.json"):
+        text = (dry_run / name).read_text(encoding="utf-8")
+        assert not [p for p in local if p in text], name
+        assert not re.search(r"(?<![\w:/<>])/(?:root|home|tmp|Users|work|private|var)/", text), name
+    published = json.loads((dry_run / "manifest.json").read_text(encoding="utf-8"))
+    assert [f["sha256"] for f in published["input"]["files"]] == [f["sha256"] for f in manifest["input"]["files"]]
+    assert published["command"].split()[:3] == ["python", "-m", "pipelines.build_pesconv"]

@@ -1,12 +1,12 @@
-"""The README's Figures 3/5 table is the one the committed regressions CSVs give."""
+"""The Figures 3/5 table of docs/figures.md is the one the committed regressions CSVs give."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from analysis.similarity_table import main
 from common.cli import InputError
+from research.similarity_table import main
 
 ROOT = Path(__file__).parents[1]
 
@@ -15,7 +15,7 @@ def test_readme_table_matches_the_committed_regressions(capsys):
     assert main([f"default={ROOT / 'outputs/figures/default'}", f"rule baseline={ROOT / 'outputs/figures/rule'}"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 2 + 2 * 9  # header, rule, 2 builds x 3 encoders x 3 panels
-    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    readme = (ROOT / "docs" / "figures.md").read_text(encoding="utf-8").splitlines()
     start = readme.index(printed[0])
     assert readme[start:start + len(printed)] == printed
 

@@ -6,18 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # 1. PESConv from all 1,300 ESConv dialogs with the default extractor (SmolLM2 + the shipped adapter)
-python -m pipelines.build_pesconv --output outputs/pesconv                         # 38-43 min here from an empty cache (2-core CPU; 43 min in stop 25, 42 min in stop 29)
-#    (re-running it reuses the inference cache: 80-260 s, e.g. after a change to the grounding check; 111-157 s in stop 26;
-#     777 s in stop 28, the CPU shared with a decode; 107-154 s in stop 29)
+python -m pipelines.build_pesconv --persona-style quote --output outputs/pesconv                         # 38-43 min here from an empty cache (2-core CPU; 43 min and 42 min measured)
+#    (re-running it reuses the inference cache: 80-260 s, e.g. after a change to the grounding check; 111-157 s;
+#     777 s, the CPU shared with a decode; 107-154 s)
 # 2. the same with the rule baseline (copy the seeker's first-person statements; no model)
-python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 66-878 s (284 s in stop 26; 878 s in stop 29, niced beside training)
+python -m pipelines.build_pesconv --persona-style quote --extractor rule --output outputs/pesconv-rule   # 66-878 s (284 s; 878 s, niced beside training)
 # 3. Figures 3/5: three encoders, 200 random-persona permutations, bootstrap intervals
 python -m analysis.persona_similarity --data outputs/pesconv --output outputs/figures/default \
-    --encoder minilm fasttext glove                                                 # 136-238 s (238 s in stop 23, CPU shared): about 98 s MiniLM + 32 s fastText + 5 s GloVe
+    --encoder minilm fasttext glove                                                 # 136-238 s (238 s, CPU shared): about 98 s MiniLM + 32 s fastText + 5 s GloVe
 python -m analysis.persona_similarity --data outputs/pesconv-rule --output outputs/figures/rule \
-    --encoder minilm fasttext glove                                                 # 214-241 s (214 s in stop 23)
-#    the README's table from the regressions CSVs (tests/test_similarity_table.py checks the README holds it)
-python -m analysis.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
+    --encoder minilm fasttext glove                                                 # 214-241 s (214 s)
+#    the table of docs/figures.md from the regressions CSVs (tests/test_similarity_table.py checks docs/figures.md holds it)
+python -m research.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
 # 4. the viewer and a screenshot of one dialog page
 python -m analysis.browse --data outputs/pesconv --output outputs/browse           # 1.4 s for 1,300 dialogs
 chromium --headless --no-sandbox --disable-gpu --window-size=1280,1100 \

@@ -4,7 +4,7 @@
 # complete linear schedule with 10 % warm-up), the three rows decoded on the same seeded sample of test turns with
 # the paper's sampling, every metric with a bootstrap 95 % interval over turns, and the rows compared turn by turn
 # (paired differences with intervals and p-values). Times per step are in outputs/table3/times.txt.
-# DECODE=all scores and decodes every test turn instead (stop 28 did so on an earlier build: about 4 h on this CPU).
+# DECODE=all scores and decodes every test turn instead (about 4 h on this 2-core CPU).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STEPS=${STEPS:-125}         # optimizer steps per model (batch 4)

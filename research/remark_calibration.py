@@ -6,10 +6,10 @@ Four measurements in one run:
   design the detector): the honest out-of-sample number;
 - on a build (`--build DIR`, default the full default build if present): the share of its persona
   sentences the detector flags, with seeded examples of flagged and kept sentences to read;
-- the audit (`extractor/remark_audit.tsv`): 40 sentences the detector flagged on the full build (seeded),
+- the audit (`research/labels/remark_audit.tsv`): 40 sentences the detector flagged on the full build (seeded),
   labelled by hand afterwards: the precision of what the build actually drops, with a Wilson interval.
 
-    python -m analysis.remark_calibration [--build outputs/pesconv] [--model-card extractor/default_adapter/model_card.md]
+    python -m research.remark_calibration [--build outputs/pesconv] [--model-card extractor/default_adapter/model_card.md]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from extractor.card import report_section, wilson
 from extractor.grounding import minilm_embedder
 from extractor.remarks import REMARK, REMARK_LABELS, REMARK_MIN, cross_validate, fit, read_labels
 
-AUDIT = REMARK_LABELS.with_name("remark_audit.tsv")
+AUDIT = Path(__file__).resolve().parent / "labels" / "remark_audit.tsv"
 
 THRESHOLDS = tuple(sorted({0.5, 0.6, REMARK_MIN, 0.7, 0.8}))
 
@@ -49,7 +49,7 @@ def build_sentences(build: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = command_parser("python -m analysis.remark_calibration", __doc__)
+    p = command_parser("python -m research.remark_calibration", __doc__)
     p.add_argument("--build", default="outputs/pesconv", help="a build (made with --keep-remarks) whose persona "
                                                                "sentences to screen ('' to skip; default outputs/pesconv)")
     p.add_argument("--examples", type=int, default=12, help="flagged and kept examples to print (default 12)")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         audit = read_labels(AUDIT, rounds=False)
         hits = sum(x.label == REMARK for x in audit)
         low, high = wilson(hits, len(audit))
-        lines += ["", f"Audit (`extractor/{AUDIT.name}`): of {len(audit)} sentences the detector flagged at "
+        lines += ["", f"Audit (`research/labels/{AUDIT.name}`): of {len(audit)} sentences the detector flagged at "
                       f"{REMARK_MIN} on the full default build (seeded sample, labelled afterwards), {hits} are remarks: "
                       f"precision {hits / len(audit):.3f} (95 % Wilson interval [{low:.3f}, {high:.3f}]). The others "
                       "are facts wrapped in a remark: "
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join(lines) + ("\n\nThe threshold favours precision: a dropped fact is information the seeker gave "
                                "that the dataset loses.")
     report_section(body, args.model_card, "Remark detector",
-                   "python -m analysis.remark_calibration" + (f" --build {args.build}" if args.build else " --build ''"))
+                   "python -m research.remark_calibration" + (f" --build {args.build}" if args.build else " --build ''"))
     return 0
 
 

@@ -1,12 +1,12 @@
 """What did a change to the check do to the data? Two builds' whole-dialog persona sentences, side by side.
 
-    python -m analysis.compare_builds outputs/pesconv-before outputs/pesconv --output outputs/build_diff.tsv
+    python -m research.compare_builds outputs/pesconv-before outputs/pesconv --output outputs/build_diff.tsv
 
 Each persona sentence of the first build that the second does not keep, at the same dialog and evidence turn, is
 `changed` when the second keeps another sentence from that turn that the first did not (listed beside it), else
 `removed`; a sentence only the second keeps, at a turn where nothing was removed, is `added`. The TSV gives, for
-each, the evidence turn's text, so every change can be read by hand before a new check is trusted (the way stop 29's
-answer rule was caught losing "I'm okay, just a little stressed").
+each, the evidence turn's text, so every change can be read by hand before a new check is trusted (an answer-word
+rule, for one, lost "I'm okay, just a little stressed" that way).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from analysis.persona_audit import kept_sentences
 from common.cli import InputError, command_parser, run_cli
+from research.persona_audit import kept_sentences
 
 COLUMNS = ("kind", "dialog_id", "turn", "before", "after", "utterance")
 
@@ -49,7 +49,7 @@ def compare(old: Kept, new: Kept) -> list[dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = command_parser("python -m analysis.compare_builds", __doc__)
+    p = command_parser("python -m research.compare_builds", __doc__)
     p.add_argument("before", help="the build folder before the change")
     p.add_argument("after", help="the build folder after the change")
     p.add_argument("--output", default="outputs/build_diff.tsv", help="the TSV of every change (default: %(default)s)")

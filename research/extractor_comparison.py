@@ -9,7 +9,7 @@ resamples in which the extractor is ahead. Per dataset too (PERSONA-CHAT, Synthe
 
 No model runs here: only the grounding encoder, to match sentences.
 
-    python -m analysis.extractor_comparison [--eval outputs/extractor_eval.json] [--model-card MD]
+    python -m research.extractor_comparison [--eval outputs/extractor_eval.json] [--model-card MD]
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def dataset_of(source: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = command_parser("python -m analysis.extractor_comparison", __doc__)
+    p = command_parser("python -m research.extractor_comparison", __doc__)
     p.add_argument("--eval", default="outputs/extractor_eval.json", help="a pipelines.evaluate_extractor --json file")
     p.add_argument("--system", default="extractor + check", help="the system to test (default 'extractor + check')")
     p.add_argument("--against", nargs="+", default=["rule", "rule + check"], help="baselines (default: rule, rule + check)")
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({data.get('data', '')}); paired percentile bootstrap over pairs ({BOOTSTRAP} resamples, seed {args.seed}):"
             "\n\n" + "\n".join(lines) + note)
     print(json.dumps(result, indent=1))
-    report_section(body, args.model_card, "Paired comparison", f"python -m analysis.extractor_comparison --eval {args.eval}")
+    report_section(body, args.model_card, "Paired comparison", f"python -m research.extractor_comparison --eval {args.eval}")
     return 0
 
 

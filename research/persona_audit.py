@@ -12,14 +12,12 @@ looser measure would make them look better. This one is a person's judgement: ea
 - `--draw FILE`: write the seeded sample of a build (default the full default build) as a TSV to label.
 - Without it: the shipped audits by label, each round and pooled, with 95 % Wilson intervals and the
   sentences that are not faithful; `--model-card` writes it as the "Kept-sentence audit" section. Three rounds
-  ship (`extractor/persona_audit*.tsv`): round 1 drawn from the build of stop 23 (seed 13), round 2 from that
-  of stop 25, round 3 from that of stop 28 (the current check), so a later rule is read on fresh sentences
-  (round 2 is `--draw FILE --seed 25 --sample 120` on its build, round 1's sentences removed, the first 100 of
-  the rest kept; round 3 is `--draw FILE --seed 28 --sample 130`, rounds 1-2's sentences removed, the first 100
-  kept).
+  ship (`research/labels/persona_audit*.tsv`), each drawn from a full default build of the rule-based check
+  (`--persona-style quote` in the last round), the sentences of earlier rounds left out, so a later rule is read on
+  fresh sentences (round 2: `--draw FILE --seed 25 --sample 120`, first 100 kept; round 3: `--seed 28 --sample 130`).
   When `--build` holds shards, the report also says which audited sentences that build no longer keeps.
 
-    python -m analysis.persona_audit [--build outputs/pesconv] [--draw FILE] [--model-card extractor/default_adapter/model_card.md]
+    python -m research.persona_audit [--build outputs/pesconv] [--draw FILE] [--model-card extractor/default_adapter/model_card.md]
 """
 from __future__ import annotations
 
@@ -29,17 +27,16 @@ import random
 import sys
 from pathlib import Path
 
-from common.cli import REPO_ROOT, InputError, command_parser, quiet_libraries, run_cli
+from common.cli import InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import read_labelled, report_section, wilson
 from extractor.remarks import strip_opening_word
 
-AUDIT = REPO_ROOT / "extractor" / "persona_audit.tsv"
-AUDITS = {AUDIT: "round 1: seed 13, the full default build of stop 23",
-          AUDIT.with_name("persona_audit_round2.tsv"): "round 2: seed 25, the full default build of stop 25, "
-                                                       "round 1's sentences left out",
-          AUDIT.with_name("persona_audit_round3.tsv"): "round 3: seed 28, the full default build of stop 28 (the "
-                                                       "current check: the seeker quoted where the extractor "
-                                                       "paraphrased), the sentences of rounds 1-2 left out"}
+AUDIT = Path(__file__).resolve().parent / "labels" / "persona_audit.tsv"
+AUDITS = {AUDIT: "round 1: seed 13, a full default build of the rule-based check",
+          AUDIT.with_name("persona_audit_round2.tsv"): "round 2: seed 25, a full default build of the rule-based "
+                                                       "check, round 1's sentences left out",
+          AUDIT.with_name("persona_audit_round3.tsv"): "round 3: seed 28, a full build quoting the seeker where the "
+                                                       "extractor paraphrased, the sentences of rounds 1-2 left out"}
 LABELS = ("faithful", "unfaithful", "not_a_fact")
 COLUMNS = ("dialog_id", "turn", "sentence", "utterance", "label", "note")
 
@@ -87,13 +84,13 @@ def summary(rows: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = command_parser("python -m analysis.persona_audit", __doc__)
+    p = command_parser("python -m research.persona_audit", __doc__)
     p.add_argument("--build", default="outputs/pesconv", help="a pesconv-build output folder (default outputs/pesconv)")
     p.add_argument("--draw", metavar="TSV", help="write a seeded sample of the build's persona sentences to label")
     p.add_argument("--sample", type=int, default=100, help="sentences to draw (default 100)")
     p.add_argument("--seed", type=int, default=13, help="sampling seed (default 13)")
     p.add_argument("--audit", nargs="+", default=[str(a) for a in AUDITS],
-                   help="labelled audit files (default the shipped rounds, extractor/persona_audit*.tsv)")
+                   help="labelled audit files (default the shipped rounds, research/labels/persona_audit*.tsv)")
     p.add_argument("--model-card", metavar="MD", help="write the result as the '## Kept-sentence audit' section")
     args = p.parse_args(argv)
     if args.draw:
@@ -115,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     if list((build := Path(args.build)).glob("data/*.parquet")):
         kept = {(d, s) for d, _, s, _ in kept_sentences(build)}
         # a sentence the check rewrote (less a remark clause, or the seeker's words quoted; rewritten.jsonl, named
-        # remark_cuts.jsonl before stop 28) is still kept, as its new text
+        # remark_cuts.jsonl in older builds) is still kept, as its new text
         path = next((p for p in (build / "rewritten.jsonl", build / "remark_cuts.jsonl") if p.exists()),
                     build / "rewritten.jsonl")
         cut_rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x] if path.exists() else []
         cuts = {(c["dialog_id"], c["generated"]): c["kept"] for c in cut_rows}
-        for r in rows:  # an audited sentence the check now keeps less its opening "And" / "Yes" (stop 29)
+        for r in rows:  # an audited sentence the check now keeps less its opening "And" / "Yes"
             bare = strip_opening_word(r["sentence"])
             if (r["dialog_id"], r["sentence"]) not in kept and bare != r["sentence"] and (r["dialog_id"], bare) in kept:
                 cuts.setdefault((r["dialog_id"], r["sentence"]), bare)
@@ -133,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             lines += ["It keeps " + "; ".join(f'"{r["sentence"]}" ({r["label"]}) as "{cuts[(r["dialog_id"], r["sentence"])]}"'
                                              for r in cut) + f" (rewritten by the check, `{path.name}`)."]
     body = "\n".join(lines)
-    report_section(body, args.model_card, "Kept-sentence audit", f"python -m analysis.persona_audit --build {args.build}")
+    report_section(body, args.model_card, "Kept-sentence audit", f"python -m research.persona_audit --build {args.build}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Calibrate the grounding thresholds (`extractor.grounding.SupportThresholds`) and show why they are set so.
 
 Two measurements per threshold setting, in one run:
-- against hand labels (`extractor/grounding_labels.tsv`: a gold persona sentence, the statement of its
+- against hand labels (`research/labels/grounding_labels.tsv`: a gold persona sentence, the statement of its
   speaker that supports it best, and whether that statement really states the sentence; drawn from
   the first 600 pairs of each dataset among candidates with cosine >= 0.45 or overlap >= 0.34): precision
   and recall of "supported";
@@ -10,7 +10,7 @@ Two measurements per threshold setting, in one run:
   bound: generic facts such as "I have a dog" are sometimes said in the other dialog too). Beside it,
   the share of gold sentences supported by their own speaker's utterances.
 
-    python -m analysis.grounding_calibration [--pairs 600] [--model-card extractor/default_adapter/model_card.md]
+    python -m research.grounding_calibration [--pairs 600] [--model-card extractor/default_adapter/model_card.md]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from extractor.card import report_section
 from extractor.grounding import SupportScorer, SupportThresholds, can_support, minilm_embedder, pieces
 from schemas.personachat import PersonaPair, read_pairs
 
-LABELS = REPO_ROOT / "extractor" / "grounding_labels.tsv"
+LABELS = REPO_ROOT / "research" / "labels" / "grounding_labels.tsv"
 DATA = [REPO_ROOT.parent / "shared" / "data" / "personachat" / "valid.csv",
         REPO_ROOT.parent / "shared" / "data" / "synthetic-persona-chat" / "valid.csv"]
 GRID = [SupportThresholds(c, lx, lc) for c in (0.7, 0.75, 0.8, 0.85) for lx in (0.5, 0.6, 0.67) for lc in (0.4, 0.5)]
@@ -73,7 +73,7 @@ def rate(th: SupportThresholds, scores: list[Scores]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = command_parser("python -m analysis.grounding_calibration", __doc__)
+    p = command_parser("python -m research.grounding_calibration", __doc__)
     p.add_argument("--labels", default=str(LABELS), help=f"hand-labelled pairs (default {LABELS.relative_to(REPO_ROOT)})")
     p.add_argument("--pairs", type=int, default=600, help="pairs of each dataset for the null test (default 600)")
     p.add_argument("--seed", type=int, default=0)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             + "\n\nThe chosen row trades a little recall for precision (faithfulness first); its null rate bounds "
               "how often a sentence the speaker never said passes the check.")
     report_section(body, args.model_card, "Grounding thresholds",
-                   f"python -m analysis.grounding_calibration --pairs {args.pairs}")
+                   f"python -m research.grounding_calibration --pairs {args.pairs}")
     return 0
 
 

@@ -4,7 +4,7 @@ One row per build, encoder and panel: the slope of the persona condition with it
 permutation p-values, R² over dialogs and over level means, the control's slope, and the slope (p) of the
 per-dialog difference. Printed, never typed by hand, so the table always matches the CSVs beside the figures.
 
-    python -m analysis.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
+    python -m research.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def table_rows(label: str, rows: dict[tuple[str, str, str], dict[str, str]]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = command_parser("python -m analysis.similarity_table", __doc__)
+    p = command_parser("python -m research.similarity_table", __doc__)
     p.add_argument("builds", nargs="+", metavar="LABEL=FOLDER",
                    help="a label and the folder of analysis.persona_similarity's output, one per build")
     args = p.parse_args(argv)

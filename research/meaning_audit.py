@@ -5,14 +5,14 @@
   parts), out of all generated sentences.
 - `--draw FILE`: a seeded sample of those drops, written as a TSV to label by hand (label column:
   `changed` when the sentence says something the seeker did not say, `faithful` when it keeps the
-  meaning). The shipped audit (`extractor/meaning_audit.tsv`) is this sample of the full default build,
+  meaning). The shipped audit (`research/labels/meaning_audit.tsv`) is this sample of the full default build,
   labelled afterwards, plus every drop of the rules added after it (modality, someone else's thing made the
   seeker's, a dropped "used to", a negation under a paraphrase, one third person for another, two parts of
   what the seeker said joined), labelled when they were written.
 - The audit: the precision of what the check drops (share labelled `changed`), with a Wilson 95 %
   interval, per kind, and the faithful sentences it lost.
 
-    python -m analysis.meaning_audit [--build outputs/pesconv] [--draw FILE] [--model-card extractor/default_adapter/model_card.md]
+    python -m research.meaning_audit [--build outputs/pesconv] [--draw FILE] [--model-card extractor/default_adapter/model_card.md]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from common.cli import InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import read_labelled, report_section, wilson
 from extractor.meaning import MEANING_REASONS
 
-AUDIT = Path(__file__).resolve().parents[1] / "extractor" / "meaning_audit.tsv"
+AUDIT = Path(__file__).resolve().parent / "labels" / "meaning_audit.tsv"
 CHANGED, FAITHFUL = "changed", "faithful"
 SHOWN = 12  # examples of each label written into the card
 COLUMNS = ("dialog_id", "turn", "reason", "sentence", "utterance", "label", "note")
@@ -74,7 +74,7 @@ def precision_line(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
-    p = command_parser("python -m analysis.meaning_audit", __doc__)
+    p = command_parser("python -m research.meaning_audit", __doc__)
     p.add_argument("--build", default="outputs/pesconv", help="a pesconv-build output folder (default outputs/pesconv)")
     p.add_argument("--draw", metavar="TSV", help="write a seeded sample of the build's meaning drops to label")
     p.add_argument("--sample", type=int, default=40, help="sentences to draw (default 40)")
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"On `{build}`: the meaning check dropped {len(rows)} of {generated} generated persona sentences "
              f"({len(rows) / max(generated, 1):.1%}): " + "; ".join(f"{kinds[k]} {k}" for k in MEANING_REASONS) + "."]
     audit = read_audit()
-    lines += ["", f"Audit (`extractor/{AUDIT.name}`): a seeded sample of those drops (`--draw`, seed 13) on the full "
+    lines += ["", f"Audit (`research/labels/{AUDIT.name}`): a seeded sample of those drops (`--draw`, seed 13) on the full "
                   "default build, labelled by hand afterwards, plus all the drops of the rules added after it (modality, "
                   "possessive, \"used to\", negation under a paraphrase, person, joined parts; each labelled when it was "
                   "written). Not blind: the rules were written while reading drops of the same build, and "
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "faithful shortening (\"I have [experience and I am pretty hard-working. I have also] made quite a few "
         "connections\") as a changed fact (\"my son lives in [Chicago ... and my daughter lives in] Nashville\"); "
         "the rule is kept because a persona fact the seeker did not state is a defect and a missed one is not.")
-    report_section(body, args.model_card, "Meaning check", f"python -m analysis.meaning_audit --build {args.build}")
+    report_section(body, args.model_card, "Meaning check", f"python -m research.meaning_audit --build {args.build}")
     return 0
 
 
