@@ -8,7 +8,7 @@ side has no real token, e.g. at a turn with an empty persona, attends to nothing
 
 Eq. 4 adds terms of lengths L_D and L_P, so they are concatenated along the sequence axis. Cross-attention is not
 linear in its memory, so this is not the paper's sum (λ2 scales the persona positions' keys and values); the
-authors' code sums position-wise after padding both to one length (README, "Deviations from the authors' code").
+authors' code sums position-wise after padding both to one length (docs/training.md, "Deviations from the authors' code").
 The no-persona pass of Eq. 6 is the same network without the persona: memory = λ1 LN(H_D) + λ3 H_D. Baselines:
 `joint` (the plain model on the history), `hard-prompt` (the plain model on "Persona: ... Dialogue history: ...
 Response:") and `pal-alpha0` (PAL decoded with α = 0).

@@ -8,7 +8,7 @@ requests, inference cache, RunInference with a dead-letter output, grounding che
 (the persona visible at every turn, with evidence) -> WriteShards (one worker per shard). All I/O
 goes through Beam's FileSystems, so --input/--output may be gs://, s3://, hdfs:// paths. Local
 runs use Beam's FnApiRunner; any runner (Dataflow, Flink, Spark) by `--runner` and ordinary Beam
-options (README); options this command does not know are passed to Beam (e.g. --direct_num_workers,
+options (docs/building.md); options this command does not know are passed to Beam (e.g. --direct_num_workers,
 --project). The accounting (written + rejected == read) is read back from the files written.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's Figures 3/5 table, from the regressions CSVs `analysis.persona_similarity` writes.
+"""The Figures 3/5 table of docs/figures.md, from the regressions CSVs `analysis.persona_similarity` writes.
 
 One row per build, encoder and panel: the slope of the persona condition with its bootstrap interval, t-test and
 permutation p-values, R² over dialogs and over level means, the control's slope, and the slope (p) of the

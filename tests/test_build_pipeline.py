@@ -10,6 +10,7 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
+from common.cli import run_cli
 from pipelines.build_pesconv import main
 from pipelines.splits import assign_splits
 from schemas.esconv import SEEKER, iter_raw_records, list_input_files
@@ -64,9 +65,6 @@ def test_seq2seq_backend_builds(tmp_path: Path, tiny_seq2seq_dir: Path, small_es
 @pytest.mark.slow
 def test_same_inputs_same_rows_and_resume_reuses_cache(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path):
     fresh = build(small_esconv, tmp_path / "a", tiny_causal_dir, "--batch-size", "1")
-    again = build(small_esconv, tmp_path / "b", tiny_causal_dir, "--batch-size", "1")
-    assert rows(tmp_path / "a") == rows(tmp_path / "b")
-    assert fresh["shards"] == again["shards"]  # byte-identical shards
     # An interrupted build: only the first 3 records got through; resume in the same folder.
     partial = build(small_esconv, tmp_path / "c", tiny_causal_dir, "--batch-size", "1", "--max-dialogs", "3")
     resumed = build(small_esconv, tmp_path / "c", tiny_causal_dir, "--batch-size", "1")
@@ -75,6 +73,7 @@ def test_same_inputs_same_rows_and_resume_reuses_cache(tmp_path: Path, tiny_caus
     assert resumed["inference"]["inferred"] == fresh["inference"]["inferred"] - done_before
     assert fresh["inference"]["skipped_nothing_to_keep"] == resumed["inference"]["skipped_nothing_to_keep"] > 0
     assert rows(tmp_path / "c") == rows(tmp_path / "a")
+    assert resumed["shards"] == fresh["shards"]  # byte-identical shards, however the inferences were reached
     # A second run over a finished build recomputes nothing.
     assert build(small_esconv, tmp_path / "c", tiny_causal_dir, "--batch-size", "1")["inference"]["inferred"] == 0
 
@@ -138,9 +137,17 @@ def test_pal_split_matches_the_documented_derivation():
     (["--ratio", "7:x"], "error: --ratio must look like 7:2:1"),
     (["--device", "tpu"], "error: unknown --device 'tpu'"),
 ])
-def test_user_errors_are_one_line(tmp_path: Path, args, message):
-    proc = subprocess.run([sys.executable, "-m", "pipelines.build_pesconv", "--output", str(tmp_path), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith(message)
+def test_user_errors_are_one_line(tmp_path: Path, capsys, args, message):
+    with pytest.raises(SystemExit) as stop:
+        run_cli(main, ["--output", str(tmp_path), *args])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(message)
+
+
+def test_the_command_line_reports_a_user_error_in_one_line(tmp_path: Path):
+    """The same through the real command: exit status 2, one line, no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "pipelines.build_pesconv", "--output", str(tmp_path), "--input",
+                           "/nonexistent/esconv"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: input /nonexistent/esconv does not exist")

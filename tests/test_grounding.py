@@ -393,7 +393,7 @@ def test_the_hand_read_quotes_of_the_full_build():
     """research/labels/quote_audit.tsv: 40 seeded sentences of the full default build that the check quoted, read by
     hand: what the extractor wrote (10 of 40 said something else than the seeker: "I am way smarter than everyone
     else." from "Everyone else is way smarter than I am.") and what the build keeps (the seeker's words, every
-    one). The counts are those the README and the model card report."""
+    one). The counts are those docs/check-rules.md and the model card report."""
     import csv
     from collections import Counter
     from pathlib import Path

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,15 @@ def installed(tmp_path_factory) -> Path:
     """The wheel of this checkout installed (without its dependencies, which the test environment has) into a
     folder of its own."""
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # the checkout's files, so that building leaves nothing in the checkout
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    for rel in listed:
+        if (REPO / rel).is_file() and not rel.startswith(("outputs/", "tests/")):
+            (source / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, source / rel)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(root / "dist"), str(REPO)], check=True, capture_output=True, timeout=300)
+                    "-w", str(root / "dist"), str(source)], check=True, capture_output=True, timeout=300)
     wheel = next((root / "dist").glob("pesconv-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(root / "site"),
                     str(wheel)], check=True, capture_output=True, timeout=300)

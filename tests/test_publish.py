@@ -14,7 +14,7 @@ import pytest
 
 from common.cli import run_cli
 from pipelines import publish
-from pipelines.dataset_card import FIELD_DESCRIPTIONS, LICENSE, schema_field_paths, validate_card
+from pipelines.dataset_card import FIELD_DESCRIPTIONS, LICENSE, public_manifest, schema_field_paths, validate_card
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "hf_TESTsecretTOKENdoNotLeak0123456789"
@@ -114,9 +114,10 @@ def test_card_body_is_generated_from_the_manifest(dry_run, tiny_build):
     for path, _ in schema_field_paths():
         assert f"| `{path}` |" in text, path
     assert set(FIELD_DESCRIPTIONS) == {p for p, _ in schema_field_paths()}
-    ex = manifest["extractor"]
+    public = public_manifest(manifest)  # as published: local paths reduced to file names
+    ex = public["extractor"]
     for needle in (ex["model"], ex["fingerprint"], ex["weights_sha256"], manifest["code_version"],
-                   manifest["command"], "Personas are model inferences about role-played seekers",
+                   public["command"], "Personas are model inferences about role-played seekers",
                    "must not replace professional help", "Towards Emotional Support Dialog Systems",
                    "PAL}: Persona-Augmented Emotional Support Conversation Generation", "Model substitution",
                    "Persona errors", 'load_dataset("someone/pesconv-test")',
