@@ -7,10 +7,15 @@
    constant) and memory should stay bounded.
 2. **Beam overhead with the real model**: the same seeker turns of the first `--model-dialogs` dialogs
    through the Beam build (fresh cache) and through a bare Python loop (load the extractor, extract
-   the unique inputs sorted by length in batches of the same size, run the same grounding check). Prints both and
-   the ratio (target: the build within 10 % of the loop).
+   the unique inputs sorted by length in batches of the same size, run the same check, fold, write). Prints both
+   and the ratio (target: the build within 10 % of the loop).
+3. **Inference backends** (`--backend-dialogs N`): the same N seeded ESConv dialogs built by each of `--backends`
+   in one process, stage by stage (read, load, infer, check, fold, write): the inference-time ratio of each backend
+   to the first (model load apart) and the share of kept persona sentences that are identical, every difference
+   listed.
 
     python -m benchmarks.build --sizes 1 10 100 --model-dialogs 20 --json outputs/benchmark_build.json
+    python -m benchmarks.build --sizes --model-dialogs 0 --backend-dialogs 100 --json outputs/benchmark_backends.json
 """
 from __future__ import annotations
 
@@ -85,33 +90,123 @@ def scale(sizes: list[int], source: Path, work: Path) -> list[dict]:
     return rows
 
 
-def bare_loop(n_dialogs: int, batch_size: int, source: str) -> int:
-    """The same work as the build without Beam: load, extract the unique inputs that state something the
-    check could keep (length-sorted batches), run the grounding check. Returns the number of inputs."""
-    from extractor.grounding import SupportScorer, may_state_a_fact, minilm_embedder
+def staged_build(dialogs: list, spec, batch_size: int, settings=None) -> tuple[dict[str, float], dict]:
+    """The build's work on `dialogs` without Beam, stage by stage, with the build's own functions: read is done by
+    the caller; infer (unique inputs that could state something, length-sorted batches), check (the build's
+    GroundPersonas on batches), fold (fold_dialog) and write (Parquet bytes). Returns seconds per stage (model load
+    apart) and each dialog's whole-dialog persona, for comparing backends."""
+    from extractor.grounding import may_state_a_fact
+    from pipelines.build_settings import BuildSettings
+    from pipelines.build_steps import GroundPersonas, expand_requests, fold_dialog, parquet_bytes
+    from pipelines.elements import Outcome, TurnOutcome, ValidDialog
+    from schemas.esconv import RawRecord
+
+    settings = settings or BuildSettings()
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    ext = spec.load()
+    ext.batch_size = batch_size
+    times["load"] = time.perf_counter() - started
+    valid = [(d.dialog_id, ValidDialog(d, i, "test", RawRecord(d.source, d.source_index, None)))
+             for i, d in enumerate(dialogs)]
+    requests = [r for kv in valid for r in expand_requests(kv, settings.start_utterance, settings.context,
+                                                          spec.fingerprint)]
+    unique = {r.key: r.input for r in requests}
+    asked = sorted((k for k, inp in unique.items() if may_state_a_fact(inp.utterances)),
+                   key=lambda k: ext.input_length(unique[k]))
+    started = time.perf_counter()
+    proposed = {}
+    for s in range(0, len(asked), batch_size):
+        chunk = asked[s:s + batch_size]
+        proposed.update(zip(chunk, ext.extract([unique[k] for k in chunk])))
+    times["infer"] = time.perf_counter() - started
+    started = time.perf_counter()
+    check = GroundPersonas(settings)
+    check.setup()
+    outcomes = {k: Outcome() for k in unique}
+    items = [(k, (unique[k], proposed[k])) for k in asked]
+    for s in range(0, len(items), 512):
+        outcomes.update(check.process(items[s:s + 512]))
+    times["check"] = time.perf_counter() - started
+    started = time.perf_counter()
+    rows, personas = [], {}
+    for dialog_id, v in valid:
+        placed = [TurnOutcome(r.turn, outcomes[r.key]) for r in requests if r.dialog_id == dialog_id]
+        for out in fold_dialog((dialog_id, {"dialog": [v], "persona": placed}), settings):
+            if isinstance(out, dict):
+                rows.append(out)
+                personas[dialog_id] = list(out["persona"])
+    times["fold"] = time.perf_counter() - started
+    started = time.perf_counter()
+    parquet_bytes(rows)
+    times["write"] = time.perf_counter() - started
+    times["inputs"] = len(asked)
+    return times, personas
+
+
+def compare_backends(n_dialogs: int, batch_size: int, source: Path, backends: list[str], seed: int = 13,
+                     device: str = "cpu") -> dict:
+    """The same seeded dialogs built by each backend (in this process, model load timed apart): time per stage,
+    the ratio of each backend's inference time to the first's, and how many kept persona sentences agree, with
+    every difference listed."""
+    import random
+
     from extractor.loading import resolve_extractor
-    from extractor.requests import UTTERANCE, extraction_requests
+    from pipelines.build_settings import BuildSettings
     from schemas.esconv import read_dialogs
 
-    dialogs, _ = read_dialogs(Path(source))
-    inputs = list(dict.fromkeys(inp for d in dialogs[:n_dialogs] for inp, _ in extraction_requests(d, 3, UTTERANCE)))
-    inputs = [inp for inp in inputs if may_state_a_fact(inp.utterances)]  # the build skips the others
-    ext = resolve_extractor("default").load()
-    ext.batch_size = batch_size
-    inputs.sort(key=ext.input_length)  # a careful loop batches similar lengths together, as the build does
-    outs = [o for s in range(0, len(inputs), batch_size) for o in ext.extract(inputs[s:s + batch_size])]
-    scorer = SupportScorer(minilm_embedder(), remarks=True)  # the build's check, remark filter included
-    scorer.prepare([t for inp, o in zip(inputs, outs) for t in (*inp.utterances, *o)])
-    for inp, o in zip(inputs, outs):
-        scorer.check(o, list(inp.utterances))
-    return len(inputs)
+    started = time.perf_counter()
+    dialogs = read_dialogs(source)[0]
+    dialogs = random.Random(seed).sample(dialogs, min(n_dialogs, len(dialogs)))
+    read_s = time.perf_counter() - started
+    runs = {}
+    for name in backends:
+        backend, _, quantize = name.partition("-")
+        spec = resolve_extractor("default", device=device, backend=backend, quantize=quantize or None)
+        times, personas = staged_build(dialogs, spec, batch_size, BuildSettings(device=device))
+        runs[name] = {"times": {"read": read_s, **times}, "personas": personas}
+        print(f"{name}: " + ", ".join(f"{k} {v:.1f} s" if k != "inputs" else f"{v} inputs"
+                                      for k, v in runs[name]["times"].items()), flush=True)
+    base = backends[0]
+    out = {"dialogs": len(dialogs), "seed": seed, "batch_size": batch_size, "device": device, "backends": {}}
+    for name in backends:
+        same = total = 0
+        differences = []
+        for dialog_id, ref in runs[base]["personas"].items():
+            got = runs[name]["personas"].get(dialog_id, [])
+            total += max(len(ref), len(got))
+            same += len(set(ref) & set(got))
+            differences += [{"dialog_id": dialog_id, "only_" + base: sorted(set(ref) - set(got)),
+                             "only_" + name: sorted(set(got) - set(ref))}] if set(ref) != set(got) else []
+        t = runs[name]["times"]
+        out["backends"][name] = {**{k: round(v, 2) for k, v in t.items()},
+                                 "infer_vs_" + base: round(t["infer"] / runs[base]["times"]["infer"], 3),
+                                 "identical_sentences": same, "sentences": total,
+                                 "identical_share": round(same / total, 4) if total else 1.0,
+                                 "differences": differences}
+        print(f"{name} / {base}: inference time x{out['backends'][name]['infer_vs_' + base]:.2f}; kept persona "
+              f"sentences identical {same} of {total} ({out['backends'][name]['identical_share']:.1%}), "
+              f"{len(differences)} dialogs differ", flush=True)
+        for d in differences:
+            print(f"  {d['dialog_id']}: only {base}: {d['only_' + base]} | only {name}: {d['only_' + name]}")
+    return out
+
+
+def bare_loop(n_dialogs: int, batch_size: int, source: str) -> int:
+    """The build's work on its first `n_dialogs` dialogs as a plain loop (`staged_build`); returns the inputs."""
+    from extractor.loading import resolve_extractor
+    from schemas.esconv import read_dialogs
+
+    dialogs = read_dialogs(Path(source))[0][:n_dialogs]
+    times, _ = staged_build(dialogs, resolve_extractor("default"), batch_size)
+    return int(times["inputs"])
 
 
 def overhead(n_dialogs: int, batch_size: int, source: Path, work: Path) -> dict:
     """The real extractor over the same requests, each run in a fresh process timed from outside (start-up,
     imports and model load count for both): bare loop vs the Beam build."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "import sys; from benchmarks.build import bare_loop; "
+    proc = subprocess.run([sys.executable, "-c", "from benchmarks.build import bare_loop; "
                            f"print('INPUTS', bare_loop({n_dialogs}, {batch_size}, {str(source)!r}))"],
                           cwd=REPO_ROOT, capture_output=True, text=True)
     loop_s = time.perf_counter() - started
@@ -137,17 +232,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="*", default=[1, 10, 100], help="replication factors (default 1 10 100)")
     p.add_argument("--model-dialogs", type=int, default=20,
                    help="dialogs for the Beam-vs-loop comparison with the real model (0 = skip; default 20)")
+    p.add_argument("--backend-dialogs", type=int, default=0,
+                   help="seeded ESConv dialogs built by each of --backends, stage by stage (0 = skip; default 0)")
+    p.add_argument("--backends", nargs="+", default=["torch", "ctranslate2", "ctranslate2-int8"],
+                   help="backends to compare, the first is the reference (BACKEND or BACKEND-int8; default %(default)s)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    p.add_argument("--device", default="cpu", help="where --backends run (cuda: torch only)")
     p.add_argument("--work", help="folder for the replicated inputs and builds (default: a temporary folder)")
     p.add_argument("--json", help="write the measurements here")
     args = p.parse_args(argv)
-    if any(k < 1 for k in args.sizes) or args.model_dialogs < 0:
-        raise InputError("--sizes must be positive and --model-dialogs at least 0")
+    if any(k < 1 for k in args.sizes) or args.model_dialogs < 0 or args.backend_dialogs < 0:
+        raise InputError("--sizes must be positive, --model-dialogs and --backend-dialogs at least 0")
     source = Path(args.input)
     with tempfile.TemporaryDirectory(prefix="pesconv-bench-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         record = {"scale": scale(sorted(args.sizes), source, work) if args.sizes else [],
-                  "overhead": overhead(args.model_dialogs, args.batch_size, source, work) if args.model_dialogs else None}
+                  "overhead": overhead(args.model_dialogs, args.batch_size, source, work) if args.model_dialogs else None,
+                  "backends": (compare_backends(args.backend_dialogs, args.batch_size, source, args.backends,
+                                                device=args.device) if args.backend_dialogs else None)}
     print("\n| size | dialogs | wall s | dialogs/s | s per dialog vs 1x | peak MB | memory vs 1x |\n|---|---:|---:|---:|---:|---:|---:|")
     for r in record["scale"]:
         print(f"| {r['size']} | {r['dialogs']} | {r['wall_s']} | {r['dialogs_per_s']} | {r['seconds_per_dialog_vs_1x']} "

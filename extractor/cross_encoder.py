@@ -131,6 +131,7 @@ def load_judge(folder: Path, task: str, device: str = "cpu") -> Judge:
         raise InputError(f"{folder} holds a {config.task} judge, not a {task} judge")
     judge = Judge(config, device)
     judge.load_trained(state)
+    judge.encoder = judge.encoder.merge_and_unload()  # inference only: the LoRA update folded into the weights
     judge.eval()
     return judge
 

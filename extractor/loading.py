@@ -127,19 +127,22 @@ class ExtractorSpec:
     quantize: str | None = None
     dtype: str = "float32"
     threads: int | None = None  # CPU threads per worker; not in the fingerprint (same outputs)
+    backend: str = "torch"  # "torch" or "ctranslate2" (extractor.ct2_backend)
 
     @property
     def fingerprint(self) -> str:
-        blob = json.dumps({"identity": dict(self.identity), "settings": self.settings.as_dict(),
-                           "prompt": PROMPT_VERSION, "quantize": self.quantize, "dtype": self.dtype},
-                          sort_keys=True, default=str)
+        fields = {"identity": dict(self.identity), "settings": self.settings.as_dict(), "prompt": PROMPT_VERSION,
+                  "quantize": self.quantize, "dtype": self.dtype}
+        if self.backend != "torch":  # results of two backends never share a cache key
+            fields["backend"] = self.backend
+        blob = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def describe(self) -> dict[str, Any]:
         """Provenance record for manifests and model cards."""
-        return {**dict(self.identity), "fingerprint": self.fingerprint, "device": self.device,
-                "dtype": self.dtype, "quantize": self.quantize, "prompt_version": PROMPT_VERSION,
-                "generation": self.settings.as_dict()}
+        return {**dict(self.identity), "fingerprint": self.fingerprint, "backend": self.backend,
+                "device": self.device, "dtype": self.dtype, "quantize": self.quantize,
+                "prompt_version": PROMPT_VERSION, "generation": self.settings.as_dict()}
 
     def load(self) -> PersonaExtractor:
         if self.name == RULE_NAME:
@@ -167,6 +170,10 @@ class ExtractorSpec:
 
             model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
         model.eval()
+        if self.backend == "ctranslate2":
+            from extractor.ct2_backend import load_ct2
+
+            return load_ct2(model, tokenizer, self.describe(), self.settings, self.quantize, self.threads)
         if self.quantize == "int8":
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         model.to(self.device)
@@ -182,6 +189,7 @@ def resolve_extractor(
     settings: GenerationSettings | None = None,
     quantize: str | None = None,
     dtype: str | None = None,
+    backend: str = "torch",
 ) -> ExtractorSpec:
     """Check the options and hash the weights: the default SmolLM2, a folder, a .gguf, or a Hub id."""
     settings = settings or GenerationSettings()
@@ -232,14 +240,44 @@ def resolve_extractor(
         _adapter_base(adapter_dir)
         identity["adapter"] = "default_adapter" if adapter_dir == DEFAULT_ADAPTER_DIR else str(adapter_dir)
         identity["adapter_sha256"] = hash_files(_weight_files(adapter_dir))
+    backend = choose_backend(backend, device, decoder_only=gguf_file is not None or _decoder_only(source, is_local))
+    if backend == "ctranslate2" and dtype != "float32":
+        raise InputError("--backend ctranslate2 computes in float32 or int8 (--quantize int8); drop --dtype")
     return ExtractorSpec(name=str(name or "default"), source=source, gguf_file=gguf_file, is_local=is_local,
                          adapter_dir=str(adapter_dir) if adapter_dir else None,
                          identity=tuple(sorted(identity.items())), settings=settings, device=device,
-                         quantize=quantize, dtype=dtype)
+                         quantize=quantize, dtype=dtype, backend=backend)
+
+
+def _decoder_only(source: str, is_local: bool) -> bool | None:
+    """Whether a local model folder holds a decoder-only model (None: not known without loading it)."""
+    if not is_local:
+        return None
+    config = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
+    return not config.get("is_encoder_decoder", False)
+
+
+def choose_backend(backend: str, device: str, decoder_only: bool | None) -> str:
+    """The inference backend asked for, when it can run this model here (else a one-line error)."""
+    import importlib.util
+
+    from extractor.ct2_backend import BACKENDS
+
+    if backend not in BACKENDS:
+        raise InputError(f"unknown --backend {backend!r} (choose {', '.join(BACKENDS)})")
+    if backend == "ctranslate2":
+        if importlib.util.find_spec("ctranslate2") is None:
+            raise InputError("--backend ctranslate2 needs the package ctranslate2 (pip install ctranslate2)")
+        if device != "cpu":
+            raise InputError("--backend ctranslate2 runs on the CPU here; on a GPU use --backend torch")
+        if not decoder_only:
+            raise InputError("--backend ctranslate2 runs decoder-only extractors (the default, a .gguf file or a "
+                             "local causal-LM folder)")
+    return backend
 
 
 def load_extractor(name: str | None = None, adapter: str | None = "auto", device: str = "cpu",
                    settings: GenerationSettings | None = None, quantize: str | None = None,
-                   dtype: str | None = None) -> PersonaExtractor:
+                   dtype: str | None = None, backend: str = "torch") -> PersonaExtractor:
     """Resolve and load in one step (for scripts, training evaluation and benchmarks)."""
-    return resolve_extractor(name, adapter, device, settings, quantize, dtype).load()
+    return resolve_extractor(name, adapter, device, settings, quantize, dtype, backend).load()

@@ -69,7 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--device", default="cpu", help="cpu or cuda")
     ex.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                     help="model dtype (default float32 on cpu, bfloat16 on cuda)")
-    ex.add_argument("--quantize", choices=["none", "int8"], default="none", help="int8 dynamic quantisation (cpu)")
+    ex.add_argument("--quantize", choices=["none", "int8"], default="none",
+                    help="int8 weights (cpu): CTranslate2's int8 compute, or torch's dynamic quantisation")
+    ex.add_argument("--backend", choices=["torch", "ctranslate2"], default="torch",
+                    help="inference backend of a decoder-only extractor: torch, or CTranslate2 on the CPU (converted "
+                         "from the same weights and adapter, cached; docs/benchmarks.md compares them)")
     ex.add_argument("--max-new-tokens", type=int, default=64, help="generation length limit")
     ex.add_argument("--num-beams", type=int, default=1, help="beam size (1 = greedy; the paper used 10)")
     ex.add_argument("--max-input-tokens", type=int, default=512, help="inputs keep their most recent tokens")
@@ -339,7 +343,8 @@ def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
     paths = input_files(input_path)
     generation = GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
                                     max_input_tokens=args.max_input_tokens)
-    spec = resolve_extractor(args.extractor, args.adapter, args.device, generation, args.quantize, args.dtype)
+    spec = resolve_extractor(args.extractor, args.adapter, args.device, generation, args.quantize, args.dtype,
+                             args.backend)
     if args.threads:
         spec = dataclasses.replace(spec, threads=args.threads)
     out = args.output.rstrip("/")

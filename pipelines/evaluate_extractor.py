@@ -86,6 +86,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="generation batch (default %(default)s)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", choices=["torch", "ctranslate2"], default="torch",
+                   help="inference backend, as the build's --backend (default %(default)s)")
     p.add_argument("--cache", metavar="DIR", help="inference cache folder (as the build's --cache): outputs of an "
                                                   "extractor are reused by later runs on the same inputs")
     args = p.parse_args(argv)
@@ -152,7 +154,8 @@ class Runner:
         key = (system.name, system.adapter)
         if key not in self.loaded:
             settings = GenerationSettings(max_new_tokens=self.args.max_new_tokens)
-            spec = resolve_extractor(system.name, system.adapter, device=self.args.device, settings=settings)
+            spec = resolve_extractor(system.name, system.adapter, device=self.args.device, settings=settings,
+                                     backend=self.args.backend)
             self.loaded[key] = spec.load()
             self.loaded[key].batch_size = self.args.batch_size  # --batch-size is the generation batch
             self.provenance[system.label] = spec.describe()

@@ -151,3 +151,15 @@ def test_the_command_line_reports_a_user_error_in_one_line(tmp_path: Path):
                            "/nonexistent/esconv"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: input /nonexistent/esconv does not exist")
+
+
+@pytest.mark.slow
+def test_ctranslate2_backend_builds_the_same_rows(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path,
+                                                  monkeypatch):
+    monkeypatch.setenv("PESCONV_CACHE", str(tmp_path / "converted"))
+    torch_m = build(small_esconv, tmp_path / "torch", tiny_causal_dir, "--max-dialogs", "3", "--keep-unsupported")
+    ct2_m = build(small_esconv, tmp_path / "ct2", tiny_causal_dir, "--max-dialogs", "3", "--keep-unsupported",
+                  "--backend", "ctranslate2")
+    assert ct2_m["extractor"]["backend"] == "ctranslate2" and torch_m["extractor"]["backend"] == "torch"
+    assert ct2_m["extractor"]["fingerprint"] != torch_m["extractor"]["fingerprint"]
+    assert rows(tmp_path / "ct2") == rows(tmp_path / "torch")
