@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--ratio", default="7:2:1", help="train:valid:test shares for --split ratio")
     io.add_argument("--seed", type=int, default=13, help="seed of the --split ratio shuffle")
     io.add_argument("--max-dialogs", type=int, help="read only the first N records (quick runs)")
+    io.add_argument("--export", choices=["pal-json"],
+                    help="also write OUTPUT/PESConv.json in PAL's layout (pipelines.export_pal), for the authors' code")
     io.add_argument("--num-shards", type=int, default=1,
                     help="Parquet shards per split, written in parallel (a dialog's shard is a hash of its id)")
     ex = p.add_argument_group("persona extractor")
@@ -325,6 +327,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     if unknown:
         parser.error(f"unrecognised form of option {unknown[0]}")
     validate_args(args)
+    if args.export and is_remote(args.output):
+        raise InputError("--export writes a local file: give a local --output")
     return args, beam_args
 
 
@@ -369,6 +373,11 @@ def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
     files.write_text(files.join(out, "manifest.json"), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     log.info(summary(manifest, out))
     c = manifest["counts"]
+    if args.export == "pal-json" and c["written"]:
+        from pipelines.export_pal import export
+
+        export(Path(out), Path(out) / "PESConv.json")
+        log.info(f"PAL's layout: {Path(out) / 'PESConv.json'}")
     code = 0
     if c["read"] == 0:
         log.error(f"error: no dialog records found in {input_path}")
