@@ -1,11 +1,13 @@
-"""What Figures 3 and 5 plot against: the seeker's survey scores, one panel each, and the two conditions."""
+"""What Figures 3 and 5 plot against: the seeker's survey scores, one panel each, and the conditions compared."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
-CONDITIONS = ("persona", "control")
-CONDITION_LABELS = {"persona": "this seeker's persona", "control": "control: persona of a random other seeker"}
+CONDITIONS = ("persona", "control", "echo", "echo_last")
+CONDITION_LABELS = {"persona": "this seeker's persona", "control": "control: persona of a random other seeker",
+                    "echo": "echo control: the seeker's own utterances so far",
+                    "echo_last": "echo control: the seeker's last utterance"}
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,15 @@ import numpy as np
 from analysis.encoders import Encoder, check_spec, cosine, make_encoder
 from analysis.panels import CONDITIONS, PANELS, survey
 from analysis.similarity_io import REG_COLUMNS, load_dialogs, regression_rows, write_csv, write_outputs
-from analysis.similarity_stats import bootstrap_slope, fit_ok, level_stats, permutation_test, regression, slope
+from analysis.similarity_stats import (
+    bootstrap_slope,
+    fit_ok,
+    level_stats,
+    partial_slope,
+    permutation_test,
+    regression,
+    slope,
+)
 from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 
 log = logging.getLogger("pesconv.analysis")
@@ -77,6 +85,7 @@ class DialogTurns:
     row: dict
     responses: list[str] = field(default_factory=list)
     personas: list[tuple[str, ...]] = field(default_factory=list)
+    said: list[tuple[str, ...]] = field(default_factory=list)  # per response: the seeker's utterances so far
     supporter_turns: int = 0
     skipped_no_persona: int = 0
 
@@ -89,8 +98,11 @@ def collect_turns(rows: list[dict]) -> list[DialogTurns]:
     out = []
     for row in rows:
         d = DialogTurns(row)
+        said: list[str] = []
         for turn in row.get("dialog") or []:
             if turn.get("speaker") != "supporter":
+                if (turn.get("text") or "").strip():
+                    said.append(turn["text"])
                 continue
             d.supporter_turns += 1
             persona = tuple(s for s in (turn.get("persona") or []) if s and s.strip())
@@ -99,6 +111,7 @@ def collect_turns(rows: list[dict]) -> list[DialogTurns]:
                 continue
             d.responses.append(turn.get("text") or "")
             d.personas.append(persona)
+            d.said.append(tuple(said))
         out.append(d)
     return out
 
@@ -182,13 +195,34 @@ def analyse_panels(records: list[dict], null: np.ndarray | None = None, seed: in
         if null is not None and null.size and fit_ok(x):
             slopes = np.asarray([slope(x[~np.isnan(row)], row[~np.isnan(row)]) for row in null[:, scored]])
             reg["permutation"] = permutation_test(reg["slope"], slopes)
-        both = [r for r in (records[i] for i in scored) if r["control"] is not None and not math.isnan(r["control"])]
-        dx = np.asarray([r[panel.key] for r in both], dtype=float)
-        dy = np.asarray([r["persona"] - r["control"] for r in both], dtype=float)
-        entry["difference"] = {"n_dialogs": len(both), "regression": regression(dx, dy),
-                               "mean": float(dy.mean()) if both else None}
+        if null is not None and null.size:  # persona minus the mean control over every donor draw
+            with np.errstate(invalid="ignore"):
+                control = np.nanmean(null[:, scored], axis=0) if null.shape[0] else np.full(len(scored), np.nan)
+        else:
+            control = np.asarray([np.nan if records[i]["control"] is None else records[i]["control"] for i in scored])
+        entry["difference"] = difference(x, y - control, seed,
+                                         "persona minus control (mean over all donor draws)" if null is not None
+                                         and null.size else "persona minus control (one donor draw)")
+        echo = np.asarray([np.nan if records[i].get("echo") is None else records[i]["echo"] for i in scored])
+        entry["difference_echo"] = difference(
+            x, y - echo, seed, "persona minus echo (the seeker's own utterances so far)",
+            None if null is None or not null.size else null[:, scored] - echo[None, :])
+        entry["beyond_echo"] = partial_slope(x, y, echo, seed=seed)
         out[panel.key] = entry
     return out
+
+
+def difference(x: np.ndarray, dy: np.ndarray, seed: int, what: str, null: np.ndarray | None = None) -> dict:
+    """The regression of a per-dialog difference on the score, with a bootstrap interval of its slope and, given
+    `null` (draws x dialogs of the same difference under random personas), its permutation test."""
+    ok = ~np.isnan(dy)
+    reg = regression(x[ok], dy[ok])
+    reg["slope_ci95"] = bootstrap_slope(x[ok], dy[ok], seed=seed)
+    if null is not None and fit_ok(x[ok]):
+        slopes = np.asarray([slope(x[~np.isnan(row)], row[~np.isnan(row)]) for row in null])
+        reg["permutation"] = permutation_test(reg["slope"], slopes)
+    return {"what": what, "n_dialogs": int(ok.sum()), "regression": reg,
+            "mean": float(dy[ok].mean()) if ok.any() else None}
 
 
 # ---------------------------------------------------------------- one encoder
@@ -234,7 +268,7 @@ def null_controls(encoder: Encoder, eligible: list[DialogTurns], mode: str, seed
 
 
 def run_encoder(encoder: Encoder, dialogs: list[DialogTurns], mode: str, seed: int, progress: bool = True,
-                permutations: int = 200) -> tuple[dict, list[dict]]:
+                permutations: int = 1000) -> tuple[dict, list[dict]]:
     """All numbers for one encoder: per-dialog records and the panel statistics."""
     eligible = [d for d in dialogs if d.responses]
     donors = assign_donors(len(eligible), seed)
@@ -244,12 +278,18 @@ def run_encoder(encoder: Encoder, dialogs: list[DialogTurns], mode: str, seed: i
                                                        for i, d in enumerate(eligible)], mode, progress)
     else:
         ctrl = [(float("nan"), 0, 0)] * len(eligible)
+    # the echo controls: the same responses against what the seeker had said so far, and their last utterance
+    echo = dialog_similarities(encoder, eligible, [d.said for d in eligible], "joined", progress)
+    echo_last = dialog_similarities(encoder, eligible, [[s[-1:] for s in d.said] for d in eligible], "joined",
+                                    progress)
     records = []
     for i, d in enumerate(eligible):
         sim, used, undefined = real[i]
         csim, cused, _ = ctrl[i]
         rec = {"dialog_id": d.dialog_id, "split": d.row.get("split"),
                "persona": None if math.isnan(sim) else sim, "control": None if math.isnan(csim) else csim,
+               "echo": None if math.isnan(echo[i][0]) else echo[i][0],
+               "echo_last": None if math.isnan(echo_last[i][0]) else echo_last[i][0],
                "control_donor": eligible[donors[i]].dialog_id if donors else None,
                "turns_used": used, "control_turns_used": cused, "turns_undefined": undefined,
                "supporter_turns": d.supporter_turns, "turns_no_persona": d.skipped_no_persona}
@@ -337,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="comma-separated splits to analyse (default: all)")
     p.add_argument("--max-dialogs", type=int, help="analyse only the first N dialogs (quick runs)")
     p.add_argument("--seed", type=int, default=13, help="seed of the control's donor draw and of fastText training")
-    p.add_argument("--permutations", type=int, default=200,
+    p.add_argument("--permutations", type=int, default=1000,
                    help="random-persona donor draws for the permutation test of each slope (0 = skip)")
     p.add_argument("--fasttext-dim", type=int, default=100, help="dimension of corpus-trained fastText vectors")
     p.add_argument("--fasttext-epoch", type=int,

@@ -26,7 +26,8 @@ def _fit_text(reg: dict) -> str:
     if reg.get("slope_ci95"):
         extra.append(f"95% CI [{reg['slope_ci95'][0]:+.4f}, {reg['slope_ci95'][1]:+.4f}]")
     if perm.get("p_value") is not None:
-        extra.append(f"permutation p = {perm['p_value']:.3f} ({perm['permutations']} random personas)")
+        extra.append(f"permutation p two-sided {perm['p_value']:.3f}, one-sided {perm['p_greater']:.3f} "
+                     f"(± {perm.get('p_value_mc_se', 0):.3f}; {perm['permutations']} random personas)")
     return text + ("\n    " + "; ".join(extra) if extra else "")
 
 
@@ -37,9 +38,9 @@ def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None =
     import matplotlib.pyplot as plt
     from matplotlib.transforms import blended_transform_factory
 
-    colors = {"persona": "#1f5fa8", "control": "#c0392b"}
-    markers = {"persona": "o", "control": "s"}
-    offsets = {"persona": -0.1, "control": 0.1}
+    colors = {"persona": "#1f5fa8", "control": "#c0392b", "echo": "#27864a", "echo_last": "#8e6c1f"}
+    markers = {"persona": "o", "control": "s", "echo": "^", "echo_last": "v"}
+    offsets = {"persona": -0.15, "control": -0.05, "echo": 0.05, "echo_last": 0.15}
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.8), sharey=True)
     for ax, panel in zip(axes, PANELS):
         entry = result["panels"][panel.key]
@@ -69,9 +70,14 @@ def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None =
         for e in lv:
             ax.text(e["level"], 0.02, f"n={e['n']}", transform=trans, ha="center", va="bottom", fontsize=8,
                     color="#444444")
+        beyond = entry.get("beyond_echo") or {}
+        if beyond.get("persona_coef") is not None:
+            texts.append(("persona", f"beyond echo: score ~ persona + echo, persona coef {beyond['persona_coef']:+.2f} "
+                                     f"[{beyond['persona_coef_ci95'][0]:+.2f}, {beyond['persona_coef_ci95'][1]:+.2f}], "
+                                     f"{_fmt_p(beyond['persona_p_value'])}"))
         for i, (cond, text) in enumerate(texts):
-            ax.text(0.02, 0.98 - 0.09 * i, ("persona: " if cond == "persona" else "control: ") + text,
-                    transform=ax.transAxes, ha="left", va="top", fontsize=7.5, color=colors[cond])
+            ax.text(0.02, 0.98 - 0.075 * i, f"{cond.replace('_', ' ')}: " + text,
+                    transform=ax.transAxes, ha="left", va="top", fontsize=6.5, color=colors[cond])
         ax.set_title(f"{panel.title}  ({entry['persona']['n_dialogs']} dialogs)")
         ax.set_xlabel(panel.x_label)
         if panel.scale:
@@ -82,11 +88,11 @@ def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None =
         ax.grid(alpha=0.25)
     # y range: the spread of the per-dialog values (both conditions), room on top for the fit text;
     # a wide interval of a level with very few dialogs is cut at that range rather than squashing the plot.
-    values = [r[c] for r in records or [] for c in CONDITIONS if r.get(c) is not None]
+    values = [r[c] for r in records or [] for c in CONDITIONS if r.get(c) is not None]  # every condition drawn
     if values:
         lo, hi = min(values), max(values)
         pad = (hi - lo) * 0.08 or 0.05
-        axes[0].set_ylim(lo - pad, hi + (hi - lo) * 0.35 + pad)
+        axes[0].set_ylim(lo - pad, hi + (hi - lo) * 0.6 + pad)
     axes[0].set_ylabel("Mean cosine similarity per dialog:\nsupporter response vs. seeker persona")
     handles, labels = axes[0].get_legend_handles_labels()
     for ax in axes[1:]:
@@ -102,7 +108,8 @@ def draw_figure(result: dict, png: Path, svg: Path, records: list[dict] | None =
                          "seeker persona visible at that turn. Points: mean over dialogs with that score; bars: 95% "
                          "t-interval (cut at the range of dialog values); lines: least-squares fit over dialogs.\nControl: the same responses compared "
                          "with another, randomly chosen seeker's persona - if it shows the same trend, the effect is "
-                         "not about this seeker's persona.", ha="center", va="bottom", fontsize=8, color="#333333")
+                         "not about this seeker's persona. Echo: the same responses compared with what the seeker had "
+                         "said so far (or last) - if persona similarity adds nothing beyond it, the figure measures echo.", ha="center", va="bottom", fontsize=8, color="#333333")
     fig.tight_layout(rect=(0, 0.17, 1, 0.95))
     fig.savefig(png, dpi=150)
     fig.savefig(svg)

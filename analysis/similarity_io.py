@@ -92,7 +92,7 @@ def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
 def regression_rows(result: dict) -> list[dict]:
     rows = []
     for key, entry in result["panels"].items():
-        for cond in (*CONDITIONS, "difference"):
+        for cond in (*CONDITIONS, "difference", "difference_echo"):
             reg = entry[cond]["regression"]
             ci, perm = reg.get("slope_ci95") or [None, None], reg.get("permutation") or {}
             rows.append({"encoder": result["encoder"]["name"], "panel": key, "condition": cond, **reg,
@@ -127,6 +127,6 @@ def write_outputs(result: dict, records: list[dict], out: Path) -> dict[str, Pat
     return paths
 
 
-DIALOG_COLUMNS = ["dialog_id", "split", "persona", "control", "control_donor", "turns_used", "control_turns_used",
+DIALOG_COLUMNS = ["dialog_id", "split", "persona", "control", "echo", "echo_last", "control_donor", "turns_used", "control_turns_used",
                   "turns_undefined", "supporter_turns", "turns_no_persona", "empathy", "relevance",
                   "intensity_decrease"]

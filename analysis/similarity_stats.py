@@ -83,6 +83,47 @@ def permutation_test(real: float, null: np.ndarray) -> dict:
         return {"permutations": int(null.size), "p_value": None}
     m = float(null.mean())
     far = int((np.abs(null - m) >= abs(real - m) - 1e-15).sum())
-    return {"permutations": int(null.size), "p_value": (1 + far) / (null.size + 1),
-            "p_greater": (1 + int((null >= real - 1e-15).sum())) / (null.size + 1),
+    k = null.size
+    p_two = (1 + far) / (k + 1)
+    p_one = (1 + int((null >= real - 1e-15).sum())) / (k + 1)
+    return {"permutations": int(k), "p_value": p_two, "p_greater": p_one,
+            # Monte Carlo standard error of each p from K draws: sqrt(p (1 - p) / K)
+            "p_value_mc_se": math.sqrt(p_two * (1 - p_two) / k), "p_greater_mc_se": math.sqrt(p_one * (1 - p_one) / k),
+            "tests": {"p_value": "two-sided, around the null's mean", "p_greater": "one-sided, the paper's direction "
+                      "(the real slope above the random-persona slopes)"},
             "null_mean": m, "null_ci95": [float(np.percentile(null, 2.5)), float(np.percentile(null, 97.5))]}
+
+
+def partial_slope(score: np.ndarray, persona: np.ndarray, echo: np.ndarray, reps: int = 2000,
+                  seed: int = 13) -> dict:
+    """OLS of the score on persona similarity and echo similarity together, over dialogs: does persona
+    similarity go with the score beyond what similarity to the seeker's own words does? The persona
+    coefficient with its t-test p and a percentile interval from resampling dialogs."""
+    from scipy import stats
+
+    ok = ~(np.isnan(score) | np.isnan(persona) | np.isnan(echo))
+    y, a, b = score[ok], persona[ok], echo[ok]
+    n = y.size
+    if n < 5 or np.std(a) == 0 or np.std(b) == 0:
+        return {"n": int(n), "persona_coef": None}
+
+    def fit(y, a, b):
+        x = np.column_stack([np.ones_like(a), a, b])
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        return coef, x
+
+    coef, x = fit(y, a, b)
+    resid = y - x @ coef
+    sigma2 = float(resid @ resid) / (n - 3)
+    cov = sigma2 * np.linalg.pinv(x.T @ x)
+    se = float(np.sqrt(cov[1, 1]))
+    t = float(coef[1]) / se if se > 0 else float("nan")
+    rng = np.random.default_rng(seed)
+    boots = []
+    for idx in rng.integers(0, n, size=(reps, n)):
+        if np.std(a[idx]) > 0 and np.std(b[idx]) > 0:
+            boots.append(fit(y[idx], a[idx], b[idx])[0][1])
+    return {"n": int(n), "persona_coef": float(coef[1]), "echo_coef": float(coef[2]), "persona_coef_stderr": se,
+            "persona_p_value": float(2 * stats.t.sf(abs(t), n - 3)),
+            "persona_coef_ci95": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
+            "persona_echo_correlation": float(np.corrcoef(a, b)[0, 1])}

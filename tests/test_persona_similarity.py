@@ -122,6 +122,19 @@ def test_per_dialog_numbers_equal_hand_computation(hand_run):
     assert got["C"]["empathy"] == "" and got["A"]["intensity_decrease"] == "2"
 
 
+def test_echo_controls_equal_hand_computation(hand_run):
+    """Echo: the responses against the seeker's own utterances so far (joined) and against their last one."""
+    _, _, out = hand_run
+    got = dialogs_by_id(out, "vec-hand")
+    assert float(got["A"]["echo"]) == pytest.approx((0.0 + 3 / math.sqrt(10)) / 2, abs=1e-6)
+    assert float(got["A"]["echo_last"]) == pytest.approx((0.0 + 1.0) / 2, abs=1e-6)  # "good job!" vs "I am sad": 1
+    assert float(got["B"]["echo"]) == float(got["B"]["echo_last"]) == pytest.approx(1 / SQ2, abs=1e-6)
+    result = json.loads((out / "persona_similarity_vec-hand.json").read_text())
+    for panel in result["panels"].values():
+        assert panel["difference_echo"]["what"].startswith("persona minus echo")
+        assert "beyond_echo" in panel and "difference" in panel
+
+
 def test_counts_report_skipped_dialogs_and_turns(hand_run):
     _, _, out = hand_run
     result = json.loads((out / "persona_similarity_vec-hand.json").read_text())
@@ -199,14 +212,19 @@ def test_figures_and_tables_written_for_default_and_glove_encoders(tiny_build, t
         result = json.loads((out / f"persona_similarity_{name}.json").read_text())
         assert set(result["panels"]) == {"empathy", "relevance", "intensity_decrease"}
         for panel in result["panels"].values():
-            for cond in ("persona", "control"):
+            for cond in ("persona", "control", "echo", "echo_last"):
                 assert panel[cond]["levels"] and panel[cond]["regression"]["slope"] is not None
                 assert sum(e["n"] for e in panel[cond]["levels"]) == panel[cond]["n_dialogs"] == 7
+            assert panel["beyond_echo"]["n"] == 7 and panel["beyond_echo"]["persona_coef"] is not None
+            perm = panel["persona"]["regression"]["permutation"]
+            assert perm["permutations"] == 1000 and perm["p_value_mc_se"] == pytest.approx(
+                math.sqrt(perm["p_value"] * (1 - perm["p_value"]) / 1000))
+            assert "one-sided" in perm["tests"]["p_greater"] and "two-sided" in perm["tests"]["p_value"]
         assert len(read_csv(out / f"persona_similarity_{name}_levels.csv")) > 0
     regs = read_csv(out / "persona_similarity_regressions.csv")
-    assert len(regs) == 3 * 3 * 3 and all(r["slope"] != "" and r["r2"] != "" for r in regs)
+    assert len(regs) == 3 * 3 * 6 and all(r["slope"] != "" and r["r2"] != "" for r in regs)  # 4 conditions, 2 differences
     real = [r for r in regs if r["condition"] == "persona"]
-    assert all(r["permutations"] == "200" and 0 < float(r["p_permutation"]) <= 1 for r in real)
+    assert all(r["permutations"] == "1000" and 0 < float(r["p_permutation"]) <= 1 for r in real)
     assert all(float(r["slope_ci95_low"]) <= float(r["slope"]) <= float(r["slope_ci95_high"]) for r in real)
     summary = capsys.readouterr().err.strip().splitlines()[-1]
     assert summary.startswith("Analysed 7 of 7 dialogs") and "minilm:" in summary and "glove:" in summary
