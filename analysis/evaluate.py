@@ -4,8 +4,8 @@
 
 Each RUN is `[NAME=]PATH`, PATH a generations JSONL of pipelines.generate or a run folder (all
 its generations-SPLIT*.jsonl are taken). Metric definitions: analysis/metrics.py. Every metric comes
-with a 95 % interval over the run's test turns: a percentile bootstrap (`--bootstrap` rounds, seeded;
-PPL and BLEU are recomputed on each resample), except Distinct and EAD, which resampling with
+with a 95 % interval: a percentile cluster bootstrap that resamples dialogs, each with all its test turns
+(`--bootstrap` rounds, seeded; PPL and BLEU are recomputed on each resample), except Distinct and EAD, which resampling with
 replacement biases down: theirs is a delete-one jackknife interval over the decoded responses.
 `--compare A B` adds A minus B paired over the turns both runs scored (`analysis.metrics.paired_differences`):
 two rows whose own intervals overlap can still differ clearly turn by turn.
@@ -164,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".json").write_text(json.dumps({"runs": results, "paper": PAPER_ROWS, "columns": columns,
                                                     "paper_compat": args.paper_compat, "paired": paired,
                                                     "code_version": code_version()}, indent=2, default=str))
-    note = (f"\n\nBrackets: percentile bootstrap 95 % intervals over turns ({args.bootstrap} rounds, seed {args.seed}); "
+    note = (f"\n\nBrackets: percentile bootstrap 95 % intervals resampling dialogs with all their turns "
+            f"({args.bootstrap} rounds, seed {args.seed}); "
             "D-n and E-n: delete-one jackknife 95 % intervals over the decoded responses (approximate)."
             if args.bootstrap else "")
     paired_note = ("\n\nPaired differences, A − B over the turns both runs scored: percentile bootstrap 95 % interval "
+                   "resampling dialogs "
                    f"({args.bootstrap or 1000} rounds, seed {args.seed}; D-n and E-n: delete-one jackknife) and "
                    "two-sided p for no difference:\n\n" + diff_md if paired else "")
     out.with_suffix(".md").write_text(md + note + "\n\nTurns: " + counts + paired_note

@@ -303,21 +303,35 @@ class Table3Scorer:
                 "scored": len(rows), "decoded": len(dec)}
 
     def intervals(self, rounds: int = 1000, seed: int = 0) -> dict[str, list[float]]:
-        """Percentile 95 % intervals of every metric, resampling turns with replacement (seeded); Distinct and EAD:
-        jackknife intervals over the decoded responses."""
+        """Percentile 95 % intervals of every metric, resampling dialogs with replacement and keeping all their
+        turns (seeded; the turns of a dialog share a persona and a history, so they are not independent draws);
+        Distinct and EAD: jackknife intervals over the decoded responses."""
         import numpy as np
 
         rng = np.random.default_rng(seed)
-        n = len(self.rows)
+        groups = dialog_groups(self.rows)
         samples: dict[str, list[float]] = {}
-        for _ in range(rounds if n > 1 else 0):
-            for k, v in self.metrics(rng.integers(0, n, n).tolist(), diversity=False).items():
+        for _ in range(rounds if len(self.rows) > 1 else 0):
+            for k, v in self.metrics(cluster_draw(groups, rng), diversity=False).items():
                 if k not in NO_INTERVAL and not (isinstance(v, float) and math.isnan(v)):
                     samples.setdefault(k, []).append(v)
         out = {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in samples.items()}
         if rounds:
             out.update(jackknife_intervals([self.rows[i]["generation"] for i in self.decoded], self.vocab_size))
         return out
+
+
+def dialog_groups(rows: Sequence[dict]) -> list[list[int]]:
+    """Row positions grouped by dialog (rows without a dialog id are their own group), in first-seen order."""
+    groups: dict = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(r.get("dialog_id") or ("row", i), []).append(i)
+    return list(groups.values())
+
+
+def cluster_draw(groups: list[list[int]], rng) -> list[int]:
+    """One cluster-bootstrap resample: as many dialogs as there are, drawn with replacement, all their turns."""
+    return [i for g in rng.integers(0, len(groups), len(groups)) for i in groups[int(g)]]
 
 
 def paired_differences(a: Table3Scorer, b: Table3Scorer, rounds: int = 1000, seed: int = 0) -> dict[str, dict]:
@@ -327,7 +341,7 @@ def paired_differences(a: Table3Scorer, b: Table3Scorer, rounds: int = 1000, see
     Two runs decoded on the same turns differ turn by turn much less than two unpaired samples would, so the
     paired interval is the one that says whether A is ahead (an unpaired pair of intervals can overlap while the
     paired difference is clear of zero). ACC, PPL, BLEU, ROUGE-L and Cos-Sim: percentile bootstrap over the
-    common turns (the same resample for both runs), p = twice the share of resampled differences on the far
+    dialogs of the common turns (a dialog drawn brings all its turns; the same resample for both runs), p = twice the share of resampled differences on the far
     side of zero (at most 1; when no resample crosses zero, `p_below` = 2 / rounds bounds it). Distinct and EAD: delete-one jackknife of the difference
     over the turns both decoded (normal interval and p; approximate, as `jackknife_intervals`)."""
     import numpy as np
@@ -346,8 +360,9 @@ def paired_differences(a: Table3Scorer, b: Table3Scorer, rounds: int = 1000, see
     full = {k: v - whole_b[k] for k, v in a.metrics(ia, diversity=False).items() if k not in NO_INTERVAL}
     rng = np.random.default_rng(seed)
     diffs: dict[str, list[float]] = {k: [] for k in full}
+    groups = dialog_groups([a.rows[i] for i in ia])  # resample dialogs, each with all its paired turns
     for _ in range(rounds if len(pairs) > 1 else 0):
-        draw = rng.integers(0, len(pairs), len(pairs))
+        draw = cluster_draw(groups, rng)
         ma, mb = a.metrics([ia[k] for k in draw], diversity=False), b.metrics([ib[k] for k in draw], diversity=False)
         for k in full:
             if not (math.isnan(ma[k]) or math.isnan(mb[k])):

@@ -129,7 +129,7 @@ def test_evaluate_cli_paper_compat(tmp_path):
 
 
 def test_bootstrap_intervals_cover_the_point_and_shrink_with_more_turns():
-    """Intervals resample turns: every metric's interval holds its point estimate, is degenerate when all
+    """Intervals resample (here: one-turn) dialogs: every metric's interval holds its point estimate, is degenerate when all
     turns agree, and narrows when the same mix of turns is repeated (more turns, same spread)."""
     def rows(n):
         return [{"strategy_rank": 1 + (i % 2), "nll_sum": 1.0 + (i % 3), "n_tokens": 2, "persona": [],
@@ -143,6 +143,20 @@ def test_bootstrap_intervals_cover_the_point_and_shrink_with_more_turns():
     same = metrics.Table3Scorer([{"strategy_rank": 1, "nll_sum": 1.0, "n_tokens": 1, "persona": [],
                                   "response": REF, "generation": REF}] * 5, 1000)
     assert same.intervals(rounds=50)["ACC"] == [100.0, 100.0] and "Cos-Sim" not in same.intervals(rounds=5)
+
+
+def test_intervals_resample_dialogs_with_all_their_turns():
+    """Turns of one dialog move together: 4 dialogs of 30 turns, two all right and two all wrong, give an ACC
+    interval as wide as 4 draws allow, far wider than 120 independent turns would; a resample keeps dialogs whole."""
+    import numpy as np
+
+    rows = [{"dialog_id": f"d{d}", "turn": t, "strategy_rank": 1 if d < 2 else 2, "nll_sum": 1.0, "n_tokens": 1,
+             "persona": [], "response": REF, "generation": REF} for d in range(4) for t in range(30)]
+    ci = metrics.Table3Scorer(rows, 1000).intervals(rounds=400, seed=3)["ACC"]
+    assert ci[0] <= 25.0 and ci[1] >= 75.0  # a 120-turn bootstrap would give about [41, 59]
+    groups = metrics.dialog_groups(rows)
+    draw = metrics.cluster_draw(groups, np.random.default_rng(0))
+    assert len(draw) == 120 and all(draw[k:k + 30] == groups[draw[k] // 30] for k in range(0, 120, 30))
 
 
 @pytest.mark.parametrize("paper_compat", [False, True])
