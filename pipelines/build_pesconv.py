@@ -338,7 +338,7 @@ def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
     settings = BuildSettings.from_args(args)
     judges = check_judges(Path(args.judges)) if settings.style == "fact" else None  # before any work
     check_package_files()
-    started = time.time()
+    started, version = time.time(), code_version()  # the code that runs, even if the checkout changes meanwhile
     from extractor.loading import resolve_extractor
     from pipelines import files
     from pipelines.inference import InferenceCache
@@ -369,7 +369,7 @@ def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
             raise KeyboardInterrupt from None
         raise
     counts = finish_output(partial, out, args.num_shards)
-    manifest = make_manifest(argv, input_path, settings, options, spec, counts, judges, time.time() - started)
+    manifest = make_manifest(argv, input_path, settings, options, spec, counts, judges, time.time() - started, version)
     files.write_text(files.join(out, "manifest.json"), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     log.info(summary(manifest, out))
     c = manifest["counts"]
@@ -401,7 +401,7 @@ def check_package_files() -> None:
 
 
 def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettings, options: BuildOptions, spec,
-                  counts: dict[str, Any], judges: dict | None, wall: float) -> dict[str, Any]:
+                  counts: dict[str, Any], judges: dict | None, wall: float, version: str) -> dict[str, Any]:
     """Provenance and accounting of a finished build, read back from the files it wrote."""
     out = options.output
     per_split, shards, rejects = count_outputs(out)
@@ -416,7 +416,7 @@ def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettin
     return {
         "dataset": "PESConv",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "code_version": code_version(),
+        "code_version": version,
         "command": "python -m pipelines.build_pesconv " + " ".join(argv if argv is not None else sys.argv[1:]),
         "input": {"path": str(input_path), "files": file_info},
         "split_scheme": settings.scheme,
