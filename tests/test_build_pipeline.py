@@ -157,8 +157,8 @@ def test_the_command_line_reports_a_user_error_in_one_line(tmp_path: Path):
 def test_ctranslate2_backend_builds_the_same_rows(tmp_path: Path, tiny_causal_dir: Path, small_esconv: Path,
                                                   monkeypatch):
     monkeypatch.setenv("PESCONV_CACHE", str(tmp_path / "converted"))
-    torch_m = build(small_esconv, tmp_path / "torch", tiny_causal_dir, "--max-dialogs", "3", "--keep-unsupported")
-    ct2_m = build(small_esconv, tmp_path / "ct2", tiny_causal_dir, "--max-dialogs", "3", "--keep-unsupported",
+    torch_m = build(small_esconv, tmp_path / "torch", tiny_causal_dir, "--max-dialogs", "2", "--keep-unsupported")
+    ct2_m = build(small_esconv, tmp_path / "ct2", tiny_causal_dir, "--max-dialogs", "2", "--keep-unsupported",
                   "--backend", "ctranslate2")
     assert ct2_m["extractor"]["backend"] == "ctranslate2" and torch_m["extractor"]["backend"] == "torch"
     assert ct2_m["extractor"]["fingerprint"] != torch_m["extractor"]["fingerprint"]
