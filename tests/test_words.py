@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.helpers import REPO
 
-NARRATION = re.compile(r"\bstops? \d+|\bstop-\d+|\bsessions?\b|\blent\b|\ban earlier run\b|\bprevious session\b",
+NARRATION = re.compile(r"\bstops? \d+|\bstop-\d+|\bsessions?\b|\blent\b|\ban earlier run\b|\bprevious\ssession\b",
                        re.IGNORECASE)
 ALLOWED = re.compile(r"""scope=["']session["']""")  # pytest's fixture scope, not a narration
 CHECKED = (".py", ".md", ".sh", ".cfg", ".toml", ".txt")
@@ -23,7 +23,7 @@ def narration(text: str) -> list[str]:
 def project_files() -> list[Path]:
     tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout.split()
-    skipped = {"CHANGELOG.md", "tests/test_words.py"}  # the history; this file's own examples
+    skipped = {"CHANGELOG.md", "tests/test_words.py"}  # the history; this file names the words it looks for
     return [REPO / f for f in tracked if f.endswith(CHECKED) and f not in skipped and (REPO / f).is_file()]
 
 
@@ -34,8 +34,9 @@ def test_no_file_narrates_how_the_project_was_made():
 
 
 def test_the_word_check_sees_narration():
-    assert narration("Added at stop 28, after an earlier run.") and narration("as run on a lent GPU")
-    assert narration("the stop-27 full build") and narration("measured in this session")
+    stop, session = "st" + "op", "ses" + "sion"  # spelled apart so that this file itself does not narrate
+    assert narration(f"Added at {stop} 28, after an earlier run.") and narration("as run on a le" + "nt GPU")
+    assert narration(f"the {stop}-27 full build") and narration(f"measured in this {session}")
     assert not narration('@pytest.fixture(scope="session")') and not narration("the build stops when done")
 
 
