@@ -97,13 +97,21 @@ def regression_rows(result: dict) -> list[dict]:
             ci, perm = reg.get("slope_ci95") or [None, None], reg.get("permutation") or {}
             rows.append({"encoder": result["encoder"]["name"], "panel": key, "condition": cond, **reg,
                          "slope_ci95_low": ci[0], "slope_ci95_high": ci[1], "p_permutation": perm.get("p_value"),
+                         "p_permutation_one_sided": perm.get("p_greater"),
+                         "p_permutation_mc_se": perm.get("p_value_mc_se"),
                          "null_slope_mean": perm.get("null_mean"), "permutations": perm.get("permutations")})
+        beyond = entry.get("beyond_echo") or {}
+        if beyond.get("persona_coef") is not None:  # score ~ persona + echo: the persona coefficient as the slope
+            ci = beyond["persona_coef_ci95"]
+            rows.append({"encoder": result["encoder"]["name"], "panel": key, "condition": "beyond_echo",
+                         "n": beyond["n"], "slope": beyond["persona_coef"], "slope_stderr": beyond["persona_coef_stderr"],
+                         "p_value": beyond["persona_p_value"], "slope_ci95_low": ci[0], "slope_ci95_high": ci[1]})
     return rows
 
 
 REG_COLUMNS = ["encoder", "panel", "condition", "n", "slope", "slope_stderr", "p_value", "slope_ci95_low",
-               "slope_ci95_high", "p_permutation", "null_slope_mean", "permutations", "r2", "r2_level_means",
-               "intercept"]
+               "slope_ci95_high", "p_permutation", "p_permutation_one_sided", "p_permutation_mc_se", "null_slope_mean",
+               "permutations", "r2", "r2_level_means", "intercept"]
 
 
 def write_outputs(result: dict, records: list[dict], out: Path) -> dict[str, Path]:

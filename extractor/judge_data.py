@@ -7,7 +7,9 @@ clearly imply this about themselves?
 - negatives in the manner of FactCC: each positive edited so that it no longer holds (`EDITS`: a negation
   flipped, someone else made the subject, a number changed, an antonym, a past state made present, a wish or
   plan made a fact), the speaker's fact told about someone else made the speaker's, other sentences of the
-  same persona that the utterance does not touch, and what the partner said about themselves.
+  same persona that the utterance does not touch, what the partner said about themselves, and look-alikes
+  (`LookAlikes`): other people's sentences that share a word or an opening with the utterance but say something
+  it does not.
 Fact-classifier sentences: a fact about the speaker's life (gold persona sentences, hand-labelled facts) vs
 not one (hand-labelled remarks and non-facts; the ESConv supporters' sentences other than self-disclosure:
 sympathy, questions, suggestions, pleasantries).
@@ -177,7 +179,89 @@ def edits_of(sentence: str, rng: random.Random) -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------------------------------ verifier examples
-def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int = 13) -> list[Example]:
+class LookAlikes:
+    """Hard negatives that share words with the utterance but are not stated by it.
+
+    A verifier trained only on edits and unrelated sentences learns that word overlap means "stated" ("He used to
+    leave me at parties" would state "I like to go to parties."). From a pool of other people's persona sentences
+    and clauses it draws, for an utterance: one that shares its rarest content word (`shares a word`), and one
+    that begins with one of the speaker's own clauses and says more (`says more`: "i worry" -> "i worry about my
+    health"). A candidate the utterance even nearly states (`NEAR`, or all its content words said) is never drawn."""
+
+    def __init__(self, pool: Iterable[str], scorer):
+        from extractor.grounding import content_words
+
+        self.scorer = scorer
+        self.pool = sorted({s.strip() for s in pool if len(s.split()) >= 3})
+        self.words = {s: content_words(s) for s in self.pool}
+        self.by_word: dict[str, list[str]] = {}
+        self.by_opening: dict[str, list[str]] = {}
+        for s in self.pool:
+            for w in self.words[s]:
+                self.by_word.setdefault(w, []).append(s)
+            self.by_opening.setdefault(_opening(s), []).append(s)
+        scorer.prepare(self.pool)
+
+    def _unstated(self, candidates: Sequence[str], utterance: str) -> list[str]:
+        from extractor.alignment import NEAR
+        from extractor.grounding import content_words, pieces
+
+        said = content_words(utterance)
+        todo = [c for c in candidates if c.lower() not in utterance.lower() and not self.words[c] <= said]
+        texts = [*pieces(utterance), utterance]
+        if not todo:
+            return []
+        cos, lex = self.scorer.scores(todo, texts)
+        return [c for i, c in enumerate(todo)
+                if not any(NEAR.supported(float(cos[i, j]), float(lex[i, j])) for j in range(len(texts)))]
+
+    def draw(self, utterance: str, own: Sequence[str], rng: random.Random) -> list[tuple[str, str]]:
+        """(kind, sentence) hard negatives for `utterance` whose own clauses are `own`."""
+        from extractor.grounding import content_words
+
+        out = []
+        words = sorted(content_words(utterance), key=lambda w: (len(self.by_word.get(w, ())), w))
+        for w in words:
+            found = self.by_word.get(w, []) if len(self.by_word.get(w, ())) < 2000 else []
+            picked = self._unstated(rng.sample(found, min(len(found), 8)), utterance)
+            if picked:
+                out.append(("shares a word", rng.choice(picked)))
+                break
+        for clause in own:
+            key = _normal(clause)
+            longer = [c for c in self.by_opening.get(_opening(clause), ())
+                      if _normal(c).startswith(key + " ") and len(_normal(c).split()) >= len(key.split()) + 2]
+            tails = {" ".join(_normal(c).split()[len(key.split()):]): c for c in rng.sample(longer, min(len(longer), 8))}
+            self.words.update({t: content_words(t) for t in tails})
+            picked = self._unstated(list(tails), utterance)  # what it says beyond the clause is not said
+            if picked:
+                out.append(("says more", tails[rng.choice(picked)]))
+                break
+        return out
+
+
+def look_alike_pool(pairs: Sequence, indices: Iterable[int], dialogs: Sequence, folder: Path | None = None) -> list[str]:
+    """The training personas' sentences and the ESConv seekers' first-person clauses (dialogs named in a label file
+    left out): the sentences `LookAlikes` draws from."""
+    from extractor.verifier import seeker_clauses
+    from schemas.esconv import SEEKER
+
+    skip = labelled_dialogs(folder or LABELS_DIR)
+    return ([s for i in indices for s in pairs[i].persona]
+            + [c for d in dialogs if d.dialog_id not in skip for t in d.turns if t.speaker == SEEKER
+               for c in seeker_clauses(t.text)])
+
+
+def _normal(s: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", s.lower().replace("\u2019", "'")))
+
+
+def _opening(s: str) -> str:
+    return " ".join(_normal(s).split()[:2])
+
+
+def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int = 13,
+                      look_alikes: LookAlikes | None = None) -> list[Example]:
     """Positives and edited / borrowed negatives of the chosen persona pairs (see the module docstring)."""
     from extractor.alignment import NEAR
     from extractor.grounding import pieces, self_statements
@@ -213,10 +297,14 @@ def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int
             for s in partner[:1]:
                 if s.lower() not in utterance.lower():
                     out.append(Example(first, s, 0, "the partner's own statement", group))
+            if look_alikes is not None and (stated or own):
+                for kind, s in look_alikes.draw(utterance, own, rng):
+                    out.append(Example(first, s, 0, f"another's sentence: {kind}", group))
     return out
 
 
-def esconv_verifier_examples(dialogs: Sequence, seed: int = 13, folder: Path | None = None) -> list[Example]:
+def esconv_verifier_examples(dialogs: Sequence, seed: int = 13, folder: Path | None = None,
+                             look_alikes: LookAlikes | None = None) -> list[Example]:
     """Verifier pairs from ESConv seeker turns (the build's own domain), dialogs named in a label file left out:
     each turn's first-person clauses (+), their edits (-), a clause of another seeker turn of the same dialog that
     shares few content words with this one (-: said, but not here), and the supporter's own first-person
@@ -252,6 +340,9 @@ def esconv_verifier_examples(dialogs: Sequence, seed: int = 13, folder: Path | N
             theirs = [s for s in self_statements(before) if len(s.split()) >= 3]
             if theirs:
                 out.append(Example(first, rng.choice(theirs), 0, "esconv the supporter's own statement", group))
+            if look_alikes is not None:
+                for kind, s in look_alikes.draw(text, mine, rng):
+                    out.append(Example(first, s, 0, f"esconv another's sentence: {kind}", group))
     return out
 
 

@@ -174,7 +174,8 @@ def esconv_train(args) -> str:
 def run_verifier(args, out: Path) -> str:
     from extractor.cross_encoder import load_judge
     from extractor.grounding import SupportScorer, minilm_embedder
-    from extractor.judge_data import balanced, esconv_verifier_examples, verifier_dev, verifier_examples
+    from extractor.judge_data import (LookAlikes, balanced, esconv_verifier_examples, look_alike_pool, verifier_dev,
+                                      verifier_examples)
     from schemas.esconv import read_dialogs
     from schemas.personachat import read_sources
 
@@ -194,9 +195,10 @@ def run_verifier(args, out: Path) -> str:
         held = set(split["heldout"])
         train_idx = [i for i in range(len(pairs)) if i not in held]
         scorer = SupportScorer(minilm_embedder(args.device))
-        examples = verifier_examples(pairs, train_idx, scorer, args.seed)
         dialogs, _ = read_dialogs(esconv_train(args))
-        esconv = esconv_verifier_examples(dialogs, args.seed)
+        look_alikes = LookAlikes(look_alike_pool(pairs, train_idx, dialogs), scorer)
+        examples = verifier_examples(pairs, train_idx, scorer, args.seed, look_alikes)
+        esconv = esconv_verifier_examples(dialogs, args.seed, look_alikes=look_alikes)
         examples = (balanced(examples, args.max_examples // 2, args.seed)
                     + balanced(esconv, args.max_examples // 2, args.seed))
         log.info("verifier: %d examples from %d training pairs (%d held out, never read) and %d ESConv train dialogs",

@@ -1,8 +1,10 @@
 """The Figures 3/5 table of docs/figures.md, from the regressions CSVs `analysis.persona_similarity` writes.
 
-One row per build, encoder and panel: the slope of the persona condition with its bootstrap interval, t-test and
-permutation p-values, R² over dialogs and over level means, the control's slope, and the slope (p) of the
-per-dialog difference. Printed, never typed by hand, so the table always matches the CSVs beside the figures.
+One row per build, encoder and panel: the slope of the persona condition with its bootstrap interval, its t-test p and
+its permutation p-values (one-sided in the paper's direction and two-sided, with their Monte Carlo error), R² over
+dialogs, the random-persona control's slope and the slope (p) of the per-dialog difference own minus control, the echo
+control's slope and the slope (permutation p) of own minus echo, and the persona coefficient of the fit of the score
+on persona and echo similarity together. Printed, never typed by hand, so the table always matches the CSVs beside the figures.
 
     python -m research.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
 """
@@ -15,9 +17,10 @@ from common.cli import InputError, command_parser, run_cli
 
 ENCODERS = ("minilm", "fasttext", "glove")
 PANELS = ("empathy", "relevance", "intensity_decrease")
-HEADER = ("| build | encoder | panel | dialogs | slope per point [95% CI] | t-test p | permutation p (200) | R² dialogs "
-          "| R² level means | control slope | difference slope (p) |\n"
-          "|---|---|---|---:|---|---:|---:|---:|---:|---:|---|")
+HEADER = ("| build | encoder | panel | dialogs | slope per point [95% CI] | t-test p | permutation p one-sided / "
+          "two-sided (± MC SE) | R² dialogs | control slope | own − control slope (p) | echo slope "
+          "| own − echo slope (perm. p) | persona beyond echo [95% CI] (p) |\n"
+          "|---|---|---|---:|---|---:|---|---:|---:|---|---:|---|---|")
 
 
 def read_regressions(folder: Path) -> dict[tuple[str, str, str], dict[str, str]]:
@@ -37,15 +40,24 @@ def table_rows(label: str, rows: dict[tuple[str, str, str], dict[str, str]]) -> 
     out = []
     for encoder in ENCODERS:
         for panel in PANELS:
-            own, control, diff = (rows.get((encoder, panel, c)) for c in ("persona", "control", "difference"))
-            if own is None:
+            got = {c: rows.get((encoder, panel, c)) for c in
+                   ("persona", "control", "difference", "echo", "difference_echo", "beyond_echo")}
+            if got["persona"] is None:
                 continue
-            f = {k: float(v) for k, v in own.items() if k not in ("encoder", "panel", "condition") and v != ""}
+            f = {c: {k: float(v) for k, v in (r or {}).items() if k not in ("encoder", "panel", "condition") and v != ""}
+                 for c, r in got.items()}
+            own, echo_diff, beyond = f["persona"], f["difference_echo"], f["beyond_echo"]
+            perm = (f"{own['p_permutation_one_sided']:.3f} / {own['p_permutation']:.3f} (± {own['p_permutation_mc_se']:.3f}; "
+                    f"{own['permutations']:.0f})" if "p_permutation_one_sided" in own else "-")
+            echo = (f"{echo_diff['slope']:+.4f} ({_p(echo_diff['p_permutation'])})" if "p_permutation" in echo_diff
+                    else "-")
+            past = (f"{beyond['slope']:+.4f} [{beyond['slope_ci95_low']:+.4f}, {beyond['slope_ci95_high']:+.4f}] "
+                    f"({_p(beyond['p_value'])})" if beyond else "-")
             out.append(
-                f"| {label} | {encoder} | {panel} | {own['n']} | {f['slope']:+.4f} [{f['slope_ci95_low']:+.4f}, "
-                f"{f['slope_ci95_high']:+.4f}] | {_p(f['p_value'])} | {f['p_permutation']:.3f} | {f['r2']:.4f} "
-                f"| {f['r2_level_means']:.2f} | {float(control['slope']):+.4f} | "
-                f"{float(diff['slope']):+.4f} ({_p(float(diff['p_value']))}) |")
+                f"| {label} | {encoder} | {panel} | {own['n']:.0f} | {own['slope']:+.4f} [{own['slope_ci95_low']:+.4f}, "
+                f"{own['slope_ci95_high']:+.4f}] | {_p(own['p_value'])} | {perm} | {own['r2']:.4f} "
+                f"| {f['control']['slope']:+.4f} | {f['difference']['slope']:+.4f} ({_p(f['difference']['p_value'])}) "
+                f"| {format(f['echo']['slope'], '+.4f') if 'slope' in f['echo'] else '-'} | {echo} | {past} |")
     return out
 
 

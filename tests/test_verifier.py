@@ -9,6 +9,7 @@ from common.cli import InputError
 from extractor.cross_encoder import Judge, JudgeConfig, bce, load_judge
 from extractor.formatting import ExtractionInput
 from extractor.judge_data import (
+    LookAlikes,
     edits_of,
     fact_labels,
     made_mine,
@@ -35,6 +36,20 @@ def test_each_edit_makes_a_true_sentence_false():
     assert kinds["negation"] == "i was not a teacher for 10 years"
     assert dict(edits_of("i want to become a doctor", rng))["wish made fact"] == "i am a doctor"
     assert edits_of("thanks", rng) == []
+
+
+def test_look_alikes_share_words_with_the_utterance_but_are_not_stated_by_it():
+    from extractor.grounding import SupportScorer, content_words, minilm_embedder
+
+    pool = ["i like to go to parties.", "i worry about my health every day.", "i have two dogs and a cat.",
+            "i hate math class.", "my favorite color is blue.", "i work as a nurse in a hospital.",
+            "i play the guitar in a band.", "i went to a party with my guitar last week."]
+    look_alikes = LookAlikes(pool, SupportScorer(minilm_embedder()))
+    drawn = dict(look_alikes.draw("i worry . my band plays at the hospital on fridays", ["i worry"], random.Random(0)))
+    assert drawn["says more"] == "i worry about my health every day."  # the seeker's clause, with more said
+    assert content_words(drawn["shares a word"]) & content_words("my band plays at the hospital on fridays")
+    # what the utterance (nearly) states is never drawn: here every look-alike would be stated
+    assert look_alikes.draw("math ! i hate it ! i hate math class", ["i hate it"], random.Random(0)) == []
 
 
 def test_development_data_reads_every_label_file_with_both_classes():
