@@ -174,8 +174,14 @@ def esconv_train(args) -> str:
 def run_verifier(args, out: Path) -> str:
     from extractor.cross_encoder import load_judge
     from extractor.grounding import SupportScorer, minilm_embedder
-    from extractor.judge_data import (LookAlikes, balanced, esconv_verifier_examples, look_alike_pool, verifier_dev,
-                                      verifier_examples)
+    from extractor.judge_data import (
+        LookAlikes,
+        balanced,
+        esconv_verifier_examples,
+        look_alike_pool,
+        verifier_dev,
+        verifier_examples,
+    )
     from schemas.esconv import read_dialogs
     from schemas.personachat import read_sources
 
