@@ -19,7 +19,7 @@ from extractor.judge_data import (
     verifier_dev,
 )
 from extractor.meaning import SUBJECT_CHANGED
-from extractor.verifier import JUDGES_DIR, CheckSettings, check_judges, locate, seeker_clauses
+from extractor.verifier import JUDGES_DIR, NOT_STATED, CheckSettings, check_judges, locate, seeker_clauses
 
 
 def test_each_edit_makes_a_true_sentence_false():
@@ -114,8 +114,8 @@ def kept(verdicts):
 def test_an_error_of_the_extractor_is_dropped_and_the_seekers_own_fact_kept(check):
     inp = ExtractionInput(("My sister is a nurse, and I work in retail.",), "What do you do for a living?")
     verdicts = check.check(inp, ["I am a nurse."])
-    assert not verdicts[0].kept  # the verifier lets it pass (P about 0.7); the meaning rules see whose fact it is
-    assert verdicts[0].reason == SUBJECT_CHANGED
+    assert not verdicts[0].kept  # the verifier, or after it the meaning rules, see whose fact it is
+    assert verdicts[0].reason in (NOT_STATED, SUBJECT_CHANGED)
     assert "I work in retail." in kept(verdicts) or "I work in retail" in kept(verdicts)
     fallback = [v for v in verdicts if v.fallback]
     assert fallback and all(v.span is not None for v in fallback)
@@ -131,6 +131,12 @@ def test_an_implied_fact_is_kept_with_its_evidence_span(check):
     assert kept(verdicts) == ["I lost my job."]
     start, end = verdicts[0].span
     assert "laid off" in inp.utterances[0][start:end]
+
+
+def test_a_sentence_that_borrows_the_seekers_words_for_another_fact_is_not_stated(check):
+    inp = ExtractionInput(("now that i am older home depot is my toy r us .",), "what do you do for fun ?")
+    verdicts = check.check(inp, ["i have a toy car."])
+    assert not verdicts[0].kept and verdicts[0].reason == NOT_STATED
 
 
 def test_a_remark_to_the_supporter_is_not_a_persona_fact(check):
