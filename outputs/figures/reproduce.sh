@@ -10,12 +10,11 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
 fi
 
 # 1. PESConv from all 1,300 ESConv dialogs with the default extractor (SmolLM2 + the shipped adapter)
-python -m pipelines.build_pesconv --output outputs/pesconv                         # 38-43 min here from an empty cache (2-core CPU; 43 min and 42 min measured)
-#    (re-running it reuses the inference cache: 80-260 s, e.g. after a change to the grounding check; 111-157 s;
-#     777 s, the CPU shared with a decode; 107-154 s)
+python -m pipelines.build_pesconv --output outputs/pesconv                         # 89 min from an empty cache (2-core CPU shared with tests and a second build)
+#    (re-running it reuses the inference cache; the check then takes most of it: 33 min beside the rule build)
 # 2. the same with the rule baseline (copy the seeker's first-person statements; no model)
-python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 66-878 s (284 s; 878 s, niced beside training)
-# 3. Figures 3/5: three encoders, 200 random-persona permutations, bootstrap intervals
+python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 34 min beside the default build (the check's judges on 16,853 statements)
+# 3. Figures 3/5: three encoders, 1,000 random-persona permutations, the echo control, bootstrap intervals
 python -m analysis.persona_similarity --data outputs/pesconv --output outputs/figures/default \
     --encoder minilm fasttext glove                                                 # 136-238 s (238 s, CPU shared): about 98 s MiniLM + 32 s fastText + 5 s GloVe
 python -m analysis.persona_similarity --data outputs/pesconv-rule --output outputs/figures/rule \
