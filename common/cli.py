@@ -21,11 +21,13 @@ class InputError(Exception):
 
 
 def code_version() -> str:
-    """Git commit of the code that produced an artefact (with '+dirty'), or the package version."""
+    """Git commit of the code that produced an artefact (with '+dirty' when tracked files other than the results under
+    outputs/ differ from it), or the package version."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!outputs"],
+                               cwd=REPO_ROOT,
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return f"git:{sha}{'+dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):

@@ -3,7 +3,7 @@
 One row per build, encoder and panel: the slope of the persona condition with its bootstrap interval, its t-test p and
 its permutation p-values (one-sided in the paper's direction and two-sided, with their Monte Carlo error), R² over
 dialogs, the random-persona control's slope and the slope (p) of the per-dialog difference own minus control, the echo
-control's slope and the slope (permutation p) of own minus echo, and the persona coefficient of the fit of the score
+control's slope and the slope (t-test p) of own minus echo, and the persona coefficient of the fit of the score
 on persona and echo similarity together. Printed, never typed by hand, so the table always matches the CSVs beside the figures.
 
     python -m research.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
@@ -19,7 +19,7 @@ ENCODERS = ("minilm", "fasttext", "glove")
 PANELS = ("empathy", "relevance", "intensity_decrease")
 HEADER = ("| build | encoder | panel | dialogs | slope per point [95% CI] | t-test p | permutation p one-sided / "
           "two-sided (± MC SE) | R² dialogs | control slope | own − control slope (p) | echo slope "
-          "| own − echo slope (perm. p) | persona beyond echo [95% CI] (p) |\n"
+          "| own − echo slope (p) | persona beyond echo [95% CI] (p) |\n"
           "|---|---|---|---:|---|---:|---|---:|---:|---|---:|---|---|")
 
 
@@ -49,8 +49,7 @@ def table_rows(label: str, rows: dict[tuple[str, str, str], dict[str, str]]) -> 
             own, echo_diff, beyond = f["persona"], f["difference_echo"], f["beyond_echo"]
             perm = (f"{own['p_permutation_one_sided']:.3f} / {own['p_permutation']:.3f} (± {own['p_permutation_mc_se']:.3f}; "
                     f"{own['permutations']:.0f})" if "p_permutation_one_sided" in own else "-")
-            echo = (f"{echo_diff['slope']:+.4f} ({_p(echo_diff['p_permutation'])})" if "p_permutation" in echo_diff
-                    else "-")
+            echo = f"{echo_diff['slope']:+.4f} ({_p(echo_diff['p_value'])})" if "p_value" in echo_diff else "-"
             past = (f"{beyond['slope']:+.4f} [{beyond['slope_ci95_low']:+.4f}, {beyond['slope_ci95_high']:+.4f}] "
                     f"({_p(beyond['p_value'])})" if beyond else "-")
             out.append(

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # every committed result records a clean code version: refuse to run on uncommitted changes
-if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!outputs')" ]; then
   echo "uncommitted changes: commit first, so that the results record a clean code version" >&2; exit 1
 fi
 
@@ -16,10 +16,12 @@ python -m pipelines.build_pesconv --output outputs/pesconv                      
 python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 34 min beside the default build (the check's judges on 16,853 statements)
 # 3. Figures 3/5: three encoders, 1,000 random-persona permutations, the echo control, bootstrap intervals
 python -m analysis.persona_similarity --data outputs/pesconv --output outputs/figures/default \
-    --encoder minilm fasttext glove                                                 # 136-238 s (238 s, CPU shared): about 98 s MiniLM + 32 s fastText + 5 s GloVe
+    --encoder minilm fasttext glove                                                 # 40 min (CPU shared): the MiniLM embeddings of the echo texts are most of it
 python -m analysis.persona_similarity --data outputs/pesconv-rule --output outputs/figures/rule \
-    --encoder minilm fasttext glove                                                 # 214-241 s (214 s)
+    --encoder minilm fasttext glove                                                 # 26 min (CPU shared)
 #    the table of docs/figures.md from the regressions CSVs (tests/test_similarity_table.py checks docs/figures.md holds it)
+cp outputs/pesconv/manifest.json outputs/figures/default/build_manifest.json      # the builds these figures were computed on
+cp outputs/pesconv-rule/manifest.json outputs/figures/rule/build_manifest.json
 python -m research.similarity_table default=outputs/figures/default "rule baseline=outputs/figures/rule"
 # 4. the viewer and a screenshot of one dialog page
 python -m analysis.browse --data outputs/pesconv --output outputs/browse           # 1.4 s for 1,300 dialogs

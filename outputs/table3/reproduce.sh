@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # every committed result records a clean code version: refuse to run on uncommitted changes
-if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!outputs')" ]; then
   echo "uncommitted changes: commit first, so that the results record a clean code version" >&2; exit 1
 fi
 STEPS=${STEPS:-125}         # optimizer steps per model (batch 4)
