@@ -207,7 +207,8 @@ class LookAlikes:
         from extractor.grounding import content_words, pieces
 
         said = content_words(utterance)
-        todo = [c for c in candidates if c.lower() not in utterance.lower() and not self.words[c] <= said]
+        todo = [c for c in candidates if c.lower() not in utterance.lower()
+                and not (self.words.get(c) or content_words(c)) <= said]
         texts = [*pieces(utterance), utterance]
         if not todo:
             return []
@@ -222,7 +223,9 @@ class LookAlikes:
         out = []
         words = sorted(content_words(utterance), key=lambda w: (len(self.by_word.get(w, ())), w))
         for w in words:
-            found = self.by_word.get(w, []) if len(self.by_word.get(w, ())) < 2000 else []
+            found = self.by_word.get(w, [])
+            if len(found) >= 2000:  # a word that common says nothing about what the sentence is about
+                continue
             picked = self._unstated(rng.sample(found, min(len(found), 8)), utterance)
             if picked:
                 out.append(("shares a word", rng.choice(picked)))
@@ -232,7 +235,6 @@ class LookAlikes:
             longer = [c for c in self.by_opening.get(_opening(clause), ())
                       if _normal(c).startswith(key + " ") and len(_normal(c).split()) >= len(key.split()) + 2]
             tails = {" ".join(_normal(c).split()[len(key.split()):]): c for c in rng.sample(longer, min(len(longer), 8))}
-            self.words.update({t: content_words(t) for t in tails})
             picked = self._unstated(list(tails), utterance)  # what it says beyond the clause is not said
             if picked:
                 out.append(("says more", tails[rng.choice(picked)]))
