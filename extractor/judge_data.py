@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from common.cli import InputError
+from extractor.dedup import normalise
 from extractor.remarks import REMARK_LABELS
 from extractor.statements import statements
 
@@ -231,10 +232,10 @@ class LookAlikes:
                 out.append(("shares a word", rng.choice(picked)))
                 break
         for clause in own:
-            key = _normal(clause)
+            key = normalise(clause)
             longer = [c for c in self.by_opening.get(_opening(clause), ())
-                      if _normal(c).startswith(key + " ") and len(_normal(c).split()) >= len(key.split()) + 2]
-            tails = {" ".join(_normal(c).split()[len(key.split()):]): c for c in rng.sample(longer, min(len(longer), 8))}
+                      if normalise(c).startswith(key + " ") and len(normalise(c).split()) >= len(key.split()) + 2]
+            tails = {" ".join(normalise(c).split()[len(key.split()):]): c for c in rng.sample(longer, min(len(longer), 8))}
             picked = self._unstated(list(tails), utterance)  # what it says beyond the clause is not said
             if picked:
                 out.append(("says more", tails[rng.choice(picked)]))
@@ -254,12 +255,8 @@ def look_alike_pool(pairs: Sequence, indices: Iterable[int], dialogs: Sequence, 
                for c in seeker_clauses(t.text)])
 
 
-def _normal(s: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", s.lower().replace("\u2019", "'")))
-
-
 def _opening(s: str) -> str:
-    return " ".join(_normal(s).split()[:2])
+    return " ".join(normalise(s).split()[:2])
 
 
 def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int = 13,
