@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+# Sentences end at . ! ? or a line break, and at the turn counter some ESConv seekers typed after a turn: "(7)"
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*|\s*\(\d{1,2}\)(?=\s|$)\s*")
 _QUESTION_OPENER = (r"(?:(?:what|how|where|when|why|who|which)\s+)?"
                     r"(?:do|does|did|are|is|were|was|can|could|would|will|have|has|about)\s+(?:you|your|u|ya)\b")
 _QUESTION_START = re.compile(r"\s+(?=" + _QUESTION_OPENER + ")", re.IGNORECASE)
@@ -24,6 +25,12 @@ WORD = re.compile(r"[a-z0-9]+")
 _CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s)|"
                            r"\s+(?=(?:so|and|or)\s+(?:i|we|my|our|i'm|im|i've|yeah|it|its|it's|that|they|he|she)\b)",
                            re.IGNORECASE)
+# A clause that does not stand alone: it opens with a subordinating or relative word ("because they might accuse
+# me", "which I knew 4 years ago") or with a conjunction that the speaker's subject does not follow ("or reduce my
+# hours", "but even then ..."); as a sentence of its own it says nothing or needs the clause before it.
+_DEPENDENT = re.compile(r"^\W*(?:(?:because|cause|cuz|bc|though|although|which|who|whom|whose|when|whenever|while|"
+                        r"if|unless|until|since|as|that|where|whereas|than)\b|(?:and|but|or|so|yet|then)\b(?!\W+"
+                        r"(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b))", re.IGNORECASE)
 _SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
                       re.IGNORECASE)
 
@@ -56,3 +63,23 @@ def clauses(statement: str) -> list[str]:
     if len(parts) < 2:
         return []
     return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]
+
+
+def standalone_clauses(statement: str) -> list[str]:
+    """The first-person clauses of a statement that can stand as sentences of their own, when it has more than one:
+    a dependent clause (`_DEPENDENT`) stays joined to the clause before it, so "I can't tell my boss, because he
+    might fire me" stays whole and "I have two kids, and I work in retail" gives both. Each is a stretch of the
+    statement (its evidence span can be found in the utterance)."""
+    cuts = [0] + [x for m in _CLAUSE_SPLIT.finditer(statement) for x in (m.start(), m.end())] + [len(statement)]
+    spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if statement[a:b].strip()]
+    joined: list[list[int]] = []
+    for a, b in spans:
+        if joined and _DEPENDENT.match(statement[a:b]):
+            joined[-1][1] = b
+        else:
+            joined.append([a, b])
+    if len(joined) < 2:
+        return []
+    parts = [statement[a:b].strip() for a, b in joined]
+    return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]
+

@@ -30,7 +30,7 @@ from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, abo
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
-from extractor.statements import clauses
+from extractor.statements import standalone_clauses
 
 JUDGES_DIR = Path(__file__).resolve().parent / "judges"
 STYLES = ("fact", "quote")
@@ -77,10 +77,11 @@ def locate(piece: str, text: str) -> tuple[int, int] | None:
 
 
 def seeker_clauses(utterance: str) -> list[str]:
-    """The seeker's first-person statements, split into their first-person clauses where they have several."""
+    """The seeker's first-person statements, split into their first-person clauses that stand alone where they have
+    several (`extractor.statements.standalone_clauses`)."""
     out: list[str] = []
     for s in self_statements(utterance):
-        out += clauses(s) or [s]
+        out += standalone_clauses(s) or [s]
     return list(dict.fromkeys(out))
 
 

@@ -113,7 +113,9 @@ class ExtractPersonas(beam.PTransform):
             lambda bad: [(key, Outcome(error=steps.error_text(bad[1]))) for key, _ in bad[0]])
         grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
                     | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                    | "Ground" >> beam.ParDo(steps.GroundPersonas(s)))
+                    | "Ground" >> beam.ParDo(steps.GroundPersonas(s))
+                    | "CheckProgress" >> beam.ParDo(steps.LogProgress("inputs_checked", "persona check: inputs checked",
+                                                                      s.progress_every)))
         outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),

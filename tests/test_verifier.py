@@ -97,6 +97,18 @@ def test_locate_and_the_seekers_clauses():
     assert locate("I am a pilot", utterance) is None
 
 
+def test_a_dependent_clause_stays_with_the_clause_before_it_and_turn_counters_are_not_words():
+    assert seeker_clauses("I can't tell my boss, because he might think I'm slacking.") == [
+        "I can't tell my boss, because he might think I'm slacking."]
+    assert seeker_clauses("My friends said that I could do better, and that he didn't deserve me.") == [
+        "My friends said that I could do better, and that he didn't deserve me."]
+    assert seeker_clauses("I might lose my job, or they cut my hours, but I have savings") == [
+        "I might lose my job, or they cut my hours", "but I have savings"]
+    assert seeker_clauses("I got laid off in January. I am very worried (1)") == [
+        "I got laid off in January.", "I am very worried"]
+    assert seeker_clauses("I'm an accountant (9)") == ["I'm an accountant"]
+
+
 # ------------------------------------------------------------------------------------------ the shipped judges
 @pytest.fixture(scope="module")
 def check():
