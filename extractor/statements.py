@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 
 # Sentences end at . ! ? or a line break, and at the turn counter some ESConv seekers typed after a turn: "(7)"
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*|\s*\(\d{1,2}\)(?=\s|$)\s*")
+_TURN_COUNTER = r"\s*\(\d{1,2}\)(?=\s|$)\s*"
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*\n\s*|" + _TURN_COUNTER)
+_TURN_COUNTER_AT_END = re.compile(_TURN_COUNTER + "$")
 _QUESTION_OPENER = (r"(?:(?:what|how|where|when|why|who|which)\s+)?"
                     r"(?:do|does|did|are|is|were|was|can|could|would|will|have|has|about)\s+(?:you|your|u|ya)\b")
 _QUESTION_START = re.compile(r"\s+(?=" + _QUESTION_OPENER + ")", re.IGNORECASE)
@@ -83,3 +85,7 @@ def standalone_clauses(statement: str) -> list[str]:
     parts = [statement[a:b].strip() for a, b in joined]
     return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]
 
+
+def strip_turn_counter(sentence: str) -> str:
+    """The sentence less an ESConv turn counter at its end ("I have not needed a resume for over 10 years (7)")."""
+    return _TURN_COUNTER_AT_END.sub("", sentence)

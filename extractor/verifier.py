@@ -12,7 +12,8 @@ name as the reason (counted in the build manifest):
 | 4 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
 The meaning rules stay: the verifier misses most of the subtle changes they catch. A kept sentence loses an
-opening conjunction or answer word (`OPENING_WORD`); the seeker's own first-person clauses on which no kept
+opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
+`TURN_COUNTER`); the seeker's own first-person clauses on which no kept
 proposal rests are kept when they pass checks 1 and 4 (`SEEKER_CLAUSE`, `CheckSettings.fallback`), never in place
 of a failed proposal. Every kept sentence carries its evidence: the supporting utterance and the character span it
 rests on. `--persona-style quote` judges by the grounding thresholds and the meaning and remark rules instead,
@@ -30,7 +31,7 @@ from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, abo
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
-from extractor.statements import standalone_clauses
+from extractor.statements import standalone_clauses, strip_turn_counter
 
 JUDGES_DIR = Path(__file__).resolve().parent / "judges"
 STYLES = ("fact", "quote")
@@ -50,6 +51,7 @@ class CheckSettings:
     fallback: str = "uncovered"  # the seeker's clauses: where no proposal of a request is kept ("empty"), where no kept
     # proposal rests on them ("uncovered"), or never ("none")
 OPENING_WORD = "opening word dropped"
+TURN_COUNTER = "turn counter dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal rests on it)"
 
 
@@ -175,7 +177,7 @@ class PersonaCheck:
                 d.reason = NOT_A_FACT
         for d in drafts:
             if d.reason is None:
-                bare = strip_opening_word(d.text)
+                bare = strip_opening_word(strip_turn_counter(d.text))
                 if bare != d.text:
                     if d.span is not None and d.fallback:
                         d.span = (d.span[1] - len(bare), d.span[1])

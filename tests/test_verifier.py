@@ -135,6 +135,14 @@ def test_an_error_of_the_extractor_is_dropped_and_the_seekers_own_fact_kept(chec
         assert inp.utterances[0][v.span[0]:v.span[1]].lower().rstrip(".") == v.sentence.lower().rstrip(".")
 
 
+def test_a_copied_turn_counter_is_dropped_from_a_kept_sentence(check):
+    inp = ExtractionInput(("I have not needed a resume for over 10 years (7)",), "Have you updated your resume?")
+    verdicts = check.check(inp, ["I have not needed a resume for over 10 years (7)"])
+    assert verdicts[0].kept and verdicts[0].sentence == "I have not needed a resume for over 10 years"
+    assert verdicts[0].proposed == "I have not needed a resume for over 10 years (7)"
+    assert not any(v.fallback for v in verdicts)  # the clause is the kept sentence's evidence
+
+
 @pytest.mark.xfail(strict=True, reason="known limit: the shipped verifier learned word overlap, not implication "
                                        "(P(stated) of 'I lost my job.' from 'I got laid off' is about 0.01)")
 def test_an_implied_fact_is_kept_with_its_evidence_span(check):
