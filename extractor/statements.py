@@ -69,14 +69,15 @@ def clauses(statement: str) -> list[str]:
 
 def standalone_clauses(statement: str) -> list[str]:
     """The first-person clauses of a statement that can stand as sentences of their own, when it has more than one:
-    a dependent clause (`_DEPENDENT`) stays joined to the clause before it, so "I can't tell my boss, because he
-    might fire me" stays whole and "I have two kids, and I work in retail" gives both. Each is a stretch of the
-    statement (its evidence span can be found in the utterance)."""
+    a dependent clause (`_DEPENDENT`) in the first person stays joined to the clause before it, so "I can't tell my
+    boss, because he might fire me" stays whole, "I love my job, but it is stressful" gives "I love my job" (as
+    `clauses` does: a clause not in the first person is not one) and "I have two kids, and I work in retail" gives
+    both. Each is a stretch of the statement (its evidence span can be found in the utterance)."""
     cuts = [0] + [x for m in _CLAUSE_SPLIT.finditer(statement) for x in (m.start(), m.end())] + [len(statement)]
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if statement[a:b].strip()]
     joined: list[list[int]] = []
     for a, b in spans:
-        if joined and _DEPENDENT.match(statement[a:b]):
+        if joined and _DEPENDENT.match(statement[a:b]) and speaks_of_self(statement[a:b]):
             joined[-1][1] = b
         else:
             joined.append([a, b])
