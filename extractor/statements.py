@@ -29,10 +29,12 @@ _CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s
                            re.IGNORECASE)
 # A clause that does not stand alone: it opens with a subordinating or relative word ("because they might accuse
 # me", "which I knew 4 years ago") or with a conjunction that the speaker's subject does not follow ("or reduce my
-# hours", "but even then ..."); as a sentence of its own it says nothing or needs the clause before it.
+# hours", "but even then ..."), or it ends a joint subject ("my husband and I are separating": "and I are ...");
+# as a sentence of its own it says nothing, needs the clause before it or changes who did it.
 _DEPENDENT = re.compile(r"^\W*(?:(?:because|cause|cuz|bc|though|although|which|who|whom|whose|when|whenever|while|"
                         r"if|unless|until|since|as|that|where|whereas|than)\b|(?:and|but|or|so|yet|then)\b(?!\W+"
-                        r"(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b))", re.IGNORECASE)
+                        r"(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b)|(?:and|or)\W+(?:i|me)\W+"
+                        r"(?:are|were|both|have\s+both|have\s+been\s+together)\b)", re.IGNORECASE)
 _SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
                       re.IGNORECASE)
 

@@ -107,6 +107,8 @@ def test_a_dependent_clause_stays_with_the_clause_before_it_and_turn_counters_ar
     assert seeker_clauses("I got laid off in January. I am very worried (1)") == [
         "I got laid off in January.", "I am very worried"]
     assert seeker_clauses("I'm an accountant (9)") == ["I'm an accountant"]
+    assert seeker_clauses("My husband and I are separating, and I have two kids") == [
+        "My husband and I are separating", "and I have two kids"]
     assert seeker_clauses("I love my job, but it is stressful, and I have two kids") == [
         "I love my job", "and I have two kids"]
 
