@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    t0 = time.time()
+    t0, version = time.time(), code_version()  # the code that runs, even if the checkout changes meanwhile
     pairs, described = select_pairs(args) if (args.data or args.split_of) else ([], "")
     dialogs = sample_dialogs(args.esconv, args.esconv_dialogs, args.seed) if args.esconv else []
     check_not_trained_on(dialogs, args)
@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(report)
     print(text)
     command = "python -m pipelines.evaluate_extractor " + " ".join(shlex.quote(a) for a in argv)
-    record.update({"command": command, "code": code_version(), "device": args.device,
+    record.update({"command": command, "code": version, "device": args.device,
                    "provenance": runner.provenance, "outputs": rows})
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
