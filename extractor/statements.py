@@ -66,6 +66,11 @@ def clauses(statement: str) -> list[str]:
     parts = [p.strip() for p in _CLAUSE_SPLIT.split(statement) if p and p.strip()]
     if len(parts) < 2:
         return []
+    return _first_person(parts)
+
+
+def _first_person(parts: list[str]) -> list[str]:
+    """The parts of at least three words that speak of the speaker: the clauses worth comparing or keeping."""
     return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]
 
 
@@ -85,8 +90,7 @@ def standalone_clauses(statement: str) -> list[str]:
             joined.append([a, b])
     if len(joined) < 2:
         return []
-    parts = [statement[a:b].strip() for a, b in joined]
-    return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]
+    return _first_person([statement[a:b].strip() for a, b in joined])
 
 
 def strip_turn_counter(sentence: str) -> str:
