@@ -6,8 +6,7 @@ clearly imply this about themselves?
   the speaker's own first-person statements and clauses;
 - negatives in the manner of FactCC: each positive edited so that it no longer holds (`EDITS`: a negation
   flipped, someone else made the subject, a number changed, an antonym, a past state made present, a wish or
-  plan made a fact; `RECOMBINATIONS`: a word borrowed from elsewhere in the utterance, two words swapped), the
-  speaker's fact told about someone else made the speaker's, other sentences of the
+  plan made a fact), the speaker's fact told about someone else made the speaker's, other sentences of the
   same persona that the utterance does not touch, what the partner said about themselves, and look-alikes
   (`LookAlikes`): other people's sentences that share a word or an opening with the utterance but say something
   it does not.
@@ -180,58 +179,6 @@ def edits_of(sentence: str, rng: random.Random) -> list[tuple[str, str]]:
     return [(k, recased(e, sentence)) for k, e in found if e and e.strip() and e.strip() != sentence.lower().strip()]
 
 
-_CORE = re.compile(r"^(\W*)(.*?)(\W*)$")
-
-
-def _content_spots(words: Sequence[str]) -> list[int]:
-    from extractor.grounding import content_words
-
-    return [i for i, w in enumerate(words) if content_words(w)]
-
-
-def word_borrowed(s: str, source: str, rng: random.Random) -> str | None:
-    """"i hate orange" said in "i hate orange , i love blue" -> "i hate blue": a content word of the sentence
-    replaced by another content word of the same utterance. The words stay the speaker's; the fact does not."""
-    from extractor.grounding import content_words
-
-    words, own = s.lower().split(), content_words(s)
-    spots = _content_spots(words)
-    donors = sorted({_CORE.match(w).group(2) for w in source.lower().split()
-                     if content_words(w) and not content_words(w) & own and _CORE.match(w).group(2).isalpha()})
-    if not spots or not donors:
-        return None
-    i = rng.choice(spots)
-    lead, _, tail = _CORE.match(words[i]).groups()
-    words[i] = lead + rng.choice(donors) + tail
-    return " ".join(words)
-
-
-def words_swapped(s: str, rng: random.Random) -> str | None:
-    """"i would rather watch the olympics than walk" -> "i would rather walk than watch the olympics": two content
-    words of the sentence trade places."""
-    from extractor.grounding import content_words
-
-    words = s.lower().split()
-    spots = _content_spots(words)
-    if len(spots) < 2:
-        return None
-    i, j = rng.sample(spots, 2)
-    (a_lead, a, a_tail), (b_lead, b, b_tail) = _CORE.match(words[i]).groups(), _CORE.match(words[j]).groups()
-    if content_words(a) == content_words(b):
-        return None
-    words[i], words[j] = a_lead + b + a_tail, b_lead + a + b_tail
-    return " ".join(words)
-
-
-def recombined(s: str, source: str, rng: random.Random) -> list[tuple[str, str]]:
-    """(kind, edited) for the edits that keep the speaker's words but change the fact (`RECOMBINATIONS`)."""
-    found = [("word borrowed", word_borrowed(s, source, rng)), ("words swapped", words_swapped(s, rng))]
-    return [(k, recased(e, s)) for k, e in found if e and e.strip() != s.lower().strip()]
-
-
-RECOMBINATIONS = ("word borrowed", "words swapped")
-
-
 # ------------------------------------------------------------------------------------------ verifier examples
 class LookAlikes:
     """Hard negatives that share words with the utterance but are not stated by it.
@@ -339,8 +286,6 @@ def verifier_examples(pairs: Sequence, indices: Iterable[int], scorer, seed: int
             for s in stated + own[:1]:
                 for kind, edited in edits_of(s, rng):
                     out.append(Example(first, edited, 0, f"edit: {kind}", group))
-                for kind, edited in recombined(s, utterance, rng):
-                    out.append(Example(first, edited, 0, f"edit: {kind}", group))
             for s in statements(utterance):
                 if (mine := made_mine(s)):
                     out.append(Example(first, recased(mine, s), 0, "edit: made the speaker's", group))
@@ -386,9 +331,6 @@ def esconv_verifier_examples(dialogs: Sequence, seed: int = 13, folder: Path | N
                 if (mine_of := made_mine(c)):  # "my mom is sick" -> "I am sick": someone else's made the seeker's
                     out.append(Example(first, recased(mine_of, c), 0, "esconv edit: made the speaker's", group))
             for kind, edited in edits_of(rng.choice(mine), rng)[:2]:
-                out.append(Example(first, edited, 0, f"esconv edit: {kind}", group))
-            recombinations = recombined(rng.choice(mine), text, rng)
-            for kind, edited in rng.sample(recombinations, min(1, len(recombinations))):
                 out.append(Example(first, edited, 0, f"esconv edit: {kind}", group))
             elsewhere = [c for j, cs in enumerate(own) if j != k for c in cs
                          if lexical_overlap(c, text) < 0.3]

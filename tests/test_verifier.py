@@ -16,10 +16,7 @@ from extractor.judge_data import (
     negation_flipped,
     number_changed,
     reading,
-    recombined,
     verifier_dev,
-    word_borrowed,
-    words_swapped,
 )
 from extractor.meaning import SUBJECT_CHANGED
 from extractor.verifier import JUDGES_DIR, NOT_STATED, CheckSettings, check_judges, locate, seeker_clauses
@@ -39,21 +36,6 @@ def test_each_edit_makes_a_true_sentence_false():
     assert kinds["negation"] == "i was not a teacher for 10 years"
     assert dict(edits_of("i want to become a doctor", rng))["wish made fact"] == "i am a doctor"
     assert edits_of("thanks", rng) == []
-
-
-def test_recombinations_keep_the_speakers_words_but_change_the_fact():
-    rng = random.Random(0)
-    utterance = "i hate orange , but i love blue ."
-    borrowed = word_borrowed("i hate orange.", utterance, rng)
-    assert borrowed != "i hate orange." and set(borrowed.strip(".").split()) <= set(utterance.split())
-    assert borrowed.endswith(".")  # punctuation stays where it was
-    swapped = words_swapped("i would rather watch the olympics than walk", rng)
-    assert sorted(swapped.split()) == sorted("i would rather watch the olympics than walk".split())
-    assert swapped != "i would rather watch the olympics than walk"
-    assert words_swapped("i am fine", rng) is None  # one content word: nothing to swap
-    assert word_borrowed("i hate orange.", "i hate orange .", rng) is None  # no other word to borrow
-    assert [k for k, _ in recombined("I hate orange.", utterance, rng)] == ["word borrowed", "words swapped"]
-    assert all(e.startswith("I ") for _, e in recombined("I hate orange.", utterance, rng))
 
 
 def test_look_alikes_share_words_with_the_utterance_but_are_not_stated_by_it():
