@@ -1,39 +1,74 @@
 #!/usr/bin/env bash
 # Table 3 in the paper's setting on one GPU, sized for 10 minutes of machine time: the encoder-decoder PAL
-# (co-attention, Eq. 2-4) and Joint (no persona) from the BlenderbotSmall-90M config (random init: only the config
-# is available offline) trained on the full train split of a build made with PAL's 7:2:1 split (`--split pal`),
-# the whole test split decoded with three sampling seeds each (PAL with and without Eq. 6), and the table written
-# with dialog-resampled intervals and paired differences. Needs a finished build at $BUILD (default
-# outputs/pesconv-pal: python -m pipelines.build_pesconv --split pal --output outputs/pesconv-pal); writes $OUT.
+# (co-attention, Eq. 2-4), the persona given as input text (hard prompt) and Joint (no persona), all from the
+# BlenderbotSmall-90M config (random init: only the config is available offline), trained side by side on the full
+# train split of a build made with PAL's 7:2:1 split (`--split pal`); the whole test split decoded with three
+# sampling seeds each (PAL with and without Eq. 6), and the table written with dialog-resampled intervals and
+# paired differences. Needs a finished build at $BUILD (default outputs/pesconv-pal:
+# python -m pipelines.build_pesconv --split pal --output outputs/pesconv-pal); writes $OUT.
+#
+# Knobs (environment): BUILD, OUT, MODEL, STEPS (3000), MINUTES (time budget per model, 4), SEEDS ("0 1 2"),
+# DEVICE (cuda; cpu runs a smoke test), MAX_TRAIN / MAX_EXAMPLES (subsample, for smoke tests), EVALUATE (1; 0 leaves
+# the table to `python -m analysis.evaluate` on another machine, the command is printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-outputs/pesconv-pal}
 OUT=${OUT:-outputs/gpu_table3}
 MODEL=${MODEL:-../shared/models/blenderbot_small-90M}
-STEPS=${STEPS:-3000}        # optimizer steps per model at batch 32 (about 6 epochs of the train split)
+STEPS=${STEPS:-3000}        # optimizer steps per model at batch 32 (about 6.5 epochs of the train split)
+MINUTES=${MINUTES:-4}
 SEEDS=${SEEDS:-"0 1 2"}
-python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible: this script needs one')"
+DEVICE=${DEVICE:-cuda}
+export PYTHONUNBUFFERED=1
+if [ "$DEVICE" = cuda ]; then
+  python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible: this script needs one')"
+fi
 [ -f "$BUILD/manifest.json" ] || { echo "no finished build at $BUILD" >&2; exit 2; }
 mkdir -p "$OUT"
-t() { local s=$SECONDS; "$@"; echo "$((SECONDS - s)) s: $*" >> "$OUT/times.txt"; }
-for v in joint pal; do
-  t timeout 200 python -m pipelines.train_pal --build "$BUILD" --variant $v --model "$MODEL" --device cuda \
-      --batch-size 32 --max-steps "$STEPS" --warmup-steps $((STEPS / 10)) --eval-every 500 --no-progress \
-      --output "$OUT/$v"
+python -c "from common.cli import code_version; print('code', code_version())" | tee "$OUT/code_version.txt"
+train_limit=${MAX_TRAIN:+--max-train-examples $MAX_TRAIN --max-valid-examples $MAX_TRAIN}
+decode_limit=${MAX_EXAMPLES:+--max-examples $MAX_EXAMPLES --max-scored $MAX_EXAMPLES}
+
+start=$SECONDS
+pids=()
+for v in joint pal hard-prompt; do  # small models: side by side they share the GPU well
+  python -m pipelines.train_pal --build "$BUILD" --variant $v --model "$MODEL" --device "$DEVICE" $train_limit \
+      --batch-size 32 --max-steps "$STEPS" --warmup-steps $((STEPS / 10)) --eval-every 500 --max-minutes "$MINUTES" \
+      --no-progress --output "$OUT/$v" > "$OUT/train_$v.log" 2>&1 &
+  pids+=($!)
 done
-RUNS=(); COMPARE=()
+for p in "${pids[@]}"; do wait "$p" || { echo "a training run failed:" >&2; tail -n 20 "$OUT"/train_*.log >&2; exit 1; }; done
+echo "$((SECONDS - start)) s: trained joint, pal, hard-prompt side by side" | tee -a "$OUT/times.txt"
+tail -n 2 "$OUT"/train_*.log
+
+start=$SECONDS
+pids=(); RUNS=(); COMPARE=()
+decode() {  # decode NAME CHECKPOINT OUTPUT SEED [ARGS...]
+  local name=$1 ckpt=$2 out=$3 seed=$4; shift 4
+  python -m pipelines.generate --checkpoint "$ckpt" --build "$BUILD" --device "$DEVICE" --batch-size 128 \
+      --seed "$seed" --no-progress $decode_limit "$@" --output "$out" > "$out.log" 2>&1 &
+  pids+=($!); RUNS+=("$name=$out")
+}
 for seed in $SEEDS; do
-  t python -m pipelines.generate --checkpoint "$OUT/joint" --build "$BUILD" --device cuda --batch-size 128 \
-      --seed "$seed" --no-progress --output "$OUT/joint/generations-test-seed$seed.jsonl"
-  t python -m pipelines.generate --checkpoint "$OUT/pal" --build "$BUILD" --device cuda --batch-size 128 \
-      --seed "$seed" --no-progress --output "$OUT/pal/generations-test-seed$seed.jsonl"
-  t python -m pipelines.generate --checkpoint "$OUT/pal" --variant pal-alpha0 --build "$BUILD" --device cuda \
-      --batch-size 128 --seed "$seed" --no-progress --output "$OUT/pal/generations-test-alpha0-seed$seed.jsonl"
-  J="Joint enc-dec (seed $seed)"; P="PAL enc-dec without Eq. 6 (seed $seed)"; E="PAL enc-dec (seed $seed)"
-  RUNS+=("$J=$OUT/joint/generations-test-seed$seed.jsonl" "$P=$OUT/pal/generations-test-alpha0-seed$seed.jsonl"
-         "$E=$OUT/pal/generations-test-seed$seed.jsonl")
-  COMPARE+=(--compare "$E" "$J" --compare "$E" "$P")
+  J="Joint enc-dec (seed $seed)"; H="persona as input enc-dec (seed $seed)"
+  P="PAL enc-dec without Eq. 6 (seed $seed)"; E="PAL enc-dec (seed $seed)"
+  decode "$J" "$OUT/joint/best" "$OUT/joint/generations-test-seed$seed.jsonl" "$seed"
+  decode "$H" "$OUT/hard-prompt/best" "$OUT/hard-prompt/generations-test-seed$seed.jsonl" "$seed"
+  decode "$P" "$OUT/pal/best" "$OUT/pal/generations-test-alpha0-seed$seed.jsonl" "$seed" --variant pal-alpha0
+  decode "$E" "$OUT/pal/best" "$OUT/pal/generations-test-seed$seed.jsonl" "$seed"
+  COMPARE+=(--compare "$E" "$J" --compare "$E" "$P" --compare "$P" "$H" --compare "$H" "$J")
 done
-t python -m analysis.evaluate "${RUNS[@]}" "${COMPARE[@]}" --output "$OUT/table3"
+for p in "${pids[@]}"; do wait "$p" || { echo "a decoding run failed:" >&2; tail -n 20 "$OUT"/*/generations-*.log >&2; exit 1; }; done
+echo "$((SECONDS - start)) s: decoded ${#RUNS[@]} runs side by side" | tee -a "$OUT/times.txt"
 cp "$BUILD/manifest.json" "$OUT/build_manifest.json"
-cat "$OUT/table3.md"
+
+cmd=(python -m analysis.evaluate "${RUNS[@]}" "${COMPARE[@]}" --output "$OUT/table3")
+printf '%q ' "${cmd[@]}" > "$OUT/evaluate_command.sh"
+if [ "${EVALUATE:-1}" = 1 ]; then
+  start=$SECONDS
+  "${cmd[@]}"
+  echo "$((SECONDS - start)) s: evaluated" | tee -a "$OUT/times.txt"
+  cat "$OUT/table3.md"
+else
+  echo "evaluate with: bash $OUT/evaluate_command.sh"
+fi

@@ -22,7 +22,10 @@ class InputError(Exception):
 
 def code_version() -> str:
     """Git commit of the code that produced an artefact (with '+dirty' when tracked files other than the results under
-    outputs/ differ from it), or the package version."""
+    outputs/ differ from it), or the package version. A copy of the tree without its .git folder (a GPU worker)
+    can name the commit it was copied from in PESCONV_CODE_VERSION."""
+    if os.environ.get("PESCONV_CODE_VERSION"):
+        return os.environ["PESCONV_CODE_VERSION"]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=5, check=True).stdout.strip()

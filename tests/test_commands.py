@@ -55,3 +55,13 @@ def test_research_help_names_its_module(module_name, capsys):
         module.main(["--help"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: python -m {module_name}")
+
+
+def test_code_version_names_the_commit_of_a_tree_copied_without_git(monkeypatch):
+    """A GPU worker gets the tree without .git: the commit it was copied from is given in PESCONV_CODE_VERSION."""
+    from common.cli import code_version
+
+    monkeypatch.delenv("PESCONV_CODE_VERSION", raising=False)
+    assert code_version().startswith(("git:", "pesconv==", "unknown"))
+    monkeypatch.setenv("PESCONV_CODE_VERSION", "git:0123456789ab")
+    assert code_version() == "git:0123456789ab"
