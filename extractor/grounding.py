@@ -166,6 +166,19 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset(stem.stem(w) for w in words if w not in stop and (len(w) > 1 or w.isdigit()))
 
 
+@lru_cache(maxsize=65536)
+def new_words(sentence: str, utterance: str) -> frozenset[str]:
+    """Stemmed words of `sentence` that `utterance` does not have, function words aside. Unlike `content_words`,
+    "like", "love", "want" and "good" count here: "I like orange." from "I hate orange" has the new word "like"."""
+    stop, stem = frozenset(_stop_words() - _GENERIC), _stemmer()
+
+    def words(text: str) -> set[str]:
+        text = _DIGIT_EDGE.sub(" ", text.lower().replace("\u2019", "'"))
+        return {stem.stem(NUMBER_WORDS.get(w, w)) for w in _WORD.findall(text) if w not in stop and len(w) > 1}
+
+    return frozenset(words(sentence) - words(utterance))
+
+
 def lexical_overlap(sentence: str, statement: str) -> float:
     """Share of the sentence's content words found in the statement (0 when it has none)."""
     own = content_words(sentence)

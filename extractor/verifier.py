@@ -9,12 +9,14 @@ name as the reason (counted in the build manifest):
 | 1 | `NOT_ABOUT_SEEKER` | rule (lexical) | has no first person or no content word, asks, or says "X is X" (`grounding.about_self`) |
 | 2 | `NOT_STATED` | learned (verifier) | the seeker's words (after the supporter's message) do not state or clearly imply |
 | 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
-| 4 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
+| 4 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`) |
+| 5 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
-The meaning rules stay: the verifier misses most of the subtle changes they catch. A kept sentence loses an
+The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and passes a rewrite that keeps the
+seeker's words but swaps one (`NEW_WORD` costs implied facts, which the verifier drops anyway). A kept sentence loses an
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
 `TURN_COUNTER`); the seeker's own first-person clauses on which no kept
-proposal rests are kept when they pass checks 1 and 4 (`SEEKER_CLAUSE`, `CheckSettings.fallback`), never in place
+proposal rests are kept when they pass checks 1 and 5 (`SEEKER_CLAUSE`, `CheckSettings.fallback`), never in place
 of a failed proposal. Every kept sentence carries its evidence: the supporting utterance and the character span it
 rests on. `--persona-style quote` judges by the grounding thresholds and the meaning and remark rules instead,
 keeping the seeker's supporting statement in place of any paraphrase (`extractor.grounding.SupportScorer.check`).
@@ -27,7 +29,8 @@ from pathlib import Path
 from typing import Sequence
 
 from extractor.formatting import ExtractionInput
-from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, about_self, self_statements
+from extractor.grounding import (NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, about_self, new_words,
+                                 self_statements)
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
@@ -37,7 +40,8 @@ JUDGES_DIR = Path(__file__).resolve().parent / "judges"
 STYLES = ("fact", "quote")
 NOT_STATED = "not stated by the seeker (verifier)"
 NOT_A_FACT = "not a persona fact (fact classifier)"
-CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, NOT_A_FACT)
+NEW_WORD = "uses a content word the seeker did not"
+CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, NEW_WORD, NOT_A_FACT)
 STATED_BY = ("verifier", "thresholds")
 FALLBACKS = ("empty", "uncovered", "none")
 
@@ -48,6 +52,7 @@ class CheckSettings:
 
     stated_by: str = "verifier"  # who judges "stated": the learned verifier, or the grounding thresholds
     meaning: bool = True  # the meaning rules (extractor.meaning) after "stated"
+    new_words: bool = True  # drop a proposal with a content word its seeker turn does not have (NEW_WORD)
     fallback: str = "uncovered"  # the seeker's clauses: where no proposal of a request is kept ("empty"), where no kept
     # proposal rests on them ("uncovered"), or never ("none")
 OPENING_WORD = "opening word dropped"
@@ -170,6 +175,10 @@ class PersonaCheck:
             for d, i in zip(drafts, inputs):
                 if d.reason is None:
                     d.reason = meaning_change(d.text, i.utterances[d.utterance])
+        if verify and self.settings.new_words:
+            for d, i in zip(drafts, inputs):
+                if d.reason is None and new_words(d.text, i.utterances[d.utterance]):
+                    d.reason = NEW_WORD
         todo = [d for d in drafts if d.reason is None]
         for d, p in zip(todo, self.classifier().probability([(d.text, "") for d in todo])):
             d.fact = p
@@ -222,13 +231,17 @@ def add_check_options(parser) -> None:
                              "the grounding thresholds (default %(default)s)")
     parser.add_argument("--no-meaning-check", action="store_true",
                         help="fact style: skip the meaning rules (negation, subject, tense, ...: extractor/meaning.py)")
+    parser.add_argument("--allow-new-words", action="store_true",
+                        help="fact style: keep proposals that use a content word the seeker's turn does not have "
+                             "(by default they are dropped: NEW_WORD)")
     parser.add_argument("--fallback", choices=FALLBACKS, default=default.fallback,
                         help="fact style: keep the seeker's own clauses where no proposal of a turn is kept (empty), "
                              "where no kept proposal rests on them (uncovered), or never (default %(default)s)")
 
 
 def check_settings(args) -> CheckSettings:
-    return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback)
+    return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
+                         new_words=not args.allow_new_words)
 
 
 def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:

@@ -19,7 +19,7 @@ from extractor.judge_data import (
     verifier_dev,
 )
 from extractor.meaning import SUBJECT_CHANGED
-from extractor.verifier import JUDGES_DIR, NOT_STATED, CheckSettings, check_judges, locate, seeker_clauses
+from extractor.verifier import JUDGES_DIR, NEW_WORD, NOT_STATED, CheckSettings, check_judges, locate, seeker_clauses
 
 
 def test_each_edit_makes_a_true_sentence_false():
@@ -163,6 +163,13 @@ def test_a_sentence_that_borrows_the_seekers_words_for_another_fact_is_not_state
     assert not verdicts[0].kept and verdicts[0].reason == NOT_STATED
 
 
+def test_a_rewrite_with_a_word_the_seeker_never_used_gives_way_to_the_seekers_clause(check):
+    inp = ExtractionInput(("I hate orange. It is such a loud color.",), "What is your favorite color?")
+    verdicts = check.check(inp, ["I like orange."])  # the verifier passes it: it shares the seeker's words
+    assert not verdicts[0].kept and verdicts[0].reason == NEW_WORD
+    assert any("I hate orange" in v.sentence for v in verdicts if v.kept and v.fallback)
+
+
 def test_a_remark_to_the_supporter_is_not_a_persona_fact(check):
     inp = ExtractionInput(("Thank you so much for listening to me. I have two kids.",), "I hope that helps.")
     verdicts = check.check(inp, ["Thank you so much for listening to me.", "I have two kids."])
@@ -199,7 +206,8 @@ def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(t
                               judges=str(JUDGES_DIR), extractor="rule", adapter="none", also_adapter=[],
                               no_baselines=True, baselines=[], context=["utterance"], start_utterance=3, seed=13,
                               cache=None, batch_size=8, max_new_tokens=8, stated_by="verifier",
-                              no_meaning_check=False, fallback=CheckSettings().fallback)
+                              no_meaning_check=False, fallback=CheckSettings().fallback,
+                              allow_new_words=False)
     dialogs, _ = read_dialogs(small_esconv / "valid.json")
     _, shown = evaluate_esconv(dialogs, Runner(args), SupportScorer(minilm_embedder()), build_check(args), args)
     evaluated = {d["dialog_id"]: d["persona"] for d in shown["extractor"]}
