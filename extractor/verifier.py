@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from extractor.formatting import ExtractionInput
-from extractor.grounding import (NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, about_self, new_words,
-                                 self_statements)
+from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, about_self, new_words, self_statements
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
