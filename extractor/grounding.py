@@ -158,25 +158,28 @@ def _stop_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
-def content_words(text: str) -> frozenset[str]:
-    """Stemmed content words of `text`, number words written as digits."""
-    stop, stem = _stop_words(), _stemmer()
+def _stemmed_words(text: str, generic: bool) -> frozenset[str]:
+    """Stemmed words of `text` less the stop words (with `generic`, also `_GENERIC`), number words as digits."""
+    stop, stem = _stop_words() if generic else _function_words(), _stemmer()
     text = _DIGIT_EDGE.sub(" ", text.lower().replace("\u2019", "'"))  # "60years" -> "60 years"
     words = (NUMBER_WORDS.get(w, w) for w in _WORD.findall(text))
     return frozenset(stem.stem(w) for w in words if w not in stop and (len(w) > 1 or w.isdigit()))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    return _stop_words() - _GENERIC
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Stemmed content words of `text`, number words written as digits."""
+    return _stemmed_words(text, True)
+
+
 def new_words(sentence: str, utterance: str) -> frozenset[str]:
     """Stemmed words of `sentence` that `utterance` does not have, function words aside. Unlike `content_words`,
     "like", "love", "want" and "good" count here: "I like orange." from "I hate orange" has the new word "like"."""
-    stop, stem = frozenset(_stop_words() - _GENERIC), _stemmer()
-
-    def words(text: str) -> set[str]:
-        text = _DIGIT_EDGE.sub(" ", text.lower().replace("\u2019", "'"))
-        return {stem.stem(NUMBER_WORDS.get(w, w)) for w in _WORD.findall(text) if w not in stop and len(w) > 1}
-
-    return frozenset(words(sentence) - words(utterance))
+    return _stemmed_words(sentence, False) - _stemmed_words(utterance, False)
 
 
 def lexical_overlap(sentence: str, statement: str) -> float:

@@ -407,3 +407,12 @@ def test_the_hand_read_quotes_of_the_full_build():
     assert not any(is_quote(r["generated"], r["utterance"]) for r in rows)
     assert Counter(r["generated_label"] for r in rows) == {"faithful": 28, "unfaithful": 10, "not_a_fact": 2}
     assert Counter(r["kept_label"] for r in rows) == {"faithful": 38, "not_a_fact": 2}
+
+
+def test_new_words_counts_a_changed_number_and_a_swapped_word_but_not_function_words():
+    from extractor.grounding import new_words
+
+    assert new_words("I have three girls.", "I have two girls") == {"3"}
+    assert not new_words("I have 2 girls.", "I have two girls")
+    assert "like" in new_words("I like orange.", "I hate orange. It is such a loud color.")
+    assert not new_words("I am a nurse.", "I'm a nurse and I love it")
