@@ -292,6 +292,8 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
             # other kinds, more specific, are looked for first)
         if tag == "replace" and (inside or i2 == start or i1 == end) and _THEIRS & set(said) and _OURS & set(wrote):
             return SUBJECT_CHANGED  # "I do all [his] paperwork" -> "I do all [my] paperwork"
+        if tag == "replace" and (inside or i2 == start or i1 == end) and _OURS & set(said) and _THEIRS & set(wrote):
+            return PERSON_CHANGED  # "I have gotten [my] son to go to a therapist" -> "... [his] son ..."
         if tag == "replace" and len(said) == len(wrote) == 1 and {said[0], wrote[0]} <= _PERSON.keys() \
                 and _PERSON[said[0]] != _PERSON[wrote[0]]:
             person = True  # "wants me to leave [him]" -> "wants me to leave [her]" (after the subject test, below)
