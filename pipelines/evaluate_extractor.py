@@ -88,13 +88,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu")
     p.add_argument("--backend", choices=["torch", "ctranslate2"], default="torch",
                    help="inference backend, as the build's --backend (default %(default)s)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                   help="model dtype, as the build's --dtype (default float32 on cpu, bfloat16 on cuda)")
     p.add_argument("--cache", metavar="DIR", help="inference cache folder (as the build's --cache): outputs of an "
                                                   "extractor are reused by later runs on the same inputs")
+    p.add_argument("--infer-only", action="store_true",
+                   help="with --cache: only run the extractors over the inputs into the cache and stop (no judges, "
+                        "no scores): a GPU worker infers, a CPU scores from the cache; --esconv then means every "
+                        "dialog of PATH, with the build's requests")
     args = p.parse_args(argv)
     for name in ("limit", "esconv_dialogs", "batch_size", "max_new_tokens"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise InputError(f"--{name.replace('_', '-')} must be positive")
+    if args.infer_only and not args.cache:
+        raise InputError("--infer-only needs --cache DIR (where the outputs go)")
     if not args.data and not args.split_of and not args.esconv:
         raise InputError("give --data FILE, --split-of DIR and/or --esconv PATH")
     if args.model_card and not Path(args.model_card).exists():  # checked before minutes of scoring, not after
@@ -155,7 +163,7 @@ class Runner:
         if key not in self.loaded:
             settings = GenerationSettings(max_new_tokens=self.args.max_new_tokens)
             spec = resolve_extractor(system.name, system.adapter, device=self.args.device, settings=settings,
-                                     backend=self.args.backend)
+                                     dtype=getattr(self.args, "dtype", None), backend=self.args.backend)
             self.loaded[key] = spec.load()
             self.loaded[key].batch_size = self.args.batch_size  # --batch-size is the generation batch
             self.provenance[system.label] = spec.describe()
@@ -220,13 +228,36 @@ def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]])
 
 
 # ------------------------------------------------------------------------------------------ held-out pairs
+def pair_inputs(pairs: list[PersonaPair]) -> list[ExtractionInput]:
+    """One extraction per utterance of each pair, with the partner's message before it."""
+    return [ExtractionInput((u,), p.context_of(i)) for p in pairs for i, u in enumerate(p.utterances)]
+
+
+def infer_only(pairs: list[PersonaPair], dialogs, runner: Runner, args) -> dict[str, Any]:
+    """Every model system over the pairs' and the dialogs' inputs, into the cache; seconds and inputs/s each."""
+    from extractor.requests import extraction_requests
+
+    inputs = pair_inputs(pairs) + [inp for d in dialogs for c in args.context
+                                   for inp, _ in extraction_requests(d, args.start_utterance, c)]
+    unique = len(set(inputs))
+    timing = {}
+    for system in systems(args):
+        if system.name is None:  # the rule needs no cache
+            continue
+        _, seconds = runner.extract(system, inputs)
+        timing[system.label] = {"inputs": unique, "seconds": round(seconds, 1),
+                                "inputs_per_s": round(unique / seconds, 2) if seconds > 1 else None}
+        print(f"{system.label}: {unique} inputs in {seconds:.0f} s into {args.cache}", file=sys.stderr)
+    return timing
+
+
 def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, check, args) -> tuple[dict, list[dict]]:
     from extractor.alignment import supported_gold
     from extractor.evaluation import bootstrap, drop_counts, score_pair, summarise, text_overlap
 
     scorer.prepare([t for p in pairs for t in (*p.utterances, *p.persona)])
     golds = [supported_gold(p, scorer) for p in pairs]
-    inputs = [ExtractionInput((u,), p.context_of(i)) for p in pairs for i, u in enumerate(p.utterances)]
+    inputs = pair_inputs(pairs)
     results: dict[str, dict] = {}
     rows = [{"source": p.source, "utterances": list(p.utterances), "gold": list(p.persona), "supported_gold": g}
             for p, g in zip(pairs, golds)]
@@ -369,6 +400,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0, version = time.time(), code_version()  # the code that runs, even if the checkout changes meanwhile
     pairs, described = select_pairs(args) if (args.data or args.split_of) else ([], "")
+    if args.infer_only:  # every dialog, as the build reads them; nothing is scored, so training dialogs may be in
+        from schemas.esconv import read_dialogs
+
+        dialogs = read_dialogs(args.esconv)[0] if args.esconv else []
+        runner = Runner(args)
+        timing = infer_only(pairs, dialogs, runner, args)
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps({"code": version, "device": args.device, "pairs": len(pairs),
+                                                   "dialogs": len(dialogs), "timing": timing,
+                                                   "provenance": runner.provenance}, indent=1, default=str))
+        return 0
     dialogs = sample_dialogs(args.esconv, args.esconv_dialogs, args.seed) if args.esconv else []
     check_not_trained_on(dialogs, args)
     from extractor.grounding import SupportScorer, minilm_embedder

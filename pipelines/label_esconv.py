@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="generation batch (default %(default)s)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", choices=["torch", "ctranslate2"], default="torch",
+                   help="inference backend, as the build's --backend (default %(default)s)")
+    p.add_argument("--cache", metavar="DIR", help="inference cache folder (as the build's --cache)")
     p.add_argument("--seed", type=int, default=13)
     args = p.parse_args(argv)
     for name in ("dialogs", "batch_size", "max_new_tokens"):

@@ -80,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "statements, copied (extractor.self_training)")
     p.add_argument("--max-examples", type=int,
                    help="train on a seeded sample of at most N examples (CPU budgets)")
+    p.add_argument("--items", metavar="JSON",
+                   help="the aligned training and validation examples: read from this file when it exists, else "
+                        "built and written there (aligning needs the MiniLM encoder; a GPU worker without it can "
+                        "train from a file prepared elsewhere with the same data options)")
+    p.add_argument("--prepare-only", action="store_true", help="with --items: write the examples and stop")
     p.add_argument("--epochs", type=float, help="epochs (default: 10 seq2seq, 1 causal/LoRA)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     p.add_argument("--lr", type=float, help="peak learning rate (default: 1e-5 seq2seq, 2e-4 LoRA)")
@@ -111,6 +116,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             raise InputError(f"--{name.replace('_', '-')} must be positive")
     if args.grad_accum < 1 or args.save_every < 1:
         raise InputError("--grad-accum and --save-every must be at least 1")
+    if args.prepare_only and not args.items:
+        raise InputError("--prepare-only needs --items FILE (where to write the examples)")
     return args
 
 
@@ -185,6 +192,52 @@ def grounded_items(pairs, train_idx: list[int], valid_pairs, labels: list[dict],
     if args.max_examples and len(train) > args.max_examples:
         train = random.Random(args.seed).sample(train, args.max_examples)
     return train, valid, counts
+
+
+ITEM_OPTIONS = ("data", "valid_data", "limit", "seed", "heldout_fraction", "valid_fraction", "none_ratio",
+                "cumulative_share", "esconv_labels", "esconv_copy", "max_examples")
+
+
+def item_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that decide the examples (label files by name: a prepared file travels without them)."""
+    out = {k: getattr(args, k) for k in ITEM_OPTIONS}
+    out["data"] = [f"{Path(d).parent.name}/{Path(d).name}" for d in args.data]
+    out["esconv_labels"] = [Path(f).name for f in args.esconv_labels or []]
+    return out
+
+
+def write_items(path: str, train: list, valid: list, counts: dict, label_dialogs: list[str], args) -> None:
+    def rows(items):
+        return [{"utterances": list(i.input.utterances), "context": i.input.context, "targets": list(i.targets),
+                 "kind": i.kind} for i in items]
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({"options": item_options(args), "counts": counts,
+                                      "esconv_label_dialogs": label_dialogs, "train": rows(train),
+                                      "valid": rows(valid)}, ensure_ascii=False))
+
+
+def read_items(path: str, args) -> tuple[list, list, dict, list[str]]:
+    """Examples written by `write_items`, refused when they were prepared with other data options."""
+    from extractor.alignment import TrainingItem
+    from extractor.formatting import ExtractionInput
+
+    try:
+        blob = json.loads(Path(path).read_text(encoding="utf-8"))
+        stored = blob["options"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{path} is not an examples file of train_extractor --items") from None
+    wanted = json.loads(json.dumps(item_options(args)))
+    for key in ITEM_OPTIONS:
+        if stored.get(key) != wanted[key]:
+            raise InputError(f"{path} was prepared with --{key.replace('_', '-')} {stored.get(key)!r}, not "
+                             f"{wanted[key]!r}: give the same data options or another --items file")
+
+    def items(rows):
+        return [TrainingItem(ExtractionInput(tuple(r["utterances"]), r["context"]), tuple(r["targets"]), r["kind"])
+                for r in rows]
+
+    return items(blob["train"]), items(blob["valid"]), blob["counts"], blob["esconv_label_dialogs"]
 
 
 def example_loss(model, examples, suffixes, prefix_ids, idx, tok, backend, device) -> torch.Tensor:
@@ -335,14 +388,24 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("no training pairs left after the held-out/validation split")
     from extractor.self_training import read_labels
 
-    labels = read_labels(args.esconv_labels) if args.esconv_labels else []
+    if args.items and Path(args.items).exists():
+        train_items, valid_items, data_counts, label_dialogs = read_items(args.items, args)
+        log.info("read %d training / %d validation examples from %s", len(train_items), len(valid_items), args.items)
+    else:
+        labels = read_labels(args.esconv_labels) if args.esconv_labels else []
+        label_dialogs = sorted({r["dialog_id"] for r in labels})
+        train_items, valid_items, data_counts = grounded_items(pairs, train_idx, valid_pairs, labels, args)
+        if args.items:
+            write_items(args.items, train_items, valid_items, data_counts, label_dialogs, args)
     (out / "split.json").write_text(json.dumps({
         "data": list(args.data), "n_pairs": per_source, "limit": args.limit, "seed": args.seed,
         "heldout_fraction": args.heldout_fraction, "split_by": "persona set (extractor.heldout)",
-        "heldout": heldout, "esconv_label_dialogs": sorted({r["dialog_id"] for r in labels})}, indent=1))
+        "heldout": heldout, "esconv_label_dialogs": label_dialogs}, indent=1))
+    if args.prepare_only:
+        print(f"wrote {len(train_items)} training / {len(valid_items)} validation examples to {args.items}")
+        return 0
 
     torch.manual_seed(args.seed)
-    train_items, valid_items, data_counts = grounded_items(pairs, train_idx, valid_pairs, labels, args)
     model, tok, backend, identity, prefix_ids = load_base(args)
     args.lr = args.lr or (1e-5 if backend == "seq2seq" or args.no_lora else 2e-4)
     args.batch_size = args.batch_size or (16 if backend == "seq2seq" else 8)

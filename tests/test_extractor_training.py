@@ -193,3 +193,24 @@ def test_prefix_cached_loss_equals_the_plain_loss(tiny_causal_dir):
     assert float(cached.detach()) == pytest.approx(float(plain.detach()), rel=1e-5)
     for a, b in zip(torch.autograd.grad(plain, params), torch.autograd.grad(cached, params)):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_examples_prepared_elsewhere_train_the_same_adapter(tmp_path, tiny_causal_dir, few_pairs):
+    """--items: aligned once (where the MiniLM aligner is), trained from the file; the same weights as aligning in
+    the run itself, and a file prepared with other data options is refused."""
+    from safetensors.torch import load_file
+
+    from common.cli import InputError
+
+    items = tmp_path / "items.json"
+    args = ("--lr", "1e-2", "--lora-r", "2", "--epochs", "1", "--max-steps", "2")
+    assert train(tmp_path / "prep", few_pairs, tiny_causal_dir, "--items", str(items), "--prepare-only") == 0
+    blob = json.loads(items.read_text())
+    assert blob["train"] and blob["valid"] and not (tmp_path / "prep" / "adapter_model.safetensors").exists()
+    assert train(tmp_path / "from_file", few_pairs, tiny_causal_dir, *args, "--items", str(items)) == 0
+    assert train(tmp_path / "direct", few_pairs, tiny_causal_dir, *args) == 0
+    a = load_file(tmp_path / "from_file" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "direct" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(InputError, match="prepared with --none-ratio"):
+        train(tmp_path / "other", few_pairs, tiny_causal_dir, *args, "--items", str(items), "--none-ratio", "0.2")

@@ -76,3 +76,20 @@ def test_labelling_refuses_a_test_split():
 
     with pytest.raises(InputError, match="test split"):
         label(["--esconv", str(ESCONV / "test.json")])
+
+
+def test_labelling_with_the_rule_writes_copy_labels(tmp_path: Path):
+    """`--extractor rule` labels without a model: a seeker's statements become faithful copies (stated) and an
+    utterance that says nothing about the seeker becomes NONE; every row names its dialog and turn."""
+    from pipelines.label_esconv import main as label
+
+    out = tmp_path / "labels.jsonl"
+    assert label(["--esconv", str(ESCONV / "train.json"), "--dialogs", "2", "--extractor", "rule",
+                  "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    meta = json.loads(Path(str(out) + ".meta.json").read_text())
+    assert len(rows) == meta["utterances"] > 0 and len(meta["dialog_ids"]) == 2
+    assert {r["dialog_id"] for r in rows} == set(meta["dialog_ids"])
+    stated = [r for r in rows if r["label"] == "stated"]
+    assert stated and all(t.lower().rstrip(".") in r["utterance"].lower() for r in stated for t in r["targets"])
+    assert all(r["label"] in {"stated", "none", "unlabelled"} for r in rows)
