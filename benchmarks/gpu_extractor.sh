@@ -24,7 +24,10 @@ if [ "$DEVICE" = cuda ]; then
   python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible: this script needs one')"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 fi
-rm -rf outputs/gpu/train "$ADAPTER" "$CACHE"
+TRAIN=${TRAIN:-1}                # TRAIN=0: infer only, with the adapter already at $ADAPTER
+rm -rf outputs/gpu/train "$CACHE"
+if [ "$TRAIN" = 1 ]; then
+rm -rf "$ADAPTER"
 # 1. train (the prepared examples decide the data; TRAIN_ARGS must repeat the data options they were prepared with)
 # shellcheck disable=SC2086
 timeout $(python -c "print(int(float('$MINUTES') * 60 + 150))") python -m pipelines.train_extractor --device "$DEVICE" \
@@ -35,6 +38,7 @@ for f in adapter_config.json adapter_model.safetensors model_card.md split.json 
   cp "outputs/gpu/train/$f" "$ADAPTER/"
 done
 tar cf "$OUT/adapter.tar" "$ADAPTER"
+fi
 # 2. inference into the cache, both adapters side by side in float32 (the CPU default, so CPU runs reuse it)
 infer() {  # $1 = adapter, $2 = name, $3 = --esconv (or empty)
   timeout "$INFER_S" python -m pipelines.evaluate_extractor --infer-only --cache "$CACHE" --device "$DEVICE" \

@@ -39,6 +39,7 @@ from pipelines.elements import (
     ValidDialog,
     reject_row,
 )
+from pipelines.inference_cache import request_key
 from pipelines.splits import assign_splits
 from schemas.esconv import Dialog, InvalidDialog, RawRecord, normalise_dialog, parse_raw, records_from_text
 from schemas.pesconv import PERSONA_JOINER, PESCONV_SCHEMA, repeats_previous
@@ -125,12 +126,6 @@ def keep_first_of_duplicates(kv: tuple[str, Iterable[ValidDialog]]):
 
 
 # ------------------------------------------------------------------------------------------------ extract
-def request_key(fingerprint: str, inp: ExtractionInput) -> str:
-    """Cache key of one extraction: the model fingerprint plus the exact input (utterances and context)."""
-    blob = json.dumps([fingerprint, list(inp.utterances), inp.context], ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
 def expand_requests(kv: tuple[str, ValidDialog], start_utterance: int, context: str, fingerprint: str):
     """One Request per extraction the dialog needs (see extractor.requests)."""
     dialog_id, valid = kv

@@ -170,8 +170,7 @@ class Runner:
         ext = self.loaded[key]
         cache, keys, out = None, {}, {}
         if self.args.cache:
-            from pipelines.build_steps import request_key
-            from pipelines.inference import InferenceCache
+            from pipelines.inference_cache import InferenceCache, request_key
 
             cache = InferenceCache(self.args.cache, ext.fingerprint)
             keys = {i: request_key(ext.fingerprint, i) for i in set(inputs)}

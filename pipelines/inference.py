@@ -1,15 +1,13 @@
 """Persona inference inside Beam: a RunInference ModelHandler and a resumable result cache.
 
-The cache is a folder of JSON-lines parts keyed by (extractor fingerprint, input), written through
-Beam's FileSystems (any path scheme): every finished batch becomes a new part at once, so an
-interrupted build loses at most one batch and a resumed build skips everything already inferred.
+The cache (`pipelines.inference_cache`) is a folder of JSON-lines parts keyed by (extractor fingerprint,
+input): every finished batch becomes a new part at once, so an interrupted build loses at most one batch
+and a resumed build skips everything already inferred.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
 from typing import Any, Iterable, Optional, Sequence
 
 import apache_beam as beam
@@ -19,33 +17,10 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from extractor.base import PersonaExtractor
 from extractor.formatting import ExtractionInput
 from extractor.loading import ExtractorSpec
-from pipelines import files
 from pipelines.build_steps import NAMESPACE
+from pipelines.inference_cache import InferenceCache
 
 log = logging.getLogger("pesconv")
-
-
-class InferenceCache:
-    """JSON-lines parts under `root/<fingerprint>/`, each written whole by one worker."""
-
-    def __init__(self, root: str, fingerprint: str):
-        self.folder = files.join(str(root), fingerprint)
-
-    def load(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for part in files.list_files(files.join(self.folder, "part-*.jsonl")):
-            for line in files.read_text(part).splitlines():
-                try:  # a damaged line is simply recomputed
-                    row = json.loads(line)
-                    found[row["key"]] = list(row["persona"])
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
-        return found
-
-    def append(self, rows: Iterable[tuple[str, list[str]]]) -> None:
-        text = "".join(json.dumps({"key": k, "persona": p}, ensure_ascii=False) + "\n" for k, p in rows)
-        if text:
-            files.write_text(files.join(self.folder, f"part-{uuid.uuid4().hex}.jsonl"), text)
 
 
 class LazyExtractor:
