@@ -138,3 +138,28 @@ def test_comparison_errors_are_one_line(tmp_path, capsys):
         run_cli(main, ["--eval", str(tmp_path / "nope.json")])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().startswith(f"error: {tmp_path / 'nope.json'} does not exist")
+
+
+def test_inference_on_a_worker_without_beam_fills_the_builds_cache(tmp_path, tiny_causal_dir, small_esconv):
+    """`--infer-only` needs neither Beam nor the judges (a GPU worker fills the cache), and the build then finds
+    every one of its inputs there: the keys are the build's."""
+    import subprocess
+    import sys
+
+    from pipelines.build_pesconv import main as build
+    from tests.conftest import TINY_BUILD_ARGS
+
+    cache = tmp_path / "cache"
+    script = ("import sys; sys.modules['apache_beam'] = None\n"  # importing Beam now fails, as where it is missing
+              "from pipelines.evaluate_extractor import main\n"
+              f"sys.exit(main(['--infer-only', '--cache', {str(cache)!r}, '--esconv', {str(small_esconv)!r}, "
+              f"'--extractor', {str(tiny_causal_dir)!r}, '--adapter', 'none', '--no-baselines', "
+              "'--max-new-tokens', '8', '--json', 'timing.json']))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert timing["dialogs"] == 7 and timing["timing"]["extractor"]["inputs"] > 0
+    assert build(["--input", str(small_esconv), "--output", str(tmp_path / "build"), "--extractor",
+                  str(tiny_causal_dir), "--cache-dir", str(cache), "--keep-unsupported", *TINY_BUILD_ARGS]) == 0
+    inference = json.loads((tmp_path / "build" / "manifest.json").read_text())["inference"]
+    assert inference["inferred"] == 0 and inference["reused_from_cache"] > 0
