@@ -109,16 +109,24 @@ def bootstrap(scores: Sequence[PairScore], keys: Sequence[str], seed: int = 13,
             for k, v in samples.items()}
 
 
+def rouge_l_per_item(predictions: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) -> list[float | None]:
+    """ROUGE-L F1 of each item's joined sentences against its joined gold (None where it has no gold): how close
+    the wording is to the gold persona, which a sentence-match F1 does not see."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    return [None if not g else (scorer.score(" ".join(g), " ".join(p))["rougeL"].fmeasure if p else 0.0)
+            for p, g in zip(predictions, golds)]
+
+
 def text_overlap(predictions: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) -> dict[str, float]:
     """ROUGE-L F1 (mean) and corpus BLEU of joined sentences, over the items that have gold."""
     import sacrebleu
-    from rouge_score import rouge_scorer
 
     rows = [(" ".join(p), " ".join(g)) for p, g in zip(predictions, golds) if g]
     if not rows:
         return {"rouge_l": 0.0, "bleu": 0.0, "scored_items": 0}
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    rouge = [scorer.score(g, p)["rougeL"].fmeasure if p else 0.0 for p, g in rows]
+    rouge = [r for r in rouge_l_per_item(predictions, golds) if r is not None]
     bleu = sacrebleu.corpus_bleu([p for p, _ in rows], [[g for _, g in rows]], lowercase=True).score
     return {"rouge_l": float(np.mean(rouge)), "bleu": float(bleu), "scored_items": len(rows)}
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from common.cli import InputError, command_parser, quiet_libraries, run_cli
 from extractor.card import report_section
-from extractor.evaluation import BOOTSTRAP, PairScore, score_pair, summarise
+from extractor.evaluation import BOOTSTRAP, PairScore, rouge_l_per_item, score_pair, summarise
 
 
 def read_eval(path: Path) -> dict:
@@ -47,6 +47,17 @@ def paired_difference(ours: Sequence[PairScore], theirs: Sequence[PairScore], se
     return {"f1": f1, "baseline_f1": baseline_f1, "difference": f1 - baseline_f1,
             "low": float(low), "high": float(high), "ahead_share": float(np.mean([d > 0 for d in diffs])) if diffs else 0.0,
             "pairs": n}
+
+
+def paired_mean_difference(ours: Sequence[float], theirs: Sequence[float], seed: int = 13,
+                           rounds: int = BOOTSTRAP) -> tuple[float, float, float]:
+    """mean(ours) - mean(theirs) over the same items and its percentile 95 % interval (paired resamples)."""
+    a, b = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(a), (rounds, len(a))) if len(a) > 1 else np.zeros((0, len(a)), dtype=int)
+    diffs = (a[picks] - b[picks]).mean(axis=1)
+    low, high = np.percentile(diffs, [2.5, 97.5]) if len(diffs) else (float("nan"), float("nan"))
+    return float(a.mean() - b.mean()), float(low), float(high)
 
 
 def dataset_of(source: str) -> str:
@@ -81,20 +92,28 @@ def main(argv: list[str] | None = None) -> int:
     groups = {"all": list(range(len(rows)))}
     for i, r in enumerate(rows):
         groups.setdefault(dataset_of(r["source"]), []).append(i)
-    lines = ["| pairs | baseline | extractor F1 | baseline F1 | difference [95 %] | resamples with the extractor ahead |",
-             "|---|---|---:|---:|---:|---:|"]
+    rouge = {k: rouge_l_per_item([r[k] for r in rows], [r["supported_gold"] for r in rows])
+             for k in [args.system, *args.against]}
+    lines = ["| pairs | baseline | extractor F1 | baseline F1 | difference [95 %] | resamples with the extractor ahead "
+             "| ROUGE-L difference [95 %] |", "|---|---|---:|---:|---:|---:|---:|"]
     result = {}
     for group, idx in groups.items():
         for base in args.against:
             d = paired_difference([scores[args.system][i] for i in idx], [scores[base][i] for i in idx], args.seed)
+            scored = [i for i in idx if rouge[args.system][i] is not None]
+            r_diff, r_low, r_high = paired_mean_difference([rouge[args.system][i] for i in scored],
+                                                           [rouge[base][i] for i in scored], args.seed)
+            d.update(rouge_l_difference=r_diff, rouge_l_low=r_low, rouge_l_high=r_high)
             result[f"{group} vs {base}"] = d
             lines.append(f"| {group} ({d['pairs']}) | {base} | {d['f1']:.3f} | {d['baseline_f1']:.3f} | "
-                         f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | {d['ahead_share']:.2f} |")
+                         f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | {d['ahead_share']:.2f} | "
+                         f"{r_diff:+.3f} [{r_low:+.3f}, {r_high:+.3f}] |")
     note = "" if all(abs(x) < 1e-9 for x in drift.values()) else (
         "\n\nNote: re-scored F1 differs from the stored run's (" + ", ".join(f"{k} {x:+.4f}" for k, x in drift.items())
         + "): the grounding measure changed since that run.")
     body = (f"`{args.system}` against each baseline on the same {len(rows)} held-out pairs of `{args.eval}` "
-            f"({data.get('data', '')}); paired percentile bootstrap over pairs ({BOOTSTRAP} resamples, seed {args.seed}):"
+            f"({data.get('data', '')}); paired percentile bootstrap over pairs ({BOOTSTRAP} resamples, seed {args.seed}); "
+            "ROUGE-L: each pair's joined sentences against its joined stated gold, over the pairs with gold:"
             "\n\n" + "\n".join(lines) + note)
     print(json.dumps(result, indent=1))
     report_section(body, args.model_card, "Paired comparison", f"python -m research.extractor_comparison --eval {args.eval}")

@@ -106,6 +106,19 @@ def test_command_scores_every_system(tmp_path, tiny_causal_dir):
     assert compare(["--eval", str(out), "--model-card", str(card)]) == 0
     text = card.read_text()
     assert "## Paired comparison" in text and "| all (3) | rule |" in text and "re-scored F1 differs" not in text
+    assert "ROUGE-L difference" in text
+
+
+def test_rouge_l_per_item_and_its_paired_difference():
+    from extractor.evaluation import rouge_l_per_item
+    from research.extractor_comparison import paired_mean_difference
+
+    scores = rouge_l_per_item([["i have two dogs."], ["i am a nurse and i like cats"], []],
+                              [["i have two dogs."], ["i am a nurse."], ["i like tea."]])
+    assert scores[0] == pytest.approx(1.0) and 0.0 < scores[1] < 1.0 and scores[2] == 0.0
+    assert rouge_l_per_item([["x"]], [[]]) == [None]  # no gold: not scored
+    diff, low, high = paired_mean_difference([0.5, 0.7, 0.9], [0.4, 0.6, 0.8])  # ahead by 0.1 on every item
+    assert diff == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
 
 
 def test_paired_difference_resamples_the_same_pairs():
