@@ -7,14 +7,22 @@
 # paired differences. Needs a finished build at $BUILD (default outputs/pesconv-pal:
 # python -m pipelines.build_pesconv --split pal --output outputs/pesconv-pal); writes $OUT.
 #
-# Knobs (environment): BUILD, OUT, MODEL, STEPS (3000), MINUTES (time budget per model, 4), SEEDS ("0 1 2"),
-# DEVICE (cuda; cpu runs a smoke test), MAX_TRAIN / MAX_EXAMPLES (subsample, for smoke tests), EVALUATE (1; 0 leaves
-# the table to `python -m analysis.evaluate` on another machine, the command is printed).
+# FAMILY=decoder gives the decoder-only rows instead: SmolLM2-135M-Instruct + LoRA (the offline default model) without
+# a persona (Joint) and with the persona in the prompt, decoded with and without Eq. 6 (no co-attention).
+#
+# Knobs (environment): FAMILY (encdec | decoder), BUILD, OUT, MODEL, STEPS (3000), MINUTES (time budget per model,
+# 4), SEEDS ("0 1 2"), DEVICE (cuda; cpu runs a smoke test), MAX_TRAIN / MAX_EXAMPLES (subsample, for smoke tests),
+# EVALUATE (1; 0 leaves the table to `python -m analysis.evaluate` on another machine, the command is printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-outputs/pesconv-pal}
 OUT=${OUT:-outputs/gpu_table3}
-MODEL=${MODEL:-../shared/models/blenderbot_small-90M}
+FAMILY=${FAMILY:-encdec}
+case "$FAMILY" in
+  encdec) MODEL=${MODEL:-../shared/models/blenderbot_small-90M}; VARIANTS="joint pal hard-prompt";;
+  decoder) MODEL=${MODEL:-default}; VARIANTS="joint pal";;  # "persona in prompt" is pal decoded without Eq. 6
+  *) echo "FAMILY must be encdec or decoder, not '$FAMILY'" >&2; exit 2;;
+esac
 STEPS=${STEPS:-3000}        # optimizer steps per model at batch 32 (about 6.5 epochs of the train split)
 MINUTES=${MINUTES:-4}
 SEEDS=${SEEDS:-"0 1 2"}
@@ -31,14 +39,14 @@ decode_limit=${MAX_EXAMPLES:+--max-examples $MAX_EXAMPLES --max-scored $MAX_EXAM
 
 start=$SECONDS
 pids=()
-for v in joint pal hard-prompt; do  # small models: side by side they share the GPU well
+for v in $VARIANTS; do  # small models: side by side they share the GPU well
   python -m pipelines.train_pal --build "$BUILD" --variant $v --model "$MODEL" --device "$DEVICE" $train_limit \
       --batch-size 32 --max-steps "$STEPS" --warmup-steps $((STEPS / 10)) --eval-every 500 --max-minutes "$MINUTES" \
       --no-progress --output "$OUT/$v" > "$OUT/train_$v.log" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || { echo "a training run failed:" >&2; tail -n 20 "$OUT"/train_*.log >&2; exit 1; }; done
-echo "$((SECONDS - start)) s: trained joint, pal, hard-prompt side by side" | tee -a "$OUT/times.txt"
+echo "$((SECONDS - start)) s: trained $VARIANTS side by side" | tee -a "$OUT/times.txt"
 tail -n 2 "$OUT"/train_*.log
 
 start=$SECONDS
@@ -50,13 +58,19 @@ decode() {  # decode NAME CHECKPOINT OUTPUT SEED [ARGS...]
   pids+=($!); RUNS+=("$name=$out")
 }
 for seed in $SEEDS; do
-  J="Joint enc-dec (seed $seed)"; H="persona as input enc-dec (seed $seed)"
-  P="PAL enc-dec without Eq. 6 (seed $seed)"; E="PAL enc-dec (seed $seed)"
+  if [ "$FAMILY" = encdec ]; then
+    J="Joint enc-dec (seed $seed)"; H="persona as input enc-dec (seed $seed)"
+    P="PAL enc-dec without Eq. 6 (seed $seed)"; E="PAL enc-dec (seed $seed)"
+    COMPARE+=(--compare "$E" "$J" --compare "$E" "$P" --compare "$P" "$H" --compare "$H" "$J")
+  else
+    J="decoder-only, no persona (Joint) (seed $seed)"; P="decoder-only, persona in prompt (seed $seed)"
+    E="decoder-only, persona in prompt + Eq. 6 (seed $seed)"
+    COMPARE+=(--compare "$E" "$P" --compare "$E" "$J" --compare "$P" "$J")
+  fi
   decode "$J" "$OUT/joint/best" "$OUT/joint/generations-test-seed$seed.jsonl" "$seed"
-  decode "$H" "$OUT/hard-prompt/best" "$OUT/hard-prompt/generations-test-seed$seed.jsonl" "$seed"
+  [ "$FAMILY" = decoder ] || decode "$H" "$OUT/hard-prompt/best" "$OUT/hard-prompt/generations-test-seed$seed.jsonl" "$seed"
   decode "$P" "$OUT/pal/best" "$OUT/pal/generations-test-alpha0-seed$seed.jsonl" "$seed" --variant pal-alpha0
   decode "$E" "$OUT/pal/best" "$OUT/pal/generations-test-seed$seed.jsonl" "$seed"
-  COMPARE+=(--compare "$E" "$J" --compare "$E" "$P" --compare "$P" "$H" --compare "$H" "$J")
 done
 for p in "${pids[@]}"; do wait "$p" || { echo "a decoding run failed:" >&2; tail -n 20 "$OUT"/*/generations-*.log >&2; exit 1; }; done
 echo "$((SECONDS - start)) s: decoded ${#RUNS[@]} runs side by side" | tee -a "$OUT/times.txt"
