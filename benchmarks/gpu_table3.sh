@@ -10,7 +10,7 @@
 # FAMILY=decoder gives the decoder-only rows instead: SmolLM2-135M-Instruct + LoRA (the offline default model) without
 # a persona (Joint) and with the persona in the prompt, decoded with and without Eq. 6 (no co-attention).
 #
-# Knobs (environment): FAMILY (encdec | decoder), BUILD, OUT, MODEL, STEPS (3000), MINUTES (time budget per model,
+# Knobs (environment): FAMILY (encdec | decoder), PRECISION (bf16 | fp32: training on the GPU), BUILD, OUT, MODEL, STEPS (3000), MINUTES (time budget per model,
 # 4), SEEDS ("0 1 2"), DEVICE (cuda; cpu runs a smoke test), MAX_TRAIN / MAX_EXAMPLES (subsample, for smoke tests),
 # EVALUATE (1; 0 leaves the table to `python -m analysis.evaluate` on another machine, the command is printed).
 set -euo pipefail
@@ -19,8 +19,10 @@ BUILD=${BUILD:-outputs/pesconv-pal}
 OUT=${OUT:-outputs/gpu_table3}
 FAMILY=${FAMILY:-encdec}
 case "$FAMILY" in
-  encdec) MODEL=${MODEL:-../shared/models/blenderbot_small-90M}; VARIANTS="joint pal hard-prompt";;
-  decoder) MODEL=${MODEL:-default}; VARIANTS="joint pal";;  # "persona in prompt" is pal decoded without Eq. 6
+  encdec) MODEL=${MODEL:-../shared/models/blenderbot_small-90M}; VARIANTS="joint pal hard-prompt"
+          PRECISION=${PRECISION:-bf16};;
+  decoder) MODEL=${MODEL:-default}; VARIANTS="joint pal"  # "persona in prompt" is pal decoded without Eq. 6
+           PRECISION=${PRECISION:-fp32};;  # SmolLM2 + LoRA: the persona-in-prompt run diverged (NaN) under bf16
   *) echo "FAMILY must be encdec or decoder, not '$FAMILY'" >&2; exit 2;;
 esac
 STEPS=${STEPS:-3000}        # optimizer steps per model at batch 32 (about 6.5 epochs of the train split)
@@ -42,7 +44,7 @@ pids=()
 for v in $VARIANTS; do  # small models: side by side they share the GPU well
   python -m pipelines.train_pal --build "$BUILD" --variant $v --model "$MODEL" --device "$DEVICE" $train_limit \
       --batch-size 32 --max-steps "$STEPS" --warmup-steps $((STEPS / 10)) --eval-every 500 --max-minutes "$MINUTES" \
-      --no-progress --output "$OUT/$v" > "$OUT/train_$v.log" 2>&1 &
+      --precision "$PRECISION" --no-progress --output "$OUT/$v" > "$OUT/train_$v.log" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || { echo "a training run failed:" >&2; tail -n 20 "$OUT"/train_*.log >&2; exit 1; }; done

@@ -6,7 +6,8 @@ loss, and how to save / load its trainable weights. What the loop adds, the same
 a progress bar (or a line per validation), validation every `eval_every` steps with the best one saved,
 resumable checkpoints (weights, optimiser, scheduler and loop state in one folder, written whole, then
 renamed), resume only with the same settings (`run_key`), early stopping (`patience`), a time budget
-(`max_minutes`), gradient clipping and bf16 autocast on a GPU.
+(`max_minutes`), gradient clipping, bf16 autocast on a GPU (unless `bf16=False`), and a clear stop when the
+training loss stops being finite (nothing after it is saved).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class LoopSettings:
     validate_first: bool = False  # record the validation loss before the first step (step 0)
     clip_norm: float = 1.0
     device: str = "cpu"
+    bf16: bool = True  # bf16 autocast on a GPU; False trains in float32 there too
     progress: bool = True
     desc: str = "train"
 
@@ -59,9 +61,9 @@ def split_parts(batch: Sequence[Any], grad_accum: int) -> list[tuple[Sequence[An
     return [(batch[i:i + size], len(batch[i:i + size]) / len(batch)) for i in range(0, len(batch), size)]
 
 
-def autocast(device: str):
-    """bf16 autocast on a GPU; plain float32 on the CPU."""
-    if str(device).startswith("cuda"):
+def autocast(device: str, bf16: bool = True):
+    """bf16 autocast on a GPU (unless `bf16` is False); plain float32 on the CPU."""
+    if bf16 and str(device).startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
 
@@ -154,10 +156,15 @@ class TrainingLoop:
                 self.optimizer.zero_grad(set_to_none=True)
                 total = 0.0
                 for part, weight in self.hooks.parts(batch):
-                    with autocast(s.device):
+                    with autocast(s.device, s.bf16):
                         loss = self.hooks.loss(part)
                     (loss * weight).backward()
                     total += float(loss.detach()) * weight
+                if not math.isfinite(total):
+                    hint = ("bf16 autocast on the GPU: try float32 (--precision fp32)"
+                            if s.bf16 and str(s.device).startswith("cuda") else "try a lower learning rate")
+                    raise InputError(f"the training loss is {total} at step {st['step'] + 1}: training diverged "
+                                     f"({hint}); the checkpoints in {self.checkpoint_dir.parent} are from before it")
                 torch.nn.utils.clip_grad_norm_(self.params, s.clip_norm)
                 self.optimizer.step()
                 self.scheduler.step()

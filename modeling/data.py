@@ -125,8 +125,9 @@ class RowsDataset:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> dict:
-        return self.rows[i]
+    def __getitem__(self, i: int | str) -> dict | list:
+        """A row by index, or a whole column by name (as `datasets.Dataset` does)."""
+        return [r[i] for r in self.rows] if isinstance(i, str) else self.rows[i]
 
     def map(self, fn, batched: bool = False, remove_columns=None, desc=None, fn_kwargs=None, **_):
         kwargs = fn_kwargs or {}

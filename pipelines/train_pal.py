@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate + checkpoint every N steps (default: once per epoch, and at the end)")
     t.add_argument("--seed", type=int, default=42, help="seed of init, shuffling and dropout")
     t.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
+    t.add_argument("--precision", default="bf16", choices=["bf16", "fp32"],
+                   help="on a GPU: bf16 autocast or float32 throughout (the CPU always trains in float32)")
     t.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     t.add_argument("--grad-accum", type=int, default=1, help="split each batch into N micro-batches (memory)")
     t.add_argument("--patience", type=int, default=0,
@@ -94,13 +96,13 @@ def _examples(args, model, split: str, limit: int | None):
 
 
 @torch.no_grad()
-def validation_loss(model, data, batch_size: int, device: str) -> float:
+def validation_loss(model, data, batch_size: int, device: str, bf16: bool = True) -> float:
     """Token-weighted mean NLL over the validation examples."""
     model.net.eval()
     nll, n = 0.0, 0
     for i in range(0, len(data), batch_size):
         rows = [data[j] for j in range(i, min(i + batch_size, len(data)))]
-        with autocast(device):
+        with autocast(device, bf16):
             s = model.score(rows, device)
         nll += float(s["nll_sum"].sum())
         n += int(s["n_tokens"].sum())
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         batches=batches,
         parts=lambda rows: split_parts(rows, args.grad_accum),
         loss=lambda rows: model.loss({k: v.to(args.device) for k, v in model.collate_train(rows).items()}),
-        validate=lambda: validation_loss(model, valid, args.batch_size * 2, args.device),
+        validate=lambda: validation_loss(model, valid, args.batch_size * 2, args.device, args.precision == "bf16"),
         save_best=lambda entry: model.save(out / "best", extra()),
         save_weights=lambda folder: model.save(folder, extra()),
         load_weights=lambda folder: model.load_weights(folder),
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = TrainingLoop(
         LoopSettings(total_steps=total, steps_per_epoch=steps_per_epoch, eval_every=eval_every, save_every=None,
                      patience=args.patience, max_minutes=args.max_minutes, device=args.device,
-                     progress=not args.no_progress, desc=f"train {args.variant}"),
+                     bf16=args.precision == "bf16", progress=not args.no_progress, desc=f"train {args.variant}"),
         hooks, params, optimizer, scheduler, last, config)
     if not args.no_resume:
         loop.resume()
