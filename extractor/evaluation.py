@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK, SupportScorer, self_statements
+from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, REMARK, SupportScorer, lexical_overlap, self_statements
 from extractor.meaning import MEANING_REASONS
 
 BOOTSTRAP = 1000
@@ -38,11 +38,14 @@ class PairScore:
     covered: int = 0  # ESConv: statements that support a persona sentence
 
 
-def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str]) -> np.ndarray:
-    """matches[i, j]: gold[j] is stated by generated[i]."""
+def _matches(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str], mutual: bool = False) -> np.ndarray:
+    """matches[i, j]: gold[j] is stated by generated[i] (with `mutual`, and generated[i] by gold[j]: a whole
+    utterance that contains a gold fact then no longer matches it)."""
     cos, lex = scorer.scores(gold, generated)  # [gold, generated]: overlap = share of g's words found in p
     th = scorer.thresholds
-    return np.array([[th.supported(float(cos[j, i]), float(lex[j, i])) for j in range(len(gold))]
+    return np.array([[th.supported(float(cos[j, i]), float(lex[j, i]))
+                      and (not mutual or th.supported(float(cos[j, i]), lexical_overlap(generated[i], gold[j])))
+                      for j in range(len(gold))]
                      for i in range(len(generated))], dtype=bool).reshape(len(generated), len(gold))
 
 
@@ -58,9 +61,10 @@ def drop_counts(reasons: Sequence[str | None]) -> dict[str, int]:
 
 
 def score_pair(scorer: SupportScorer, generated: Sequence[str], gold: Sequence[str],
-               drops: dict[str, int] | None = None) -> PairScore:
-    """Matches of `generated` against the supported `gold`, with the check's `drops` (drop_counts) of them."""
-    m = _matches(scorer, generated, gold)
+               drops: dict[str, int] | None = None, mutual: bool = False) -> PairScore:
+    """Matches of `generated` against the supported `gold`, with the check's `drops` (drop_counts) of them;
+    `mutual`: a match needs support both ways (docs/check-rules.md, "Evaluation definitions")."""
+    m = _matches(scorer, generated, gold, mutual)
     return PairScore(generated=len(generated), matched=int(m.any(axis=1).sum()), gold=len(gold),
                      found=int(m.any(axis=0).sum()), **(drops or {}))
 

@@ -5,7 +5,9 @@ little about the difference, because both systems are scored on the same pairs. 
 an evaluation stored (`--json` of that command: every pair's utterances, supported gold and each system's
 sentences) with the same measure (`extractor.evaluation.score_pair`), then resamples the pairs (seeded) and
 recomputes both systems' F1 on each resample: the difference, its 95 % percentile interval and the share of
-resamples in which the extractor is ahead. Per dataset too (PERSONA-CHAT, Synthetic-Persona-Chat).
+resamples in which the extractor is ahead. Per dataset too (PERSONA-CHAT, Synthetic-Persona-Chat). Beside it, the
+same with a mutual match (each sentence states the other: what a persona of short facts needs, since a copied
+utterance "states" every gold fact it contains) and the paired ROUGE-L difference.
 
 No model runs here: only the grounding encoder, to match sentences.
 
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                                               *(s for k in [args.system, *args.against] for s in r[k]))])
     scores = {k: [score_pair(scorer, r[k], r["supported_gold"]) for r in rows]
               for k in [args.system, *args.against]}
+    mutual = {k: [score_pair(scorer, r[k], r["supported_gold"], mutual=True) for r in rows]
+              for k in [args.system, *args.against]}
     stored = {k: data["results"][k]["f1"] for k in scores if k in data.get("results", {})}
     drift = {k: summarise(v)["f1"] - stored[k] for k, v in scores.items() if k in stored}
     groups = {"all": list(range(len(rows)))}
@@ -95,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     rouge = {k: rouge_l_per_item([r[k] for r in rows], [r["supported_gold"] for r in rows])
              for k in [args.system, *args.against]}
     lines = ["| pairs | baseline | extractor F1 | baseline F1 | difference [95 %] | resamples with the extractor ahead "
-             "| ROUGE-L difference [95 %] |", "|---|---|---:|---:|---:|---:|---:|"]
+             "| ROUGE-L difference [95 %] | mutual-match F1: extractor / baseline, difference [95 %] |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     result = {}
     for group, idx in groups.items():
         for base in args.against:
@@ -103,17 +108,22 @@ def main(argv: list[str] | None = None) -> int:
             scored = [i for i in idx if rouge[args.system][i] is not None]
             r_diff, r_low, r_high = paired_mean_difference([rouge[args.system][i] for i in scored],
                                                            [rouge[base][i] for i in scored], args.seed)
-            d.update(rouge_l_difference=r_diff, rouge_l_low=r_low, rouge_l_high=r_high)
+            m = paired_difference([mutual[args.system][i] for i in idx], [mutual[base][i] for i in idx], args.seed)
+            d.update(rouge_l_difference=r_diff, rouge_l_low=r_low, rouge_l_high=r_high,
+                     mutual={k: m[k] for k in ("f1", "baseline_f1", "difference", "low", "high", "ahead_share")})
             result[f"{group} vs {base}"] = d
             lines.append(f"| {group} ({d['pairs']}) | {base} | {d['f1']:.3f} | {d['baseline_f1']:.3f} | "
                          f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | {d['ahead_share']:.2f} | "
-                         f"{r_diff:+.3f} [{r_low:+.3f}, {r_high:+.3f}] |")
+                         f"{r_diff:+.3f} [{r_low:+.3f}, {r_high:+.3f}] | {m['f1']:.3f} / {m['baseline_f1']:.3f}, "
+                         f"{m['difference']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}] |")
     note = "" if all(abs(x) < 1e-9 for x in drift.values()) else (
         "\n\nNote: re-scored F1 differs from the stored run's (" + ", ".join(f"{k} {x:+.4f}" for k, x in drift.items())
         + "): the grounding measure changed since that run.")
     body = (f"`{args.system}` against each baseline on the same {len(rows)} held-out pairs of `{args.eval}` "
             f"({data.get('data', '')}); paired percentile bootstrap over pairs ({BOOTSTRAP} resamples, seed {args.seed}); "
-            "ROUGE-L: each pair's joined sentences against its joined stated gold, over the pairs with gold:"
+            "ROUGE-L: each pair's joined sentences against its joined stated gold, over the pairs with gold; "
+            "mutual match: a sentence matches a gold sentence only when each states the other, so a whole utterance "
+            "that contains a gold fact does not match it:"
             "\n\n" + "\n".join(lines) + note)
     print(json.dumps(result, indent=1))
     report_section(body, args.model_card, "Paired comparison", f"python -m research.extractor_comparison --eval {args.eval}")

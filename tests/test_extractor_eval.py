@@ -106,7 +106,7 @@ def test_command_scores_every_system(tmp_path, tiny_causal_dir):
     assert compare(["--eval", str(out), "--model-card", str(card)]) == 0
     text = card.read_text()
     assert "## Paired comparison" in text and "| all (3) | rule |" in text and "re-scored F1 differs" not in text
-    assert "ROUGE-L difference" in text
+    assert "ROUGE-L difference" in text and "mutual-match F1" in text
 
 
 def test_rouge_l_per_item_and_its_paired_difference():
@@ -176,3 +176,15 @@ def test_inference_on_a_worker_without_beam_fills_the_builds_cache(tmp_path, tin
                   str(tiny_causal_dir), "--cache-dir", str(cache), "--keep-unsupported", *TINY_BUILD_ARGS]) == 0
     inference = json.loads((tmp_path / "build" / "manifest.json").read_text())["inference"]
     assert inference["inferred"] == 0 and inference["reused_from_cache"] > 0
+
+
+def test_a_mutual_match_needs_support_both_ways(scorer):
+    """A whole utterance 'states' the gold fact it contains, but the fact does not state the utterance: it matches
+    only one way. The concise fact matches both ways."""
+    gold = ["i have two dogs"]
+    long, short = "i have two dogs and a red car", "i have two dogs"
+    one_way = score_pair(scorer, [long, short], gold)
+    both = score_pair(scorer, [long, short], gold, mutual=True)
+    assert (one_way.matched, one_way.found) == (2, 1)
+    assert (both.matched, both.found) == (1, 1)
+    assert score_pair(scorer, [long], gold, mutual=True).found == 0

@@ -240,6 +240,8 @@ def test_examples_without_the_datasets_package_match(tiny_build, monkeypatch):
     without = load_examples(tiny_build, "train", max_examples=10, seed=3)
     assert type(without).__name__ == "RowsDataset" and len(without) == 10
     assert [without[i] for i in range(10)] == [with_ds[i] for i in range(10)]
+    assert sorted(without.column_names) == sorted(with_ds.column_names)
+    assert without["dialog_id"] == with_ds["dialog_id"]  # a column by name, as generate's ordering reads it
 
 
 def test_skip_repeats_leaves_out_a_response_that_repeats_the_turn_before(tiny_build, tmp_path, monkeypatch):

@@ -79,3 +79,18 @@ def test_resume_continues_and_refuses_other_settings(tmp_path):
     other.run_key = {"lr": 0.2}
     with pytest.raises(InputError, match="other settings"):
         other.resume()
+
+
+def test_a_loss_that_is_not_finite_stops_with_a_clear_error_and_keeps_the_checkpoint_before_it(tmp_path):
+    loop, model, _ = make_run(tmp_path, steps=6)
+    finite, calls = loop.hooks.loss, []
+
+    def diverging(idx):
+        calls.append(1)
+        return finite(idx) * (float("nan") if len(calls) >= 3 else 1.0)
+
+    loop.hooks.loss = diverging
+    with pytest.raises(InputError, match="training loss is nan at step 3: training diverged"):
+        loop.run()
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # the diverged step was never applied
