@@ -181,3 +181,27 @@ def test_a_stopped_decode_resumes_from_its_partial_rows(pal_run, tiny_build, tmp
     partial.write_text(json.dumps({"_run": {**key, "seed": 5}}) + "\n" + json.dumps(marked) + "\n")
     assert generate_main(common) == 0  # other settings: started over
     assert "KEPT FROM THE STOPPED RUN" not in out.read_text()
+
+
+def test_gpu_table3_script_runs_the_decoder_rows_on_a_cpu(tmp_path, tiny_build, tiny_causal_dir):
+    """The prepared GPU run (benchmarks/gpu_table3.sh, FAMILY=decoder) as a CPU smoke test: it trains both models,
+    decodes the three rows per seed and writes the evaluation command with the paired comparisons."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "t3"
+    env = {**os.environ, "FAMILY": "decoder", "MODEL": str(tiny_causal_dir), "BUILD": str(tiny_build),
+           "OUT": str(out), "DEVICE": "cpu", "MAX_TRAIN": "4", "MAX_EXAMPLES": "2", "STEPS": "1", "MINUTES": "1",
+           "SEEDS": "0 1", "EVALUATE": "0"}
+    done = subprocess.run(["bash", str(root / "benchmarks" / "gpu_table3.sh")], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for name in ("joint/generations-test-seed0.jsonl", "pal/generations-test-alpha0-seed1.jsonl",
+                 "pal/generations-test-seed1.jsonl"):
+        assert len((out / name).read_text().splitlines()) == 2
+    command = (out / "evaluate_command.sh").read_text()
+    assert command.count("--compare") == 6 and "persona\\ in\\ prompt\\ +\\ Eq.\\ 6\\ \\(seed\\ 1\\)" in command
+    assert json.loads((out / "pal" / "summary.json").read_text())["config"]["variant"] == "pal"
+    assert not (out / "hard-prompt").exists()  # the decoder family trains no separate hard-prompt model
