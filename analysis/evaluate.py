@@ -50,6 +50,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def read_generations(path: Path) -> tuple[list[dict], dict]:
+    """Rows and settings of one decoding run: a finished `X.jsonl` with `X.meta.json` beside it, or the
+    `X.jsonl.partial` of a stopped run (its first line holds the settings; a torn last line is skipped), whose
+    rows are the turns it finished, longest input first."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if path.suffix == ".partial":
+        try:
+            head = json.loads(lines[0]) if lines else {}
+        except json.JSONDecodeError:
+            head = {}
+        if "_meta" not in head:
+            raise InputError(f"{path}: not a partial file of pipelines.generate (its first line holds no settings)")
+        rows = []
+        for line in lines[1:]:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # the line being written when the run stopped
+                pass
+        meta = {**head["_run"], **head["_meta"], "decoded": len(rows), "scored": len(rows), "stopped": True}
+    else:
+        rows = [json.loads(line) for line in lines]
+        meta_path = path.with_suffix(".meta.json")
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        if "vocab_size" not in meta:
+            raise InputError(f"{meta_path} is missing (EAD needs the model's vocabulary size)")
+    if not rows:
+        raise InputError(f"{path} holds no decoded turns")
+    return rows, meta
+
+
 def resolve_runs(specs: list[str], split: str) -> list[tuple[str, Path]]:
     runs: list[tuple[str, Path]] = []
     for spec in specs:
@@ -124,19 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     columns = [c.replace("Top-3", f"Top-{args.top_n}") for c in COLUMNS]
     results, table, scorers = {}, [], {}
     for name, path in runs:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if not rows:
-            raise InputError(f"{path} is empty")
-        meta_path = path.with_suffix(".meta.json")
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        if "vocab_size" not in meta:
-            raise InputError(f"{meta_path} is missing (EAD needs the model's vocabulary size)")
+        rows, meta = read_generations(path)
         scorer = Table3Scorer(rows, meta["vocab_size"], encoder, args.top_n, paper_compat=args.paper_compat)
         metrics = scorer.metrics()
         ci95 = scorer.intervals(args.bootstrap, args.seed) if args.bootstrap else {}
         results[name] = {"file": str(path), "metrics": metrics, "ci95": ci95,
                          "meta": {k: meta.get(k) for k in ("variant", "family", "base", "build", "split", "alpha", "train_step",
-                                                           "vocab_size", "sampling", "strategy")}}
+                                                           "vocab_size", "sampling", "strategy", "stopped")}}
         table.append((name, [metrics[c] for c in columns]))
         scorers[name] = scorer
     paired = {}
@@ -152,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(table, columns, [r["ci95"] for r in results.values()])
     paper = markdown([(f"paper: {k}", v) for k, v in PAPER_ROWS.items()], columns)
     counts = ", ".join(f"{n}: {r['metrics']['scored']} scored / {r['metrics']['decoded']} decoded"
+                       + (" (a stopped run: the turns it finished, longest input first)" if r["meta"]["stopped"] else "")
                        for n, r in results.items())
     print(md)
     diff_md = paired_markdown(paired, columns)

@@ -198,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     next_line = n_rows + step
     with open(tmp, "a" if done else "w", encoding="utf-8") as f:  # rows as they finish (a stopped run resumes
         if not done:                                                # from them), then all in order
-            f.write(json.dumps({"_run": run_key}) + "\n")
+            f.write(json.dumps({"_run": run_key, "_meta": {  # what analysis.evaluate needs to score a stopped run
+                "trained_variant": model.meta["variant"], "family": model.family, "base": model.base_info,
+                "vocab_size": len(model.tokenizer), "train_step": model.meta.get("step"),
+                "code_version": code_version()}}) + "\n")
         for batch in decode_batches(model, tokens, n_decode, args.batch_size, alpha_of, settings, args.device,
                                     gold_strategy=args.strategy == "gold", skip=set(done)):
             for j, rec in batch:

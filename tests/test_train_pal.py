@@ -205,3 +205,35 @@ def test_gpu_table3_script_runs_the_decoder_rows_on_a_cpu(tmp_path, tiny_build, 
     assert command.count("--compare") == 6 and "persona\\ in\\ prompt\\ +\\ Eq.\\ 6\\ \\(seed\\ 1\\)" in command
     assert json.loads((out / "pal" / "summary.json").read_text())["config"]["variant"] == "pal"
     assert not (out / "hard-prompt").exists()  # the decoder family trains no separate hard-prompt model
+
+
+def test_a_stopped_decode_is_scored_from_its_partial_file(pal_run, tiny_build, tmp_path, monkeypatch):
+    """A run stopped after its first batch (e.g. at a machine's time limit) leaves OUTPUT.jsonl.partial, whose first
+    line carries the settings: analysis.evaluate scores the finished turns and pairs them with a full run."""
+    import pipelines.generate as generate
+
+    class Stop(Exception):
+        pass
+
+    real = generate.decode_batches
+
+    def stops_after_one_batch(*args, **kwargs):
+        yield next(iter(real(*args, **kwargs)))
+        raise Stop
+
+    full, stopped = tmp_path / "full.jsonl", tmp_path / "stopped.jsonl"
+    common = ["--checkpoint", str(pal_run), "--build", str(tiny_build), "--max-new-tokens", "3", "--batch-size", "2",
+              "--variant", "pal-alpha0"]
+    assert generate_main([*common, "--output", str(full)]) == 0
+    monkeypatch.setattr(generate, "decode_batches", stops_after_one_batch)
+    with pytest.raises(Stop):
+        generate_main([*common, "--output", str(stopped)])
+    partial = stopped.with_suffix(".jsonl.partial")
+    assert partial.exists() and not stopped.exists()
+    out = tmp_path / "table"
+    assert evaluate_main([f"stopped={partial}", f"full={full}", "--compare", "stopped", "full", "--bootstrap", "50",
+                          "--no-cos-sim", "--output", str(out)]) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["runs"]["stopped"]["meta"]["stopped"] is True and result["runs"]["stopped"]["metrics"]["scored"] == 2
+    assert "stopped: 2 scored / 2 decoded (a stopped run" in out.with_suffix(".md").read_text()
+    assert next(iter(result["paired"].values()))  # paired over the two turns both runs have
