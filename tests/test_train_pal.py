@@ -183,6 +183,7 @@ def test_a_stopped_decode_resumes_from_its_partial_rows(pal_run, tiny_build, tmp
     assert "KEPT FROM THE STOPPED RUN" not in out.read_text()
 
 
+@pytest.mark.slow
 def test_gpu_table3_script_runs_the_decoder_rows_on_a_cpu(tmp_path, tiny_build, tiny_causal_dir):
     """The prepared GPU run (benchmarks/gpu_table3.sh, FAMILY=decoder) as a CPU smoke test: it trains both models,
     decodes the three rows per seed and writes the evaluation command with the paired comparisons."""
