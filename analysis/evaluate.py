@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
+from modeling.generations import read_partial
 
 COLUMNS = ["ACC", "Top-3 ACC", "PPL", "B-2", "B-4", "D-1", "D-2", "E-1", "E-2", "R-L", "Cos-Sim"]
 PAPER_ROWS = {  # Cheng et al. 2023, Table 3 (no top-n ACC reported)
@@ -54,23 +55,13 @@ def read_generations(path: Path) -> tuple[list[dict], dict]:
     """Rows and settings of one decoding run: a finished `X.jsonl` with `X.meta.json` beside it, or the
     `X.jsonl.partial` of a stopped run (its first line holds the settings; a torn last line is skipped), whose
     rows are the turns it finished, longest input first."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if path.suffix == ".partial":
-        try:
-            head = json.loads(lines[0]) if lines else {}
-        except json.JSONDecodeError:
-            head = {}
+        head, rows = read_partial(path)
         if "_meta" not in head:
             raise InputError(f"{path}: not a partial file of pipelines.generate (its first line holds no settings)")
-        rows = []
-        for line in lines[1:]:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # the line being written when the run stopped
-                pass
         meta = {**head["_run"], **head["_meta"], "decoded": len(rows), "scored": len(rows), "stopped": True}
     else:
-        rows = [json.loads(line) for line in lines]
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         meta_path = path.with_suffix(".meta.json")
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if "vocab_size" not in meta:

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from common.cli import InputError, check_device, code_version, command_parser, quiet_libraries, run_cli
+from modeling.generations import read_partial
 
 log = logging.getLogger("generate")
 
@@ -80,23 +81,12 @@ def resume_partial(tmp: Path, run_key: dict, tokens) -> dict[int, dict]:
     """The rows a stopped run of the same settings already wrote to `tmp` (by row index); {} otherwise."""
     if not tmp.exists():
         return {}
-    lines = tmp.read_text(encoding="utf-8").splitlines()
-    try:
-        header = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        header = {}
+    header, rows = read_partial(tmp)
     if header.get("_run") != json.loads(json.dumps(run_key)):
         log.warning("%s is from a run with other settings: starting over", tmp)
         return {}
     index = {(d, t): j for j, (d, t) in enumerate(zip(tokens["dialog_id"], tokens["turn"]))}
-    done = {}
-    for line in lines[1:]:
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:  # the line being written when the run stopped
-            continue
-        done[index[(rec["dialog_id"], rec["turn"])]] = rec
-    return done
+    return {index[(rec["dialog_id"], rec["turn"])]: rec for rec in rows}
 
 
 def decode_batches(model, tokens, n_decode: int, batch_size: int, alpha_of: torch.Tensor, settings,
