@@ -11,9 +11,9 @@
 # a persona (Joint) and with the persona in the prompt, decoded with and without Eq. 6 (no co-attention).
 #
 # Knobs (environment): FAMILY (encdec | decoder), PRECISION (bf16 | fp32: training on the GPU; fp32 for decoder),
-# BUILD, OUT, MODEL, STEPS (3000), MINUTES (time budget per model, 4), SEEDS ("0 1 2"), DEVICE (cuda; cpu runs a smoke
-# test), MAX_TRAIN / MAX_EXAMPLES (subsample, for smoke tests), EVALUATE (1; 0 leaves the table to
-# `python -m analysis.evaluate` on another machine, the command is printed). The decoder rows decode more slowly
+# BUILD, OUT, MODEL, STEPS and MINUTES (time budget per model; encdec 3000 and 4, decoder 384 and 5),
+# SEEDS ("0 1 2"), DEVICE (cuda; cpu runs a smoke test), MAX_TRAIN / MAX_EXAMPLES (subsample, for smoke tests),
+# EVALUATE (1; 0 leaves the table to `python -m analysis.evaluate` on another machine, the command is printed). The decoder rows decode more slowly
 # than the encoder-decoder ones: on an H200, nine side by side took about 150 s (Joint) to over 3 min (Eq. 6) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
