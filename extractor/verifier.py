@@ -16,8 +16,11 @@ The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and pa
 seeker's words but swaps one (`NEW_WORD` costs implied facts, which the verifier drops anyway). A kept sentence loses an
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
 `TURN_COUNTER`); the seeker's own first-person clauses on which no kept
-proposal rests are kept when they pass checks 1 and 5 (`SEEKER_CLAUSE`, `CheckSettings.fallback`), never in place
-of a failed proposal. Every kept sentence carries its evidence: the supporting utterance and the character span it
+proposal rests are kept when they pass check 1 and the fact classifier is sure of them (P >= `clause_fact`, 0.98: the
+extractor passed them over); a clause whose content words its kept proposals do not restate (overlap < 0.6) is
+kept in their place when it passes checks 1 and 5 (`PARTIAL`: "I own a dog walking business." from "I have 3 dogs
+and own a dog walking business" gives way to the clause). A failed proposal is never replaced (`SEEKER_CLAUSE`,
+`CheckSettings.fallback`). Every kept sentence carries its evidence: the supporting utterance and the character span it
 rests on. `--persona-style quote` judges by the grounding thresholds and the meaning and remark rules instead,
 keeping the seeker's supporting statement in place of any paraphrase (`extractor.grounding.SupportScorer.check`).
 Examples and measurements: docs/check-rules.md, section "Verifier"; `extractor/judges/model_card.md`.
@@ -29,7 +32,16 @@ from pathlib import Path
 from typing import Sequence
 
 from extractor.formatting import ExtractionInput
-from extractor.grounding import NO_SUPPORT, NOT_ABOUT_SEEKER, SupportScorer, about_self, new_words, self_statements
+from extractor.grounding import (
+    NO_SUPPORT,
+    NOT_ABOUT_SEEKER,
+    SupportScorer,
+    SupportThresholds,
+    about_self,
+    lexical_overlap,
+    new_words,
+    self_statements,
+)
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
@@ -40,7 +52,9 @@ STYLES = ("fact", "quote")
 NOT_STATED = "not stated by the seeker (verifier)"
 NOT_A_FACT = "not a persona fact (fact classifier)"
 NEW_WORD = "uses a content word the seeker did not"
-CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, NEW_WORD, NOT_A_FACT)
+PARTIAL = "restates only part of the seeker's clause, which is kept in its place"
+COVERED = SupportThresholds().lexical_min  # share of a clause's content words its kept proposals must restate
+CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, NEW_WORD, NOT_A_FACT, PARTIAL)
 STATED_BY = ("verifier", "thresholds")
 FALLBACKS = ("empty", "uncovered", "none")
 
@@ -53,10 +67,12 @@ class CheckSettings:
     meaning: bool = True  # the meaning rules (extractor.meaning) after "stated"
     new_words: bool = True  # drop a proposal with a content word its seeker turn does not have (NEW_WORD)
     fallback: str = "uncovered"  # the seeker's clauses: where no proposal of a request is kept ("empty"), where no kept
-    # proposal rests on them ("uncovered"), or never ("none")
+    # proposal restates them ("uncovered"), or never ("none")
+    clause_fact: float = 0.98  # a clause no kept proposal rests on needs this P(fact): the extractor passed it over
+    # (chosen on pairs the extractor trained on, never on held-out ones: research.clause_threshold)
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter dropped"
-SEEKER_CLAUSE = "the seeker's clause (no kept proposal rests on it)"
+SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
 
 
 @dataclass(frozen=True)
@@ -127,13 +143,17 @@ class PersonaCheck:
                                                                  and not any(x.kept for x in d))
             clauses = self._clauses(inp) if wanted else []
             if self.settings.fallback == "uncovered":
-                clauses = [c for c in clauses if not any(x.kept and x.rests_on(c) for x in d)]
+                clauses = [c for c in clauses if not c.covered_by([x for x in d if x.kept and x.rests_on(c)])]
             if clauses:
                 fallback_of.append((k, clauses))
         flat = [x for _, c in fallback_of for x in c]
         self._judge(flat, [requests[k][0] for k, c in fallback_of for _ in c], verify=False)
         for k, c in fallback_of:
-            out[k] += [x.verdict() for x in c if x.kept]
+            kept = [x for x in c if x.kept and (x.replaces or (x.fact or 0.0) >= self.settings.clause_fact)]
+            for x in kept:
+                for proposal in x.replaces:
+                    proposal.reason = PARTIAL
+            out[k] = [x.verdict() for x in drafts[k]] + [x.verdict() for x in kept]
         return out
 
     def check(self, inp: ExtractionInput, sentences: Sequence[str]) -> list[Verdict]:
@@ -202,6 +222,15 @@ class _Draft:
     stated: float | None = None
     fact: float | None = None
     original: str = ""
+    replaces: tuple[_Draft, ...] = ()  # a clause: the kept proposals that restate only part of it
+
+    def covered_by(self, proposals: list[_Draft]) -> bool:
+        """A clause is covered when its kept proposals restate most of its content words; one they only partly
+        restate is kept in their place (remembered in `replaces`)."""
+        if proposals and lexical_overlap(self.text, " ".join(x.text for x in proposals)) >= COVERED:
+            return True
+        self.replaces = tuple(proposals)
+        return False
 
     def __post_init__(self):
         self.original = self.text
@@ -235,12 +264,19 @@ def add_check_options(parser) -> None:
                              "(by default they are dropped: NEW_WORD)")
     parser.add_argument("--fallback", choices=FALLBACKS, default=default.fallback,
                         help="fact style: keep the seeker's own clauses where no proposal of a turn is kept (empty), "
-                             "where no kept proposal rests on them (uncovered), or never (default %(default)s)")
+                             "where no kept proposal restates them (uncovered), or never (default %(default)s)")
+    parser.add_argument("--clause-fact", type=float, default=default.clause_fact, metavar="P",
+                        help="fact style: a seeker's clause on which no kept proposal rests is kept only when the fact "
+                             "classifier gives it at least P (default %(default)s)")
 
 
 def check_settings(args) -> CheckSettings:
+    if not 0.0 <= args.clause_fact <= 1.0:
+        from common.cli import InputError
+
+        raise InputError(f"--clause-fact must be a probability in [0, 1], not {args.clause_fact}")
     return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
-                         new_words=not args.allow_new_words)
+                         new_words=not args.allow_new_words, clause_fact=args.clause_fact)
 
 
 def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:

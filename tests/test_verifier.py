@@ -19,7 +19,16 @@ from extractor.judge_data import (
     verifier_dev,
 )
 from extractor.meaning import SUBJECT_CHANGED
-from extractor.verifier import JUDGES_DIR, NEW_WORD, NOT_STATED, CheckSettings, check_judges, locate, seeker_clauses
+from extractor.verifier import (
+    JUDGES_DIR,
+    NEW_WORD,
+    NOT_STATED,
+    PARTIAL,
+    CheckSettings,
+    check_judges,
+    locate,
+    seeker_clauses,
+)
 
 
 def test_each_edit_makes_a_true_sentence_false():
@@ -147,6 +156,23 @@ def test_a_copied_turn_counter_is_dropped_from_a_kept_sentence(check):
     assert not any(v.fallback for v in verdicts)  # the clause is the kept sentence's evidence
 
 
+def test_a_proposal_that_restates_part_of_its_clause_gives_way_to_the_clause(check):
+    inp = ExtractionInput(("I love hiking and camping and fishing in the mountains with my dad.",), "What do you do for fun?")
+    verdicts = check.check(inp, ["I love hiking."])
+    assert verdicts[0].reason == PARTIAL  # camping, fishing and the mountains would be lost
+    assert kept(verdicts) == [inp.utterances[0]]
+    assert verdicts[1].fallback and verdicts[1].span == (0, len(inp.utterances[0]))
+
+
+def test_a_clause_no_proposal_took_is_kept_only_when_the_fact_classifier_is_sure(check):
+    from extractor.verifier import PersonaCheck
+
+    inp = ExtractionInput(("I was laid off in March and my wife is sick with cancer.",), "How are things?")
+    assert kept(check.check(inp, ["My wife is sick."])) == ["My wife is sick.", "I was laid off in March"]
+    strict = PersonaCheck(check.scorer, settings=CheckSettings(clause_fact=1.0))
+    assert kept(strict.check(inp, ["My wife is sick."])) == ["My wife is sick."]
+
+
 @pytest.mark.xfail(strict=True, reason="known limit: the shipped verifier learned word overlap, not implication "
                                        "(P(stated) of 'I lost my job.' from 'I got laid off' is about 0.01)")
 def test_an_implied_fact_is_kept_with_its_evidence_span(check):
@@ -207,7 +233,7 @@ def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(t
                               no_baselines=True, baselines=[], context=["utterance"], start_utterance=3, seed=13,
                               cache=None, batch_size=8, max_new_tokens=8, stated_by="verifier",
                               no_meaning_check=False, fallback=CheckSettings().fallback,
-                              allow_new_words=False)
+                              allow_new_words=False, clause_fact=CheckSettings().clause_fact)
     dialogs, _ = read_dialogs(small_esconv / "valid.json")
     _, shown = evaluate_esconv(dialogs, Runner(args), SupportScorer(minilm_embedder()), build_check(args), args)
     evaluated = {d["dialog_id"]: d["persona"] for d in shown["extractor"]}
