@@ -12,7 +12,12 @@ Per threshold: precision, recall and F1 (one-way "stated" match and mutual match
 sentences per pair and their median words, for both systems, and the paired difference with its 95 % bootstrap
 interval over pairs.
 
+The same grid on ESConv (`--esconv-labels`): the fact classifier on the hand-labelled ESConv persona sentences it
+never trained on (`persona_audit_round3.tsv`, `remark_audit.tsv`), how many non-facts and how many facts each
+threshold drops; ESConv has no gold persona, so this is the cost the held-out pairs do not show.
+
     python -m research.clause_threshold [--pairs 150] [--cache outputs/dev/cache] [--out outputs/dev/clause_threshold.md]
+    python -m research.clause_threshold --esconv-labels
 """
 from __future__ import annotations
 
@@ -81,6 +86,26 @@ def row(scorer, personas: Sequence[list[str]], golds, baseline=None) -> tuple[di
     return out, stated, mutual
 
 
+def esconv_label_effect(grid: Sequence[float]) -> str:
+    """Per threshold: non-facts and facts of the fact classifier's held-out ESConv label files it would drop."""
+    from extractor.cross_encoder import load_judge
+    from extractor.judge_data import FACT_HELDOUT_FILES, fact_labels
+    from extractor.verifier import JUDGES_DIR
+
+    judge = load_judge(JUDGES_DIR / "fact", "fact", "cpu")
+    examples = [e for name, e in fact_labels() if name in FACT_HELDOUT_FILES]
+    p = np.array(judge.probability([(e.first, e.second) for e in examples]))
+    y = np.array([e.label for e in examples])
+    lines = [f"Fact classifier on {len(examples)} held-out ESConv persona sentences ({', '.join(FACT_HELDOUT_FILES)}; "
+             f"{int((y == 0).sum())} not facts), code {code_version()}:", "",
+             "| P(fact) >= | non-facts dropped | facts dropped |", "|---:|---:|---:|"]
+    for t in grid:
+        drop = p < t
+        lines.append(f"| {t:g} | {int((drop & (y == 0)).sum())} of {int((y == 0).sum())} | "
+                     f"{int((drop & (y == 1)).sum())} of {int((y == 1).sum())} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     p = command_parser("python -m research.clause_threshold", __doc__)
@@ -90,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", type=float, nargs="+", default=list(GRID))
     p.add_argument("--cache", default="outputs/dev/cache", help="inference cache (default outputs/dev/cache)")
     p.add_argument("--out", help="write the table here (markdown) and the numbers beside it (.json)")
+    p.add_argument("--esconv-labels", action="store_true",
+                   help="only the fact classifier on its held-out ESConv label files, at each threshold")
     args = p.parse_args(argv)
+    if args.esconv_labels:
+        print(esconv_label_effect([0.49, *[t for t in args.grid if t > 0]]))
+        return 0
     if args.pairs <= 0:
         raise InputError("--pairs must be positive")
 

@@ -188,3 +188,21 @@ def test_a_mutual_match_needs_support_both_ways(scorer):
     assert (one_way.matched, one_way.found) == (2, 1)
     assert (both.matched, both.found) == (1, 1)
     assert score_pair(scorer, [long], gold, mutual=True).found == 0
+
+
+def test_the_clause_threshold_is_chosen_on_pairs_the_split_did_not_hold_out(tmp_path, capsys):
+    from common.cli import REPO_ROOT, run_cli
+    from research.clause_threshold import main, training_pairs
+    from schemas.personachat import read_sources
+
+    split = json.loads((REPO_ROOT / "extractor" / "default_adapter" / "split.json").read_text())
+    pairs, _ = read_sources(split["data"], split.get("limit"))
+    held = {(p.source, tuple(p.utterances)) for i, p in enumerate(pairs) if i in set(split["heldout"])}
+    picked, described = training_pairs(REPO_ROOT / "extractor" / "default_adapter", 20, 7)
+    assert len(picked) == 40 and "training pairs" in described
+    assert not {(p.source, tuple(p.utterances)) for p in picked} & held
+    assert training_pairs(REPO_ROOT / "extractor" / "default_adapter", 20, 7)[0] == picked  # seeded
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(main, ["--split-of", str(tmp_path), "--pairs", "5"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().startswith(f"error: {tmp_path / 'split.json'} not found")
