@@ -83,7 +83,7 @@ class Verdict:
     kept: bool
     reason: str | None = None  # the failed check (one of CHECKS); None when kept
     proposed: str | None = None  # what the extractor wrote, when the kept sentence differs from it
-    fallback: bool = False  # the seeker's own clause, kept because no kept proposal rests on it
+    fallback: bool = False  # the seeker's own clause, kept because no kept proposal restates it
     utterance: int | None = None  # index of the supporting utterance in the request
     span: tuple[int, int] | None = None  # [start, end) characters of that utterance it rests on
     stated: float | None = None  # verifier probability

@@ -61,7 +61,7 @@ class GroundedSentence:
     generated: str | None = None  # what the extractor wrote, when the check cut a remark clause from it or quoted
     quoted: bool = False  # `sentence` is the seeker's statement that supported what the extractor wrote
     span: tuple[int, int] | None = None  # [start, end) characters of the supporting utterance it rests on
-    fallback: bool = False  # the seeker's own clause, kept because no kept proposal rests on it (extractor.verifier)
+    fallback: bool = False  # the seeker's own clause, kept because no kept proposal restates it (extractor.verifier)
     stated: float | None = None  # verifier probability (fact style)
     fact: float | None = None  # persona-fact classifier probability (fact style)
 
