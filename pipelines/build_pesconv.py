@@ -290,7 +290,7 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
                + f") and were {'kept (--keep-unsupported)' if keep_unsupported else 'dropped'} (listed in {listed}); ")
     if grounding["style"] == "fact":
         return dropped + (f"{grounding['seeker_clauses_kept']} of the seeker's own clauses were kept where no kept "
-                          f"proposal rested on them, {grounding['opening_words_dropped']} kept sentences lost an opening "
+                          f"proposal restated them, {grounding['opening_words_dropped']} kept sentences lost an opening "
                           f"word and {grounding.get('turn_counters_dropped', 0)} a turn counter")
     return dropped + (f"{grounding['remark_clauses_cut']} were kept less a clause that only addressed the supporter "
                       f"and {grounding['quoted_the_seeker']} as the seeker's own statement in place of the "
