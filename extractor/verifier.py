@@ -143,7 +143,9 @@ class PersonaCheck:
                                                                  and not any(x.kept for x in d))
             clauses = self._clauses(inp) if wanted else []
             if self.settings.fallback == "uncovered":
-                clauses = [c for c in clauses if not c.covered_by([x for x in d if x.kept and x.rests_on(c)])]
+                for c in clauses:
+                    c.replaces = tuple(x for x in d if x.kept and x.rests_on(c))
+                clauses = [c for c in clauses if not c.restated()]
             if clauses:
                 fallback_of.append((k, clauses))
         flat = [x for _, c in fallback_of for x in c]
@@ -222,15 +224,12 @@ class _Draft:
     stated: float | None = None
     fact: float | None = None
     original: str = ""
-    replaces: tuple[_Draft, ...] = ()  # a clause: the kept proposals that restate only part of it
+    replaces: tuple[_Draft, ...] = ()  # a clause: the kept proposals resting on it, which it replaces unless they
+    # restate it
 
-    def covered_by(self, proposals: list[_Draft]) -> bool:
-        """A clause is covered when its kept proposals restate most of its content words; one they only partly
-        restate is kept in their place (remembered in `replaces`)."""
-        if proposals and lexical_overlap(self.text, " ".join(x.text for x in proposals)) >= COVERED:
-            return True
-        self.replaces = tuple(proposals)
-        return False
+    def restated(self) -> bool:
+        """A clause is restated when the kept proposals resting on it hold most of its content words."""
+        return bool(self.replaces) and lexical_overlap(self.text, " ".join(x.text for x in self.replaces)) >= COVERED
 
     def __post_init__(self):
         self.original = self.text
