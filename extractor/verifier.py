@@ -152,9 +152,10 @@ class PersonaCheck:
         self._judge(flat, [requests[k][0] for k, c in fallback_of for _ in c], verify=False)
         for k, c in fallback_of:
             kept = [x for x in c if x.kept and (x.replaces or (x.fact or 0.0) >= self.settings.clause_fact)]
-            for x in kept:
+            for x in kept:  # a proposal resting on more than this clause stays: the clause is kept beside it
                 for proposal in x.replaces:
-                    proposal.reason = PARTIAL
+                    if proposal.within(x):
+                        proposal.reason = PARTIAL
             out[k] = [x.verdict() for x in drafts[k]] + [x.verdict() for x in kept]
         return out
 
@@ -242,6 +243,11 @@ class _Draft:
         """This sentence's evidence span overlaps the clause's (the same utterance)."""
         return (self.span is not None and clause.span is not None and self.utterance == clause.utterance
                 and self.span[0] < clause.span[1] and clause.span[0] < self.span[1])
+
+    def within(self, clause: _Draft) -> bool:
+        """This sentence's evidence span lies inside the clause's."""
+        return (self.span is not None and clause.span is not None and self.utterance == clause.utterance
+                and clause.span[0] <= self.span[0] and self.span[1] <= clause.span[1])
 
     def verdict(self) -> Verdict:
         changed = self.text != self.original and not self.fallback

@@ -164,6 +164,12 @@ def test_a_proposal_that_restates_part_of_its_clause_gives_way_to_the_clause(che
     assert verdicts[1].fallback and verdicts[1].span == (0, len(inp.utterances[0]))
 
 
+def test_a_proposal_resting_on_more_than_the_clause_stays_and_the_clause_is_kept_beside_it(check):
+    inp = ExtractionInput(("hey . . . i am a dog person , i have two",), "Do you have pets?")
+    verdicts = check.check(inp, ["i have two dogs."])  # rests on both clauses: "i have two" would be lost with it
+    assert kept(verdicts) == ["i have two dogs.", "i am a dog person"]
+
+
 def test_a_clause_no_proposal_took_is_kept_only_when_the_fact_classifier_is_sure(check):
     from extractor.verifier import PersonaCheck
 
