@@ -232,6 +232,26 @@ def pair_inputs(pairs: list[PersonaPair]) -> list[ExtractionInput]:
     return [ExtractionInput((u,), p.context_of(i)) for p in pairs for i, u in enumerate(p.utterances)]
 
 
+def by_pair(pairs: Sequence[PersonaPair], per_input: Sequence) -> list[list]:
+    """Per-input results (in `pair_inputs` order) grouped by pair."""
+    out, k = [], 0
+    for p in pairs:
+        out.append(list(per_input[k:k + len(p.utterances)]))
+        k += len(p.utterances)
+    return out
+
+
+def fold_pairs(pairs: Sequence[PersonaPair], sentences: Sequence[list[str]]) -> list[list[str]]:
+    """Each pair's persona: the sentences of its utterances (in `pair_inputs` order), near-duplicates merged."""
+    out = []
+    for per_input in by_pair(pairs, sentences):
+        persona: list[str] = []
+        for found in per_input:
+            persona = merge_persona(persona, found)
+        out.append(persona)
+    return out
+
+
 def infer_only(pairs: list[PersonaPair], dialogs, runner: Runner, args) -> dict[str, Any]:
     """Every model system over the pairs' and the dialogs' inputs, into the cache; seconds and inputs/s each."""
     from extractor.requests import extraction_requests
@@ -266,19 +286,9 @@ def evaluate_pairs(pairs: list[PersonaPair], runner: Runner, scorer, check, args
         judged = checked(check, inputs, outs)
         check_seconds = time.perf_counter() - started
         scorer.prepare([s for o in outs for s in o] + [s for kept, _ in judged for s in kept])
-        variants = {system.label: [], f"{system.label} + check": []}
-        reasons: list[list[str]] = []
-        k = 0
-        for p in pairs:
-            raw, kept, why = [], [], []
-            for _ in p.utterances:
-                raw = merge_persona(raw, outs[k])
-                kept = merge_persona(kept, judged[k][0])
-                why += [r for _, r in judged[k][1]]
-                k += 1
-            variants[system.label].append(raw)
-            variants[f"{system.label} + check"].append(kept)
-            reasons.append(why)
+        variants = {system.label: fold_pairs(pairs, outs),
+                    f"{system.label} + check": fold_pairs(pairs, [kept for kept, _ in judged])}
+        reasons = [[r for _, dropped in per_input for _, r in dropped] for per_input in by_pair(pairs, judged)]
         for label, preds in variants.items():
             drops = reasons if label == system.label else [[] for _ in pairs]
             scores = [score_pair(scorer, pred, gold, drop_counts(r)) for pred, gold, r in zip(preds, golds, drops)]

@@ -54,19 +54,13 @@ def training_pairs(split_dir: Path, per_source: int, seed: int):
 
 def persona_per_pair(check, inputs, outs, pairs) -> list[list[str]]:
     """The kept sentences of each pair, folded over its utterances as the evaluation does."""
-    from extractor.dedup import merge_persona
+    from pipelines.evaluate_extractor import fold_pairs
 
     kept: list[list[str]] = []
     for s in range(0, len(inputs), 256):
         verdicts = check.check_many(list(zip(inputs[s:s + 256], outs[s:s + 256])))
         kept += [[v.sentence for v in vs if v.kept] for vs in verdicts]
-    out, k = [], 0
-    for p in pairs:
-        persona: list[str] = []
-        for _ in p.utterances:
-            persona, k = merge_persona(persona, kept[k]), k + 1
-        out.append(persona)
-    return out
+    return fold_pairs(pairs, kept)
 
 
 def row(scorer, personas: Sequence[list[str]], golds, baseline=None) -> tuple[dict, list, list]:
