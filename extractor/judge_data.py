@@ -35,6 +35,8 @@ from extractor.statements import statements
 
 LABELS_DIR = Path(__file__).resolve().parents[1] / "research" / "labels"  # the hand-labelled audit files
 FACT_HELDOUT_FILES = ("persona_audit_round3.tsv", "remark_audit.tsv")
+IMPLIED = "implied_pairs.tsv"  # labelled implied facts and sentences that say more (research.implied_pairs)
+IMPLIED_REPEAT = 3  # each labelled training pair is seen this many times: a few hundred among thousands
 CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
 
 
@@ -382,7 +384,23 @@ def verifier_dev(folder: Path = LABELS_DIR) -> list[tuple[str, Example]]:
         add("quote_audit.tsv", r["utterance"], r["generated"], r["generated_label"], {"faithful"}, {"unfaithful"})
     for r in read_tsv(folder / "grounding_labels.tsv"):
         add("grounding_labels.tsv", r["statement"], r["persona_sentence"], r["label"], {"stated"}, {"not stated"})
+    out += [(f"{IMPLIED} (dev part)", e) for e in implied_examples("dev", folder)]
     return out
+
+
+def implied_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
+    """The labelled implied facts (`research.implied_pairs`) of one part: "train" or "dev" (persona groups apart).
+
+    Label 1: the speaker's words imply every claim of the gold sentence ("I'm a music major." / "I study music.");
+    0: it says more than they do, or something else ("I like to meditate." / "I am a buddhist.")."""
+    return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
+                    "implied, labelled" if r["label"] == "yes" else "says more, labelled", f"pair{r['pair']}")
+            for r in read_tsv(folder / IMPLIED) if r["part"] == part]
+
+
+def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:
+    """Pairs of the labelled implied facts' development part: with their persona groups, never trained on."""
+    return {int(r["pair"]) for r in read_tsv(folder / IMPLIED) if r["part"] == "dev"}
 
 
 def labelled_dialogs(folder: Path = LABELS_DIR) -> set[str]:

@@ -175,9 +175,12 @@ def run_verifier(args, out: Path) -> str:
     from extractor.cross_encoder import load_judge
     from extractor.grounding import SupportScorer, minilm_embedder
     from extractor.judge_data import (
+        IMPLIED_REPEAT,
         LookAlikes,
         balanced,
         esconv_verifier_examples,
+        implied_dev_pairs,
+        implied_examples,
         look_alike_pool,
         verifier_dev,
         verifier_examples,
@@ -198,17 +201,22 @@ def run_verifier(args, out: Path) -> str:
         if per_source != split["n_pairs"]:
             raise InputError(f"{data} hold {per_source} pairs but {args.split_of}/split.json was made from "
                              f"{split['n_pairs']}")
-        held = set(split["heldout"])
-        train_idx = [i for i in range(len(pairs)) if i not in held]
+        from extractor.heldout import persona_groups
+
+        held, groups = set(split["heldout"]), persona_groups(pairs)
+        implied_dev = {groups[i] for i in implied_dev_pairs()}  # labelled implied facts' dev part: persona apart
+        train_idx = [i for i in range(len(pairs)) if i not in held and groups[i] not in implied_dev]
         scorer = SupportScorer(minilm_embedder(args.device))
         dialogs, _ = read_dialogs(esconv_train(args))
         look_alikes = LookAlikes(look_alike_pool(pairs, train_idx, dialogs), scorer)
         examples = verifier_examples(pairs, train_idx, scorer, args.seed, look_alikes)
         esconv = esconv_verifier_examples(dialogs, args.seed, look_alikes=look_alikes)
         examples = (balanced(examples, args.max_examples // 2, args.seed)
-                    + balanced(esconv, args.max_examples // 2, args.seed))
-        log.info("verifier: %d examples from %d training pairs (%d held out, never read) and %d ESConv train dialogs",
-                 len(examples), len(train_idx), len(held), len(dialogs))
+                    + balanced(esconv, args.max_examples // 2, args.seed)
+                    + implied_examples("train") * IMPLIED_REPEAT)
+        log.info("verifier: %d examples from %d training pairs (%d held out and %d of the implied facts' development "
+                 "groups, never read), %d ESConv train dialogs and the labelled implied facts",
+                 len(examples), len(train_idx), len(held), len(pairs) - len(held) - len(train_idx), len(dialogs))
         judge, info = train_one("verifier", examples, args, out)
     dev = verifier_dev()
     probs = judge.probability([(e.first, e.second) for _, e in dev])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from extractor.judge_data import (
     LookAlikes,
     edits_of,
     fact_labels,
+    implied_dev_pairs,
+    implied_examples,
     made_mine,
     negation_flipped,
     number_changed,
@@ -64,9 +67,19 @@ def test_look_alikes_share_words_with_the_utterance_but_are_not_stated_by_it():
 def test_development_data_reads_every_label_file_with_both_classes():
     dev = verifier_dev()
     files = {name for name, _ in dev}
-    assert {"meaning_audit.tsv", "quote_audit.tsv", "grounding_labels.tsv", "persona_audit.tsv"} <= files
+    assert {"meaning_audit.tsv", "quote_audit.tsv", "grounding_labels.tsv", "persona_audit.tsv",
+            "implied_pairs.tsv (dev part)"} <= files
     assert {e.label for _, e in dev} == {0, 1}
-    assert all(e.first.startswith("Seeker: ") and e.second for _, e in dev)
+    assert all("Seeker: " in e.first and e.second for _, e in dev)
+    # the implied facts' development part shares no persona group with their training part
+    from extractor.heldout import persona_groups
+    from research.implied_pairs import read_split
+
+    pairs, _ = read_split(Path(__file__).resolve().parents[1] / "extractor" / "default_adapter")
+    groups = persona_groups(pairs)
+    dev_groups = {groups[i] for i in implied_dev_pairs()}
+    train = implied_examples("train")
+    assert train and dev_groups and not {groups[int(e.group[4:])] for e in train} & dev_groups
     facts = fact_labels()
     assert {e.label for _, e in facts} == {0, 1} and all(e.second == "" for _, e in facts)
 
