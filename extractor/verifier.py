@@ -71,6 +71,8 @@ class CheckSettings:
     # proposal restates them ("uncovered"), or never ("none")
     clause_fact: float = 0.98  # a clause no kept proposal rests on needs this P(fact): the extractor passed it over
     # (chosen on pairs the extractor trained on, never on held-out ones: research.clause_threshold)
+    implied: float = 1.0  # a proposal with a word the seeker did not use is kept when the verifier gives it at least
+    # this P(stated): an implied fact ("I lost my job." from "I got laid off"); 1.0: never (NEW_WORD drops it)
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
@@ -184,6 +186,10 @@ class PersonaCheck:
                     out.append(_Draft(c, u, locate(c, utterance), None, fallback=True))
         return out
 
+    def _implied(self, d: _Draft) -> bool:
+        """The verifier is sure enough that the seeker implied this proposal, in other words."""
+        return self.settings.implied < 1.0 and d.stated is not None and d.stated >= self.settings.implied
+
     def _judge(self, drafts: list[_Draft], inputs: list[ExtractionInput], verify: bool = True) -> None:
         """Run checks 2 and 3 on the drafts still standing (each judge in one batch), then the opening-word rewrite."""
         if verify and self.settings.stated_by == "verifier":
@@ -200,7 +206,7 @@ class PersonaCheck:
                     d.reason = meaning_change(d.text, i.utterances[d.utterance])
         if verify and self.settings.new_words:
             for d, i in zip(drafts, inputs):
-                if d.reason is None and new_words(d.text, i.utterances[d.utterance]):
+                if d.reason is None and new_words(d.text, i.utterances[d.utterance]) and not self._implied(d):
                     d.reason = NEW_WORD
         todo = [d for d in drafts if d.reason is None]
         for d, p in zip(todo, self.classifier().probability([(d.text, "") for d in todo])):
@@ -271,18 +277,23 @@ def add_check_options(parser) -> None:
     parser.add_argument("--fallback", choices=FALLBACKS, default=default.fallback,
                         help="fact style: keep the seeker's own clauses where no proposal of a turn is kept (empty), "
                              "where no kept proposal restates them (uncovered), or never (default %(default)s)")
+    parser.add_argument("--implied", type=float, default=default.implied, metavar="P",
+                        help="fact style: keep a proposal with a word the seeker did not use when the verifier gives it "
+                             "at least P (an implied fact); 1 drops every such proposal (default %(default)s)")
     parser.add_argument("--clause-fact", type=float, default=default.clause_fact, metavar="P",
                         help="fact style: a seeker's clause on which no kept proposal rests is kept only when the fact "
                              "classifier gives it at least P (default %(default)s)")
 
 
 def check_settings(args) -> CheckSettings:
-    if not 0.0 <= args.clause_fact <= 1.0:
-        from common.cli import InputError
+    from common.cli import InputError
 
-        raise InputError(f"--clause-fact must be a probability in [0, 1], not {args.clause_fact}")
+    implied = getattr(args, "implied", CheckSettings().implied)
+    for name, value in (("--clause-fact", args.clause_fact), ("--implied", implied)):
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"{name} must be a probability in [0, 1], not {value}")
     return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
-                         new_words=not args.allow_new_words, clause_fact=args.clause_fact)
+                         new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied)
 
 
 def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:

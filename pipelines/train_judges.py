@@ -257,8 +257,29 @@ def run_verifier(args, out: Path) -> str:
              f"Recall of the unfaithful, all files: {rows['all files']['recall']:.3f} "
              f"{wilson(round(rows['all files']['recall'] * rows['all files']['positives']), rows['all files']['positives'])}."
              " Weak on the subtle changes of `meaning_audit.tsv` (a tense, a wish, two statements joined): the build "
-             "keeps the meaning rules (`extractor.meaning`) after the verifier."]
+             "keeps the meaning rules (`extractor.meaning`) after the verifier.", "", implied_table(dev, probs)]
     return "\n".join(body)
+
+
+IMPLIED_GRID = (0.63, 0.8, 0.9, 0.95, 0.98, 0.99)
+
+
+def implied_table(dev: Sequence, probs: Sequence[float]) -> str:
+    """The development sentences that use a word the seeker did not (which `NEW_WORD` drops): how many faithful and
+    unfaithful ones each P(stated) would keep (`CheckSettings.implied`)."""
+    from extractor.grounding import new_words
+
+    rows = [(p, e.label, name.startswith("implied")) for (name, e), p in zip(dev, probs)
+            if new_words(e.second, e.first.split("Seeker: ", 1)[-1])]
+    lines = ["| P(stated) >= | faithful kept | unfaithful kept | share unfaithful | of them implied facts "
+             "(faithful / not) |", "|---:|---:|---:|---:|---:|"]
+    for t in IMPLIED_GRID:
+        kept = [(y, imp) for p, y, imp in rows if p >= t]
+        good, bad = sum(y for y, _ in kept), sum(1 - y for y, _ in kept)
+        lines.append(f"| {t:g} | {good} of {sum(y for _, y, _ in rows)} | {bad} of {sum(1 - y for _, y, _ in rows)} | "
+                     f"{bad / max(len(kept), 1):.2f} | {sum(y for y, i in kept if i)} / {sum(1 - y for y, i in kept if i)} |")
+    return (f"Sentences with a word the seeker did not use ({len(rows)} of the development data; the check drops "
+            "them as `NEW_WORD` unless the verifier gives at least `--implied`):\n\n" + "\n".join(lines))
 
 
 def embedding_baseline(train: Sequence, valid: Sequence, test: Sequence) -> dict:
