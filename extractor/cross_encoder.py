@@ -89,12 +89,14 @@ class Judge(torch.nn.Module):
     def trainable_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu().contiguous() for k, v in self.named_parameters() if v.requires_grad}
 
-    def save(self, folder: Path, extra: dict | None = None) -> str:
-        """Write the trained weights and the config; returns the weights' sha256."""
+    def save(self, folder: Path, extra: dict | None = None, weights: bool = True) -> str:
+        """Write the trained weights (unless `weights` is False: a loaded judge, whose LoRA is merged, keeps the file
+        it was read from) and the config; returns the weights' sha256."""
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
-        save_file(self.trainable_state(), str(folder / WEIGHTS))
+        if weights:
+            save_file(self.trainable_state(), str(folder / WEIGHTS))
         (folder / CONFIG).write_text(json.dumps({**asdict(self.config), **(extra or {})}, indent=1) + "\n")
         return file_hash(folder / WEIGHTS)
 

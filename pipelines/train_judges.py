@@ -192,7 +192,7 @@ def run_verifier(args, out: Path) -> str:
         judge = load_judge(out / "verifier", "verifier", args.device)
         saved = json.loads((out / "verifier" / "judge_config.json").read_text())
         info = {"train": saved.get("trained_examples"), "steps": saved.get("steps"), "valid": saved.get("valid"),
-                "best": saved.get("best", {})}
+                "best": saved.get("best", {}), "code": saved.get("code")}
         examples = []
     else:
         split = json.loads((Path(args.split_of) / "split.json").read_text())
@@ -233,7 +233,9 @@ def run_verifier(args, out: Path) -> str:
     at_best = binary_scores(probs, labels, best_f1, 0)
     judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
     digest = judge.save(out / "verifier", {"trained_examples": info["train"], "valid": info["valid"],
-                                           "steps": info["steps"], "best": info["best"], "code": code_version()})
+                                           "steps": info["steps"], "best": info["best"],
+                                           "code": info.get("code") or code_version(), "scored": code_version()},
+                        weights=not args.score_only)  # scored again: the trained weights stay as they are
     dropped = sum(y == 1 and p < threshold for p, y in zip(probs, labels))
     body = [f"Cross-encoder over all-MiniLM-L6-v2 with LoRA (r {judge.config.lora_r}), {info['steps']} steps of "
             f"{args.batch_size}, lr {args.lr:g}; {info['train']} training / {info['valid']} validation examples "

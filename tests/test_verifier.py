@@ -292,3 +292,17 @@ def test_viewer_marks_the_evidence_span():
     assert marked(text, [(-1, -1)]) == "My sister is a nurse, and I work in &lt;retail&gt;."
     assert evidence_spans({"persona_evidence": [3, 3, 5], "persona_span": [[0, 4], [-1, -1], [2, 6]]}) == {
         3: [(0, 4)], 5: [(2, 6)]}
+
+
+def test_scoring_a_trained_verifier_again_keeps_its_weights(tmp_path):
+    from extractor.cross_encoder import file_hash
+    from pipelines.train_judges import main as train_judges
+
+    judge = Judge(JudgeConfig(task="verifier", lora_r=2, lora_alpha=4))
+    judge.save(tmp_path / "verifier", {"code": "git:trained"})
+    before = file_hash(tmp_path / "verifier" / "judge.safetensors")
+    assert train_judges(["--task", "verifier", "--score-only", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert file_hash(tmp_path / "verifier" / "judge.safetensors") == before
+    rescored = load_judge(tmp_path / "verifier", "verifier")  # the LoRA weights are still there
+    assert 0.05 <= rescored.config.threshold <= 0.95
+    assert "Sentences with a word the seeker did not use" in (tmp_path / "model_card.md").read_text()
