@@ -192,8 +192,9 @@ def test_a_clause_no_proposal_took_is_kept_only_when_the_fact_classifier_is_sure
     assert kept(strict.check(inp, ["My wife is sick."])) == ["My wife is sick."]
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: the shipped verifier learned word overlap, not implication "
-                                       "(P(stated) of 'I lost my job.' from 'I got laid off' is about 0.01)")
+@pytest.mark.xfail(strict=True, reason="known limit: the verifier's labelled implied facts are PERSONA-CHAT's; it "
+                                       "gives 'I lost my job.' from 'I got laid off' P(stated) 0.002, and NEW_WORD "
+                                       "drops it (--implied stays 1: docs/personas.md)")
 def test_an_implied_fact_is_kept_with_its_evidence_span(check):
     inp = ExtractionInput(("I got laid off last week and I am scared.",), "How are you doing today?")
     verdicts = check.check(inp, ["I lost my job."])
