@@ -9,11 +9,12 @@ name as the reason (counted in the build manifest):
 | 1 | `NOT_ABOUT_SEEKER` | rule (lexical) | has no first person or no content word, asks, or says "X is X" (`grounding.about_self`) |
 | 2 | `NOT_STATED` | learned (verifier) | the seeker's words (after the supporter's message) do not state or clearly imply |
 | 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
-| 4 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`) |
+| 4 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`), unless the verifier gives P >= `implied` (default 1: never) |
 | 5 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
 The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and passes a rewrite that keeps the
-seeker's words but swaps one (`NEW_WORD` costs implied facts, which the verifier drops anyway). A kept sentence loses an
+seeker's words but swaps one (`NEW_WORD` costs implied facts: on the development sentences with a new word, no
+verifier threshold keeps them with under a fifth unfaithful, so `implied` stays off; `extractor/judges/model_card.md`). A kept sentence loses an
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
 `TURN_COUNTER`); the seeker's own first-person clauses on which no kept
 proposal rests are kept when they pass check 1 and the fact classifier is sure of them (P >= `clause_fact`, 0.98: the

