@@ -1,6 +1,7 @@
 """Propose, then verify: the judges' data, their weights on disk, and the shipped check on real cases."""
 from __future__ import annotations
 
+import argparse
 import random
 from pathlib import Path
 
@@ -214,6 +215,22 @@ def test_a_rewrite_with_a_word_the_seeker_never_used_gives_way_to_the_seekers_cl
     verdicts = check.check(inp, ["I like orange."])  # the verifier passes it: it shares the seeker's words
     assert not verdicts[0].kept and verdicts[0].reason == NEW_WORD
     assert any("I hate orange" in v.sentence for v in verdicts if v.kept and v.fallback)
+
+
+def test_implied_lets_the_verifier_overrule_new_word_which_is_why_it_is_off(check):
+    from extractor.verifier import PersonaCheck, check_settings
+
+    inp = ExtractionInput(("I hate orange. It is such a loud color.",), "What is your favorite color?")
+    lenient = PersonaCheck(check.scorer, settings=CheckSettings(implied=0.9))
+    lenient._verifier, lenient._fact = check.verifier(), check.classifier()
+    verdicts = lenient.check(inp, ["I like orange."])
+    # the verifier is sure, and wrong, so NEW_WORD no longer drops it (here the seeker's clause still takes its place)
+    assert verdicts[0].reason != NEW_WORD and verdicts[0].stated >= 0.9
+    assert not check.check(inp, ["I like orange."])[0].kept
+    args = argparse.Namespace(stated_by="verifier", no_meaning_check=False, fallback="uncovered",
+                              allow_new_words=False, clause_fact=0.98, implied=1.5)
+    with pytest.raises(InputError, match="--implied must be a probability"):
+        check_settings(args)
 
 
 def test_a_remark_to_the_supporter_is_not_a_persona_fact(check):
