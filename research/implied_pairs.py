@@ -13,6 +13,15 @@ or something else).
     python -m research.implied_pairs --merge LABELS.tsv --key outputs/dev/implied_to_label.key.json \\
         --out research/labels/implied_pairs.tsv
 
+On ESConv there is no gold persona: `--from-build DIR` draws the proposals of a full build that `NEW_WORD` dropped
+(`unsupported.jsonl`), labelled the same way, and `--score FILE` prints how the verifier ranks a labelled file's
+`yes` and `no` rows (what `--implied` would keep at each threshold).
+
+    python -m research.implied_pairs --from-build outputs/pesconv-v3 --draw 120 --out outputs/dev/esconv_new_word.tsv
+    python -m research.implied_pairs --merge LABELS.tsv --key outputs/dev/esconv_new_word.key.json \
+        --out research/labels/implied_esconv.tsv
+    python -m research.implied_pairs --score research/labels/implied_esconv.tsv
+
 Candidates come only from the pairs the extractor's split did not hold out. `--merge` puts whole persona groups
 (`extractor.heldout.persona_groups`) in a development part (`part` = dev, about a quarter) that the verifier never
 trains on, nor on any pair of those groups (`pipelines.train_judges`).
@@ -62,14 +71,38 @@ def candidates(pairs, indices, scorer, min_cosine: float = MIN_COSINE) -> list[d
     return out
 
 
-def draw(args) -> None:
-    from extractor.grounding import SupportScorer, minilm_embedder
+def build_candidates(build: Path) -> list[dict]:
+    """The proposals of a build that `NEW_WORD` dropped, with their seeker turn and the supporter's message before it."""
+    from extractor.verifier import NEW_WORD
+    from research.persona_audit import build_rows
 
-    pairs, train = read_split(Path(args.split_of))
-    random.Random(args.seed).shuffle(train)
-    pool = candidates(pairs, train[:args.scan], SupportScorer(minilm_embedder()))
+    dropped = build / "unsupported.jsonl"
+    if not dropped.is_file():
+        raise InputError(f"{dropped} not found (is {build} a fact-style build folder?)")
+    rows = {r["dialog_id"]: r["dialog"] for r in build_rows(build)}
+    out = []
+    for line in dropped.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        if d.get("reason") != NEW_WORD or d["dialog_id"] not in rows:
+            continue
+        turns = rows[d["dialog_id"]]
+        before = [t["text"] for t in turns[:d["turn"]] if t["speaker"] != "seeker"]
+        out.append({"source": f"{d['dialog_id']}:{d['turn']}", "partner_said": " ".join((before or [""])[-1].split()[-40:]),
+                    "speaker_said": turns[d["turn"]]["text"].strip(), "sentence": d["sentence"]})
+    return out
+
+
+def draw(args) -> None:
+    if args.from_build:
+        pool = build_candidates(Path(args.from_build))
+    else:
+        from extractor.grounding import SupportScorer, minilm_embedder
+
+        pairs, train = read_split(Path(args.split_of))
+        random.Random(args.seed).shuffle(train)
+        pool = candidates(pairs, train[:args.scan], SupportScorer(minilm_embedder()))
     if len(pool) < args.draw:
-        raise InputError(f"only {len(pool)} candidates in {args.scan} pairs: raise --scan or lower --draw")
+        raise InputError(f"only {len(pool)} candidates: raise --scan or lower --draw")
     picked = random.Random(args.seed + 12).sample(pool, args.draw)
     for k, c in enumerate(picked):
         c["id"] = f"imp{k:03d}"
@@ -91,20 +124,48 @@ def merge(args) -> None:
         labels = {r["id"]: r["label"].strip().lower() for r in csv.DictReader(f, delimiter="\t")}
     if set(labels) != set(key) or not set(labels.values()) <= {"yes", "no"}:
         raise InputError(f"{args.merge}: need a yes/no label for each of the {len(key)} ids of {args.key}")
+    if any("pair" not in c for c in key.values()):  # drawn from a build: ESConv, never trained on
+        write_labels(args.out, [{**c, "label": labels[i], "part": "esconv"} for i, c in sorted(key.items())])
+        print(f"{args.out}: {len(key)} labelled ({sum(v == 'yes' for v in labels.values())} yes)")
+        return
     pairs, _ = read_split(Path(args.split_of))
     groups = persona_groups(pairs)
     involved = sorted({groups[c["pair"]] for c in key.values()})
     random.Random(args.seed).shuffle(involved)
     dev = set(involved[:round(DEV_SHARE * len(involved))])
-    with open(args.out, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, FIELDS, delimiter="\t")
-        w.writeheader()
-        for i, c in sorted(key.items()):
-            w.writerow({**{k: c[k] for k in FIELDS if k in c}, "label": labels[i],
-                        "part": "dev" if groups[c["pair"]] in dev else "train"})
+    write_labels(args.out, [{**c, "label": labels[i], "part": "dev" if groups[c["pair"]] in dev else "train"}
+                            for i, c in sorted(key.items())])
     parts = [groups[c["pair"]] in dev for c in key.values()]
     print(f"{args.out}: {len(key)} labelled pairs ({sum(v == 'yes' for v in labels.values())} yes), "
           f"{sum(parts)} in the development part")
+
+
+def write_labels(path: str, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, FIELDS, delimiter="\t", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def score(path: str) -> None:
+    """How many `yes` and `no` rows of a labelled file the verifier would keep at each `--implied` threshold."""
+    from extractor.cross_encoder import load_judge
+    from extractor.judge_data import reading
+    from extractor.verifier import JUDGES_DIR
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or not {"speaker_said", "sentence", "label"} <= set(rows[0]):
+        raise InputError(f"{path}: not a labelled file of research.implied_pairs")
+    judge = load_judge(JUDGES_DIR / "verifier", "verifier")
+    probs = judge.probability([(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows])
+    yes = [p for p, r in zip(probs, rows) if r["label"] == "yes"]
+    no = [p for p, r in zip(probs, rows) if r["label"] != "yes"]
+    print(f"{path}: {len(yes)} implied (yes), {len(no)} not; the shipped verifier's P(stated)\n")
+    print("| P(stated) >= | implied kept | not implied kept | share not implied |\n|---:|---:|---:|---:|")
+    for t in (judge.config.threshold, 0.8, 0.9, 0.95, 0.98):
+        a, b = sum(p >= t for p in yes), sum(p >= t for p in no)
+        print(f"| {t:g} | {a} of {len(yes)} | {b} of {len(no)} | {b / max(a + b, 1):.2f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,17 +176,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scan", type=int, default=900, help="training pairs to scan for candidates (default 900)")
     p.add_argument("--merge", help="a TSV of id and label (yes / no) for the drawn candidates")
     p.add_argument("--key", help="the key written beside the drawn TSV")
+    p.add_argument("--from-build", help="draw from this full build's NEW_WORD drops instead of the persona pairs")
+    p.add_argument("--score", help="a labelled file: how the verifier ranks its yes and no rows")
     p.add_argument("--seed", type=int, default=29)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out")
     args = p.parse_args(argv)
     if args.merge and not args.key:
         raise InputError("--merge needs the --key written by --draw")
-    if args.draw:
+    if (args.draw or args.merge) and not args.out:
+        raise InputError("--draw and --merge need --out")
+    if args.score:
+        score(args.score)
+    elif args.draw:
         draw(args)
     elif args.merge:
         merge(args)
     else:
-        raise InputError("give --draw N or --merge LABELS")
+        raise InputError("give --draw N, --merge LABELS or --score FILE")
     return 0
 
 
