@@ -7,8 +7,10 @@ near-duplicate of one, is ever a training target.
 """
 from __future__ import annotations
 
+import json
 import random
 from difflib import SequenceMatcher
+from pathlib import Path
 from typing import Sequence
 
 from common.cli import InputError
@@ -77,3 +79,17 @@ def split_by_persona(pairs: Sequence[PersonaPair], fraction: float, seed: int,
     if fraction > 0 and not kept:
         raise InputError("the held-out split took every persona group: use a smaller fraction or more data")
     return kept, held
+
+
+def read_split(folder: Path) -> tuple[list[PersonaPair], list[int], set[int], list[str]]:
+    """What an adapter folder's `split.json` names: the pairs of its sources, each source's size, the held-out pair
+    indices and the sources; a folder without one is a one-line error."""
+    from schemas.personachat import read_sources
+
+    split_file = Path(folder) / "split.json"
+    if not split_file.exists():
+        raise InputError(f"{split_file} not found (is --split-of a train_extractor output folder?)")
+    split = json.loads(split_file.read_text())
+    data = [split["data"]] if isinstance(split["data"], str) else list(split["data"])
+    pairs, sizes = read_sources(data, split.get("limit"))
+    return pairs, sizes, set(split["heldout"]), data

@@ -36,15 +36,11 @@ GRID = (0.0, 0.9, 0.95, 0.97, 0.98, 0.99)
 
 def training_pairs(split_dir: Path, per_source: int, seed: int):
     """A seeded sample of `per_source` pairs from each source of the split that it did not hold out."""
-    from schemas.personachat import read_sources, subset
+    from extractor.heldout import read_split
+    from schemas.personachat import subset
 
-    split_file = split_dir / "split.json"
-    if not split_file.exists():
-        raise InputError(f"{split_file} not found (is --split-of a train_extractor output folder?)")
-    split = json.loads(split_file.read_text())
-    data = [split["data"]] if isinstance(split["data"], str) else split["data"]
-    pairs, sizes = read_sources(data, split.get("limit"))
-    held, rng, start, picked = set(split["heldout"]), random.Random(seed), 0, []
+    pairs, sizes, held, data = read_split(split_dir)
+    rng, start, picked = random.Random(seed), 0, []
     for size in sizes:
         pool = [i for i in range(start, start + size) if i not in held]
         picked += rng.sample(pool, min(per_source, len(pool)))

@@ -42,15 +42,9 @@ DEV_SHARE = 0.25
 
 def read_split(split_of: Path):
     """The pairs of the adapter's split and the indices it did not hold out."""
-    from schemas.personachat import read_sources
+    from extractor.heldout import read_split as split_of_adapter
 
-    split_file = split_of / "split.json"
-    if not split_file.exists():
-        raise InputError(f"{split_file} not found (is --split-of a train_extractor output folder?)")
-    split = json.loads(split_file.read_text())
-    data = [split["data"]] if isinstance(split["data"], str) else split["data"]
-    pairs, _ = read_sources(data, split.get("limit"))
-    held = set(split["heldout"])
+    pairs, _, held, _ = split_of_adapter(split_of)
     return pairs, [i for i in range(len(pairs)) if i not in held]
 
 
