@@ -81,15 +81,20 @@ def split_by_persona(pairs: Sequence[PersonaPair], fraction: float, seed: int,
     return kept, held
 
 
-def read_split(folder: Path) -> tuple[list[PersonaPair], list[int], set[int], list[str]]:
-    """What an adapter folder's `split.json` names: the pairs of its sources, each source's size, the held-out pair
-    indices and the sources; a folder without one is a one-line error."""
+def read_split(folder: Path, data: Sequence[str] | str | None = None) -> tuple[list[PersonaPair], dict]:
+    """The pairs an adapter folder's `split.json` was made from (or `data`, read in its place) and the split itself,
+    its `data` and `n_pairs` as lists; a missing file or sources of another size is a one-line error."""
     from schemas.personachat import read_sources
 
     split_file = Path(folder) / "split.json"
     if not split_file.exists():
         raise InputError(f"{split_file} not found (is --split-of a train_extractor output folder?)")
     split = json.loads(split_file.read_text())
-    data = [split["data"]] if isinstance(split["data"], str) else list(split["data"])
-    pairs, sizes = read_sources(data, split.get("limit"))
-    return pairs, sizes, set(split["heldout"]), data
+    data = data or split["data"]
+    split["data"] = [data] if isinstance(data, str) else list(data)
+    split["n_pairs"] = split["n_pairs"] if isinstance(split["n_pairs"], list) else [split["n_pairs"]]
+    pairs, per_source = read_sources(split["data"], split.get("limit"))
+    if per_source != split["n_pairs"]:
+        raise InputError(f"{', '.join(split['data'])} hold {per_source} pairs but {split_file} was made from "
+                         f"{split['n_pairs']}")
+    return pairs, split

@@ -42,7 +42,7 @@ from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.verifier import JUDGES_DIR, STYLES, add_check_options
 from schemas.esconv import SEEKER
-from schemas.personachat import PersonaPair, read_pairs, read_sources, subset
+from schemas.personachat import PersonaPair, read_pairs, subset
 
 log = logging.getLogger("evaluate_extractor")
 METRICS = ("precision", "recall", "f1", "unsupported_share", "dropped_share")
@@ -116,16 +116,11 @@ def select_pairs(args: argparse.Namespace) -> tuple[list[PersonaPair], str]:
         if args.limit:
             pairs = pairs[:args.limit]
         return pairs, f"{', '.join(args.data)}" + (f", first {args.limit} pairs" if args.limit else "")
+    from extractor.heldout import read_split
+
     split_file = Path(args.split_of) / "split.json"
-    if not split_file.exists():
-        raise InputError(f"{split_file} not found (is --split-of a train_extractor output folder?)")
-    split = json.loads(split_file.read_text())
-    data = args.data or split["data"]
-    data = [data] if isinstance(data, str) else data
-    pairs, per_source = read_sources(data, split.get("limit"))
-    expected = split["n_pairs"] if isinstance(split["n_pairs"], list) else [split["n_pairs"]]
-    if per_source != expected:
-        raise InputError(f"{', '.join(data)} hold {per_source} pairs but {split_file} was made from {expected}")
+    pairs, split = read_split(Path(args.split_of), args.data)
+    data = split["data"]
     held = list(split["heldout"])
     if args.limit and args.limit < len(held):
         held = sorted(random.Random(args.seed).sample(held, args.limit))

@@ -186,7 +186,6 @@ def run_verifier(args, out: Path) -> str:
         verifier_examples,
     )
     from schemas.esconv import read_dialogs
-    from schemas.personachat import read_sources
 
     if args.score_only:
         judge = load_judge(out / "verifier", "verifier", args.device)
@@ -195,14 +194,9 @@ def run_verifier(args, out: Path) -> str:
                 "best": saved.get("best", {}), "code": saved.get("code")}
         examples = []
     else:
-        split = json.loads((Path(args.split_of) / "split.json").read_text())
-        data = split["data"] if isinstance(split["data"], list) else [split["data"]]
-        pairs, per_source = read_sources(data, split.get("limit"))
-        if per_source != split["n_pairs"]:
-            raise InputError(f"{data} hold {per_source} pairs but {args.split_of}/split.json was made from "
-                             f"{split['n_pairs']}")
-        from extractor.heldout import persona_groups
+        from extractor.heldout import persona_groups, read_split
 
+        pairs, split = read_split(Path(args.split_of))
         held, groups = set(split["heldout"]), persona_groups(pairs)
         implied_dev = {groups[i] for i in implied_dev_pairs()}  # labelled implied facts' dev part: persona apart
         train_idx = [i for i in range(len(pairs)) if i not in held and groups[i] not in implied_dev]
@@ -302,13 +296,11 @@ def embedding_baseline(train: Sequence, valid: Sequence, test: Sequence) -> dict
 
 
 def run_fact(args, out: Path) -> str:
+    from extractor.heldout import read_split
     from extractor.judge_data import FACT_HELDOUT_FILES, fact_examples, fact_labels
     from schemas.esconv import read_dialogs
-    from schemas.personachat import read_sources
 
-    split = json.loads((Path(args.split_of) / "split.json").read_text())
-    data = split["data"] if isinstance(split["data"], list) else [split["data"]]
-    pairs, _ = read_sources(data, split.get("limit"))
+    pairs, split = read_split(Path(args.split_of))
     held = set(split["heldout"])
     dialogs, _ = read_dialogs(esconv_train(args))
     examples = fact_examples(pairs, [i for i in range(len(pairs)) if i not in held], dialogs, args.seed)

@@ -39,13 +39,13 @@ def training_pairs(split_dir: Path, per_source: int, seed: int):
     from extractor.heldout import read_split
     from schemas.personachat import subset
 
-    pairs, sizes, held, data = read_split(split_dir)
-    rng, start, picked = random.Random(seed), 0, []
-    for size in sizes:
+    pairs, split = read_split(split_dir)
+    held, rng, start, picked = set(split["heldout"]), random.Random(seed), 0, []
+    for size in split["n_pairs"]:
         pool = [i for i in range(start, start + size) if i not in held]
         picked += rng.sample(pool, min(per_source, len(pool)))
         start += size
-    return subset(pairs, sorted(picked)), f"{len(picked)} training pairs of {', '.join(data)} (seed {seed})"
+    return subset(pairs, sorted(picked)), f"{len(picked)} training pairs of {', '.join(split['data'])} (seed {seed})"
 
 
 def persona_per_pair(check, inputs, outs, pairs) -> list[list[str]]:

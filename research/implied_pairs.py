@@ -44,7 +44,8 @@ def read_split(split_of: Path):
     """The pairs of the adapter's split and the indices it did not hold out."""
     from extractor.heldout import read_split as split_of_adapter
 
-    pairs, _, held, _ = split_of_adapter(split_of)
+    pairs, split = split_of_adapter(split_of)
+    held = set(split["heldout"])
     return pairs, [i for i in range(len(pairs)) if i not in held]
 
 

@@ -56,3 +56,16 @@ def test_groups_follow_shared_sentences():
     assert groups[0] == groups[1]  # "i am a nurse" after normalising
     assert groups[2] == groups[0]  # near-duplicate of "i have two dogs"
     assert groups[3] != groups[0]
+
+
+def test_reading_a_split_checks_its_sources_with_one_line_errors(tmp_path):
+    from common.cli import InputError
+    from extractor.heldout import read_split
+
+    pairs, split = read_split(REPO / "extractor" / "default_adapter")
+    assert len(pairs) == sum(split["n_pairs"]) and split["heldout"] and isinstance(split["data"], list)
+    with pytest.raises(InputError, match="split.json not found"):
+        read_split(tmp_path)
+    (tmp_path / "split.json").write_text(json.dumps({"data": str(PERSONACHAT_CSV), "n_pairs": 3, "heldout": [0]}))
+    with pytest.raises(InputError, match=r"hold \[2000\] pairs but .* was made from \[3\]"):
+        read_split(tmp_path)
