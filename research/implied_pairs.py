@@ -40,11 +40,11 @@ MIN_COSINE = 0.5  # below it the closest utterance is rarely about the sentence 
 DEV_SHARE = 0.25
 
 
-def read_split(split_of: Path):
-    """The pairs of the adapter's split and the indices it did not hold out."""
-    from extractor.heldout import read_split as split_of_adapter
+def not_held_out(split_of: Path):
+    """The pairs of the adapter's split and the indices it did not hold out (`extractor.heldout.read_split`)."""
+    from extractor.heldout import read_split
 
-    pairs, split = split_of_adapter(split_of)
+    pairs, split = read_split(split_of)
     held = set(split["heldout"])
     return pairs, [i for i in range(len(pairs)) if i not in held]
 
@@ -93,7 +93,7 @@ def draw(args) -> None:
     else:
         from extractor.grounding import SupportScorer, minilm_embedder
 
-        pairs, train = read_split(Path(args.split_of))
+        pairs, train = not_held_out(Path(args.split_of))
         random.Random(args.seed).shuffle(train)
         pool = candidates(pairs, train[:args.scan], SupportScorer(minilm_embedder()))
     if len(pool) < args.draw:
@@ -112,7 +112,7 @@ def draw(args) -> None:
 
 
 def merge(args) -> None:
-    from extractor.heldout import persona_groups
+    from extractor.heldout import persona_groups, read_split
 
     key = {c["id"]: c for c in json.loads(Path(args.key).read_text())}
     with open(args.merge, newline="", encoding="utf-8") as f:

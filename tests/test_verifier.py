@@ -73,8 +73,7 @@ def test_development_data_reads_every_label_file_with_both_classes():
     assert {e.label for _, e in dev} == {0, 1}
     assert all("Seeker: " in e.first and e.second for _, e in dev)
     # the implied facts' development part shares no persona group with their training part
-    from extractor.heldout import persona_groups
-    from research.implied_pairs import read_split
+    from extractor.heldout import persona_groups, read_split
 
     pairs, _ = read_split(Path(__file__).resolve().parents[1] / "extractor" / "default_adapter")
     groups = persona_groups(pairs)
