@@ -31,10 +31,36 @@ _CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s
 # me", "which I knew 4 years ago") or with a conjunction that the speaker's subject does not follow ("or reduce my
 # hours", "but even then ..."), or it ends a joint subject ("my husband and I are separating": "and I are ...");
 # as a sentence of its own it says nothing, needs the clause before it or changes who did it.
-_DEPENDENT = re.compile(r"^\W*(?:(?:because|cause|cuz|bc|though|although|which|who|whom|whose|when|whenever|while|"
-                        r"if|unless|until|since|as|that|where|whereas|than)\b|(?:and|but|or|so|yet|then)\b(?!\W+"
-                        r"(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b)|(?:and|or)\W+(?:i|me)\W+"
+_DEPENDENT = re.compile(r"^\W*(?:(?:even\s+)?(?:because|cause|cuz|bc|though|although|which|who|whom|whose|when|"
+                        r"whenever|while|if|unless|until|since|as|that|where|whereas|than)\b|(?:and|but|or|so|yet|then)"
+                        r"\b(?!\W+(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b)|(?:and|or)\W+(?:i|me)\W+"
                         r"(?:are|were|both|have\s+both|have\s+been\s+together)\b)", re.IGNORECASE)
+# A piece that sets the time, condition or reason of a clause ("if I lose my job", "in the past", "after 15 years
+# and 4 kids"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
+# "Exactly right"), to the clause after it; cut off,
+# "If I lose my job, I will lose my house" would state "I will lose my house".
+_MODIFIER = re.compile(r"^\W*(?:even\s+)?(?:if|when|whenever|while|since|because|cause|as|once|unless|until|though|"
+                       r"although|after|before|in|at|on|during|for|over|by|within|from|with|without)\b", re.IGNORECASE)
+# ... of which those that set a time or a condition stay with the clause before them too ("I will be fine, if he
+# comes back"); a reason or a concession ("because ...", "though ...") not in the first person may be cut off.
+_CONDITION = re.compile(r"^\W*(?:even\s+)?(?:if|when|whenever|while|since|once|unless|until|after|before|in|at|on|"
+                        r"during|for|over|by|within|from|with|without)\b", re.IGNORECASE)
+# A joint subject: "my boyfriend and I just broke up" is one clause, not "my boyfriend" and "and I just broke up".
+_JOINT_SUBJECT = re.compile(r"^\W*(?:my|our|his|her|their|the|a|an)(?:\s+\w+){1,2}\s+(?:and|&)\s+(?:i|me)\b",
+                            re.IGNORECASE)
+# The words a piece with a subject of its own (or an answer, a greeting, a reason) opens with, after an optional conjunction;
+# a piece after a clause that opens otherwise continues that clause's subject ("I have had back surgery, tried
+# Yoga, and physical therapy"; "I lost my job, can't find another"; "I feel lonely, going in circles in my head")
+# and stays with it, unless it opens with the speaker (`_SELF_OPENER`: "and my daughter lost her godmother").
+_OWN_OPENER = re.compile(r"^\W*(?:(?:and|but|or|so|yet|then|now|also|plus)\s+)*(?:[A-Z]|\d|(?:you|u|he|she|it|we|they|"
+                         r"this|that|these|those|there|here|your|his|her|its|our|their|the|a|an|some|any|all|every|"
+                         r"each|no|none|both|many|most|one|someone|something|somebody|anyone|anything|anybody|"
+                         r"everyone|everything|everybody|nobody|nothing|who|what|which|yes|yeah|yep|nope|ok|okay|oh|"
+                         r"well|lol|haha|thank\w*|sorry|please|hi|hello|hey|wow|great|sure|right|exactly|"
+                         r"really|maybe|honestly|anyway|too|either|even|because|cause|cuz|bc|though|although|whom|whose|"
+                         r"whereas|than|as|where|[a-z]+'(?:s|re|ve|ll|d))\b)")
+_SELF_OPENER = re.compile(r"^\W*(?:(?:and|but|or|so|yet|then|now|also|plus)\s+)*(?:i|i'm|im|iam|i've|ive|i'd|i'll|"
+                          r"my|me|we|we're|we've|our)\b", re.IGNORECASE)
 _SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
                       re.IGNORECASE)
 
@@ -74,23 +100,51 @@ def _first_person(parts: list[str]) -> list[str]:
     return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]
 
 
-def standalone_clauses(statement: str) -> list[str]:
-    """The first-person clauses of a statement that can stand as sentences of their own, when it has more than one:
-    a dependent clause (`_DEPENDENT`) in the first person stays joined to the clause before it, so "I can't tell my
-    boss, because he might fire me" stays whole, "I love my job, but it is stressful" gives "I love my job" (as
-    `clauses` does: a clause not in the first person is not one) and "I have two kids, and I work in retail" gives
-    both. Each is a stretch of the statement (its evidence span can be found in the utterance)."""
+def _pieces(statement: str) -> list[str]:
+    """The statement cut where its clauses meet, each modifier (`_MODIFIER`), dependent clause in the first person
+    (`_DEPENDENT`) or continuation without a subject of its own (`_OWN_OPENER`) kept with its clause, and a joint
+    subject left whole (`_JOINT_SUBJECT`)."""
     cuts = [0] + [x for m in _CLAUSE_SPLIT.finditer(statement) for x in (m.start(), m.end())] + [len(statement)]
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if statement[a:b].strip()]
     joined: list[list[int]] = []
-    for a, b in spans:
-        if joined and _DEPENDENT.match(statement[a:b]) and speaks_of_self(statement[a:b]):
+    opens_at: int | None = None  # where modifiers waiting for the clause after them start
+    for k, (a, b) in enumerate(spans):
+        piece = statement[a:b]
+        clause_before = bool(joined) and opens_at is None and _is_clause(statement[joined[-1][0]:joined[-1][1]])
+        opening = not joined or len(WORD.findall(statement[joined[-1][0]:joined[-1][1]].lower())) <= 3
+        if (opening or opens_at is not None) and not clause_before and _MODIFIER.match(piece) and k < len(spans) - 1:
+            opens_at = a if opens_at is None else opens_at
+        elif opens_at is not None:
+            joined.append([opens_at, b])
+            opens_at = None
+        elif (joined and _DEPENDENT.match(piece) and speaks_of_self(piece)) or (clause_before and (
+                _CONDITION.match(piece) or not (_SELF_OPENER.match(piece) or _OWN_OPENER.match(piece)))) or (
+                joined and not clause_before and _JOINT_SUBJECT.match(statement[joined[-1][0]:b])):
             joined[-1][1] = b
         else:
             joined.append([a, b])
-    if len(joined) < 2:
-        return []
-    return _first_person([statement[a:b].strip() for a, b in joined])
+    return [statement[a:b].strip() for a, b in joined]
+
+
+def _is_clause(piece: str) -> bool:
+    return len(WORD.findall(piece.lower())) >= 3 and speaks_of_self(piece)
+
+
+def standalone_clauses(statement: str) -> list[str]:
+    """The first-person clauses of a statement that can stand as sentences of their own, when it has more than one
+    (`_pieces`): "I can't tell my boss, because he might fire me" and "If I lose my job, I will lose my house" stay
+    whole, "I love my job, but it is stressful" gives "I love my job" (as `clauses` does: a clause not in the first
+    person is not one) and "I have two kids, and I work in retail" gives both. Each is a stretch of the statement
+    (its evidence span can be found in the utterance)."""
+    pieces = _pieces(statement)
+    return _first_person(pieces) if len(pieces) >= 2 else []
+
+
+def atomic_clauses(statement: str) -> list[str]:
+    """The statement's clauses when it joins two or more that each stand alone and nothing else ("I lost my job and I
+    can't find another" -> both); [] when it is one clause or a split would leave a piece out."""
+    pieces = _pieces(statement)
+    return pieces if len(pieces) >= 2 and len(_first_person(pieces)) == len(pieces) else []
 
 
 def strip_turn_counter(sentence: str) -> str:

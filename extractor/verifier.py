@@ -16,7 +16,9 @@ The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and pa
 seeker's words but swaps one (`NEW_WORD` costs implied facts: on the development sentences with a new word, no
 verifier threshold keeps them with under a fifth unfaithful, so `implied` stays off; `extractor/judges/model_card.md`). A kept sentence loses an
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
-`TURN_COUNTER`); the seeker's own first-person clauses on which no kept
+`TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
+(`SPLIT`: "I lost my job and I can't find another" -> two facts; `--whole-proposals` keeps it whole); the seeker's
+own first-person clauses on which no kept
 proposal rests are kept when they pass check 1 and the fact classifier is sure of them (P >= `clause_fact`, 0.98: the
 extractor passed them over); a clause whose content words its kept proposals do not restate (overlap < 0.6) is
 kept in their place when it passes checks 1 and 5 (`PARTIAL`: "I own a dog walking business." from "I have 3 dogs
@@ -47,7 +49,7 @@ from extractor.grounding import (
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
-from extractor.statements import standalone_clauses, strip_turn_counter
+from extractor.statements import atomic_clauses, standalone_clauses, strip_turn_counter
 
 JUDGES_DIR = Path(__file__).resolve().parent / "judges"
 STYLES = ("fact", "quote")
@@ -72,11 +74,14 @@ class CheckSettings:
     # proposal restates them ("uncovered"), or never ("none")
     clause_fact: float = 0.98  # a clause no kept proposal rests on needs this P(fact): the extractor passed it over
     # (chosen on pairs the extractor trained on, never on held-out ones: research.clause_threshold)
+    split: bool = True  # a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
     implied: float = 1.0  # a proposal with a word the seeker did not use is kept when the verifier gives it at least
     # this P(stated): an implied fact ("I lost my job." from "I got laid off"); 1.0: never (NEW_WORD drops it)
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
+SPLIT = "split into the seeker's clauses"
+SPLIT_LEFT_OUT = "a clause of a split proposal left out: not a persona fact (fact classifier)"
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,19 @@ class Verdict:
     span: tuple[int, int] | None = None  # [start, end) characters of that utterance it rests on
     stated: float | None = None  # verifier probability
     fact: float | None = None  # fact-classifier probability
+    part: int | None = None  # the clause's place in the proposal it was split from (`CheckSettings.split`)
 
 
-def locate(piece: str, text: str) -> tuple[int, int] | None:
-    """Where `piece` stands in `text` (exact, else ignoring case); None when it is not a stretch of it."""
-    at = text.find(piece)
-    if at < 0:
-        at = text.lower().find(piece.lower())
-    return (at, at + len(piece)) if at >= 0 and piece else None
+def locate(piece: str, text: str, start: int = 0) -> tuple[int, int] | None:
+    """Where `piece` stands in `text` (exact, else ignoring case), from `start` on if it is there; None when it is not
+    a stretch of it."""
+    for begin in dict.fromkeys((start, 0)):
+        at = text.find(piece, begin)
+        if at < 0:
+            at = text.lower().find(piece.lower(), begin)
+        if at >= 0 and piece:
+            return at, at + len(piece)
+    return None
 
 
 def seeker_clauses(utterance: str) -> list[str]:
@@ -161,6 +171,8 @@ class PersonaCheck:
                     if proposal.within(x):
                         proposal.reason = PARTIAL
             out[k] = [x.verdict() for x in drafts[k]] + [x.verdict() for x in kept]
+        if self.settings.split:
+            self._split([inp for inp, _ in requests], out)
         return out
 
     def check(self, inp: ExtractionInput, sentences: Sequence[str]) -> list[Verdict]:
@@ -186,6 +198,38 @@ class PersonaCheck:
                 if about_self(c):
                     out.append(_Draft(c, u, locate(c, utterance), None, fallback=True))
         return out
+
+    def _split(self, inputs: list[ExtractionInput], out: list[list[Verdict]]) -> None:
+        """A kept proposal that joins two or more clauses of the seeker's, each standing alone and nothing else
+        (`extractor.statements.atomic_clauses`: "I lost my job and I can't find another"), becomes those clauses, each
+        a fact of its own with its span. Each is a stretch of what passed the checks; it must also pass check 1 and
+        the fact classifier (a clause that fails is left out: SPLIT_LEFT_OUT); where none passes the proposal stays
+        whole."""
+        todo = []
+        for k, (inp, verdicts) in enumerate(zip(inputs, out)):
+            for i, v in enumerate(verdicts):
+                if v.kept and not v.fallback and v.utterance is not None:
+                    start = v.span[0] if v.span else 0
+                    pieces = [(p, locate(p, inp.utterances[v.utterance], start)) for p in atomic_clauses(v.sentence)]
+                    if pieces and all(span for _, span in pieces):
+                        todo.append((k, i, pieces))
+        if not todo:
+            return
+        facts = iter(self.classifier().probability([(p, "") for *_, pieces in todo for p, _ in pieces]))
+        scored = [(k, i, [(p, span, next(facts)) for p, span in pieces]) for k, i, pieces in todo]
+        for k, i, pieces in reversed(scored):  # from the end, so that the places still to replace stay where they are
+            v, utterance = out[k][i], inputs[k].utterances[out[k][i].utterance]
+            passed = [f >= self.classifier().config.threshold and about_self(p) for p, _, f in pieces]
+            if not any(passed):
+                continue
+            proposed = v.proposed or v.sentence
+            parts = []
+            for j, ((p, span, f), ok) in enumerate(zip(pieces, passed)):
+                bare = strip_opening_word(strip_turn_counter(p))
+                parts.append(Verdict(bare, True, None, proposed, False, v.utterance, locate(bare, utterance, span[0]),
+                                     v.stated, f, j) if ok else
+                             Verdict(p, False, SPLIT_LEFT_OUT, proposed, False, v.utterance, None, v.stated, f, j))
+            out[k][i:i + 1] = parts
 
     def _implied(self, d: _Draft) -> bool:
         """The verifier is sure enough that the seeker implied this proposal, in other words."""
@@ -281,6 +325,9 @@ def add_check_options(parser) -> None:
     parser.add_argument("--implied", type=float, default=default.implied, metavar="P",
                         help="fact style: keep a proposal with a word the seeker did not use when the verifier gives it "
                              "at least P (an implied fact); 1 drops every such proposal (default %(default)s)")
+    parser.add_argument("--whole-proposals", action="store_true",
+                        help="fact style: keep a proposal that joins several of the seeker's clauses whole (by default it "
+                             "becomes those clauses, each a fact of its own)")
     parser.add_argument("--clause-fact", type=float, default=default.clause_fact, metavar="P",
                         help="fact style: a seeker's clause on which no kept proposal rests is kept only when the fact "
                              "classifier gives it at least P (default %(default)s)")
@@ -294,7 +341,8 @@ def check_settings(args) -> CheckSettings:
         if not 0.0 <= value <= 1.0:
             raise InputError(f"{name} must be a probability in [0, 1], not {value}")
     return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
-                         new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied)
+                         new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied,
+                         split=not getattr(args, "whole_proposals", False))
 
 
 def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:

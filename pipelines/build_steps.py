@@ -25,7 +25,7 @@ from extractor.formatting import ExtractionInput
 from extractor.grounding import NO_SUPPORT
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
 from extractor.statements import strip_turn_counter
-from extractor.verifier import OPENING_WORD, SEEKER_CLAUSE, TURN_COUNTER
+from extractor.verifier import OPENING_WORD, SEEKER_CLAUSE, SPLIT, SPLIT_LEFT_OUT, TURN_COUNTER
 from pipelines import files
 from pipelines.build_settings import DEFAULT_SETTINGS, BuildSettings
 from pipelines.elements import (
@@ -180,7 +180,8 @@ class GroundPersonas(beam.DoFn):
             for (key, _), found in zip(batch, verdicts):
                 yield key, Outcome(tuple(GroundedSentence(v.sentence, v.kept, v.utterance, 0.0, 0.0, v.reason,
                                                           v.proposed, False, v.span, v.fallback,
-                                                          _rounded(v.stated), _rounded(v.fact)) for v in found))
+                                                          _rounded(v.stated), _rounded(v.fact), v.part)
+                                       for v in found))
             return
         from extractor.grounding import needs_model
 
@@ -255,6 +256,8 @@ def _change(g: GroundedSentence) -> str:
         return QUOTED
     if g.fallback:
         return FALLBACK
+    if g.part is not None:
+        return SPLIT if g.supported else SPLIT_LEFT_OUT
     if g.stated is None:
         return REMARK_CUT
     return COUNTER_CUT if g.generated and strip_turn_counter(g.generated) != g.generated else OPENING_CUT
@@ -289,7 +292,10 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
         for g in inferred[turn].sentences if turn in inferred else ():
             scores = ({"stated": g.stated, "fact": g.fact} if g.stated is not None or g.fact is not None
                       else {"cosine": g.cosine, "lexical": g.lexical})
-            if not g.supported:
+            if not g.supported and g.part is not None:  # a clause of a kept proposal, not a dropped proposal
+                cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated or "", "kept": "",
+                                 "left_out": g.sentence, "fact": g.fact, "change": _change(g)})
+            elif not g.supported:
                 unsupported_rows.append({"dialog_id": dialog_id, "turn": turn, "sentence": g.sentence, **scores,
                                          "kept": keep_unsupported, "reason": g.reason or NO_SUPPORT,
                                          **({"generated": g.generated, "change": _change(g)} if g.generated else {})})
@@ -326,7 +332,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
         yield beam.pvalue.TaggedOutput(CUT, row)
     yield {
         "_order": valid.order,
-        "_generated": sum(not g.fallback for o in inferred.values() for g in o.sentences),
+        "_generated": sum(not g.fallback and not g.part for o in inferred.values() for g in o.sentences),
         "_turns": len(annotated),
         "_repeats": sum(repeats_previous(t.text, t.speaker, u.text, u.speaker)
                         for u, t in zip(dialog.turns, dialog.turns[1:])),

@@ -64,6 +64,7 @@ class GroundedSentence:
     fallback: bool = False  # the seeker's own clause, kept because no kept proposal restates it (extractor.verifier)
     stated: float | None = None  # verifier probability (fact style)
     fact: float | None = None  # persona-fact classifier probability (fact style)
+    part: int | None = None  # the clause's place in the proposal the check split it from (fact style)
 
 
 @dataclass(frozen=True)

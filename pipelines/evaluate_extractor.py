@@ -217,7 +217,7 @@ def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]])
         batch = [(str(k), (inp, list(o))) for k, (inp, o) in enumerate(zip(inputs[s:s + 256], outs[s:s + 256]))]
         for _, outcome in check.process(batch):
             out.append(([g.sentence for g in outcome.sentences if g.supported],
-                        [(g.sentence, g.reason) for g in outcome.sentences if not g.supported]))
+                        [(g.sentence, g.reason) for g in outcome.sentences if not g.supported and g.part is None]))
     return out
 
 

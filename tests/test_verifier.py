@@ -23,6 +23,7 @@ from extractor.judge_data import (
     verifier_dev,
 )
 from extractor.meaning import SUBJECT_CHANGED
+from extractor.statements import atomic_clauses
 from extractor.verifier import (
     JUDGES_DIR,
     NEW_WORD,
@@ -135,6 +136,29 @@ def test_a_dependent_clause_stays_with_the_clause_before_it_and_turn_counters_ar
         "I love my job", "and I have two kids"]
 
 
+def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
+    # cut off, the condition would leave "I will lose my house" as a fact
+    assert seeker_clauses("Yes, if I lose my job, I will lose my house") == ["if I lose my job, I will lose my house"]
+    assert seeker_clauses("In the past, I had fun with him, now I am lonely") == [
+        "In the past, I had fun with him", "now I am lonely"]
+    assert seeker_clauses("I will be fine, if he comes back, and I have a plan") == [
+        "I will be fine, if he comes back", "and I have a plan"]
+    # a piece without a subject of its own continues the clause before it instead of being lost
+    assert seeker_clauses("I have had back surgery, tried Yoga, and physical therapy.") == [
+        "I have had back surgery, tried Yoga, and physical therapy."]
+    assert seeker_clauses("I feel lonely, going in circles in my head, and I can't sleep") == [
+        "I feel lonely, going in circles in my head", "and I can't sleep"]
+    assert seeker_clauses("My boyfriend and I just broke up, and I am sad") == [
+        "My boyfriend and I just broke up", "and I am sad"]
+
+
+def test_only_a_statement_of_clauses_that_each_stand_alone_splits_whole():
+    assert atomic_clauses("I lost my job and I can't find another") == ["I lost my job", "and I can't find another"]
+    assert atomic_clauses("I love my job, but it is stressful") == []  # the second clause would be lost
+    assert atomic_clauses("I can't tell my boss, because he might fire me") == []  # one clause
+    assert atomic_clauses("I have two kids") == []
+
+
 # ------------------------------------------------------------------------------------------ the shipped judges
 @pytest.fixture(scope="module")
 def check():
@@ -190,6 +214,24 @@ def test_a_clause_no_proposal_took_is_kept_only_when_the_fact_classifier_is_sure
     assert kept(check.check(inp, ["My wife is sick."])) == ["My wife is sick.", "I was laid off in March"]
     strict = PersonaCheck(check.scorer, settings=CheckSettings(clause_fact=1.0))
     assert kept(strict.check(inp, ["My wife is sick."])) == ["My wife is sick."]
+
+
+def test_a_proposal_of_several_clauses_becomes_those_facts_each_with_its_span(check):
+    from extractor.verifier import SPLIT_LEFT_OUT, PersonaCheck
+
+    said = "Well I am on short term disability and I do not have any job protection, but I think it would."
+    inp = ExtractionInput((said,), "How is work going?")
+    proposal = "I am on short term disability and I do not have any job protection, but I think it would."
+    verdicts = check.check(inp, [proposal])
+    assert kept(verdicts) == ["I am on short term disability", "I do not have any job protection"]
+    assert all(v.proposed == proposal and v.part is not None for v in verdicts)
+    for v in verdicts:
+        if v.kept:
+            assert said[v.span[0]:v.span[1]] == v.sentence
+        else:  # "I think it would" says nothing of the seeker's life
+            assert v.reason == SPLIT_LEFT_OUT and v.sentence == "but I think it would."
+    whole = PersonaCheck(check.scorer, settings=CheckSettings(split=False))
+    assert kept(whole.check(inp, [proposal])) == [proposal]
 
 
 @pytest.mark.xfail(strict=True, reason="known limit: the verifier's labelled implied facts are PERSONA-CHAT's; it "
