@@ -267,15 +267,24 @@ def implied_table(dev: Sequence, probs: Sequence[float]) -> str:
 
     rows = [(p, e.label, name.startswith("implied")) for (name, e), p in zip(dev, probs)
             if new_words(e.second, e.first.split("Seeker: ", 1)[-1])]
-    lines = ["| P(stated) >= | faithful kept | unfaithful kept | share unfaithful | of them implied facts "
-             "(faithful / not) |", "|---:|---:|---:|---:|---:|"]
-    for t in IMPLIED_GRID:
+    return (f"Sentences with a word the seeker did not use ({len(rows)} of the development data; the check drops "
+            "them as `NEW_WORD` unless the verifier gives at least `--implied`):\n\n" + keep_table(rows, IMPLIED_GRID))
+
+
+def keep_table(rows: Sequence[tuple[float, int, bool | None]], thresholds: Sequence[float]) -> str:
+    """(P(stated), faithful 1/0, an implied fact or None) per sentence -> a Markdown table: how many faithful and
+    unfaithful sentences each threshold keeps (and, where rows say, how many of them are implied facts)."""
+    implied = any(i is not None for _, _, i in rows)
+    lines = ["| P(stated) >= | faithful kept | unfaithful kept | share unfaithful |"
+             + (" of them implied facts (faithful / not) |" if implied else ""),
+             "|---:|---:|---:|---:|" + ("---:|" if implied else "")]
+    for t in thresholds:
         kept = [(y, imp) for p, y, imp in rows if p >= t]
         good, bad = sum(y for y, _ in kept), sum(1 - y for y, _ in kept)
         lines.append(f"| {t:g} | {good} of {sum(y for _, y, _ in rows)} | {bad} of {sum(1 - y for _, y, _ in rows)} | "
-                     f"{bad / max(len(kept), 1):.2f} | {sum(y for y, i in kept if i)} / {sum(1 - y for y, i in kept if i)} |")
-    return (f"Sentences with a word the seeker did not use ({len(rows)} of the development data; the check drops "
-            "them as `NEW_WORD` unless the verifier gives at least `--implied`):\n\n" + "\n".join(lines))
+                     f"{bad / max(len(kept), 1):.2f} |" + (f" {sum(y for y, i in kept if i)} / "
+                                                           f"{sum(1 - y for y, i in kept if i)} |" if implied else ""))
+    return "\n".join(lines)
 
 
 def embedding_baseline(train: Sequence, valid: Sequence, test: Sequence) -> dict:

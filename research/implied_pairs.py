@@ -154,13 +154,12 @@ def score(path: str) -> None:
         raise InputError(f"{path}: not a labelled file of research.implied_pairs")
     judge = load_judge(JUDGES_DIR / "verifier", "verifier")
     probs = judge.probability([(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows])
-    yes = [p for p, r in zip(probs, rows) if r["label"] == "yes"]
-    no = [p for p, r in zip(probs, rows) if r["label"] != "yes"]
-    print(f"{path}: {len(yes)} implied (yes), {len(no)} not; the shipped verifier's P(stated)\n")
-    print("| P(stated) >= | implied kept | not implied kept | share not implied |\n|---:|---:|---:|---:|")
-    for t in (judge.config.threshold, 0.8, 0.9, 0.95, 0.98):
-        a, b = sum(p >= t for p in yes), sum(p >= t for p in no)
-        print(f"| {t:g} | {a} of {len(yes)} | {b} of {len(no)} | {b / max(a + b, 1):.2f} |")
+    from pipelines.train_judges import IMPLIED_GRID, keep_table
+
+    labels = [int(r["label"] == "yes") for r in rows]
+    print(f"{path}: {sum(labels)} implied (yes, faithful), {len(labels) - sum(labels)} not; the shipped verifier's "
+          "P(stated)\n")
+    print(keep_table([(p, y, None) for p, y in zip(probs, labels)], IMPLIED_GRID))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ def test_labels_from_a_build_merge_into_an_esconv_file_and_are_scored(tmp_path, 
     assert list(rows[0]) == list(FIELDS) and [(r["label"], r["part"]) for r in rows] == [("yes", "esconv"), ("no", "esconv")]
     assert main(["--score", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "1 implied (yes), 1 not" in table and "| 0.63 |" in table
+    assert "1 implied (yes, faithful), 1 not" in table and "| 0.63 |" in table
 
     (tmp_path / "labels.tsv").write_text("id\tlabel\nimp000\tyes\n")  # a row left unlabelled
     with pytest.raises(InputError, match="need a yes/no label for each of the 2 ids"):
