@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries()
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
-    started = time.time()
+    started, version = time.time(), code_version()  # the code that runs, even if the checkout changes meanwhile
     specs = list(dict.fromkeys(args.encoder or DEFAULT_ENCODERS))
     for spec in specs:
         check_spec(spec)
@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         result.update(data={"source": args.data, "splits": splits or "all", "max_dialogs": args.max_dialogs},
                       settings={"encoder_spec": spec, "persona_mode": args.persona_mode, "seed": args.seed,
                                 "device": args.device},
-                      code_version=code_version(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                      code_version=version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         paths = write_outputs(result, records, out)
         log.info("%s: %d dialogs in %.0fs -> %s", encoder.name, result["counts"]["dialogs_analysed"],
                  time.time() - t0, paths["png"])

@@ -48,6 +48,8 @@ _CONDITION = re.compile(r"^\W*(?:even\s+)?(?:if|when|whenever|while|since|once|u
 # A joint subject: "my boyfriend and I just broke up" is one clause, not "my boyfriend" and "and I just broke up".
 _JOINT_SUBJECT = re.compile(r"^\W*(?:my|our|his|her|their|the|a|an)(?:\s+\w+){1,2}\s+(?:and|&)\s+(?:i|me)\b",
                             re.IGNORECASE)
+# ... or the speaker first: "me and my bf and friends just have to hang out online" is not "me" and "my bf ...".
+_ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&)\s+(?:my|our|his|her|their|the|a|an)$", re.IGNORECASE)
 # The words a piece with a subject of its own (or an answer, a greeting, a reason) opens with, after an optional conjunction;
 # a piece after a clause that opens otherwise continues that clause's subject ("I have had back surgery, tried
 # Yoga, and physical therapy"; "I lost my job, can't find another"; "I feel lonely, going in circles in my head")
@@ -103,23 +105,26 @@ def _first_person(parts: list[str]) -> list[str]:
 def _pieces(statement: str) -> list[str]:
     """The statement cut where its clauses meet, each modifier (`_MODIFIER`), dependent clause in the first person
     (`_DEPENDENT`) or continuation without a subject of its own (`_OWN_OPENER`) kept with its clause, and a joint
-    subject left whole (`_JOINT_SUBJECT`)."""
+    subject left whole (`_JOINT_SUBJECT`, `_ME_AND`)."""
     cuts = [0] + [x for m in _CLAUSE_SPLIT.finditer(statement) for x in (m.start(), m.end())] + [len(statement)]
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if statement[a:b].strip()]
     joined: list[list[int]] = []
     opens_at: int | None = None  # where modifiers waiting for the clause after them start
     for k, (a, b) in enumerate(spans):
         piece = statement[a:b]
-        clause_before = bool(joined) and opens_at is None and _is_clause(statement[joined[-1][0]:joined[-1][1]])
-        opening = not joined or len(WORD.findall(statement[joined[-1][0]:joined[-1][1]].lower())) <= 3
+        before = statement[joined[-1][0]:a] if joined else ""  # the piece before this one, with what cut them apart
+        clause_before = bool(joined) and opens_at is None and _is_clause(before)
+        opening = len(WORD.findall(before.lower())) <= 3
         if (opening or opens_at is not None) and not clause_before and _MODIFIER.match(piece) and k < len(spans) - 1:
             opens_at = a if opens_at is None else opens_at
         elif opens_at is not None:
             joined.append([opens_at, b])
             opens_at = None
-        elif (joined and _DEPENDENT.match(piece) and speaks_of_self(piece)) or (clause_before and (
-                _CONDITION.match(piece) or not (_SELF_OPENER.match(piece) or _OWN_OPENER.match(piece)))) or (
-                joined and not clause_before and _JOINT_SUBJECT.match(statement[joined[-1][0]:b])):
+        elif joined and ((_DEPENDENT.match(piece) and speaks_of_self(piece))
+                         or (clause_before and (_CONDITION.match(piece)
+                                                or not (_SELF_OPENER.match(piece) or _OWN_OPENER.match(piece))))
+                         or (not clause_before and _JOINT_SUBJECT.match(before + piece))
+                         or _ME_AND.search(before + " ".join(piece.split()[:2]))):
             joined[-1][1] = b
         else:
             joined.append([a, b])

@@ -150,6 +150,8 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
         "I feel lonely, going in circles in my head", "and I can't sleep"]
     assert seeker_clauses("My boyfriend and I just broke up, and I am sad") == [
         "My boyfriend and I just broke up", "and I am sad"]
+    assert seeker_clauses("So I guess me and my bf just have to hang out online, and I hate it") == [
+        "So I guess me and my bf just have to hang out online", "and I hate it"]
 
 
 def test_only_a_statement_of_clauses_that_each_stand_alone_splits_whole():
