@@ -217,9 +217,10 @@ class PersonaCheck:
             return
         facts = iter(self.classifier().probability([(p, "") for *_, pieces in todo for p, _ in pieces]))
         scored = [(k, i, [(p, span, next(facts)) for p, span in pieces]) for k, i, pieces in todo]
+        threshold = self.classifier().config.threshold
         for k, i, pieces in reversed(scored):  # from the end, so that the places still to replace stay where they are
             v, utterance = out[k][i], inputs[k].utterances[out[k][i].utterance]
-            passed = [f >= self.classifier().config.threshold and about_self(p) for p, _, f in pieces]
+            passed = [f >= threshold and about_self(p) for p, _, f in pieces]
             if not any(passed):
                 continue
             proposed = v.proposed or v.sentence
