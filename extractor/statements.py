@@ -39,12 +39,13 @@ _DEPENDENT = re.compile(r"^\W*(?:(?:even\s+)?(?:because|cause|cuz|bc|though|alth
 # and 4 kids"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
 # "Exactly right"), to the clause after it; cut off,
 # "If I lose my job, I will lose my house" would state "I will lose my house".
-_MODIFIER = re.compile(r"^\W*(?:even\s+)?(?:if|when|whenever|while|since|because|cause|as|once|unless|until|though|"
-                       r"although|after|before|in|at|on|during|for|over|by|within|from|with|without)\b", re.IGNORECASE)
+_TIME_OR_CONDITION = ("if|when|whenever|while|since|once|unless|until|after|before|in|at|on|during|for|over|by|within|"
+                      "from|with|without")
+_MODIFIER = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r"|because|cause|as|though|although)\b",
+                       re.IGNORECASE)
 # ... of which those that set a time or a condition stay with the clause before them too ("I will be fine, if he
 # comes back"); a reason or a concession ("because ...", "though ...") not in the first person may be cut off.
-_CONDITION = re.compile(r"^\W*(?:even\s+)?(?:if|when|whenever|while|since|once|unless|until|after|before|in|at|on|"
-                        r"during|for|over|by|within|from|with|without)\b", re.IGNORECASE)
+_CONDITION = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r")\b", re.IGNORECASE)
 # A joint subject: "my boyfriend and I just broke up" is one clause, not "my boyfriend" and "and I just broke up".
 _JOINT_SUBJECT = re.compile(r"^\W*(?:my|our|his|her|their|the|a|an)(?:\s+\w+){1,2}\s+(?:and|&)\s+(?:i|me)\b",
                             re.IGNORECASE)
@@ -54,14 +55,15 @@ _ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&)\s+(?:my|our|his|her|their|the|a|an
 # a piece after a clause that opens otherwise continues that clause's subject ("I have had back surgery, tried
 # Yoga, and physical therapy"; "I lost my job, can't find another"; "I feel lonely, going in circles in my head")
 # and stays with it, unless it opens with the speaker (`_SELF_OPENER`: "and my daughter lost her godmother").
-_OWN_OPENER = re.compile(r"^\W*(?:(?:and|but|or|so|yet|then|now|also|plus)\s+)*(?:[A-Z]|\d|(?:you|u|he|she|it|we|they|"
+_CONJUNCTIONS = r"^\W*(?:(?:and|but|or|so|yet|then|now|also|plus)\s+)*"  # what may open a piece before its subject
+_OWN_OPENER = re.compile(_CONJUNCTIONS + r"(?:[A-Z]|\d|(?:you|u|he|she|it|we|they|"
                          r"this|that|these|those|there|here|your|his|her|its|our|their|the|a|an|some|any|all|every|"
                          r"each|no|none|both|many|most|one|someone|something|somebody|anyone|anything|anybody|"
                          r"everyone|everything|everybody|nobody|nothing|who|what|which|yes|yeah|yep|nope|ok|okay|oh|"
                          r"well|lol|haha|thank\w*|sorry|please|hi|hello|hey|wow|great|sure|right|exactly|"
                          r"really|maybe|honestly|anyway|too|either|even|because|cause|cuz|bc|though|although|whom|whose|"
                          r"whereas|than|as|where|[a-z]+'(?:s|re|ve|ll|d))\b)")
-_SELF_OPENER = re.compile(r"^\W*(?:(?:and|but|or|so|yet|then|now|also|plus)\s+)*(?:i|i'm|im|iam|i've|ive|i'd|i'll|"
+_SELF_OPENER = re.compile(_CONJUNCTIONS + r"(?:i|i'm|im|iam|i've|ive|i'd|i'll|"
                           r"my|me|we|we're|we've|our)\b", re.IGNORECASE)
 _SPEAKER = re.compile(r"\b(i|i'm|im|iam|i've|ive|i'd|i'll|my|me|mine|myself|we|we're|we've|us|our|ours)\b",
                       re.IGNORECASE)
