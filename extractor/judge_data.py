@@ -1,4 +1,4 @@
-"""Training and development data for the two judges (`extractor.cross_encoder`), built from files in place.
+"""Training and development data for the judges (`extractor.cross_encoder`), built from files in place.
 
 Verifier pairs: (what the seeker read and wrote, a candidate persona sentence) -> does the seeker state or
 clearly imply this about themselves?
@@ -10,14 +10,19 @@ clearly imply this about themselves?
   same persona that the utterance does not touch, what the partner said about themselves, and look-alikes
   (`LookAlikes`): other people's sentences that share a word or an opening with the utterance but say something
   it does not.
+Rewrite-judge pairs: the extractor's rewrites of ESConv turns, labelled blind (`REWRITES`, its train part; the dev
+part chooses the threshold, the test part is only scored), with the labelled meaning changes and implied facts of
+ESConv and a replay of the verifier's ESConv pairs.
 Fact-classifier sentences: a fact about the speaker's life (gold persona sentences, hand-labelled facts) vs
 not one (hand-labelled remarks and non-facts; the ESConv supporters' sentences other than self-disclosure:
 sympathy, questions, suggestions, pleasantries).
 
-The hand-labelled audit files (`research/labels/*.tsv` and `extractor/remark_labels.tsv`) are the development data of both judges: the
-verifier never trains on them; the fact classifier trains on some files and is scored on the others
-(`FACT_HELDOUT_FILES`), never on a file it trained on. ESConv dialogs named in any label file are left out of
-training so that no development utterance is seen in training.
+The hand-labelled audit files (`research/labels/*.tsv` and `extractor/remark_labels.tsv`) are the development data of
+the verifier and the fact classifier: the verifier never trains on them; the fact classifier trains on some files
+and is scored on the others (`FACT_HELDOUT_FILES`), never on a file it trained on. ESConv dialogs named in any label
+file are left out of their generated training pairs, so that no development utterance is seen in training. The
+rewrite judge trains on ESConv label files (`meaning_audit.tsv`, `implied_esconv.tsv`, the train part of
+`REWRITES`), none of whose dialogs is in its test part.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ LABELS_DIR = Path(__file__).resolve().parents[1] / "research" / "labels"  # the 
 FACT_HELDOUT_FILES = ("persona_audit_round3.tsv", "remark_audit.tsv")
 IMPLIED = "implied_pairs.tsv"  # labelled implied facts and sentences that say more (research.implied_pairs)
 IMPLIED_REPEAT = 3  # each labelled training pair is seen this many times: a few hundred among thousands
+REWRITES = "rewrite_labels.tsv"  # the extractor's rewrites on ESConv, labelled blind (research.rewrite_labels)
 CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
 
 
@@ -396,6 +402,16 @@ def implied_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
     return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
                     "implied, labelled" if r["label"] == "yes" else "says more, labelled", f"pair{r['pair']}")
             for r in read_tsv(folder / IMPLIED) if r["part"] == part]
+
+
+def rewrite_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
+    """The labelled ESConv rewrites (`research.rewrite_labels`) of one part: "train", "dev" or "test" (dialogs apart).
+
+    Label 1: the seeker states or clearly implies the sentence, with the same meaning; 0: it changes or adds
+    something (a tense, a hedge dropped, a detail added, someone else's made the seeker's, garbled)."""
+    return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
+                    f"esconv rewrite, labelled {'faithful' if r['label'] == 'yes' else 'unfaithful'}", r["dialog_id"])
+            for r in read_tsv(folder / REWRITES) if r["part"] == part]
 
 
 def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:

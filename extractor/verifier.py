@@ -9,12 +9,13 @@ name as the reason (counted in the build manifest):
 | 1 | `NOT_ABOUT_SEEKER` | rule (lexical) | has no first person or no content word, asks, or says "X is X" (`grounding.about_self`) |
 | 2 | `NOT_STATED` | learned (verifier) | the seeker's words (after the supporter's message) do not state or clearly imply |
 | 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
-| 4 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`), unless the verifier gives P >= `implied` (default 1: never) |
-| 5 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
+| 4 | `CHANGED` | learned (rewrite judge) | is not a stretch of the seeker's words, and says more or less than they did: a hedge or a "sometimes" dropped, a detail added, garbled (trained on blind-labelled ESConv rewrites) |
+| 5 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`), unless the rewrite judge gives P >= `implied` (0.9; `--no-rewrite-judge`: never) |
+| 6 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
 The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and passes a rewrite that keeps the
-seeker's words but swaps one (`NEW_WORD` costs implied facts: on the development sentences with a new word, no
-verifier threshold keeps them with under a fifth unfaithful, so `implied` stays off; `extractor/judges/model_card.md`). A kept sentence loses an
+seeker's words but swaps one; the rewrite judge, trained on the extractor's own rewrites, catches more of them
+after the rules than either alone (`extractor/judges/model_card.md`, section "Rewrite judge"). A kept sentence loses an
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
 `TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
 (`SPLIT`: "I lost my job and I can't find another" -> two facts; `--whole-proposals` keeps it whole); the seeker's
@@ -42,6 +43,7 @@ from extractor.grounding import (
     SupportScorer,
     SupportThresholds,
     about_self,
+    is_quote,
     lexical_overlap,
     new_words,
     self_statements,
@@ -56,9 +58,10 @@ STYLES = ("fact", "quote")
 NOT_STATED = "not stated by the seeker (verifier)"
 NOT_A_FACT = "not a persona fact (fact classifier)"
 NEW_WORD = "uses a content word the seeker did not"
+CHANGED = "says in other words more or less than the seeker did (rewrite judge)"
 PARTIAL = "restates only part of the seeker's clause, which is kept in its place"
 COVERED = SupportThresholds().lexical_min  # share of a clause's content words its kept proposals must restate
-CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, NEW_WORD, NOT_A_FACT, PARTIAL)
+CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, CHANGED, NEW_WORD, NOT_A_FACT, PARTIAL)
 STATED_BY = ("verifier", "thresholds")
 FALLBACKS = ("empty", "uncovered", "none")
 
@@ -75,8 +78,10 @@ class CheckSettings:
     clause_fact: float = 0.98  # a clause no kept proposal rests on needs this P(fact): the extractor passed it over
     # (chosen on pairs the extractor trained on, never on held-out ones: research.clause_threshold)
     split: bool = True  # a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
-    implied: float = 1.0  # a proposal with a word the seeker did not use is kept when the verifier gives it at least
-    # this P(stated): an implied fact ("I lost my job." from "I got laid off"); 1.0: never (NEW_WORD drops it)
+    rewrite: bool = True  # a proposal that is not a stretch of the seeker's words must pass the rewrite judge (CHANGED)
+    implied: float = 0.9  # a proposal with a word the seeker did not use is kept when the rewrite judge gives it at
+    # least this P(faithful) ("I am bullied by my coworkers at work." from "... at my job"); 1.0: never (NEW_WORD drops
+    # it). Chosen on the labelled rewrites' dev part (extractor/judges/model_card.md, "Rewrite judge")
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
@@ -98,6 +103,7 @@ class Verdict:
     stated: float | None = None  # verifier probability
     fact: float | None = None  # fact-classifier probability
     part: int | None = None  # the clause's place in the proposal it was split from (`CheckSettings.split`)
+    faithful: float | None = None  # rewrite-judge probability (a proposal in other words than the seeker's)
 
 
 def locate(piece: str, text: str, start: int = 0) -> tuple[int, int] | None:
@@ -128,21 +134,23 @@ class PersonaCheck:
                  settings: CheckSettings = CheckSettings()):
         self.scorer = scorer
         self.judges, self.device, self.settings = Path(judges), device, settings
-        self._verifier = self._fact = None
+        self._loaded: dict[str, object] = {}
+
+    def _judge_of(self, task: str):
+        if task not in self._loaded:
+            from extractor.cross_encoder import load_judge
+
+            self._loaded[task] = load_judge(self.judges / task, task, self.device)
+        return self._loaded[task]
 
     def verifier(self):
-        if self._verifier is None:
-            from extractor.cross_encoder import load_judge
-
-            self._verifier = load_judge(self.judges / "verifier", "verifier", self.device)
-        return self._verifier
+        return self._judge_of("verifier")
 
     def classifier(self):
-        if self._fact is None:
-            from extractor.cross_encoder import load_judge
+        return self._judge_of("fact")
 
-            self._fact = load_judge(self.judges / "fact", "fact", self.device)
-        return self._fact
+    def rewriter(self):
+        return self._judge_of("rewrite")
 
     def check_many(self, requests: Sequence[tuple[ExtractionInput, Sequence[str]]]) -> list[list[Verdict]]:
         """Verdicts per request: its proposals in order, then any fallback clauses. The judges run once per batch."""
@@ -233,15 +241,14 @@ class PersonaCheck:
             out[k][i:i + 1] = parts
 
     def _implied(self, d: _Draft) -> bool:
-        """The verifier is sure enough that the seeker implied this proposal, in other words."""
-        return self.settings.implied < 1.0 and d.stated is not None and d.stated >= self.settings.implied
+        """The rewrite judge is sure enough that the seeker said this proposal, in other words of their own."""
+        return self.settings.implied < 1.0 and d.faithful is not None and d.faithful >= self.settings.implied
 
     def _judge(self, drafts: list[_Draft], inputs: list[ExtractionInput], verify: bool = True) -> None:
-        """Run checks 2 and 3 on the drafts still standing (each judge in one batch), then the opening-word rewrite."""
+        """Run checks 2 to 6 on the drafts still standing (each judge in one batch), then the opening-word rewrite."""
         if verify and self.settings.stated_by == "verifier":
             todo = [(d, i) for d, i in zip(drafts, inputs) if d.reason is None]
-            probs = self.verifier().probability([(reading(i.utterances[d.utterance], i.context if
-                                                          len(i.utterances) == 1 else ""), d.text) for d, i in todo])
+            probs = self.verifier().probability(_readings(todo))
             for (d, _), p in zip(todo, probs):
                 d.stated = p
                 if p < self.verifier().config.threshold:
@@ -250,6 +257,14 @@ class PersonaCheck:
             for d, i in zip(drafts, inputs):
                 if d.reason is None:
                     d.reason = meaning_change(d.text, i.utterances[d.utterance])
+        if verify and self.settings.rewrite:
+            todo = [(d, i) for d, i in zip(drafts, inputs)
+                    if d.reason is None and not is_quote(d.text, i.utterances[d.utterance])]
+            probs = self.rewriter().probability(_readings(todo))
+            for (d, _), p in zip(todo, probs):
+                d.faithful = p
+                if p < self.rewriter().config.threshold:
+                    d.reason = CHANGED
         if verify and self.settings.new_words:
             for d, i in zip(drafts, inputs):
                 if d.reason is None and new_words(d.text, i.utterances[d.utterance]) and not self._implied(d):
@@ -268,6 +283,12 @@ class PersonaCheck:
                     d.text = bare
 
 
+def _readings(todo: Sequence[tuple[_Draft, ExtractionInput]]) -> list[tuple[str, str]]:
+    """What the verifier and the rewrite judge read: the supporting utterance (after the supporter's message, for a
+    request of one utterance) and the sentence."""
+    return [(reading(i.utterances[d.utterance], i.context if len(i.utterances) == 1 else ""), d.text) for d, i in todo]
+
+
 @dataclass
 class _Draft:
     text: str
@@ -277,6 +298,7 @@ class _Draft:
     fallback: bool = False
     stated: float | None = None
     fact: float | None = None
+    faithful: float | None = None
     original: str = ""
     replaces: tuple[_Draft, ...] = ()  # a clause: the kept proposals resting on it, which it replaces unless they
     # restate it
@@ -306,7 +328,7 @@ class _Draft:
         changed = self.text != self.original and not self.fallback
         return Verdict(self.text if self.kept else self.original, self.kept, self.reason,
                        self.original if changed else None, self.fallback, self.utterance,
-                       self.span if self.kept else None, self.stated, self.fact)
+                       self.span if self.kept else None, self.stated, self.fact, faithful=self.faithful)
 
 
 def add_check_options(parser) -> None:
@@ -317,6 +339,9 @@ def add_check_options(parser) -> None:
                              "the grounding thresholds (default %(default)s)")
     parser.add_argument("--no-meaning-check", action="store_true",
                         help="fact style: skip the meaning rules (negation, subject, tense, ...: extractor/meaning.py)")
+    parser.add_argument("--no-rewrite-judge", action="store_true",
+                        help="fact style: keep a proposal in other words than the seeker's without the rewrite judge "
+                             "(CHANGED: extractor/judges/model_card.md)")
     parser.add_argument("--allow-new-words", action="store_true",
                         help="fact style: keep proposals that use a content word the seeker's turn does not have "
                              "(by default they are dropped: NEW_WORD)")
@@ -324,8 +349,8 @@ def add_check_options(parser) -> None:
                         help="fact style: keep the seeker's own clauses where no proposal of a turn is kept (empty), "
                              "where no kept proposal restates them (uncovered), or never (default %(default)s)")
     parser.add_argument("--implied", type=float, default=default.implied, metavar="P",
-                        help="fact style: keep a proposal with a word the seeker did not use when the verifier gives it "
-                             "at least P (an implied fact); 1 drops every such proposal (default %(default)s)")
+                        help="fact style: keep a proposal with a word the seeker did not use when the rewrite judge "
+                             "gives it at least P (an implied fact); 1 drops every such proposal (default %(default)s)")
     parser.add_argument("--whole-proposals", action="store_true",
                         help="fact style: keep a proposal that joins several of the seeker's clauses whole (by default it "
                              "becomes those clauses, each a fact of its own)")
@@ -343,22 +368,24 @@ def check_settings(args) -> CheckSettings:
             raise InputError(f"{name} must be a probability in [0, 1], not {value}")
     return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
                          new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied,
-                         split=not getattr(args, "whole_proposals", False))
+                         split=not getattr(args, "whole_proposals", False),
+                         rewrite=not getattr(args, "no_rewrite_judge", False))
 
 
 def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:
-    """Both judges' configs and weight hashes, read before any work: a missing or damaged file is a one-line error."""
+    """The judges' configs and weight hashes, read before any work: a missing or damaged file is a one-line error."""
     import json
 
     from common.cli import InputError
     from extractor.cross_encoder import CONFIG, WEIGHTS, file_hash
 
     out = {}
-    for task in ("verifier", "fact"):
+    for task in ("verifier", "fact", "rewrite"):
         weights, config = Path(folder) / task / WEIGHTS, Path(folder) / task / CONFIG
         for f in (weights, config):
             if not f.exists():
-                raise InputError(f"{f} not found: the {task} judge is missing (python -m pipelines.train_judges)")
+                raise InputError(f"{f} not found: the {task} judge is missing "
+                                 f"(python -m pipelines.train_judges --task {task})")
         try:
             from safetensors import safe_open
 

@@ -180,7 +180,8 @@ class GroundPersonas(beam.DoFn):
             for (key, _), found in zip(batch, verdicts):
                 yield key, Outcome(tuple(GroundedSentence(v.sentence, v.kept, v.utterance, 0.0, 0.0, v.reason,
                                                           v.proposed, False, v.span, v.fallback,
-                                                          _rounded(v.stated), _rounded(v.fact), v.part)
+                                                          _rounded(v.stated), _rounded(v.fact), v.part,
+                                                          _rounded(v.faithful))
                                        for v in found))
             return
         from extractor.grounding import needs_model
@@ -290,8 +291,9 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
     def facts(turn: int) -> list[tuple[str, int, tuple[int, int] | None]]:
         kept = []
         for g in inferred[turn].sentences if turn in inferred else ():
-            scores = ({"stated": g.stated, "fact": g.fact} if g.stated is not None or g.fact is not None
-                      else {"cosine": g.cosine, "lexical": g.lexical})
+            scores = ({"stated": g.stated, "fact": g.fact, **({"faithful": g.faithful} if g.faithful is not None
+                                                                else {})}
+                      if g.stated is not None or g.fact is not None else {"cosine": g.cosine, "lexical": g.lexical})
             if not g.supported and g.part is not None:  # a clause of a kept proposal, not a dropped proposal
                 cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated or "", "kept": "",
                                  "left_out": g.sentence, "fact": g.fact, "change": _change(g)})

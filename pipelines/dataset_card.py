@@ -172,8 +172,9 @@ def limitations(manifest: dict) -> list[str]:
     items = [
         "**Persona errors.** Every persona sentence is proposed by a model from the seeker's utterances and kept "
         "only if a learned verifier (a small cross-encoder) judges that the seeker's turn states or clearly implies "
-        "it and a learned classifier judges it a fact about the seeker; where no proposal of a turn is kept, the "
-        "seeker's own first-person clauses that the classifier accepts are kept instead. Both judges err: their "
+        "it, a proposal in other words than the seeker's also passes a learned rewrite judge, and a learned classifier "
+        "judges it a fact about the seeker; where no kept proposal restates a seeker's first-person clause, the clause "
+        "is kept if the classifier accepts it. The judges err: their "
         "precision and recall on hand-labelled data they never saw are in the judges' model card "
         "(`extractor/judges/model_card.md` in the code repository), and a blind audit of kept sentences is in the "
         "code repository's docs. Each sentence records its evidence turn (`persona_evidence`) and the span of that "

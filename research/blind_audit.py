@@ -15,7 +15,7 @@ Labels (one per item):
 - `needs_question`: a fragment that only makes sense with the supporter's question ("I would like to do that").
 
     python -m research.blind_audit --draw outputs/audit/blind.tsv --builds outputs/pesconv outputs/pesconv-rule \\
-        --names default rule --sample 100 --seed 31
+        --names default rule --sample 100 --seed 31 [--splits valid test]
     python -m research.blind_audit --labels outputs/audit/blind.tsv
 """
 from __future__ import annotations
@@ -34,10 +34,13 @@ LABELS = ("faithful", "unfaithful", "not_a_fact", "needs_question")
 COLUMNS = ("item", "supporter_before", "seeker_turn", "sentence", "label", "note")
 
 
-def persona_items(build: Path) -> list[dict]:
-    """Every whole-dialog persona sentence of a build, with its evidence turn and the supporter's message before."""
+def persona_items(build: Path, splits: tuple[str, ...] = ()) -> list[dict]:
+    """Every whole-dialog persona sentence of a build (of dialogs in `splits`, when given), with its evidence turn and
+    the supporter's message before."""
     out = []
-    for rec in build_rows(build):
+    for rec in build_rows(build, ("dialog_id", "split", "dialog", "persona", "persona_evidence")):
+        if splits and rec["split"] not in splits:
+            continue
         for sentence, turn in zip(rec["persona"], rec["persona_evidence"]):
             before = next((rec["dialog"][t]["text"] for t in range(turn - 1, -1, -1)
                            if rec["dialog"][t]["speaker"] == "supporter"), "")
@@ -47,12 +50,12 @@ def persona_items(build: Path) -> list[dict]:
     return out
 
 
-def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path) -> int:
+def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path, splits: tuple[str, ...] = ()) -> int:
     rng = random.Random(seed)
     per = n // len(builds)
     picked = []
     for build, name in zip(builds, names):
-        items = persona_items(build)
+        items = persona_items(build, splits)
         picked += [{**x, "system": name} for x in rng.sample(items, min(per, len(items)))]
     rng.shuffle(picked)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +64,8 @@ def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path) ->
         out.writerow(COLUMNS)
         out.writerows([i, x["supporter_before"], x["seeker_turn"], x["sentence"], "", ""] for i, x in enumerate(picked))
     key = {str(i): {"system": x["system"], "dialog_id": x["dialog_id"], "turn": x["turn"]} for i, x in enumerate(picked)}
-    Path(f"{path}.key.json").write_text(json.dumps({"seed": seed, "builds": [str(b) for b in builds],
+    Path(f"{path}.key.json").write_text(json.dumps({"seed": seed, "splits": list(splits),
+                                                    "builds": [str(b) for b in builds],
                                                     "names": names, "items": key}, indent=1) + "\n")
     return len(picked)
 
@@ -97,12 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--names", nargs="+", default=[], help="a name per build (kept in the key only)")
     p.add_argument("--sample", type=int, default=100, help="items in all (the same number per build)")
     p.add_argument("--seed", type=int, default=31)
+    p.add_argument("--splits", nargs="+", default=[], help="draw only from dialogs of these ESConv splits (e.g. "
+                                                           "valid test: dialogs no judge trained on)")
     p.add_argument("--labels", metavar="TSV", help="score a labelled TSV against its key")
     args = p.parse_args(argv)
     if args.draw:
         if not args.builds or len(args.names) != len(args.builds):
             raise InputError("--draw needs --builds and one --names entry per build")
-        n = draw([Path(b) for b in args.builds], args.names, args.sample, args.seed, Path(args.draw))
+        n = draw([Path(b) for b in args.builds], args.names, args.sample, args.seed, Path(args.draw), tuple(args.splits))
         print(f"wrote {n} items to label to {args.draw} (key: {args.draw}.key.json; do not show it to the labeller)",
               file=sys.stderr)
         return 0

@@ -236,9 +236,9 @@ def test_a_proposal_of_several_clauses_becomes_those_facts_each_with_its_span(ch
     assert kept(whole.check(inp, [proposal])) == [proposal]
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: the verifier's labelled implied facts are PERSONA-CHAT's; it "
-                                       "gives 'I lost my job.' from 'I got laid off' P(stated) 0.002, and NEW_WORD "
-                                       "drops it (--implied stays 1: docs/personas.md)")
+@pytest.mark.xfail(strict=True, reason="known limit: neither the verifier (P 0.002) nor the rewrite judge (P 0.01), "
+                                       "trained on a few hundred labelled implied facts, passes 'I lost my job.' from "
+                                       "'I got laid off' (docs/personas.md)")
 def test_an_implied_fact_is_kept_with_its_evidence_span(check):
     inp = ExtractionInput(("I got laid off last week and I am scared.",), "How are you doing today?")
     verdicts = check.check(inp, ["I lost my job."])
@@ -253,23 +253,34 @@ def test_a_sentence_that_borrows_the_seekers_words_for_another_fact_is_not_state
     assert not verdicts[0].kept and verdicts[0].reason == NOT_STATED
 
 
-def test_a_rewrite_with_a_word_the_seeker_never_used_gives_way_to_the_seekers_clause(check):
+def test_a_rewrite_that_changes_the_seekers_words_gives_way_to_the_seekers_clause(check):
+    from extractor.verifier import CHANGED, PersonaCheck
+
     inp = ExtractionInput(("I hate orange. It is such a loud color.",), "What is your favorite color?")
     verdicts = check.check(inp, ["I like orange."])  # the verifier passes it: it shares the seeker's words
-    assert not verdicts[0].kept and verdicts[0].reason == NEW_WORD
+    assert not verdicts[0].kept and verdicts[0].reason == CHANGED and verdicts[0].faithful < 0.5
     assert any("I hate orange" in v.sentence for v in verdicts if v.kept and v.fallback)
+    rules_only = PersonaCheck(check.scorer, settings=CheckSettings(rewrite=False))
+    rules_only._loaded = check._loaded
+    verdicts = rules_only.check(inp, ["I like orange."])
+    assert verdicts[0].reason == NEW_WORD and verdicts[0].faithful is None  # the lexical rule catches this one too
 
 
-def test_implied_lets_the_verifier_overrule_new_word_which_is_why_it_is_off(check):
+def test_only_a_rewrite_is_judged_and_implied_lets_a_sure_judge_overrule_new_word(check):
     from extractor.verifier import PersonaCheck, check_settings
 
-    inp = ExtractionInput(("I hate orange. It is such a loud color.",), "What is your favorite color?")
-    lenient = PersonaCheck(check.scorer, settings=CheckSettings(implied=0.9))
-    lenient._verifier, lenient._fact = check.verifier(), check.classifier()
-    verdicts = lenient.check(inp, ["I like orange."])
-    # the verifier is sure, and wrong, so NEW_WORD no longer drops it (here the seeker's clause still takes its place)
-    assert verdicts[0].reason != NEW_WORD and verdicts[0].stated >= 0.9
-    assert not check.check(inp, ["I like orange."])[0].kept
+    said = "I'm having a problem with one of my friends. She stopped talking to me."
+    inp = ExtractionInput((said,), "How can I help you today?")
+    quote, rewrite = check.check(inp, ["I'm having a problem with one of my friends.",
+                                       "I have a problem with one of my friends."])[:2]
+    assert quote.kept and quote.faithful is None  # the seeker's own words: nothing to judge
+    assert rewrite.faithful is not None and rewrite.faithful >= check.rewriter().config.threshold
+    inp = ExtractionInput(("I am being bullied by my coworkers at my job.",), "What is going on?")
+    sure = check.check(inp, ["I am bullied by my coworkers at work."])[0]  # "work": a word the seeker did not use
+    assert sure.faithful >= CheckSettings().implied and sure.kept
+    strict = PersonaCheck(check.scorer, settings=CheckSettings(implied=1.0))
+    strict._loaded = check._loaded
+    assert strict.check(inp, ["I am bullied by my coworkers at work."])[0].reason == NEW_WORD
     args = argparse.Namespace(stated_by="verifier", no_meaning_check=False, fallback="uncovered",
                               allow_new_words=False, clause_fact=0.98, implied=1.5)
     with pytest.raises(InputError, match="--implied must be a probability"):
@@ -299,7 +310,7 @@ def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(t
     assert main(["--input", str(small_esconv / "valid.json"), "--output", str(out), "--extractor", "rule"]) == 0
     manifest = read_manifest(out)
     assert manifest["settings"]["persona_style"] == "fact" and manifest["grounding"]["style"] == "fact"
-    assert set(manifest["grounding"]["judges"]) == {"verifier", "fact"}
+    assert set(manifest["grounding"]["judges"]) == {"verifier", "fact", "rewrite"}
     built = {r["dialog_id"]: r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
     assert any(r["persona"] for r in built.values())
     for row in built.values():
@@ -367,3 +378,17 @@ def test_scoring_a_trained_verifier_again_keeps_its_weights(tmp_path):
     rescored = load_judge(tmp_path / "verifier", "verifier")  # the LoRA weights are still there
     assert 0.05 <= rescored.config.threshold <= 0.95
     assert "Sentences with a word the seeker did not use" in (tmp_path / "model_card.md").read_text()
+
+
+def test_the_rewrite_judge_starts_from_the_verifier_and_is_tuned_on_dev_scored_on_test(tmp_path):
+    import json
+
+    from pipelines.train_judges import main as train_judges
+
+    assert train_judges(["--task", "rewrite", "--replay", "16", "--epochs", "0.01", "--out", str(tmp_path),
+                         "--no-progress"]) == 0
+    judge = load_judge(tmp_path / "rewrite", "rewrite")
+    saved = json.loads((tmp_path / "rewrite" / "judge_config.json").read_text())
+    assert 0.05 <= judge.config.threshold <= 0.95 and 0.0 < saved["implied"] <= 1.0 and saved["from"] == "verifier"
+    card = (tmp_path / "model_card.md").read_text()
+    assert "## Rewrite judge" in card and "Test part:" in card and "the rules, then the judge" in card

@@ -1,0 +1,64 @@
+"""research.rewrite_labels: the extractor's rewrites drawn from a real build, labelled, merged with dialogs apart."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from common.cli import InputError
+from extractor.grounding import is_quote
+
+
+def _labels(path, ids, skip=()):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["id", "label", "note"])
+        w.writerows([i, "yes" if k % 2 else "no", "" if k % 2 else "a detail added"]
+                    for k, i in enumerate(ids) if i not in skip)
+
+
+def test_rewrites_are_drawn_blind_and_merged_with_dialogs_apart(tmp_path, tiny_build):
+    from research.rewrite_labels import main, rewrites
+
+    pool = rewrites(tiny_build)
+    assert pool and all(not is_quote(c["sentence"], c["speaker_said"]) for c in pool)
+    n_train = sum(c["split"] == "train" for c in pool)
+    n_other = len(pool) - n_train
+    assert n_train and n_other  # the tiny build's random extractor rewrites everything
+    drawn = tmp_path / "draw.tsv"
+    assert main(["--from-build", str(tiny_build), "--draw", f"{min(n_train, 4)},{min(n_other, 3)}",
+                 "--out", str(drawn)]) == 0
+    with open(drawn, newline="", encoding="utf-8") as f:
+        shown = list(csv.DictReader(f, delimiter="\t"))
+    assert list(shown[0]) == ["id", "supporter_said", "seeker_said", "sentence"]  # no dialog, no verdict
+    key = drawn.with_suffix(".key.json")
+    ids = [r["id"] for r in shown]
+
+    _labels(tmp_path / "partial.tsv", ids, skip=ids[:1])
+    with pytest.raises(InputError, match="need a yes/no label"):
+        main(["--merge", str(tmp_path / "partial.tsv"), "--key", str(key), "--out", str(tmp_path / "x.tsv")])
+
+    _labels(tmp_path / "labels.tsv", ids)
+    merged = tmp_path / "rewrite_labels.tsv"
+    assert main(["--merge", str(tmp_path / "labels.tsv"), "--key", str(key), "--out", str(merged)]) == 0
+    with open(merged, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert len(rows) == len(ids)
+    for r in rows:  # ESConv's valid and test dialogs are the test part; train splits into train and dev by dialog
+        assert (r["part"] == "test") == (r["split"] != "train")
+        assert r["label"] == ("yes" if ids.index(r["id"]) % 2 else "no")
+    for part in ("train", "dev"):
+        other = {"train": "dev", "dev": "train"}[part]
+        assert not ({r["dialog_id"] for r in rows if r["part"] == part}
+                    & {r["dialog_id"] for r in rows if r["part"] == other})
+
+    again = tmp_path / "again.tsv"
+    left = len(pool) - len(ids)
+    if left:
+        main(["--from-build", str(tiny_build), "--draw", f"{min(left, 1)},0", "--exclude", str(merged),
+              "--id-prefix", "rwb", "--out", str(again)])
+        picked = json.loads(again.with_suffix(".key.json").read_text())
+        first = {(r["dialog_id"], int(r["turn"]), r["sentence"]) for r in rows}
+        assert all((c["dialog_id"], c["turn"], c["sentence"]) not in first for c in picked)
+        assert all(c["id"].startswith("rwb") for c in picked)
