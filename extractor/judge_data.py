@@ -187,6 +187,68 @@ def edits_of(sentence: str, rng: random.Random) -> list[tuple[str, str]]:
     return [(k, recased(e, sentence)) for k, e in found if e and e.strip() and e.strip() != sentence.lower().strip()]
 
 
+# --------------------------------------------------------------------------------- rewrite-judge edits
+# What the blind-labelled rewrites show the extractor doing and the verifier passing: a hedge or a frequency dropped
+# ("i sometimes wake up panicking" -> "i wake up panicking"), an intensity added, a garbled agreement ("i has been
+# applying"); and what it may do, which changes nothing (a contraction written out).
+_HEDGES = re.compile(r"\b(?:sometimes|usually|mostly|often|probably|likely|maybe|almost|kind of|sort of|a little|"
+                     r"i think|i guess|i feel like|seem to|seems to)\s+")
+_INTENSIFIABLE = re.compile(r"\b(i am|i'm|i feel|i was|i get)\s+(?!very\b|so\b|really\b|not\b)([a-z]+)")
+_GARBLES = [(r"\bi have\b", "i has"), (r"\bi am\b", "i is"), (r"\bi don't\b", "i doesn't"), (r"\bi was\b", "i were"),
+            (r"\bi do\b", "i does")]
+_FORM_ONLY = [(r"\bi'm\b", "i am"), (r"\bi've\b", "i have"), (r"\bi'll\b", "i will"), (r"\bi'd\b", "i would"),
+              (r"\bcan't\b", "can not"), (r"\bdon't\b", "do not"), (r"\bdidn't\b", "did not"),
+              (r"\bim\b", "i am"), (r"\bive\b", "i have")]
+
+
+def hedge_dropped(s: str) -> str | None:
+    low = s.lower()
+    m = _HEDGES.search(low)
+    return low[:m.start()] + low[m.end():] if m else None
+
+
+def intensified(s: str) -> str | None:
+    return _sub_first([(_INTENSIFIABLE.pattern, r"\1 very \2")], s.lower())
+
+
+def rewrite_edits(sentence: str) -> list[tuple[str, str, int]]:
+    """(kind, edited sentence, label) for each rewrite edit that applies: 0 for an edit that changes what the
+    speaker said, 1 for one that changes only its form."""
+    found = [("hedge dropped", hedge_dropped(sentence), 0), ("intensity added", intensified(sentence), 0),
+             ("garbled", _sub_first(_GARBLES, sentence.lower()), 0),
+             ("contraction written out", _sub_first(_FORM_ONLY, sentence.lower()), 1)]
+    return [(k, recased(e, sentence), y) for k, e, y in found
+            if e and e.strip() and e.strip() != sentence.lower().strip()]
+
+
+def esconv_rewrite_examples(dialogs: Sequence, seed: int = 13, folder: Path | None = None) -> list[Example]:
+    """Rewrite-judge pairs from ESConv seeker turns (dialogs named in a label file left out): each turn's
+    first-person clauses through `rewrite_edits`, at most one edit of each kind per turn."""
+    from extractor.verifier import seeker_clauses
+    from schemas.esconv import SEEKER
+
+    rng = random.Random(seed)
+    skip = labelled_dialogs(folder or LABELS_DIR)
+    out: list[Example] = []
+    for d in dialogs:
+        if d.dialog_id in skip:
+            continue
+        for i, t in enumerate(d.turns):
+            if t.speaker != SEEKER:
+                continue
+            before = d.turns[i - 1].text if i and d.turns[i - 1].speaker != SEEKER else ""
+            mine = [c for c in seeker_clauses(t.text) if len(c.split()) >= 3]
+            rng.shuffle(mine)
+            done: set[str] = set()
+            for c in mine:
+                for kind, edited, label in rewrite_edits(c):
+                    if kind not in done:
+                        done.add(kind)
+                        out.append(Example(reading(t.text, before), edited, label, f"esconv edit: {kind}",
+                                           d.dialog_id))
+    return out
+
+
 # ------------------------------------------------------------------------------------------ verifier examples
 class LookAlikes:
     """Hard negatives that share words with the utterance but are not stated by it.

@@ -22,7 +22,7 @@ opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter c
 own first-person clauses on which no kept
 proposal rests are kept when they pass check 1 and the fact classifier is sure of them (P >= `clause_fact`, 0.98: the
 extractor passed them over); a clause whose content words its kept proposals do not restate (overlap < 0.6) is
-kept in their place when it passes checks 1 and 5 (`PARTIAL`: "I own a dog walking business." from "I have 3 dogs
+kept in their place when it passes checks 1 and 6 (`PARTIAL`: "I own a dog walking business." from "I have 3 dogs
 and own a dog walking business" gives way to the clause; one resting on more than the clause stays beside it). A
 failed proposal is never replaced (`SEEKER_CLAUSE`,
 `CheckSettings.fallback`). Every kept sentence carries its evidence: the supporting utterance and the character span it

@@ -46,6 +46,9 @@ def parse_args(argv):
     p.add_argument("--max-examples", type=int, default=9000, help="training examples per judge (seeded sample; "
                    "the verifier's half from persona pairs, half from ESConv, each half balanced)")
     p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--edits", type=int, default=1500,
+                   help="rewrite judge: edited ESConv clauses (a hedge dropped, an intensity added, a garble; a "
+                        "contraction written out, which changes nothing), half of each class (default %(default)s)")
     p.add_argument("--replay", type=int, default=1500,
                    help="rewrite judge: verifier examples from ESConv's train split mixed in, so that it keeps what the "
                         "verifier learned (default %(default)s)")
@@ -412,7 +415,8 @@ def policy_table(rows: Sequence[dict], probs: Sequence[float], threshold: float,
 
 def run_rewrite(args, out: Path) -> str:
     """The rewrite judge: the verifier fine-tuned further on the blind-labelled ESConv rewrites (their train part),
-    the labelled meaning changes and implied facts, and a replay of the verifier's ESConv examples. Its threshold is
+    the labelled meaning changes and implied facts, edited ESConv clauses (`judge_data.rewrite_edits`) and a replay of
+    the verifier's ESConv examples. Its threshold is
     chosen on the dev part; the test part (ESConv's valid and test dialogs) is only scored."""
     from safetensors.torch import load_file
 
@@ -423,6 +427,7 @@ def run_rewrite(args, out: Path) -> str:
         REWRITES,
         Example,
         balanced,
+        esconv_rewrite_examples,
         esconv_verifier_examples,
         read_tsv,
         reading,
@@ -440,10 +445,12 @@ def run_rewrite(args, out: Path) -> str:
              for r in read_tsv(LABELS_DIR / "implied_esconv.tsv") if r["source"].rsplit(":", 1)[0] not in test_dialogs]
     dialogs, _ = read_dialogs(esconv_train(args))
     replay = balanced(esconv_verifier_examples(dialogs, args.seed), args.replay, args.seed)
-    examples = rewrite_examples("train") * IMPLIED_REPEAT + more + replay
+    edits = balanced(esconv_rewrite_examples(dialogs, args.seed), args.edits, args.seed)
+    examples = rewrite_examples("train") * IMPLIED_REPEAT + more + replay + edits
     source = out / "verifier" if (out / "verifier" / WEIGHTS).exists() else DEFAULT_OUT / "verifier"
-    log.info("rewrite judge: %d examples (%d labelled rewrites x %d, %d other labels, %d verifier replay), from %s",
-             len(examples), len(rewrite_examples("train")), IMPLIED_REPEAT, len(more), len(replay), source)
+    log.info("rewrite judge: %d examples (%d labelled rewrites x %d, %d other labels, %d verifier replay, %d edits), "
+             "from %s", len(examples), len(rewrite_examples("train")), IMPLIED_REPEAT, len(more), len(replay),
+             len(edits), source)
     judge, info = train_one("rewrite", examples, args, out, init=load_file(str(source / WEIGHTS)))
     parts = {part: [r for r in labelled if r["part"] == part] for part in ("dev", "test")}
     probs = {part: judge.probability([(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows])

@@ -15,6 +15,10 @@ which the rewrite judge (`pipelines.train_judges --task rewrite`) never trains o
         --out research/labels/rewrite_labels.tsv
     python -m research.rewrite_labels --from-build outputs/pesconv --draw 593,176 --exclude \\
         research/labels/rewrite_labels.tsv --id-prefix rwb --out outputs/dev/rewrites_b.tsv  # a second round
+
+The shipped file holds 1,569 of the 1,572 rewrites of the full build at code 3ed98d5: 800 drawn first (ids `rw`, seed
+2026, by a first version of this draw that read the build's shards in directory order, so `--draw 500,300` now picks
+others) and the 769 left (ids `rwb`, the second command). Each was labelled by one of ten readers, 160 rows each.
 """
 from __future__ import annotations
 

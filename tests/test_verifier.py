@@ -385,10 +385,22 @@ def test_the_rewrite_judge_starts_from_the_verifier_and_is_tuned_on_dev_scored_o
 
     from pipelines.train_judges import main as train_judges
 
-    assert train_judges(["--task", "rewrite", "--replay", "16", "--epochs", "0.01", "--out", str(tmp_path),
-                         "--no-progress"]) == 0
+    assert train_judges(["--task", "rewrite", "--replay", "16", "--edits", "16", "--epochs", "0.01",
+                         "--out", str(tmp_path), "--no-progress"]) == 0
     judge = load_judge(tmp_path / "rewrite", "rewrite")
     saved = json.loads((tmp_path / "rewrite" / "judge_config.json").read_text())
     assert 0.05 <= judge.config.threshold <= 0.95 and 0.0 < saved["implied"] <= 1.0 and saved["from"] == "verifier"
     card = (tmp_path / "model_card.md").read_text()
     assert "## Rewrite judge" in card and "Test part:" in card and "the rules, then the judge" in card
+
+
+def test_rewrite_edits_change_the_meaning_or_only_the_form():
+    from extractor.judge_data import rewrite_edits
+
+    edits = {k: (e, y) for k, e, y in rewrite_edits("I sometimes wake up panicking.")}
+    assert edits == {"hedge dropped": ("I wake up panicking.", 0)}
+    edits = {k: (e, y) for k, e, y in rewrite_edits("I'm anxious and I have been applying everywhere.")}
+    assert edits["intensity added"] == ("I'm very anxious and I have been applying everywhere.", 0)
+    assert edits["garbled"] == ("I'm anxious and I has been applying everywhere.", 0)
+    assert edits["contraction written out"] == ("I am anxious and I have been applying everywhere.", 1)
+    assert rewrite_edits("I am very tired") == [("garbled", "I is very tired", 0)]  # already intense: no "very very"
