@@ -41,8 +41,8 @@ _DEPENDENT = re.compile(r"^\W*(?:(?:even\s+)?(?:because|cause|cuz|bc|though|alth
 # "If I lose my job, I will lose my house" would state "I will lose my house".
 _TIME_OR_CONDITION = ("if|when|whenever|while|since|once|unless|until|after|before|in|at|on|during|for|over|by|within|"
                       "from|with|without")
-_MODIFIER = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r"|because|cause|as|though|although)\b",
-                       re.IGNORECASE)
+_MODIFIER = re.compile(r"^\W*(?:(?:and|but|or|so|so that|then)\s+)?(?:even\s+)?(?:" + _TIME_OR_CONDITION
+                       + r"|because|cause|as|though|although)\b", re.IGNORECASE)
 # ... of which those that set a time or a condition stay with the clause before them too ("I will be fine, if he
 # comes back"); a reason or a concession ("because ...", "though ...") not in the first person may be cut off.
 _CONDITION = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r")\b", re.IGNORECASE)

@@ -139,6 +139,8 @@ def test_a_dependent_clause_stays_with_the_clause_before_it_and_turn_counters_ar
 def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
     # cut off, the condition would leave "I will lose my house" as a fact
     assert seeker_clauses("Yes, if I lose my job, I will lose my house") == ["if I lose my job, I will lose my house"]
+    assert seeker_clauses("I love my job. But if I stop, I can no longer afford bills.") == [
+        "I love my job.", "But if I stop, I can no longer afford bills."]  # behind a conjunction too
     assert seeker_clauses("In the past, I had fun with him, now I am lonely") == [
         "In the past, I had fun with him", "now I am lonely"]
     assert seeker_clauses("I will be fine, if he comes back, and I have a plan") == [
