@@ -30,11 +30,14 @@ _CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s
 # A clause that does not stand alone: it opens with a subordinating or relative word ("because they might accuse
 # me", "which I knew 4 years ago") or with a conjunction that the speaker's subject does not follow ("or reduce my
 # hours", "but even then ..."), or it ends a joint subject ("my husband and I are separating": "and I are ...");
-# as a sentence of its own it says nothing, needs the clause before it or changes who did it.
+# A purpose is one too: "so I can live somewhere better" is what the seeker wants, not a fact ("so I can't sleep",
+# a result, stands alone).
+# As a sentence of its own it says nothing, needs the clause before it or changes who did it.
 _DEPENDENT = re.compile(r"^\W*(?:(?:even\s+)?(?:because|cause|cuz|bc|though|although|which|who|whom|whose|when|"
                         r"whenever|while|if|unless|until|since|as|that|where|whereas|than)\b|(?:and|but|or|so|yet|then)"
                         r"\b(?!\W+(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b)|(?:and|or)\W+(?:i|me)\W+"
-                        r"(?:are|were|both|have\s+both|have\s+been\s+together)\b)", re.IGNORECASE)
+                        r"(?:are|were|both|have\s+both|have\s+been\s+together)\b|so\s+(?:that\s+)?(?:i|we)\s+"
+                        r"(?:can|could)\s+(?!not\b))", re.IGNORECASE)
 # A piece that sets the time, condition or reason of a clause ("if I lose my job", "in the past", "after 15 years
 # and 4 kids"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
 # "Exactly right"), to the clause after it; cut off,
@@ -49,8 +52,9 @@ _CONDITION = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r")\b", re
 # A joint subject: "my boyfriend and I just broke up" is one clause, not "my boyfriend" and "and I just broke up".
 _JOINT_SUBJECT = re.compile(r"^\W*(?:my|our|his|her|their|the|a|an)(?:\s+\w+){1,2}\s+(?:and|&)\s+(?:i|me)\b",
                             re.IGNORECASE)
-# ... or the speaker first: "me and my bf and friends just have to hang out online" is not "me" and "my bf ...".
-_ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&)\s+(?:my|our|his|her|their|the|a|an)$", re.IGNORECASE)
+# ... or the speaker first: "me and my bf and friends just have to hang out online" is not "me" and "my bf ...", nor
+# "I or my Mom will get it" "I" and "my Mom will get it".
+_ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&|or)\s+(?:my|our|his|her|their|the|a|an)$", re.IGNORECASE)
 # The words a piece with a subject of its own (or an answer, a greeting, a reason) opens with, after an optional conjunction;
 # a piece after a clause that opens otherwise continues that clause's subject ("I have had back surgery, tried
 # Yoga, and physical therapy"; "I lost my job, can't find another"; "I feel lonely, going in circles in my head")

@@ -154,6 +154,12 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
         "My boyfriend and I just broke up", "and I am sad"]
     assert seeker_clauses("So I guess me and my bf just have to hang out online, and I hate it") == [
         "So I guess me and my bf just have to hang out online", "and I hate it"]
+    assert seeker_clauses("I'm so scared I or my Mom will get it, and I can't sleep") == [
+        "I'm so scared I or my Mom will get it", "and I can't sleep"]
+    # a purpose is not a fact of its own; a result is
+    assert seeker_clauses("I want to get a good paying job so I can live somewhere better") == [
+        "I want to get a good paying job so I can live somewhere better"]
+    assert seeker_clauses("I am so stressed so I can't sleep") == ["I am so stressed", "so I can't sleep"]
 
 
 def test_only_a_statement_of_clauses_that_each_stand_alone_splits_whole():
