@@ -225,28 +225,32 @@ def esconv_rewrite_examples(dialogs: Sequence, seed: int = 13, folder: Path | No
     """Rewrite-judge pairs from ESConv seeker turns (dialogs named in a label file left out): each turn's
     first-person clauses through `rewrite_edits`, at most one edit of each kind per turn."""
     from extractor.verifier import seeker_clauses
-    from schemas.esconv import SEEKER
 
     rng = random.Random(seed)
-    skip = labelled_dialogs(folder or LABELS_DIR)
     out: list[Example] = []
-    for d in dialogs:
-        if d.dialog_id in skip:
-            continue
-        for i, t in enumerate(d.turns):
-            if t.speaker != SEEKER:
-                continue
-            before = d.turns[i - 1].text if i and d.turns[i - 1].speaker != SEEKER else ""
-            mine = [c for c in seeker_clauses(t.text) if len(c.split()) >= 3]
+    for dialog_id, turns in unlabelled_seeker_turns(dialogs, folder):
+        for text, before in turns:
+            mine = [c for c in seeker_clauses(text) if len(c.split()) >= 3]
             rng.shuffle(mine)
             done: set[str] = set()
             for c in mine:
                 for kind, edited, label in rewrite_edits(c):
                     if kind not in done:
                         done.add(kind)
-                        out.append(Example(reading(t.text, before), edited, label, f"esconv edit: {kind}",
-                                           d.dialog_id))
+                        out.append(Example(reading(text, before), edited, label, f"esconv edit: {kind}", dialog_id))
     return out
+
+
+def unlabelled_seeker_turns(dialogs: Sequence, folder: Path | None = None) -> Iterable[tuple[str, list[tuple[str, str]]]]:
+    """(dialog id, [(seeker turn, the supporter's message just before it or "")]) per ESConv dialog that no label
+    file names: what the judges' generated ESConv pairs are built from."""
+    from schemas.esconv import SEEKER
+
+    skip = labelled_dialogs(folder or LABELS_DIR)
+    for d in dialogs:
+        if d.dialog_id not in skip:
+            yield d.dialog_id, [(t.text, d.turns[i - 1].text if i and d.turns[i - 1].speaker != SEEKER else "")
+                                for i, t in enumerate(d.turns) if t.speaker == SEEKER]
 
 
 # ------------------------------------------------------------------------------------------ verifier examples
@@ -380,22 +384,16 @@ def esconv_verifier_examples(dialogs: Sequence, seed: int = 13, folder: Path | N
     statement just before (-: the supporter's, not the seeker's)."""
     from extractor.grounding import lexical_overlap, self_statements
     from extractor.verifier import seeker_clauses
-    from schemas.esconv import SEEKER
 
     rng = random.Random(seed)
-    skip = labelled_dialogs(folder or LABELS_DIR)
     out: list[Example] = []
-    for d in dialogs:
-        if d.dialog_id in skip:
-            continue
-        turns = [(t.text, d.turns[i - 1].text if i and d.turns[i - 1].speaker != SEEKER else "")
-                 for i, t in enumerate(d.turns) if t.speaker == SEEKER]
+    for dialog_id, turns in unlabelled_seeker_turns(dialogs, folder):
         own = [[c for c in seeker_clauses(text) if len(c.split()) >= 3] for text, _ in turns]
         for k, ((text, before), mine) in enumerate(zip(turns, own)):
             if not mine:
                 continue
             first = reading(text, before)
-            group = d.dialog_id
+            group = dialog_id
             for c in rng.sample(mine, min(2, len(mine))):
                 out.append(Example(first, c, 1, "esconv own clause", group))
                 if (mine_of := made_mine(c)):  # "my mom is sick" -> "I am sick": someone else's made the seeker's
