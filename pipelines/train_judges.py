@@ -446,10 +446,11 @@ def run_rewrite(args, out: Path) -> str:
     dialogs, _ = read_dialogs(esconv_train(args))
     replay = balanced(esconv_verifier_examples(dialogs, args.seed), args.replay, args.seed)
     edits = balanced(esconv_rewrite_examples(dialogs, args.seed), args.edits, args.seed)
-    examples = rewrite_examples("train") * IMPLIED_REPEAT + more + replay + edits
+    labelled_train = rewrite_examples("train")
+    examples = labelled_train * IMPLIED_REPEAT + more + replay + edits
     source = out / "verifier" if (out / "verifier" / WEIGHTS).exists() else DEFAULT_OUT / "verifier"
     log.info("rewrite judge: %d examples (%d labelled rewrites x %d, %d other labels, %d verifier replay, %d edits), "
-             "from %s", len(examples), len(rewrite_examples("train")), IMPLIED_REPEAT, len(more), len(replay),
+             "from %s", len(examples), len(labelled_train), IMPLIED_REPEAT, len(more), len(replay),
              len(edits), source)
     judge, info = train_one("rewrite", examples, args, out, init=load_file(str(source / WEIGHTS)))
     parts = {part: [r for r in labelled if r["part"] == part] for part in ("dev", "test")}
@@ -474,7 +475,7 @@ def run_rewrite(args, out: Path) -> str:
             "Training examples by kind (+ faithful, - not):", "",
             "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
             f"Labelled rewrites (`research/labels/{REWRITES}`, drawn from a full build, kept and dropped ones, labelled "
-            f"blind): train {len(rewrite_examples('train'))}, dev {len(parts['dev'])}, test {len(parts['test'])}; "
+            f"blind): train {len(labelled_train)}, dev {len(parts['dev'])}, test {len(parts['test'])}; "
             "parts split by dialog, test = ESConv's valid and test dialogs, never trained or tuned on. Target = "
             f"unfaithful. Threshold {threshold:.2f}: the best F1 on the dev part. A rewrite is kept when "
             "P(faithful) >= the threshold.", "", score_table(scores), "",
