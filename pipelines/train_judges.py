@@ -433,6 +433,7 @@ def run_rewrite(args, out: Path) -> str:
         reading,
         rewrite_examples,
     )
+    from extractor.verifier import NEW_WORD
     from schemas.esconv import read_dialogs
 
     labelled = read_tsv(LABELS_DIR / REWRITES)
@@ -454,19 +455,18 @@ def run_rewrite(args, out: Path) -> str:
              len(edits), source)
     judge, info = train_one("rewrite", examples, args, out, init=load_file(str(source / WEIGHTS)))
     parts = {part: [r for r in labelled if r["part"] == part] for part in ("dev", "test")}
-    probs = {part: judge.probability([(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows])
-             for part, rows in parts.items()}
-    dev_labels = [int(r["label"] == "yes") for r in parts["dev"]]
+    scored = {part: rewrite_examples(part) for part in parts}  # the same rows, in the same order, read as the judge does
+    probs = {part: judge.probability([(e.first, e.second) for e in examples]) for part, examples in scored.items()}
+    dev_labels, test_labels = ([e.label for e in scored[part]] for part in ("dev", "test"))
     threshold = best_threshold(probs["dev"], dev_labels, positive=0)
     implied = implied_choice(parts["dev"], probs["dev"], threshold)
-    test_labels = [int(r["label"] == "yes") for r in parts["test"]]
     scores = {"dev part (threshold chosen here)": binary_scores(probs["dev"], dev_labels, threshold, 0),
               "test part": binary_scores(probs["test"], test_labels, threshold, 0)}
     judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
     digest = judge.save(out / "rewrite", {"trained_examples": info["train"], "from": str(source.name),
                                           "implied": implied, "code": code_version()})
     new_word = [(p, y, None) for p, y, r in zip(probs["test"], test_labels, parts["test"])
-                if r["status"] == "uses a content word the seeker did not"]
+                if r["status"] == NEW_WORD]
     body = [f"The verifier's weights (`{source.name}`) fine-tuned further: {info['steps']} steps of {args.batch_size}, "
             f"lr {args.lr:g}; {info['train']} training / {info['valid']} validation examples (validation split by "
             f"dialog), best validation loss {info['best']['loss']:.4f} at step {info['best']['step']}. Weights sha256 "

@@ -69,7 +69,7 @@ def candidates(pairs, indices, scorer, min_cosine: float = MIN_COSINE) -> list[d
 def build_candidates(build: Path) -> list[dict]:
     """The proposals of a build that `NEW_WORD` dropped, with their seeker turn and the supporter's message before it."""
     from extractor.verifier import NEW_WORD
-    from research.persona_audit import build_rows
+    from research.persona_audit import build_rows, supporter_before
 
     dropped = build / "unsupported.jsonl"
     if not dropped.is_file():
@@ -81,8 +81,7 @@ def build_candidates(build: Path) -> list[dict]:
         if d.get("reason") != NEW_WORD or d["dialog_id"] not in rows:
             continue
         turns = rows[d["dialog_id"]]
-        before = [t["text"] for t in turns[:d["turn"]] if t["speaker"] != "seeker"]
-        out.append({"source": f"{d['dialog_id']}:{d['turn']}", "partner_said": " ".join((before or [""])[-1].split()[-40:]),
+        out.append({"source": f"{d['dialog_id']}:{d['turn']}", "partner_said": supporter_before(turns, d["turn"]),
                     "speaker_said": turns[d["turn"]]["text"].strip(), "sentence": d["sentence"]})
     return out
 

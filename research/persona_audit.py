@@ -52,6 +52,13 @@ def build_rows(build: Path, columns: tuple[str, ...] = ("dialog_id", "dialog", "
         yield from pq.read_table(shard, columns=list(columns)).to_pylist()
 
 
+def supporter_before(turns: list[dict], turn: int, words: int = 40) -> str:
+    """The supporter's message just before seeker turn `turn` of a build row's dialog, cut to its last `words` words
+    (what a labeller sees beside the seeker's turn); "" when the dialog opens with the seeker."""
+    before = [t["text"] for t in turns[:turn] if t["speaker"] != "seeker"]
+    return " ".join((before or [""])[-1].split()[-words:])
+
+
 def kept_sentences(build: Path) -> list[tuple[str, int, str, str]]:
     """(dialog id, evidence turn, persona sentence, evidence turn's text) for every whole-dialog persona
     sentence of the build, in shard order (sorted files, rows, persona order): the order the sample is drawn from."""

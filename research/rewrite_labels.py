@@ -42,7 +42,7 @@ def rewrites(build: Path) -> list[dict]:
     from extractor.grounding import is_quote
     from extractor.meaning import MEANING_REASONS
     from extractor.verifier import NEW_WORD
-    from research.persona_audit import build_rows
+    from research.persona_audit import build_rows, supporter_before
 
     dropped = build / "unsupported.jsonl"
     if not dropped.is_file():
@@ -60,9 +60,8 @@ def rewrites(build: Path) -> list[dict]:
         turns = rows[did]["dialog"]
         if is_quote(sentence, turns[turn]["text"]):
             continue
-        before = [t["text"] for t in turns[:turn] if t["speaker"] != "seeker"]
         out.append({"dialog_id": did, "turn": turn, "split": rows[did]["split"], "status": status,
-                    "partner_said": " ".join((before or [""])[-1].split()[-40:]),
+                    "partner_said": supporter_before(turns, turn),
                     "speaker_said": " ".join(turns[turn]["text"].split()), "sentence": " ".join(sentence.split())})
     return out
 
