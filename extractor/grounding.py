@@ -89,6 +89,17 @@ def is_quote(sentence: str, utterance: str) -> bool:
     return bool(words) and f" {words} " in f" {normalise(utterance)} "
 
 
+def is_quote_part(sentence: str, utterance: str) -> bool:
+    """A quote of part of one of the seeker's sentences: "I'm just burnt out" of "I'm just burnt out I think.", or "I
+    will be alone this year" of "normally I would spend the holidays with my family but I will be alone this year".
+    What was left out may have been its condition or hedge, so such a quote is judged as a rewrite is. A whole
+    sentence (less an opening answer word or a remark to the supporter) is not a part."""
+    words = normalise(sentence)
+    return is_quote(sentence, utterance) and all(
+        words not in {normalise(s), normalise(strip_opening_word(s)), normalise(cut_remark_clauses(s))}
+        for s in statements(utterance))
+
+
 def supports_the_speaker(statement: str) -> bool:
     """A statement that can support a fact about the speaker: first person, or a short answer."""
     return speaks_of_self(statement) or len(_WORD.findall(statement.lower())) <= SHORT_ANSWER_WORDS

@@ -43,6 +43,8 @@ FACT_HELDOUT_FILES = ("persona_audit_round3.tsv", "remark_audit.tsv")
 IMPLIED = "implied_pairs.tsv"  # labelled implied facts and sentences that say more (research.implied_pairs)
 IMPLIED_REPEAT = 3  # each labelled training pair is seen this many times: a few hundred among thousands
 REWRITES = "rewrite_labels.tsv"  # the extractor's rewrites on ESConv, labelled blind (research.rewrite_labels)
+QUOTE_PARTS = "quote_part_labels.tsv"  # kept quotes of part of a seeker's sentence, labelled blind (the same tool)
+PART_NEGATIVE_REPEAT = 3  # an unfaithful quote part is seen this many times more: one in thirteen is one
 CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
 
 
@@ -472,6 +474,16 @@ def rewrite_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
     return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
                     f"esconv rewrite, labelled {'faithful' if r['label'] == 'yes' else 'unfaithful'}", r["dialog_id"])
             for r in read_tsv(folder / REWRITES) if r["part"] == part]
+
+
+def quote_part_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
+    """The labelled quotes of part of a seeker's sentence (`research.rewrite_labels --kind quote-parts`) of one part.
+
+    Label 1: read alone, it still says what the seeker said; 0: cutting it out changed that (a hedge, a condition or
+    a scope left out, a worry or someone else's words made a fact, a fragment that claims nothing)."""
+    return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
+                    f"esconv quote part, labelled {'faithful' if r['label'] == 'yes' else 'unfaithful'}", r["dialog_id"])
+            for r in read_tsv(folder / QUOTE_PARTS) if r["part"] == part]
 
 
 def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:

@@ -59,6 +59,16 @@ _ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&|or)\s+(?:my|our|his|her|their|the|a
 # a piece after a clause that opens otherwise continues that clause's subject ("I have had back surgery, tried
 # Yoga, and physical therapy"; "I lost my job, can't find another"; "I feel lonely, going in circles in my head")
 # and stays with it, unless it opens with the speaker (`_SELF_OPENER`: "and my daughter lost her godmother").
+# What the speaker fears, thinks, feels or was told: "I fear that I will bring this home to my family and I will not
+# survive it" does not state "I will not survive it", nor "I'm scared that if I continue to work, I'm putting him in
+# danger" "I'm putting him in danger". A clause joined by and / or / then after such a frame (no comma between)
+# stays inside it, and so does the clause after a condition the frame opened ("... that if ..., ...").
+_FRAME = re.compile(r"\b(?:fears?|feared|worry|worried|worrying|afraid|scared|terrified|think|thinks|thought|"
+                    r"(?:feel|feels|felt|feeling)\s+like|hope|hoping|wish|dreams?|believe|guess|suppose|wonder|"
+                    r"wondering|said|says|told\s+me|tells\s+me)\s+(?:that\s+|if\s+|whether\s+|like\s+)?"
+                    r"(?P<open>if|when|i|i'm|im|i'd|i'll|i've|he|she|they|it|it's|its|my|we|you|this|there|that|the)\b",
+                    re.IGNORECASE)
+_IN_FRAME = re.compile(r"^\W*(?:and|or|then)\b", re.IGNORECASE)
 _CONJUNCTIONS = r"^\W*(?:(?:and|but|or|so|yet|then|now|also|plus)\s+)*"  # what may open a piece before its subject
 _OWN_OPENER = re.compile(_CONJUNCTIONS + r"(?:[A-Z]|\d|(?:you|u|he|she|it|we|they|"
                          r"this|that|these|those|there|here|your|his|her|its|our|their|the|a|an|some|any|all|every|"
@@ -130,11 +140,19 @@ def _pieces(statement: str) -> list[str]:
                          or (clause_before and (_CONDITION.match(piece)
                                                 or not (_SELF_OPENER.match(piece) or _OWN_OPENER.match(piece))))
                          or (not clause_before and _JOINT_SUBJECT.match(before + piece))
+                         or _in_frame(before, piece)
                          or _ME_AND.search(before + " ".join(piece.split()[:2]))):
             joined[-1][1] = b
         else:
             joined.append([a, b])
     return [statement[a:b].strip() for a, b in joined]
+
+
+def _in_frame(before: str, piece: str) -> bool:
+    """The piece continues what the clause before it fears, thinks or was told (`_FRAME`)."""
+    frame = _FRAME.search(before)
+    return bool(frame) and ((bool(_IN_FRAME.match(piece)) and not before.rstrip().endswith((",", ";")))
+                            or frame.group("open").lower() in ("if", "when"))
 
 
 def _is_clause(piece: str) -> bool:
@@ -161,3 +179,69 @@ def atomic_clauses(statement: str) -> list[str]:
 def strip_turn_counter(sentence: str) -> str:
     """The sentence less an ESConv turn counter at its end ("I have not needed a resume for over 10 years (7)")."""
     return _TURN_COUNTER_AT_END.sub("", sentence)
+
+
+_WORDS = re.compile(r"[A-Za-z0-9']+")
+
+
+def word_span(sentence: str, text: str, start: int = 0) -> tuple[int, int] | None:
+    """Where the sentence's words stand in the text, word for word (case, punctuation and spacing aside; a final
+    mark the sentence has and the text has right there is in the span); None when they are not a stretch of it."""
+    words = [re.escape(w) for w in _WORDS.findall(sentence)]
+    if not words:
+        return None
+    pattern = re.compile(r"(?<![A-Za-z0-9'])" + r"[^A-Za-z0-9']+".join(words) + r"(?![A-Za-z0-9'])", re.IGNORECASE)
+    found = pattern.search(text, start) or pattern.search(text)
+    if not found:
+        return None
+    end = found.end()
+    mark = sentence.rstrip()[-1:]
+    if mark in ".!?" and text[end:end + 1] == mark:
+        end += 1
+    return found.start(), end
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each statement of the text (`statements`, in order)."""
+    out, at = [], 0
+    for s in statements(text):
+        found = text.find(s, at)
+        if found >= 0:
+            out.append((found, found + len(s)))
+            at = found + len(s)
+    return out
+
+
+def wider_stretches(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Stretches of the text that hold [start, end) and more, smallest first: the clauses of its sentence that hold it
+    (`_pieces`), then the whole sentence; [] when no statement of the text holds it."""
+    for a, b in sentence_spans(text):
+        if a <= start and end <= b:
+            sentence, out, at = text[a:b], [], 0
+            spans = []
+            for piece in _pieces(sentence):
+                found = sentence.find(piece, at)
+                if found >= 0:
+                    spans.append((a + found, a + found + len(piece)))
+                    at = found + len(piece)
+            held = [s for s in spans if s[1] > start and s[0] < end]
+            if held and (held[0][0], held[-1][1]) != (a, b) and (held[0][0] < start or held[-1][1] > end):
+                out.append((held[0][0], held[-1][1]))
+            return out + [(a, b)]
+    return []
+
+
+# A hedge the speaker put right before or after a stretch: "I guess I am just scared" does not state "I am just
+# scared", nor "I'm just burnt out I think" "I'm just burnt out". A quote of part of a sentence keeps it.
+_HEDGE_BEFORE = re.compile(r"(?:\b(?:i\s+)?(?:guess|think|suppose|believe)|\bi\s+dunno|\bmaybe|\bmay\s+be|\bprobably|"
+                           r"\bperhaps|\bi\s+(?:just\s+|really\s+)?(?:feel|felt)\s+like|\bit\s+seems(?:\s+like)?)"
+                           r"[\s,]*$", re.IGNORECASE)
+_HEDGE_AFTER = re.compile(r"^[\s,]*(?i:i\s+(?:think|guess|suppose|believe|feel)|probably|maybe|i\s+dunno|it\s+seems)"
+                          r"\b[.!]*(?=\s*$|\s+[A-Z(])")  # ... and then the sentence ends
+
+
+def with_hedges(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) of the text widened to a hedge that stands right before or after it (`_HEDGE_BEFORE`,
+    `_HEDGE_AFTER`); as it is when there is none."""
+    before, after = _HEDGE_BEFORE.search(text[:start]), _HEDGE_AFTER.match(text[end:])
+    return (before.start() if before else start), (end + len(after.group(0)) if after else end)

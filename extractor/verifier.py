@@ -32,7 +32,7 @@ Examples and measurements: docs/check-rules.md, section "Verifier"; `extractor/j
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -44,6 +44,7 @@ from extractor.grounding import (
     SupportThresholds,
     about_self,
     is_quote,
+    is_quote_part,
     lexical_overlap,
     new_words,
     self_statements,
@@ -51,7 +52,14 @@ from extractor.grounding import (
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
 from extractor.remarks import strip_opening_word
-from extractor.statements import atomic_clauses, standalone_clauses, strip_turn_counter
+from extractor.statements import (
+    atomic_clauses,
+    standalone_clauses,
+    strip_turn_counter,
+    wider_stretches,
+    with_hedges,
+    word_span,
+)
 
 JUDGES_DIR = Path(__file__).resolve().parent / "judges"
 STYLES = ("fact", "quote")
@@ -82,11 +90,15 @@ class CheckSettings:
     implied: float = 0.9  # a proposal with a word the seeker did not use is kept when the rewrite judge gives it at
     # least this P(faithful) ("I am bullied by my coworkers at work." from "... at my job"); 1.0: never (NEW_WORD drops
     # it). Chosen on the labelled rewrites' dev part (extractor/judges/model_card.md, "Rewrite judge")
+    part: float = 0.0  # a kept quote of part of a seeker's sentence with a lower P(faithful) from the rewrite judge is
+    # widened to its clause or sentence (WIDENED); 0: never. Chosen on the labelled quote parts' dev part
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
 SPLIT = "split into the seeker's clauses"
 SPLIT_LEFT_OUT = "a clause of a split proposal left out: not a persona fact (fact classifier)"
+HEDGE_KEPT = "the seeker's hedge kept with it"
+WIDENED = "widened to the seeker's clause or sentence: the part quoted left out what it rests on (rewrite judge)"
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,7 @@ class Verdict:
     fact: float | None = None  # fact-classifier probability
     part: int | None = None  # the clause's place in the proposal it was split from (`CheckSettings.split`)
     faithful: float | None = None  # rewrite-judge probability (a proposal in other words than the seeker's)
+    widened: str | None = None  # HEDGE_KEPT or WIDENED: a quote of part of a sentence grown back to what it rests on
 
 
 def locate(piece: str, text: str, start: int = 0) -> tuple[int, int] | None:
@@ -179,8 +192,12 @@ class PersonaCheck:
                     if proposal.within(x):
                         proposal.reason = PARTIAL
             out[k] = [x.verdict() for x in drafts[k]] + [x.verdict() for x in kept]
+        inputs = [inp for inp, _ in requests]
         if self.settings.split:
-            self._split([inp for inp, _ in requests], out)
+            self._split(inputs, out)
+        self._keep_hedges(inputs, out)
+        if self.settings.rewrite and self.settings.part > 0.0:
+            self._widen(inputs, out)
         return out
 
     def check(self, inp: ExtractionInput, sentences: Sequence[str]) -> list[Verdict]:
@@ -240,6 +257,48 @@ class PersonaCheck:
                              Verdict(p, False, SPLIT_LEFT_OUT, proposed, False, v.utterance, None, v.stated, f, j))
             out[k][i:i + 1] = parts
 
+    def _keep_hedges(self, inputs: list[ExtractionInput], out: list[list[Verdict]]) -> None:
+        """A kept quote of part of a seeker's sentence takes back the hedge right before or after it (HEDGE_KEPT:
+        "I am the only kid." of "I guess I am the only kid." becomes the latter; `extractor.statements.with_hedges`)."""
+        for k, verdicts in enumerate(out):
+            for i, v in enumerate(verdicts):
+                found = _quoted_part(v, inputs[k])
+                if found:
+                    text, (a, b) = found
+                    a2, b2 = with_hedges(text, a, b)
+                    if (a2, b2) != (a, b):
+                        out[k][i] = _grown(v, text, (a2, b2), HEDGE_KEPT)
+
+    def _widen(self, inputs: list[ExtractionInput], out: list[list[Verdict]]) -> None:
+        """A kept quote of part of a seeker's sentence that the rewrite judge doubts (P(faithful) < `part`) grows to
+        the smallest stretch the judge accepts: the clauses that hold it, else the whole sentence (WIDENED: "I start to
+        feel panicked." of "Even the thought of leaving the house still fills me with worry and I start to feel
+        panicked."). A kept sentence that then lies within another of the same turn is dropped (PARTIAL)."""
+        todo = [(k, i, found) for k, verdicts in enumerate(out) for i, v in enumerate(verdicts)
+                if (found := _quoted_part(v, inputs[k]))]
+        if not todo:
+            return
+        probs = self.rewriter().probability([(reading(text, _context(inputs[k])), out[k][i].sentence)
+                                             for k, i, (text, _) in todo])
+        doubted = []
+        for (k, i, (text, at)), p in zip(todo, probs):
+            out[k][i] = replace(out[k][i], faithful=p)
+            if p < self.settings.part:
+                wider = [span for span in wider_stretches(text, *at) if _bare(text, span) != _bare(text, at)]
+                if wider:
+                    doubted.append((k, i, text, wider))
+        clauses = [(k, i, text, wider) for k, i, text, wider in doubted if len(wider) > 1]
+        probs = iter(self.rewriter().probability([(reading(text, _context(inputs[k])), _bare(text, wider[0]))
+                                                  for k, i, text, wider in clauses]))
+        accepted = {(k, i): next(probs) >= self.settings.part for k, i, _, _ in clauses}
+        grown = set()
+        for k, i, text, wider in doubted:
+            span = wider[0] if accepted.get((k, i), len(wider) == 1) else wider[-1]
+            out[k][i] = _grown(out[k][i], text, span, WIDENED)
+            grown.add(k)
+        for k in grown:
+            _drop_contained(out[k], inputs[k])
+
     def _implied(self, d: _Draft) -> bool:
         """The rewrite judge is sure enough that the seeker said this proposal, in other words of their own."""
         return self.settings.implied < 1.0 and d.faithful is not None and d.faithful >= self.settings.implied
@@ -283,10 +342,52 @@ class PersonaCheck:
                     d.text = bare
 
 
+def _context(inp: ExtractionInput) -> str:
+    """The supporter's message the judges read before the seeker's words: only for a request of one utterance."""
+    return inp.context if len(inp.utterances) == 1 else ""
+
+
+def _quoted_part(v: Verdict, inp: ExtractionInput) -> tuple[str, tuple[int, int]] | None:
+    """(utterance, where the sentence stands in it) for a kept sentence that quotes part of a seeker's sentence."""
+    if not v.kept or v.utterance is None:
+        return None
+    text = inp.utterances[v.utterance]
+    if not is_quote_part(v.sentence, text):
+        return None
+    at = word_span(v.sentence, text, v.span[0] if v.span else 0)
+    return (text, at) if at else None
+
+
+def _bare(text: str, span: tuple[int, int]) -> str:
+    """A stretch of an utterance as a kept sentence: less an opening word and a turn counter."""
+    return strip_opening_word(strip_turn_counter(text[span[0]:span[1]].strip()))
+
+
+def _grown(v: Verdict, text: str, span: tuple[int, int], how: str) -> Verdict:
+    bare = _bare(text, span)
+    return replace(v, sentence=bare, span=(span[1] - len(bare), span[1]) if text[span[0]:span[1]].endswith(bare)
+                   else span, proposed=v.proposed or (None if v.fallback else v.sentence), widened=how)
+
+
+def _drop_contained(verdicts: list[Verdict], inp: ExtractionInput) -> None:
+    """Drop (PARTIAL) each kept sentence whose stretch lies within another kept sentence's of the same utterance, or
+    repeats an earlier one: a widened sentence holds it."""
+    where = {}
+    for i, v in enumerate(verdicts):
+        if v.kept and v.utterance is not None:
+            at = word_span(v.sentence, inp.utterances[v.utterance], v.span[0] if v.span else 0)
+            if at:
+                where[i] = (v.utterance, *at)
+    for i, (u, a, b) in where.items():
+        if any(j != i and u == w and a2 <= a and b <= b2 and ((a2, b2) != (a, b) or j < i)
+               for j, (w, a2, b2) in where.items()):
+            verdicts[i] = replace(verdicts[i], kept=False, reason=PARTIAL, span=None)
+
+
 def _readings(todo: Sequence[tuple[_Draft, ExtractionInput]]) -> list[tuple[str, str]]:
     """What the verifier and the rewrite judge read: the supporting utterance (after the supporter's message, for a
     request of one utterance) and the sentence."""
-    return [(reading(i.utterances[d.utterance], i.context if len(i.utterances) == 1 else ""), d.text) for d, i in todo]
+    return [(reading(i.utterances[d.utterance], _context(i)), d.text) for d, i in todo]
 
 
 @dataclass

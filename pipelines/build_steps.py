@@ -181,7 +181,7 @@ class GroundPersonas(beam.DoFn):
                 yield key, Outcome(tuple(GroundedSentence(v.sentence, v.kept, v.utterance, 0.0, 0.0, v.reason,
                                                           v.proposed, False, v.span, v.fallback,
                                                           _rounded(v.stated), _rounded(v.fact), v.part,
-                                                          _rounded(v.faithful))
+                                                          _rounded(v.faithful), v.widened)
                                        for v in found))
             return
         from extractor.grounding import needs_model
@@ -255,10 +255,12 @@ def _change(g: GroundedSentence) -> str:
     """How a kept sentence differs from what the extractor wrote (a line of rewritten.jsonl)."""
     if g.quoted:
         return QUOTED
+    if g.widened:
+        return g.widened
     if g.fallback:
         return FALLBACK
     if g.part is not None:
-        return SPLIT if g.supported else SPLIT_LEFT_OUT
+        return SPLIT if g.supported else g.reason or SPLIT_LEFT_OUT
     if g.stated is None:
         return REMARK_CUT
     return COUNTER_CUT if g.generated and strip_turn_counter(g.generated) != g.generated else OPENING_CUT
@@ -294,7 +296,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
             scores = ({"stated": g.stated, "fact": g.fact, **({"faithful": g.faithful} if g.faithful is not None
                                                                 else {})}
                       if g.stated is not None or g.fact is not None else {"cosine": g.cosine, "lexical": g.lexical})
-            if not g.supported and g.part is not None:  # a clause of a kept proposal, not a dropped proposal
+            if not g.supported and g.reason == SPLIT_LEFT_OUT:  # a clause of a kept proposal, not a dropped proposal
                 cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated or "", "kept": "",
                                  "left_out": g.sentence, "fact": g.fact, "change": _change(g)})
             elif not g.supported:

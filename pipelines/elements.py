@@ -66,6 +66,7 @@ class GroundedSentence:
     fact: float | None = None  # persona-fact classifier probability (fact style)
     part: int | None = None  # the clause's place in the proposal the check split it from (fact style)
     faithful: float | None = None  # rewrite-judge probability, for a proposal in other words (fact style)
+    widened: str | None = None  # how a quote of part of a sentence grew back (extractor.verifier.HEDGE_KEPT, WIDENED)
 
 
 @dataclass(frozen=True)

@@ -424,11 +424,14 @@ def run_rewrite(args, out: Path) -> str:
     from extractor.judge_data import (
         IMPLIED_REPEAT,
         LABELS_DIR,
+        PART_NEGATIVE_REPEAT,
+        QUOTE_PARTS,
         REWRITES,
         Example,
         balanced,
         esconv_rewrite_examples,
         esconv_verifier_examples,
+        quote_part_examples,
         read_tsv,
         reading,
         rewrite_examples,
@@ -448,11 +451,13 @@ def run_rewrite(args, out: Path) -> str:
     replay = balanced(esconv_verifier_examples(dialogs, args.seed), args.replay, args.seed)
     edits = balanced(esconv_rewrite_examples(dialogs, args.seed), args.edits, args.seed)
     labelled_train = rewrite_examples("train")
-    examples = labelled_train * IMPLIED_REPEAT + more + replay + edits
+    parts_train = quote_part_examples("train")
+    parts_seen = parts_train * 2 + [e for e in parts_train if not e.label] * PART_NEGATIVE_REPEAT
+    examples = labelled_train * IMPLIED_REPEAT + parts_seen + more + replay + edits
     source = out / "verifier" if (out / "verifier" / WEIGHTS).exists() else DEFAULT_OUT / "verifier"
-    log.info("rewrite judge: %d examples (%d labelled rewrites x %d, %d other labels, %d verifier replay, %d edits), "
-             "from %s", len(examples), len(labelled_train), IMPLIED_REPEAT, len(more), len(replay),
-             len(edits), source)
+    log.info("rewrite judge: %d examples (%d labelled rewrites x %d, %d labelled quote parts seen %d times, %d other "
+             "labels, %d verifier replay, %d edits), from %s", len(examples), len(labelled_train), IMPLIED_REPEAT,
+             len(parts_train), len(parts_seen), len(more), len(replay), len(edits), source)
     judge, info = train_one("rewrite", examples, args, out, init=load_file(str(source / WEIGHTS)))
     parts = {part: [r for r in labelled if r["part"] == part] for part in ("dev", "test")}
     scored = {part: rewrite_examples(part) for part in parts}  # the same rows, in the same order, read as the judge does
@@ -462,9 +467,12 @@ def run_rewrite(args, out: Path) -> str:
     implied = implied_choice(parts["dev"], probs["dev"], threshold)
     scores = {"dev part (threshold chosen here)": binary_scores(probs["dev"], dev_labels, threshold, 0),
               "test part": binary_scores(probs["test"], test_labels, threshold, 0)}
+    quoted = {part: quote_part_examples(part) for part in ("dev", "test")}
+    quoted_probs = {part: judge.probability([(e.first, e.second) for e in rows]) for part, rows in quoted.items()}
+    part_threshold = best_threshold(quoted_probs["dev"], [e.label for e in quoted["dev"]], positive=0)
     judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
     digest = judge.save(out / "rewrite", {"trained_examples": info["train"], "from": str(source.name),
-                                          "implied": implied, "code": code_version()})
+                                          "implied": implied, "part": part_threshold, "code": code_version()})
     new_word = [(p, y, None) for p, y, r in zip(probs["test"], test_labels, parts["test"])
                 if r["status"] == NEW_WORD]
     body = [f"The verifier's weights (`{source.name}`) fine-tuned further: {info['steps']} steps of {args.batch_size}, "
@@ -486,8 +494,36 @@ def run_rewrite(args, out: Path) -> str:
             policy_table(parts["dev"], probs["dev"], threshold, implied), "", "Test part:", "",
             policy_table(parts["test"], probs["test"], threshold, implied), "",
             f"Test rewrites that `NEW_WORD` dropped ({len(new_word)}): how many the judge would keep at each "
-            "P(faithful).", "", keep_table(new_word, sorted({threshold, *(t for t in IMPLIED_CHOICES if t > threshold)}))]
+            "P(faithful).", "", keep_table(new_word, sorted({threshold, *(t for t in IMPLIED_CHOICES if t > threshold)})),
+            "", "### Quotes of part of a sentence", "",
+            f"Labelled kept quotes of part of a seeker's sentence (`research/labels/{QUOTE_PARTS}`, drawn from a full "
+            f"build, labelled blind; the same dialogs in the same parts as the rewrites): train {len(parts_train)}, dev "
+            f"{len(quoted['dev'])}, test {len(quoted['test'])}. Target = unfaithful (cutting it out changed what it "
+            f"says). `--part` {part_threshold:.2f}: the best F1 on the dev part; a part below it grows back to its "
+            "clause or sentence (WIDENED).", "",
+            score_table({"dev part (threshold chosen here)": binary_scores(quoted_probs["dev"], [e.label for e in
+                                                                          quoted["dev"]], part_threshold, 0),
+                         "test part": binary_scores(quoted_probs["test"], [e.label for e in quoted["test"]],
+                                                    part_threshold, 0)}), "",
+            part_table(quoted, quoted_probs, part_threshold)]
     return "\n".join(body)
+
+
+def part_table(quoted: dict, probs: dict, threshold: float) -> str:
+    """Per part: the quote parts the judge would widen, and the share unfaithful among those it leaves as they are,
+    beside the share among all (what ships without it)."""
+    from extractor.card import wilson as interval
+
+    lines = ["| part | quote parts | unfaithful | widened | unfaithful left as they are [95 %] |", "|---|---:|---:|---:|---:|"]
+    for part, rows in quoted.items():
+        labels = [e.label for e in rows]
+        left = [y for p, y in zip(probs[part], labels) if p >= threshold]
+        bad = len(left) - sum(left)
+        lo, hi = interval(bad, len(left))
+        lines.append(f"| {part} | {len(rows)} | {len(rows) - sum(labels)} ({1 - sum(labels) / len(rows):.3f}) | "
+                     f"{len(rows) - len(left)} | {bad} of {len(left)}: {bad / max(len(left), 1):.3f} "
+                     f"[{lo:.2f}, {hi:.2f}] |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

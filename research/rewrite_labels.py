@@ -36,10 +36,15 @@ DEV_SHARE = 0.2
 KEPT_SHARE = 0.6  # of each draw: kept rewrites (what ships); the rest dropped ones (what the rules hold back)
 
 
-def rewrites(build: Path) -> list[dict]:
+KINDS = ("rewrites", "quote-parts")
+
+
+def rewrites(build: Path, kind: str = "rewrites") -> list[dict]:
     """Every sentence of the build that is not a quote of its seeker turn: kept ones, and proposals the verifier
-    passed that a meaning rule or `NEW_WORD` dropped (`unsupported.jsonl`)."""
-    from extractor.grounding import is_quote
+    passed that a meaning rule or `NEW_WORD` dropped (`unsupported.jsonl`). With kind "quote-parts": every kept
+    sentence that quotes part of one of the seeker's sentences (`extractor.grounding.is_quote_part`), which may have
+    left out a condition or a hedge."""
+    from extractor.grounding import is_quote, is_quote_part
     from extractor.meaning import MEANING_REASONS
     from extractor.verifier import NEW_WORD
     from research.persona_audit import build_rows, supporter_before
@@ -51,14 +56,16 @@ def rewrites(build: Path) -> list[dict]:
                                                            "persona_evidence"))}
     found = [(did, turn, sentence, KEPT) for did, r in rows.items()
              for sentence, turn in zip(r["persona"], r["persona_evidence"])]
-    for line in dropped.read_text(encoding="utf-8").splitlines():
-        d = json.loads(line)
-        if d.get("reason") in (*MEANING_REASONS, NEW_WORD) and d["dialog_id"] in rows:
-            found.append((d["dialog_id"], d["turn"], d["sentence"], d["reason"]))
+    if kind == "rewrites":
+        for line in dropped.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            if d.get("reason") in (*MEANING_REASONS, NEW_WORD) and d["dialog_id"] in rows:
+                found.append((d["dialog_id"], d["turn"], d["sentence"], d["reason"]))
+    wanted = (lambda s, t: not is_quote(s, t)) if kind == "rewrites" else is_quote_part
     out = []
     for did, turn, sentence, status in found:
         turns = rows[did]["dialog"]
-        if is_quote(sentence, turns[turn]["text"]):
+        if not wanted(sentence, turns[turn]["text"]):
             continue
         out.append({"dialog_id": did, "turn": turn, "split": rows[did]["split"], "status": status,
                     "partner_said": supporter_before(turns, turn),
@@ -72,7 +79,7 @@ def draw(args) -> None:
     except ValueError:
         raise InputError(f"--draw {args.draw!r}: give two counts, from ESConv's train split and from the others "
                          "(e.g. 500,300)") from None
-    pool = rewrites(Path(args.from_build))
+    pool = rewrites(Path(args.from_build), args.kind)
     if args.exclude:  # labelled already: (dialog, turn, sentence) of each row
         from extractor.judge_data import read_tsv
 
@@ -115,19 +122,24 @@ def merge(args) -> None:
     if set(labels) != set(key) or not {v for v, _ in labels.values()} <= {"yes", "no"}:
         missing = sorted(set(key) - set(labels))[:3]
         raise InputError(f"need a yes/no label for each of the {len(key)} ids of {args.key} (missing e.g. {missing})")
-    train_dialogs = sorted({c["dialog_id"] for c in key.values() if c["split"] == "train"})
+    fixed = {}  # dialog -> part, from a labelled file whose parts these rows must keep (one judge trains on both)
+    if args.parts_like:
+        from extractor.judge_data import read_tsv
+
+        fixed = {r["dialog_id"]: r["part"] for r in read_tsv(Path(args.parts_like))}
+    train_dialogs = sorted({c["dialog_id"] for c in key.values() if c["split"] == "train"} - set(fixed))
     random.Random(args.seed).shuffle(train_dialogs)
     dev = set(train_dialogs[:round(DEV_SHARE * len(train_dialogs))])
     rows = [{**c, "label": labels[i][0], "note": labels[i][1],
-             "part": "test" if c["split"] != "train" else "dev" if c["dialog_id"] in dev else "train"}
-            for i, c in sorted(key.items())]
+             "part": "test" if c["split"] != "train" else fixed.get(c["dialog_id"])
+             or ("dev" if c["dialog_id"] in dev else "train")} for i, c in sorted(key.items())]
     with open(args.out, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, FIELDS, delimiter="\t", extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     for part in ("train", "dev", "test"):
         mine = [r for r in rows if r["part"] == part]
-        print(f"{part}: {len(mine)} rewrites, {sum(r['label'] == 'yes' for r in mine)} faithful; kept by the build: "
+        print(f"{part}: {len(mine)} sentences, {sum(r['label'] == 'yes' for r in mine)} faithful; kept by the build: "
               f"{sum(r['status'] == KEPT for r in mine)}, of them faithful "
               f"{sum(r['status'] == KEPT and r['label'] == 'yes' for r in mine)}")
 
@@ -137,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     p = command_parser("python -m research.rewrite_labels", __doc__)
     p.add_argument("--from-build", help="a full fact-style build to draw rewrites from")
     p.add_argument("--draw", help="how many to draw from ESConv's train split and from the others: N,M")
+    p.add_argument("--kind", choices=KINDS, default=KINDS[0],
+                   help="what to draw: the extractor's rewrites, or kept quotes of part of a seeker's sentence "
+                        "(default %(default)s)")
     p.add_argument("--merge", nargs="+", help="TSVs of id, label (yes / no) and note for the drawn rewrites")
     p.add_argument("--key", nargs="+", help="the keys written beside the drawn TSVs")
+    p.add_argument("--parts-like", help="--merge: a labelled file whose dialogs keep their part here (so that a "
+                   "judge trained on both never tunes on a dialog it trained on)")
     p.add_argument("--exclude", help="a labelled file whose rewrites are not drawn again")
     p.add_argument("--id-prefix", default="rw", help="prefix of the drawn ids (default %(default)s)")
     p.add_argument("--seed", type=int, default=2026)
