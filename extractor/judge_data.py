@@ -492,9 +492,11 @@ def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:
 
 
 def labelled_dialogs(folder: Path = LABELS_DIR) -> set[str]:
-    """ESConv dialog ids that any label file names (kept out of training)."""
+    """ESConv dialog ids that any label file names (kept out of training). The quote parts' file is not one: it was
+    drawn from nearly every dialog of a build, its train part is training data, and the rewrite judge keeps its dev
+    dialogs out itself (`pipelines.train_judges`)."""
     ids: set[str] = set()
-    for path in [*sorted(folder.glob("*.tsv")), REMARK_LABELS]:
+    for path in [*sorted(p for p in folder.glob("*.tsv") if p.name != QUOTE_PARTS), REMARK_LABELS]:
         ids |= {r["dialog_id"] for r in read_tsv(path) if r.get("dialog_id")}
     return ids
 

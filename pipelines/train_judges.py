@@ -448,6 +448,8 @@ def run_rewrite(args, out: Path) -> str:
                      "esconv new word, labelled", r["source"].rsplit(":", 1)[0])
              for r in read_tsv(LABELS_DIR / "implied_esconv.tsv") if r["source"].rsplit(":", 1)[0] not in test_dialogs]
     dialogs, _ = read_dialogs(esconv_train(args))
+    held = {r["dialog_id"] for r in read_tsv(LABELS_DIR / QUOTE_PARTS) if r["part"] != "train"}
+    dialogs = [d for d in dialogs if d.dialog_id not in held]  # the quote parts' dev dialogs: never trained on
     replay = balanced(esconv_verifier_examples(dialogs, args.seed), args.replay, args.seed)
     edits = balanced(esconv_rewrite_examples(dialogs, args.seed), args.edits, args.seed)
     labelled_train = rewrite_examples("train")
