@@ -227,7 +227,7 @@ def wider_stretches(text: str, start: int, end: int) -> list[tuple[int, int]]:
             held = [s for s in spans if s[1] > start and s[0] < end]
             if held and (held[0][0], held[-1][1]) != (a, b) and (held[0][0] < start or held[-1][1] > end):
                 out.append((held[0][0], held[-1][1]))
-            return out + [(a, b)]
+            return out + [(a, b)] if (a, b) != (start, end) else []
     return []
 
 

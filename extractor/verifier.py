@@ -10,7 +10,7 @@ name as the reason (counted in the build manifest):
 | 2 | `NOT_STATED` | learned (verifier) | the seeker's words (after the supporter's message) do not state or clearly imply |
 | 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
 | 4 | `CHANGED` | learned (rewrite judge) | is not a stretch of the seeker's words, and says more or less than they did: a hedge or a "sometimes" dropped, a detail added, garbled (trained on blind-labelled ESConv rewrites) |
-| 5 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`), unless the rewrite judge gives P >= `implied` (0.9; `--no-rewrite-judge`: never) |
+| 5 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`), unless the rewrite judge gives P >= `implied` (0.99; `--no-rewrite-judge`: never) |
 | 6 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
 The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and passes a rewrite that keeps the
@@ -18,7 +18,11 @@ seeker's words but swaps one; the rewrite judge, trained on the extractor's own 
 after the rules than either alone (`extractor/judges/model_card.md`, section "Rewrite judge"). A kept sentence loses an
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
 `TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
-(`SPLIT`: "I lost my job and I can't find another" -> two facts; `--whole-proposals` keeps it whole); the seeker's
+(`SPLIT`: "I lost my job and I can't find another" -> two facts; `--whole-proposals` keeps it whole). A kept quote
+of part of a seeker's sentence takes back a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only
+kid.", not "I am the only kid."), and grows back to its clause, else its whole sentence, when the rewrite judge gives
+it P(faithful) < `part` (`WIDENED`: "I start to feel panicked." of "Even the thought of leaving the house fills me with
+worry and I start to feel panicked."; what it then holds is dropped as `PARTIAL`); the seeker's
 own first-person clauses on which no kept
 proposal rests are kept when they pass check 1 and the fact classifier is sure of them (P >= `clause_fact`, 0.98: the
 extractor passed them over); a clause whose content words its kept proposals do not restate (overlap < 0.6) is
@@ -87,11 +91,13 @@ class CheckSettings:
     # (chosen on pairs the extractor trained on, never on held-out ones: research.clause_threshold)
     split: bool = True  # a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
     rewrite: bool = True  # a proposal that is not a stretch of the seeker's words must pass the rewrite judge (CHANGED)
-    implied: float = 0.9  # a proposal with a word the seeker did not use is kept when the rewrite judge gives it at
+    implied: float = 0.99  # a proposal with a word the seeker did not use is kept when the rewrite judge gives it at
     # least this P(faithful) ("I am bullied by my coworkers at work." from "... at my job"); 1.0: never (NEW_WORD drops
     # it). Chosen on the labelled rewrites' dev part (extractor/judges/model_card.md, "Rewrite judge")
     part: float = 0.0  # a kept quote of part of a seeker's sentence with a lower P(faithful) from the rewrite judge is
-    # widened to its clause or sentence (WIDENED); 0: never. Chosen on the labelled quote parts' dev part
+    # widened to its clause or sentence (WIDENED); 0: never, the default: at 0.91, the best F1 on the labelled quote
+    # parts' dev part, it widens a third of them to take the unfaithful from 7.5 % to 5.5 % (test part), and widens
+    # "I work in retail." of "My sister is a nurse, and I work in retail." (docs/check-rules.md, "Quote parts")
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
@@ -452,6 +458,9 @@ def add_check_options(parser) -> None:
     parser.add_argument("--implied", type=float, default=default.implied, metavar="P",
                         help="fact style: keep a proposal with a word the seeker did not use when the rewrite judge "
                              "gives it at least P (an implied fact); 1 drops every such proposal (default %(default)s)")
+    parser.add_argument("--part", type=float, default=default.part, metavar="P",
+                        help="fact style: a kept quote of part of a seeker's sentence to which the rewrite judge gives "
+                             "less than P grows back to its clause or sentence (WIDENED); 0: never (default %(default)s)")
     parser.add_argument("--whole-proposals", action="store_true",
                         help="fact style: keep a proposal that joins several of the seeker's clauses whole (by default it "
                              "becomes those clauses, each a fact of its own)")
@@ -464,11 +473,12 @@ def check_settings(args) -> CheckSettings:
     from common.cli import InputError
 
     implied = getattr(args, "implied", CheckSettings().implied)
-    for name, value in (("--clause-fact", args.clause_fact), ("--implied", implied)):
+    part = getattr(args, "part", CheckSettings().part)
+    for name, value in (("--clause-fact", args.clause_fact), ("--implied", implied), ("--part", part)):
         if not 0.0 <= value <= 1.0:
             raise InputError(f"{name} must be a probability in [0, 1], not {value}")
     return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
-                         new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied,
+                         new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied, part=part,
                          split=not getattr(args, "whole_proposals", False),
                          rewrite=not getattr(args, "no_rewrite_judge", False))
 

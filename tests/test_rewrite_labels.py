@@ -62,3 +62,19 @@ def test_rewrites_are_drawn_blind_and_merged_with_dialogs_apart(tmp_path, tiny_b
         first = {(r["dialog_id"], int(r["turn"]), r["sentence"]) for r in rows}
         assert all((c["dialog_id"], c["turn"], c["sentence"]) not in first for c in picked)
         assert all(c["id"].startswith("rwb") for c in picked)
+
+
+def test_quote_parts_are_the_kept_quotes_of_part_of_a_sentence(tmp_path, tiny_build):
+    from extractor.grounding import is_quote_part
+    from research.rewrite_labels import main, rewrites
+
+    pool = rewrites(tiny_build, "quote-parts")
+    kept = rewrites(tiny_build)  # the rewrites, for contrast: no quote part is among them
+    assert pool and all(c["status"] == "kept" and is_quote_part(c["sentence"], c["speaker_said"]) for c in pool)
+    assert not {(c["dialog_id"], c["sentence"]) for c in pool} & {(c["dialog_id"], c["sentence"]) for c in kept}
+    n_train = sum(c["split"] == "train" for c in pool)
+    drawn = tmp_path / "parts.tsv"
+    assert main(["--from-build", str(tiny_build), "--kind", "quote-parts", "--draw", f"{min(n_train, 3)},0",
+                 "--out", str(drawn)]) == 0
+    picked = json.loads(drawn.with_suffix(".key.json").read_text())
+    assert len(picked) == min(n_train, 3) and all(c in pool for c in picked)

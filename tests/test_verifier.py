@@ -156,10 +156,39 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
         "So I guess me and my bf just have to hang out online", "and I hate it"]
     assert seeker_clauses("I'm so scared I or my Mom will get it, and I can't sleep") == [
         "I'm so scared I or my Mom will get it", "and I can't sleep"]
+    # what the seeker fears, feels or was told goes on past "and": the clause after it is not a fact of its own
+    assert seeker_clauses("I fear that I will bring this home to my family and I will not survive it.") == [
+        "I fear that I will bring this home to my family and I will not survive it."]
+    assert seeker_clauses("I'm worried that if my grades drop, then I might lose my scholarship.") == [
+        "I'm worried that if my grades drop, then I might lose my scholarship."]
+    assert seeker_clauses("I think I am a good mom and I have two kids") == [
+        "I think I am a good mom and I have two kids"]
     # a purpose is not a fact of its own; a result is
     assert seeker_clauses("I want to get a good paying job so I can live somewhere better") == [
         "I want to get a good paying job so I can live somewhere better"]
     assert seeker_clauses("I am so stressed so I can't sleep") == ["I am so stressed", "so I can't sleep"]
+
+
+def test_a_quote_of_part_of_a_sentence_knows_where_it_stands_and_what_holds_it():
+    from extractor.grounding import is_quote_part
+    from extractor.statements import wider_stretches, with_hedges, word_span
+
+    said = "Thanks. I guess I am the only kid. Even the thought of going out fills me with worry and I start to panic."
+    assert not is_quote_part("I am the only kid", "I am the only kid.")
+    assert not is_quote_part("I lost my job.", "Yes, I lost my job")  # an answer word is not a part
+    assert is_quote_part("I am the only kid.", said) and not is_quote_part("I am an only child.", said)
+    at = word_span("i am the only kid.", said)
+    assert said[at[0]:at[1]] == "I am the only kid."
+    start, end = with_hedges(said, *at)
+    assert said[start:end] == "I guess I am the only kid."
+    burnt = "I'm just burnt out I think. Work is hard."
+    start, end = with_hedges(burnt, *word_span("I'm just burnt out.", burnt))
+    assert burnt[start:end] == "I'm just burnt out I think."
+    assert with_hedges("I like cats maybe more than dogs", 0, 11) == (0, 11)  # "maybe" belongs to what follows
+    panic = word_span("I start to panic.", said)
+    assert [said[a:b] for a, b in wider_stretches(said, *panic)] == [
+        "and I start to panic.", "Even the thought of going out fills me with worry and I start to panic."]
+    assert wider_stretches(said, *word_span("I guess I am the only kid.", said)) == []  # a whole sentence already
 
 
 def test_only_a_statement_of_clauses_that_each_stand_alone_splits_whole():
@@ -284,14 +313,41 @@ def test_only_a_rewrite_is_judged_and_implied_lets_a_sure_judge_overrule_new_wor
     assert quote.kept and quote.faithful is None  # the seeker's own words: nothing to judge
     assert rewrite.faithful is not None and rewrite.faithful >= check.rewriter().config.threshold
     inp = ExtractionInput(("I am being bullied by my coworkers at my job.",), "What is going on?")
-    sure = check.check(inp, ["I am bullied by my coworkers at work."])[0]  # "work": a word the seeker did not use
-    assert sure.faithful >= CheckSettings().implied and sure.kept
+    lenient = PersonaCheck(check.scorer, settings=CheckSettings(implied=0.95))
+    lenient._loaded = check._loaded
+    sure = lenient.check(inp, ["I am bullied by my coworkers at work."])[0]  # "work": a word the seeker did not use
+    assert sure.faithful >= 0.95 and sure.kept
     strict = PersonaCheck(check.scorer, settings=CheckSettings(implied=1.0))
     strict._loaded = check._loaded
     assert strict.check(inp, ["I am bullied by my coworkers at work."])[0].reason == NEW_WORD
     args = argparse.Namespace(stated_by="verifier", no_meaning_check=False, fallback="uncovered",
                               allow_new_words=False, clause_fact=0.98, implied=1.5)
     with pytest.raises(InputError, match="--implied must be a probability"):
+        check_settings(args)
+
+
+def test_a_quote_of_part_of_a_sentence_takes_back_its_hedge_and_grows_when_the_judge_doubts_it(check):
+    from extractor.verifier import HEDGE_KEPT, WIDENED, PersonaCheck, check_settings
+
+    inp = ExtractionInput(("Grandma gave us a home but... I guess I am the only kid. Christ.",), "Do you have siblings?")
+    hedged = [v for v in check.check(inp, ["I am the only kid."]) if v.kept]
+    assert [v.sentence for v in hedged] == ["I guess I am the only kid."]
+    assert hedged[0].widened == HEDGE_KEPT and hedged[0].proposed == "I am the only kid."
+    said = "Even the thought of leaving the house fills me with worry and I start to feel panicked. I have two kids."
+    inp = ExtractionInput((said,), "How are you coping?")
+    doubting = PersonaCheck(check.scorer, settings=CheckSettings(part=1.0))  # every quote part is doubted
+    doubting._loaded = check._loaded
+    verdicts = doubting.check(inp, ["I start to feel panicked.", "I have two kids."])
+    grown = [v for v in verdicts if v.widened == WIDENED]
+    assert [v.sentence for v in grown] == [
+        "Even the thought of leaving the house fills me with worry and I start to feel panicked."]
+    assert grown[0].proposed == "I start to feel panicked." and grown[0].faithful < 1.0
+    assert said[grown[0].span[0]:grown[0].span[1]] == grown[0].sentence
+    assert "I have two kids." in kept(verdicts)  # a whole sentence: nothing to grow
+    assert not any(v.kept and v.sentence != grown[0].sentence and v.sentence in grown[0].sentence for v in verdicts)
+    args = argparse.Namespace(stated_by="verifier", no_meaning_check=False, fallback="uncovered",
+                              allow_new_words=False, clause_fact=0.98, implied=0.9, part=2.0)
+    with pytest.raises(InputError, match="--part must be a probability"):
         check_settings(args)
 
 
@@ -400,6 +456,7 @@ def test_the_rewrite_judge_starts_from_the_verifier_and_is_tuned_on_dev_scored_o
     assert 0.05 <= judge.config.threshold <= 0.95 and 0.0 < saved["implied"] <= 1.0 and saved["from"] == "verifier"
     card = (tmp_path / "model_card.md").read_text()
     assert "## Rewrite judge" in card and "Test part:" in card and "the rules, then the judge" in card
+    assert "### Quotes of part of a sentence" in card and 0.05 <= saved["part"] <= 0.95
 
 
 def test_rewrite_edits_change_the_meaning_or_only_the_form():
