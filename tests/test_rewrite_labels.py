@@ -77,4 +77,5 @@ def test_quote_parts_are_the_kept_quotes_of_part_of_a_sentence(tmp_path, tiny_bu
     assert main(["--from-build", str(tiny_build), "--kind", "quote-parts", "--draw", f"{min(n_train, 3)},0",
                  "--out", str(drawn)]) == 0
     picked = json.loads(drawn.with_suffix(".key.json").read_text())
-    assert len(picked) == min(n_train, 3) and all(c in pool for c in picked)
+    found = {(c["dialog_id"], c["turn"], c["sentence"]) for c in pool}
+    assert len(picked) == min(n_train, 3) and all((c["dialog_id"], c["turn"], c["sentence"]) in found for c in picked)
