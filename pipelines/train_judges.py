@@ -394,7 +394,6 @@ def implied_choice(rows: Sequence[dict], probs: Sequence[float], threshold: floa
 def policy_table(rows: Sequence[dict], probs: Sequence[float], threshold: float, implied: float) -> str:
     """Per policy: precision / recall of dropping the unfaithful rewrites, the faithful ones dropped, and the share
     unfaithful among those kept (what the dataset ships), with its interval."""
-    from extractor.card import wilson as interval
 
     labels = [int(r["label"] == "yes") for r in rows]
     lines = ["| which drops a rewrite | precision | recall | faithful dropped | kept | unfaithful among kept [95 %] |",
@@ -405,12 +404,19 @@ def policy_table(rows: Sequence[dict], probs: Sequence[float], threshold: float,
         flags = rewrite_flags(k, rows, probs, threshold, implied)
         sc = binary_scores([0.0 if f else 1.0 for f in flags], labels, 0.5, 0)
         kept = [y for f, y in zip(flags, labels) if not f]
-        bad = len(kept) - sum(kept)
-        lo, hi = interval(bad, len(kept))
         lines.append(f"| {policy.format(implied=implied)} | {sc['precision']:.3f} | {sc['recall']:.3f} | "
                      f"{sum(f and y for f, y in zip(flags, labels))} of {sum(labels)} | {len(kept)} of {len(rows)} | "
-                     f"{bad / max(len(kept), 1):.3f} [{lo:.2f}, {hi:.2f}] |")
+                     f"{unfaithful_share(kept)[1]} |")
     return "\n".join(lines)
+
+
+def unfaithful_share(kept: Sequence[int]) -> tuple[int, str]:
+    """How many of the kept sentences' labels (1: faithful) are unfaithful, and that share with its Wilson interval."""
+    from extractor.card import wilson as interval
+
+    bad = len(kept) - sum(kept)
+    lo, hi = interval(bad, len(kept))
+    return bad, f"{bad / max(len(kept), 1):.3f} [{lo:.2f}, {hi:.2f}]"
 
 
 def run_rewrite(args, out: Path) -> str:
@@ -514,17 +520,13 @@ def run_rewrite(args, out: Path) -> str:
 def part_table(quoted: dict, probs: dict, threshold: float) -> str:
     """Per part: the quote parts the judge would widen, and the share unfaithful among those it leaves as they are,
     beside the share among all (what ships without it)."""
-    from extractor.card import wilson as interval
-
     lines = ["| part | quote parts | unfaithful | widened | unfaithful left as they are [95 %] |", "|---|---:|---:|---:|---:|"]
     for part, rows in quoted.items():
         labels = [e.label for e in rows]
         left = [y for p, y in zip(probs[part], labels) if p >= threshold]
-        bad = len(left) - sum(left)
-        lo, hi = interval(bad, len(left))
+        bad, share = unfaithful_share(left)
         lines.append(f"| {part} | {len(rows)} | {len(rows) - sum(labels)} ({1 - sum(labels) / len(rows):.3f}) | "
-                     f"{len(rows) - len(left)} | {bad} of {len(left)}: {bad / max(len(left), 1):.3f} "
-                     f"[{lo:.2f}, {hi:.2f}] |")
+                     f"{len(rows) - len(left)} | {bad} of {len(left)}: {share} |")
     return "\n".join(lines)
 
 
