@@ -10,9 +10,10 @@ clearly imply this about themselves?
   same persona that the utterance does not touch, what the partner said about themselves, and look-alikes
   (`LookAlikes`): other people's sentences that share a word or an opening with the utterance but say something
   it does not.
-Rewrite-judge pairs: the extractor's rewrites of ESConv turns, labelled blind (`REWRITES`, its train part; the dev
-part chooses the threshold, the test part is only scored), with the labelled meaning changes and implied facts of
-ESConv and a replay of the verifier's ESConv pairs.
+Rewrite-judge pairs: the extractor's rewrites of ESConv turns and the build's quotes of part of a seeker's sentence,
+labelled blind (`REWRITES`, `QUOTE_PARTS`, their train parts; the dev parts choose the thresholds, the test parts
+are only scored), with the labelled meaning changes and implied facts of ESConv and a replay of the verifier's ESConv
+pairs.
 Fact-classifier sentences: a fact about the speaker's life (gold persona sentences, hand-labelled facts) vs
 not one (hand-labelled remarks and non-facts; the ESConv supporters' sentences other than self-disclosure:
 sympathy, questions, suggestions, pleasantries).
@@ -20,9 +21,10 @@ sympathy, questions, suggestions, pleasantries).
 The hand-labelled audit files (`research/labels/*.tsv` and `extractor/remark_labels.tsv`) are the development data of
 the verifier and the fact classifier: the verifier never trains on them; the fact classifier trains on some files
 and is scored on the others (`FACT_HELDOUT_FILES`), never on a file it trained on. ESConv dialogs named in any label
-file are left out of their generated training pairs, so that no development utterance is seen in training. The
-rewrite judge trains on ESConv label files (`meaning_audit.tsv`, `implied_esconv.tsv`, the train part of
-`REWRITES`), none of whose dialogs is in its test part.
+file are left out of their generated training pairs, so that no development utterance is seen in training (the
+quote parts' file, drawn from nearly every dialog, aside: its dev dialogs the rewrite judge leaves out itself). The
+rewrite judge trains on ESConv label files (`meaning_audit.tsv`, `implied_esconv.tsv`, the train parts of `REWRITES`
+and `QUOTE_PARTS`), none of whose dialogs is in its test parts.
 """
 from __future__ import annotations
 

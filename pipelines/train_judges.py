@@ -420,10 +420,10 @@ def unfaithful_share(kept: Sequence[int]) -> tuple[int, str]:
 
 
 def run_rewrite(args, out: Path) -> str:
-    """The rewrite judge: the verifier fine-tuned further on the blind-labelled ESConv rewrites (their train part),
-    the labelled meaning changes and implied facts, edited ESConv clauses (`judge_data.rewrite_edits`) and a replay of
-    the verifier's ESConv examples. Its threshold is
-    chosen on the dev part; the test part (ESConv's valid and test dialogs) is only scored."""
+    """The rewrite judge: the verifier fine-tuned further on the blind-labelled ESConv rewrites and quote parts (their
+    train parts), the labelled meaning changes and implied facts, edited ESConv clauses (`judge_data.rewrite_edits`)
+    and a replay of the verifier's ESConv examples. Its thresholds (rewrites, `--implied`, quote parts) are chosen on
+    the dev parts; the test parts (ESConv's valid and test dialogs) are only scored."""
     from safetensors.torch import load_file
 
     from extractor.cross_encoder import WEIGHTS
