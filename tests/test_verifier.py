@@ -154,6 +154,8 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
         "My boyfriend and I just broke up", "and I am sad"]
     assert seeker_clauses("So I guess me and my bf just have to hang out online, and I hate it") == [
         "So I guess me and my bf just have to hang out online", "and I hate it"]
+    assert seeker_clauses("My dad and my GF's dad both have opinions, and I hate it") == [
+        "My dad and my GF's dad both have opinions", "and I hate it"]
     assert seeker_clauses("I'm so scared I or my Mom will get it, and I can't sleep") == [
         "I'm so scared I or my Mom will get it", "and I can't sleep"]
     # what the seeker fears, feels or was told goes on past "and": the clause after it is not a fact of its own
