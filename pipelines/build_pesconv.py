@@ -295,7 +295,10 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
                           f"proposal restated them, {grounding['opening_words_dropped']} kept sentences lost an opening "
                           f"word and {grounding.get('turn_counters_dropped', 0)} a turn counter; proposals that joined "
                           f"several of the seeker's clauses became {grounding.get('split_clauses_kept', 0)} clauses "
-                          f"({grounding.get('split_clauses_left_out', 0)} clauses left out as not persona facts)")
+                          f"({grounding.get('split_clauses_left_out', 0)} clauses left out as not persona facts); "
+                          f"{grounding.get('hedges_kept', 0)} quotes of part of a sentence took back their hedge"
+                          + (f" and {grounding['quote_parts_widened']} grew back to their clause or sentence (--part)"
+                             if grounding.get("quote_parts_widened") else ""))
     return dropped + (f"{grounding['remark_clauses_cut']} were kept less a clause that only addressed the supporter "
                       f"and {grounding['quoted_the_seeker']} as the seeker's own statement in place of the "
                       "extractor's paraphrase")
