@@ -218,17 +218,18 @@ def wider_stretches(text: str, start: int, end: int) -> list[tuple[int, int]]:
     (`_pieces`), then the whole sentence; [] when no statement of the text holds it."""
     for a, b in sentence_spans(text):
         if a <= start and end <= b:
-            sentence, out, at = text[a:b], [], 0
-            spans = []
+            if (a, b) == (start, end):
+                return []
+            sentence, spans, at = text[a:b], [], 0
             for piece in _pieces(sentence):
                 found = sentence.find(piece, at)
                 if found >= 0:
                     spans.append((a + found, a + found + len(piece)))
                     at = found + len(piece)
             held = [s for s in spans if s[1] > start and s[0] < end]
-            if held and (held[0][0], held[-1][1]) != (a, b) and (held[0][0] < start or held[-1][1] > end):
-                out.append((held[0][0], held[-1][1]))
-            return out + [(a, b)] if (a, b) != (start, end) else []
+            clause = (held[0][0], held[-1][1]) if held else (a, b)
+            wider_clause = clause != (a, b) and (clause[0] < start or clause[1] > end)
+            return [clause, (a, b)] if wider_clause else [(a, b)]
     return []
 
 

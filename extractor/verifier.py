@@ -296,10 +296,10 @@ class PersonaCheck:
         clauses = [(k, i, text, wider) for k, i, text, wider in doubted if len(wider) > 1]
         probs = iter(self.rewriter().probability([(reading(text, _context(inputs[k])), _bare(text, wider[0]))
                                                   for k, i, text, wider in clauses]))
-        accepted = {(k, i): next(probs) >= self.settings.part for k, i, _, _ in clauses}
+        clause_passes = {(k, i): next(probs) >= self.settings.part for k, i, _, _ in clauses}
         grown = set()
-        for k, i, text, wider in doubted:
-            span = wider[0] if accepted.get((k, i), len(wider) == 1) else wider[-1]
+        for k, i, text, wider in doubted:  # the clause when the judge accepts it, else the whole sentence
+            span = wider[0] if len(wider) == 1 or clause_passes[(k, i)] else wider[-1]
             out[k][i] = _grown(out[k][i], text, span, WIDENED)
             grown.add(k)
         for k in grown:
