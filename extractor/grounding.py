@@ -92,8 +92,9 @@ def is_quote(sentence: str, utterance: str) -> bool:
 def is_quote_part(sentence: str, utterance: str) -> bool:
     """A quote of part of one of the seeker's sentences: "I'm just burnt out" of "I'm just burnt out I think.", or "I
     will be alone this year" of "normally I would spend the holidays with my family but I will be alone this year".
-    What was left out may have been its condition or hedge, so such a quote is judged as a rewrite is. A whole
-    sentence (less an opening answer word or a remark to the supporter) is not a part."""
+    What was left out may have been its condition or hedge: such a quote takes back its hedge and, with `--part`, is
+    judged as a rewrite is (`extractor.verifier`). A whole sentence (less an opening answer word or a remark to the
+    supporter) is not a part."""
     words = normalise(sentence)
     return is_quote(sentence, utterance) and all(
         words not in {normalise(s), normalise(strip_opening_word(s)), normalise(cut_remark_clauses(s))}
