@@ -14,12 +14,12 @@ python -m pipelines.build_pesconv --output outputs/pesconv                      
 #    (re-running it reuses the inference cache; the check then takes most of it: 15 min beside the rule build;
 #    the cache can be filled on a GPU: docs/extractor.md, "Retraining on a GPU")
 # 2. the same with the rule baseline (copy the seeker's first-person statements; no model)
-python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 17 min beside the default build's check (the judges on 16,853 statements)
+python -m pipelines.build_pesconv --extractor rule --output outputs/pesconv-rule   # 9 min alone (17 min beside the default build's check)
 # 3. Figures 3/5: three encoders, 1,000 random-persona permutations, the echo control, bootstrap intervals
 python -m analysis.persona_similarity --data outputs/pesconv --output outputs/figures/default \
-    --encoder minilm fasttext glove                                                 # 24 min beside the rule analysis: the MiniLM embeddings of the echo texts are most of it
+    --encoder minilm fasttext glove                                                 # 32 min beside the rule analysis and a CI run: the MiniLM embeddings of the echo texts are most of it
 python -m analysis.persona_similarity --data outputs/pesconv-rule --output outputs/figures/rule \
-    --encoder minilm fasttext glove                                                 # 23 min beside the default analysis
+    --encoder minilm fasttext glove                                                 # 33 min beside the default analysis and a CI run
 #    the table of docs/figures.md from the regressions CSVs (tests/test_similarity_table.py checks docs/figures.md holds it)
 cp outputs/pesconv/manifest.json outputs/figures/default/build_manifest.json      # the builds these figures were computed on
 cp outputs/pesconv-rule/manifest.json outputs/figures/rule/build_manifest.json
