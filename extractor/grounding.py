@@ -246,6 +246,19 @@ class SupportScorer:
         for start in range(0, len(todo), 4096):
             self._vecs(todo[start:start + 4096])
 
+    def prepare_support(self, requests: Sequence[tuple[Sequence[str], Sequence[str]]]) -> None:
+        """Embed in one batch what `support` will compare for each (sentences, utterances) request: the sentences
+        that copy no statement word for word, and the statements of their utterances. A request whose sentences are
+        all copies needs no encoder."""
+        texts = []
+        for sentences, utterances in requests:
+            copied = _copied_statements(utterances)
+            rest = [s for s in sentences if _norm(s) not in copied]
+            if rest:
+                texts += rest + [p for utterance in utterances for p in pieces(utterance)]
+        for start in range(0, len(texts), 4096):
+            self._vecs(texts[start:start + 4096])
+
     def scores(self, sentences: Sequence[str], texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cosine and content-word overlap of every sentence against every text: two [sentences, texts] arrays."""
         if not sentences or not texts:

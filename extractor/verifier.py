@@ -173,7 +173,7 @@ class PersonaCheck:
 
     def check_many(self, requests: Sequence[tuple[ExtractionInput, Sequence[str]]]) -> list[list[Verdict]]:
         """Verdicts per request: its proposals in order, then any fallback clauses. The judges run once per batch."""
-        self.scorer.prepare([t for inp, sents in requests for t in (*inp.utterances, *sents)])
+        self.scorer.prepare_support([(sents, inp.utterances) for inp, sents in requests])
         drafts = [self._proposals(inp, list(sents)) for inp, sents in requests]
         self._judge([v for d in drafts for v in d], [inp for (inp, _), d in zip(requests, drafts) for _ in d])
         out: list[list[Verdict]] = []

@@ -103,6 +103,27 @@ def test_check_drops_copies_that_are_not_about_the_seeker():
         scorer.check(["Thank you.", "I lost my job last week."], utts)
     assert [x.supported for x in support] == [True, True]
     assert [(x.supported, x.reason) for x in check] == [(False, NOT_ABOUT_SEEKER), (True, None)]
+    scorer.prepare_support([(["Thank you.", "I lost my job last week."], utts)])  # nothing to embed: no call
+
+
+def test_prepare_support_embeds_only_what_support_compares(scorer):
+    """The check embeds, per request, the sentences that copy no statement and the statements of that request's
+    utterances; a request of copies costs no encoder call, and `support` then needs nothing more."""
+    embedded: list[str] = []
+
+    def counting(texts):
+        embedded.extend(texts)
+        return scorer.embed(texts)
+
+    counted = SupportScorer(counting)
+    copies = (["I lost my job last week."], ["Thank you. I lost my job last week."])
+    rewrite = (["I was fired."], ["My boss fired me on Monday, so I am broke."])
+    counted.prepare_support([copies, rewrite])
+    assert "I was fired." in embedded and "My boss fired me on Monday, so I am broke." in embedded
+    assert not any("job" in t for t in embedded)
+    before = len(embedded)
+    found = counted.support(*rewrite)[0]
+    assert len(embedded) == before and found.utterance == 0
 
 
 def test_check_drops_remarks_to_the_supporter_and_says_why(scorer):
