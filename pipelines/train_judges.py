@@ -279,14 +279,16 @@ def implied_table(dev: Sequence, probs: Sequence[float]) -> str:
     rows = [(p, e.label, name.startswith("implied")) for (name, e), p in zip(dev, probs)
             if new_words(e.second, e.first.split("Seeker: ", 1)[-1])]
     return (f"Sentences with a word the seeker did not use ({len(rows)} of the development data; the check drops "
-            "them as `NEW_WORD` unless the verifier gives at least `--implied`):\n\n" + keep_table(rows, IMPLIED_GRID))
+            "them as `NEW_WORD` unless the rewrite judge gives at least `--implied`; here, what the verifier's P(stated) "
+            "would keep):\n\n" + keep_table(rows, IMPLIED_GRID))
 
 
-def keep_table(rows: Sequence[tuple[float, int, bool | None]], thresholds: Sequence[float]) -> str:
-    """(P(stated), faithful 1/0, an implied fact or None) per sentence -> a Markdown table: how many faithful and
+def keep_table(rows: Sequence[tuple[float, int, bool | None]], thresholds: Sequence[float],
+               score: str = "P(stated)") -> str:
+    """(`score`, faithful 1/0, an implied fact or None) per sentence -> a Markdown table: how many faithful and
     unfaithful sentences each threshold keeps (and, where rows say, how many of them are implied facts)."""
     implied = any(i is not None for _, _, i in rows)
-    lines = ["| P(stated) >= | faithful kept | unfaithful kept | share unfaithful |"
+    lines = [f"| {score} >= | faithful kept | unfaithful kept | share unfaithful |"
              + (" of them implied facts (faithful / not) |" if implied else ""),
              "|---:|---:|---:|---:|" + ("---:|" if implied else "")]
     for t in thresholds:
@@ -502,7 +504,8 @@ def run_rewrite(args, out: Path) -> str:
             policy_table(parts["dev"], probs["dev"], threshold, implied), "", "Test part:", "",
             policy_table(parts["test"], probs["test"], threshold, implied), "",
             f"Test rewrites that `NEW_WORD` dropped ({len(new_word)}): how many the judge would keep at each "
-            "P(faithful).", "", keep_table(new_word, sorted({threshold, *(t for t in IMPLIED_CHOICES if t > threshold)})),
+            "P(faithful).", "", keep_table(new_word, sorted({threshold, *(t for t in IMPLIED_CHOICES if t > threshold)}),
+                                            "P(faithful)"),
             "", "### Quotes of part of a sentence", "",
             f"Labelled kept quotes of part of a seeker's sentence (`research/labels/{QUOTE_PARTS}`, drawn from a full "
             f"build, labelled blind; the same dialogs in the same parts as the rewrites): train {len(parts_train)}, dev "
