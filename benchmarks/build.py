@@ -13,9 +13,13 @@
    in one process, stage by stage (read, load, infer, check, fold, write): the inference-time ratio of each backend
    to the first (model load apart) and the share of kept persona sentences that are identical, every difference
    listed.
+4. **The check alone** (`--check-dialogs N --cache DIR`): the cached proposals of N seeded dialogs judged by the
+   default check with up-front embedding of everything and with the build's embedding of what is compared: seconds
+   of each (models apart) and whether the verdicts are identical.
 
     python -m benchmarks.build --sizes 1 10 100 --model-dialogs 20 --json outputs/benchmark_build.json
     python -m benchmarks.build --sizes --model-dialogs 0 --backend-dialogs 100 --json outputs/benchmark_backends.json
+    python -m benchmarks.build --sizes --model-dialogs 0 --check-dialogs 100 --cache outputs/pesconv/cache
 """
 from __future__ import annotations
 
@@ -192,6 +196,60 @@ def compare_backends(n_dialogs: int, batch_size: int, source: Path, backends: li
     return out
 
 
+def check_stage(n_dialogs: int, source: Path, cache_dir: str, seed: int = 13, device: str = "cpu") -> dict:
+    """The default check alone, on the cached proposals of `n_dialogs` seeded dialogs, two ways in this process
+    (models loaded before timing): embedding every utterance, statement and sentence up front (`SupportScorer.prepare`,
+    the reference) and embedding only what `support` compares (what the build does). Prints the seconds of each, its
+    models' share, and whether their verdicts are identical."""
+    import random
+
+    from extractor.grounding import SupportScorer, may_state_a_fact, minilm_embedder
+    from extractor.loading import resolve_extractor
+    from extractor.verifier import JUDGES_DIR, PersonaCheck
+    from pipelines.build_settings import BuildSettings
+    from pipelines.build_steps import expand_requests
+    from pipelines.elements import ValidDialog
+    from pipelines.inference_cache import InferenceCache
+    from schemas.esconv import RawRecord, read_dialogs
+
+    spec, settings = resolve_extractor("default", device=device), BuildSettings(device=device)
+    cached = InferenceCache(cache_dir, spec.fingerprint).load()
+    dialogs = random.Random(seed).sample(read_dialogs(source)[0], n_dialogs)
+    valid = [(d.dialog_id, ValidDialog(d, i, "test", RawRecord(d.source, d.source_index, None)))
+             for i, d in enumerate(dialogs)]
+    unique = {r.key: r.input for kv in valid
+              for r in expand_requests(kv, settings.start_utterance, settings.context, spec.fingerprint)}
+    asked = [k for k, inp in unique.items() if may_state_a_fact(inp.utterances)]
+    missing = [k for k in asked if k not in cached]
+    if missing:
+        raise InputError(f"{len(missing)} of {len(asked)} inputs are not in the inference cache {cache_dir}: fill it "
+                         f"first (python -m pipelines.build_pesconv --cache-dir {cache_dir})")
+    requests = [(unique[k], cached[k]) for k in asked]
+    runs = {}
+    for name in ("embed everything first", "embed what support compares"):
+        check = PersonaCheck(SupportScorer(minilm_embedder(device)), settings.judges or JUDGES_DIR, device,
+                             settings.check)
+        for task in ("verifier", "rewrite", "fact"):
+            check._judge_of(task)
+        check.scorer.embed(["a warm-up sentence"])
+        started = time.perf_counter()
+        if name == "embed everything first":
+            check.scorer.prepare([t for inp, sents in requests for t in (*inp.utterances, *sents)])
+            check.seconds["embedding"] += time.perf_counter() - started
+        verdicts = [v for s in range(0, len(requests), 512) for v in check.check_many(requests[s:s + 512])]
+        runs[name] = {"seconds": round(time.perf_counter() - started, 2),
+                      **{f"{k}_s": round(v, 2) for k, v in sorted(check.seconds.items())}, "verdicts": verdicts}
+        print(f"check, {name}: {runs[name]['seconds']} s for {len(requests)} inputs of {n_dialogs} dialogs ("
+              + ", ".join(f"{k[:-2]} {v} s" for k, v in runs[name].items() if k.endswith("_s")) + ")", flush=True)
+    ref, new = (runs[k].pop("verdicts") for k in runs)
+    out = {"dialogs": n_dialogs, "seed": seed, "inputs": len(requests), "runs": runs,
+           "ratio": round(runs["embed what support compares"]["seconds"] / runs["embed everything first"]["seconds"], 3),
+           "identical_verdicts": ref == new}
+    print(f"check time, embed what support compares / embed everything first: x{out['ratio']:.2f}; verdicts "
+          f"{'identical' if ref == new else 'DIFFER'}", flush=True)
+    return out
+
+
 def bare_loop(n_dialogs: int, batch_size: int, source: str) -> int:
     """The build's work on its first `n_dialogs` dialogs as a plain loop (`staged_build`); returns the inputs."""
     from extractor.loading import resolve_extractor
@@ -236,20 +294,27 @@ def main(argv: list[str] | None = None) -> int:
                    help="seeded ESConv dialogs built by each of --backends, stage by stage (0 = skip; default 0)")
     p.add_argument("--backends", nargs="+", default=["torch", "ctranslate2", "ctranslate2-int8"],
                    help="backends to compare, the first is the reference (BACKEND or BACKEND-int8; default %(default)s)")
+    p.add_argument("--check-dialogs", type=int, default=0,
+                   help="seeded ESConv dialogs whose cached proposals the check alone judges, timed (0 = skip)")
+    p.add_argument("--cache", help="inference cache for --check-dialogs (filled by a build with --cache-dir)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--device", default="cpu", help="where --backends run (cuda: torch only)")
     p.add_argument("--work", help="folder for the replicated inputs and builds (default: a temporary folder)")
     p.add_argument("--json", help="write the measurements here")
     args = p.parse_args(argv)
-    if any(k < 1 for k in args.sizes) or args.model_dialogs < 0 or args.backend_dialogs < 0:
-        raise InputError("--sizes must be positive, --model-dialogs and --backend-dialogs at least 0")
+    if any(k < 1 for k in args.sizes) or min(args.model_dialogs, args.backend_dialogs, args.check_dialogs) < 0:
+        raise InputError("--sizes must be positive, --model-dialogs, --backend-dialogs and --check-dialogs at least 0")
+    if args.check_dialogs and not args.cache:
+        raise InputError("--check-dialogs needs --cache (an inference cache that holds those dialogs' proposals)")
     source = Path(args.input)
     with tempfile.TemporaryDirectory(prefix="pesconv-bench-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         record = {"scale": scale(sorted(args.sizes), source, work) if args.sizes else [],
                   "overhead": overhead(args.model_dialogs, args.batch_size, source, work) if args.model_dialogs else None,
                   "backends": (compare_backends(args.backend_dialogs, args.batch_size, source, args.backends,
-                                                device=args.device) if args.backend_dialogs else None)}
+                                                device=args.device) if args.backend_dialogs else None),
+                  "check": (check_stage(args.check_dialogs, source, args.cache, device=args.device)
+                            if args.check_dialogs else None)}
     print("\n| size | dialogs | wall s | dialogs/s | s per dialog vs 1x | peak MB | memory vs 1x |\n|---|---:|---:|---:|---:|---:|---:|")
     for r in record["scale"]:
         print(f"| {r['size']} | {r['dialogs']} | {r['wall_s']} | {r['dialogs_per_s']} | {r['seconds_per_dialog_vs_1x']} "

@@ -36,6 +36,8 @@ Examples and measurements: docs/check-rules.md, section "Verifier"; `extractor/j
 """
 from __future__ import annotations
 
+import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -154,6 +156,7 @@ class PersonaCheck:
         self.scorer = scorer
         self.judges, self.device, self.settings = Path(judges), device, settings
         self._loaded: dict[str, object] = {}
+        self.seconds: Counter[str] = Counter()  # time spent in each model ("embedding" and the judges' tasks)
 
     def _judge_of(self, task: str):
         if task not in self._loaded:
@@ -161,6 +164,13 @@ class PersonaCheck:
 
             self._loaded[task] = load_judge(self.judges / task, task, self.device)
         return self._loaded[task]
+
+    def _probability(self, task: str, pairs: list[tuple[str, str]]) -> list[float]:
+        started = time.perf_counter()
+        try:
+            return self._judge_of(task).probability(pairs) if pairs else []
+        finally:
+            self.seconds[task] += time.perf_counter() - started
 
     def verifier(self):
         return self._judge_of("verifier")
@@ -173,7 +183,9 @@ class PersonaCheck:
 
     def check_many(self, requests: Sequence[tuple[ExtractionInput, Sequence[str]]]) -> list[list[Verdict]]:
         """Verdicts per request: its proposals in order, then any fallback clauses. The judges run once per batch."""
+        started = time.perf_counter()
         self.scorer.prepare_support([(sents, inp.utterances) for inp, sents in requests])
+        self.seconds["embedding"] += time.perf_counter() - started
         drafts = [self._proposals(inp, list(sents)) for inp, sents in requests]
         self._judge([v for d in drafts for v in d], [inp for (inp, _), d in zip(requests, drafts) for _ in d])
         out: list[list[Verdict]] = []
@@ -246,7 +258,7 @@ class PersonaCheck:
                         todo.append((k, i, pieces))
         if not todo:
             return
-        facts = iter(self.classifier().probability([(p, "") for *_, pieces in todo for p, _ in pieces]))
+        facts = iter(self._probability("fact", [(p, "") for *_, pieces in todo for p, _ in pieces]))
         scored = [(k, i, [(p, span, next(facts)) for p, span in pieces]) for k, i, pieces in todo]
         threshold = self.classifier().config.threshold
         for k, i, pieces in reversed(scored):  # from the end, so that the places still to replace stay where they are
@@ -284,7 +296,7 @@ class PersonaCheck:
                 if (found := _quoted_part(v, inputs[k]))]
         if not todo:
             return
-        probs = self.rewriter().probability([(reading(text, _context(inputs[k])), out[k][i].sentence)
+        probs = self._probability("rewrite", [(reading(text, _context(inputs[k])), out[k][i].sentence)
                                              for k, i, (text, _) in todo])
         doubted = []
         for (k, i, (text, at)), p in zip(todo, probs):
@@ -294,7 +306,7 @@ class PersonaCheck:
                 if wider:
                     doubted.append((k, i, text, wider))
         clauses = [(k, i, text, wider) for k, i, text, wider in doubted if len(wider) > 1]
-        probs = iter(self.rewriter().probability([(reading(text, _context(inputs[k])), _bare(text, wider[0]))
+        probs = iter(self._probability("rewrite", [(reading(text, _context(inputs[k])), _bare(text, wider[0]))
                                                   for k, i, text, wider in clauses]))
         clause_passes = {(k, i): next(probs) >= self.settings.part for k, i, _, _ in clauses}
         grown = set()
@@ -313,7 +325,7 @@ class PersonaCheck:
         """Run checks 2 to 6 on the drafts still standing (each judge in one batch), then the opening-word rewrite."""
         if verify and self.settings.stated_by == "verifier":
             todo = [(d, i) for d, i in zip(drafts, inputs) if d.reason is None]
-            probs = self.verifier().probability(_readings(todo))
+            probs = self._probability("verifier", _readings(todo))
             for (d, _), p in zip(todo, probs):
                 d.stated = p
                 if p < self.verifier().config.threshold:
@@ -325,7 +337,7 @@ class PersonaCheck:
         if verify and self.settings.rewrite:
             todo = [(d, i) for d, i in zip(drafts, inputs)
                     if d.reason is None and not is_quote(d.text, i.utterances[d.utterance])]
-            probs = self.rewriter().probability(_readings(todo))
+            probs = self._probability("rewrite", _readings(todo))
             for (d, _), p in zip(todo, probs):
                 d.faithful = p
                 if p < self.rewriter().config.threshold:
@@ -335,7 +347,7 @@ class PersonaCheck:
                 if d.reason is None and new_words(d.text, i.utterances[d.utterance]) and not self._implied(d):
                     d.reason = NEW_WORD
         todo = [d for d in drafts if d.reason is None]
-        for d, p in zip(todo, self.classifier().probability([(d.text, "") for d in todo])):
+        for d, p in zip(todo, self._probability("fact", [(d.text, "") for d in todo])):
             d.fact = p
             if p < self.classifier().config.threshold:
                 d.reason = NOT_A_FACT

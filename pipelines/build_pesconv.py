@@ -219,7 +219,7 @@ def finish_output(partial: str, out: str, num_shards: int) -> dict[str, Any]:
         Path(out, "data").mkdir(parents=True, exist_ok=True)
     files.move(new, moved)
     counts = {}
-    for name in ("read", "files", "inference", "rows"):
+    for name in ("read", "files", "inference", "rows", "check_time"):
         path = files.join(partial, "counts", f"{name}.json")
         counts[name] = json.loads(files.read_text(path)) if files.exists(path) else {}
     files.delete_all([partial])
@@ -454,7 +454,21 @@ def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettin
                       "skipped_nothing_to_keep": inference.get("skipped", 0)},
         "wall_time_s": round(wall, 1),
         "turns_per_s": round(turns / wall, 2) if wall else None,
+        "check_time_s": check_time(counts.get("check_time") or {}),
     }
+
+
+CHECK_MODELS = {"verifier": "verifier", "rewrite": "rewrite judge", "fact": "fact classifier",
+                "embedding": "sentence embeddings"}
+
+
+def check_time(ms: dict[str, int]) -> dict[str, float]:
+    """Seconds the check spent (summed over workers): in all, in each model, and in its rules and the rest."""
+    if not ms:
+        return {}
+    models = {CHECK_MODELS.get(k, k): round(v / 1000, 1) for k, v in sorted(ms.items()) if k != "check"}
+    return {"all": round(ms.get("check", 0) / 1000, 1), **models,
+            "rules and the rest": round((ms.get("check", 0) - sum(v for k, v in ms.items() if k != "check")) / 1000, 1)}
 
 
 def summary(manifest: dict[str, Any], out: str) -> str:
@@ -472,11 +486,19 @@ def summary(manifest: dict[str, Any], out: str) -> str:
         f"{inf['reused_from_cache']} reused from the cache, {inf['skipped_nothing_to_keep']} skipped: no "
         f"statement the check could keep"
         + (f", {inf['failed']} failed (their dialogs rejected)" if inf["failed"] else "") + "). "
+        + check_time_line(manifest.get("check_time_s") or {})
         + check_summary(manifest["grounding"], manifest["settings"]["keep_unsupported"],
                         files.join(out, "unsupported.jsonl"))
         + f" (listed in {files.join(out, CUT_FILE)}). Shards in {files.join(out, 'data')}, rejects with "
         f"reasons in {files.join(out, 'rejects.jsonl')}, provenance in {files.join(out, 'manifest.json')}. "
         f"Load with datasets.load_dataset('{out}').")
+
+
+def check_time_line(seconds: dict[str, float]) -> str:
+    if not seconds:
+        return ""
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items() if k != "all")
+    return f"The check took {seconds['all']:.0f} s of worker time ({parts}). "
 
 
 def main(argv: list[str] | None = None) -> int:

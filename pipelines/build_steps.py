@@ -158,9 +158,12 @@ class GroundPersonas(beam.DoFn):
     thresholds and rules (`extractor.grounding.SupportScorer.check`); with `drop_remarks`, remarks to the supporter
     are dropped too; with `quote`, a sentence that is not the seeker's own words is replaced by their statement."""
 
-    def __init__(self, settings: BuildSettings = DEFAULT_SETTINGS):
+    TIMING = "check_time"  # with `timing`: a tagged output of milliseconds per batch, the check's and each model's
+
+    def __init__(self, settings: BuildSettings = DEFAULT_SETTINGS, timing: bool = False):
         self.settings = settings
         self.style = settings.style
+        self.timing = timing
 
     def setup(self) -> None:
         from extractor.grounding import SupportScorer, minilm_embedder
@@ -175,6 +178,17 @@ class GroundPersonas(beam.DoFn):
             self.scorer = SupportScorer(minilm_embedder(s.device), remarks=s.drop_remarks, quote=s.quote)
 
     def process(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
+        started = time.perf_counter()
+        models = dict(self.check.seconds) if self.style == "fact" else {}
+        results = list(self._ground(batch))  # whole, so that the time leaves out the steps downstream
+        spent = {"check": time.perf_counter() - started}
+        if self.style == "fact":
+            spent.update((task, self.check.seconds[task] - models.get(task, 0.0)) for task in self.check.seconds)
+        yield from results
+        if self.timing:
+            yield beam.pvalue.TaggedOutput(self.TIMING, {k: round(1000 * v) for k, v in spent.items()})
+
+    def _ground(self, batch: list[tuple[str, tuple[ExtractionInput, list[str]]]]):
         if self.style == "fact":
             verdicts = self.check.check_many([(inp, sents) for _, (inp, sents) in batch])
             for (key, _), found in zip(batch, verdicts):

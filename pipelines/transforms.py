@@ -111,11 +111,13 @@ class ExtractPersonas(beam.PTransform):
                   | "Inferred" >> beam.Flatten())
         errors = failed_alone.failed_inferences | "Errors" >> beam.FlatMap(
             lambda bad: [(key, Outcome(error=steps.error_text(bad[1]))) for key, _ in bad[0]])
-        grounded = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
-                    | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                    | "Ground" >> beam.ParDo(steps.GroundPersonas(s))
-                    | "CheckProgress" >> beam.ParDo(steps.LogProgress("inputs_checked", "persona check: inputs checked",
-                                                                      s.progress_every)))
+        checked = ((looked_up.hit, stored) | "AllResults" >> beam.Flatten()
+                   | "BatchResults" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
+                   | "Ground" >> beam.ParDo(steps.GroundPersonas(s, timing=True)).with_outputs(
+                       steps.GroundPersonas.TIMING, main="outcome"))
+        grounded = checked.outcome | "CheckProgress" >> beam.ParDo(
+            steps.LogProgress("inputs_checked", "persona check: inputs checked", s.progress_every))
+        _ = checked[steps.GroundPersonas.TIMING] | "CheckTime" >> Tally(self.counts_dir, "check_time")
         outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),

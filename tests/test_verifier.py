@@ -156,6 +156,10 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
         "So I guess me and my bf just have to hang out online", "and I hate it"]
     assert seeker_clauses("My dad and my GF's dad both have opinions, and I hate it") == [
         "My dad and my GF's dad both have opinions", "and I hate it"]
+    assert seeker_clauses("my sister and my brother in law got a divorce") == ["my sister and my brother in law got a divorce"]
+    # two noun phrases answering a question are no joint subject: not one clause of the seeker's
+    assert "The ongoing pandemic and my financial situation." not in seeker_clauses(
+        "The ongoing pandemic and my financial situation. I am unemployed.")
     assert seeker_clauses("I'm so scared I or my Mom will get it, and I can't sleep") == [
         "I'm so scared I or my Mom will get it", "and I can't sleep"]
     # what the seeker fears, feels or was told goes on past "and": the clause after it is not a fact of its own
@@ -377,6 +381,9 @@ def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(t
     manifest = read_manifest(out)
     assert manifest["settings"]["persona_style"] == "fact" and manifest["grounding"]["style"] == "fact"
     assert set(manifest["grounding"]["judges"]) == {"verifier", "fact", "rewrite"}
+    seconds = manifest["check_time_s"]  # the check's time, each model's apart (summed over workers)
+    assert {"all", "verifier", "fact classifier", "sentence embeddings", "rules and the rest"} <= set(seconds)
+    assert seconds["all"] + 0.2 >= seconds["verifier"] + seconds["fact classifier"] and seconds["verifier"] > 0
     built = {r["dialog_id"]: r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
     assert any(r["persona"] for r in built.values())
     for row in built.values():
