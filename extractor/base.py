@@ -231,6 +231,10 @@ class CausalExtractor(PersonaExtractor):
         mask = torch.tensor([[1] * len(pids) + [0] * (width - len(s)) + [1] * len(s) for s in suffixes],
                             device=self.device)
         cache = copy.deepcopy(self._prefix_cache())
+        if self.drop_finished:  # each step's keys and values go into room set aside, not a copy of the whole cache
+            from extractor.kv_cache import with_room
+
+            with_room(cache, width + self.settings.max_new_tokens)
         if len(suffixes) > 1:
             cache.batch_repeat_interleave(len(suffixes))
         if self.drop_finished:
