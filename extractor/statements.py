@@ -50,9 +50,10 @@ _MODIFIER = re.compile(r"^\W*(?:(?:and|but|or|so|so that|then)\s+)?(?:even\s+)?(
 # comes back"); a reason or a concession ("because ...", "though ...") not in the first person may be cut off.
 _CONDITION = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r")\b", re.IGNORECASE)
 # A joint subject: "my boyfriend and I just broke up" is one clause, not "my boyfriend" and "and I just broke up"; nor is
-# "My dad and my GF's dad both have opinions" "and my GF's dad both have opinions".
-_JOINT_SUBJECT = re.compile(r"^\W*(?:my|our|his|her|their|the|a|an)(?:\s+\w+){1,2}\s+(?:and|&)\s+(?:i|me|my|our|his|her|their|the)\b",
-                            re.IGNORECASE)
+# "My dad and my GF's dad both have opinions" "and my GF's dad both have opinions". Two noun phrases with nothing after
+# them ("The ongoing pandemic and my financial situation.", an answer) are no subject: at least three words must follow.
+_JOINT_SUBJECT = re.compile(r"^\W*(?:my|our|his|her|their|the|a|an)(?:\s+\w+){1,2}\s+(?:and|&)\s+"
+                            r"(?:(?:i|me)\b|(?:my|our|his|her|their|the)(?:\s+\S+){3})", re.IGNORECASE)
 # ... or the speaker first: "me and my bf and friends just have to hang out online" is not "me" and "my bf ...", nor
 # "I or my Mom will get it" "I" and "my Mom will get it".
 _ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&|or)\s+(?:my|our|his|her|their|the|a|an)$", re.IGNORECASE)
