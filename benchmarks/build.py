@@ -94,7 +94,8 @@ def scale(sizes: list[int], source: Path, work: Path) -> list[dict]:
     return rows
 
 
-def staged_build(dialogs: list, spec, batch_size: int, settings=None) -> tuple[dict[str, float], dict]:
+def staged_build(dialogs: list, spec, batch_size: int, settings=None,
+                 concat_cache: bool = False) -> tuple[dict[str, float], dict]:
     """The build's work on `dialogs` without Beam, stage by stage, with the build's own functions: read is done by
     the caller; infer (unique inputs that could state something, length-sorted batches), check (the build's
     GroundPersonas on batches), fold (fold_dialog) and write (Parquet bytes). Returns seconds per stage (model load
@@ -110,6 +111,8 @@ def staged_build(dialogs: list, spec, batch_size: int, settings=None) -> tuple[d
     started = time.perf_counter()
     ext = spec.load()
     ext.batch_size = batch_size
+    if concat_cache:
+        ext.roomy_cache = False
     times["load"] = time.perf_counter() - started
     valid = [(d.dialog_id, ValidDialog(d, i, "test", RawRecord(d.source, d.source_index, None)))
              for i, d in enumerate(dialogs)]
@@ -165,9 +168,11 @@ def compare_backends(n_dialogs: int, batch_size: int, source: Path, backends: li
     read_s = time.perf_counter() - started
     runs = {}
     for name in backends:
-        backend, _, quantize = name.partition("-")
-        spec = resolve_extractor("default", device=device, backend=backend, quantize=quantize or None)
-        times, personas = staged_build(dialogs, spec, batch_size, BuildSettings(device=device))
+        backend, _, option = name.partition("-")
+        quantize = None if option in ("", "concat") else option
+        spec = resolve_extractor("default", device=device, backend=backend, quantize=quantize)
+        times, personas = staged_build(dialogs, spec, batch_size, BuildSettings(device=device),
+                                       concat_cache=option == "concat")
         runs[name] = {"times": {"read": read_s, **times}, "personas": personas}
         print(f"{name}: " + ", ".join(f"{k} {v:.1f} s" if k != "inputs" else f"{v} inputs"
                                       for k, v in runs[name]["times"].items()), flush=True)
@@ -293,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend-dialogs", type=int, default=0,
                    help="seeded ESConv dialogs built by each of --backends, stage by stage (0 = skip; default 0)")
     p.add_argument("--backends", nargs="+", default=["torch", "ctranslate2", "ctranslate2-int8"],
-                   help="backends to compare, the first is the reference (BACKEND or BACKEND-int8; default %(default)s)")
+                   help="backends to compare, the first is the reference (BACKEND, BACKEND-int8, or torch-concat: the "
+                        "torch path with transformers' concatenating key/value cache; default %(default)s)")
     p.add_argument("--check-dialogs", type=int, default=0,
                    help="seeded ESConv dialogs whose cached proposals the check alone judges, timed (0 = skip)")
     p.add_argument("--cache", help="inference cache for --check-dialogs (filled by a build with --cache-dir)")
@@ -315,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
                                                 device=args.device) if args.backend_dialogs else None),
                   "check": (check_stage(args.check_dialogs, source, args.cache, device=args.device)
                             if args.check_dialogs else None)}
-    print("\n| size | dialogs | wall s | dialogs/s | s per dialog vs 1x | peak MB | memory vs 1x |\n|---|---:|---:|---:|---:|---:|---:|")
+    if record["scale"]:
+        print("\n| size | dialogs | wall s | dialogs/s | s per dialog vs 1x | peak MB | memory vs 1x |\n"
+              "|---|---:|---:|---:|---:|---:|---:|")
     for r in record["scale"]:
         print(f"| {r['size']} | {r['dialogs']} | {r['wall_s']} | {r['dialogs_per_s']} | {r['seconds_per_dialog_vs_1x']} "
               f"| {r['peak_rss_mb']} | {r['memory_vs_1x']} |")

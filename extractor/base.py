@@ -103,6 +103,7 @@ class CausalExtractor(PersonaExtractor):
     batch_size: int = DEFAULT_BATCH_SIZE
     reuse_prefix: bool = True
     drop_finished: bool = True  # False: transformers' `generate`, which steps finished rows to the end
+    roomy_cache: bool = True  # False: transformers' cache, which concatenates the whole cache every step (benchmarks)
     generated_tokens: int = 0  # new tokens produced so far (up to each row's end token), for benchmarks
     _prefix: Any = field(default=None, init=False, repr=False)
 
@@ -231,7 +232,7 @@ class CausalExtractor(PersonaExtractor):
         mask = torch.tensor([[1] * len(pids) + [0] * (width - len(s)) + [1] * len(s) for s in suffixes],
                             device=self.device)
         cache = copy.deepcopy(self._prefix_cache())
-        if self.drop_finished:  # each step's keys and values go into room set aside, not a copy of the whole cache
+        if self.drop_finished and self.roomy_cache:  # each step's keys and values go into room set aside
             from extractor.kv_cache import with_room
 
             with_room(cache, width + self.settings.max_new_tokens)
