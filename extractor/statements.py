@@ -54,6 +54,9 @@ _CONDITION = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r")\b", re
 # them ("The ongoing pandemic and my financial situation.", an answer) are no subject: at least three words must follow.
 _JOINT_SUBJECT = re.compile(r"^\W*(?:my|our|his|her|their|the|a|an)(?:\s+\w+){1,2}\s+(?:and|&)\s+"
                             r"(?:(?:i|me)\b|(?:my|our|his|her|their|the)(?:\s+\S+){3})", re.IGNORECASE)
+# The last thing a statement names after "and" / "or", a noun phrase of two or three words, is what its clause names too
+# ("I am very sad about this country and my work situation", "I love my wife and my great kids"), not a clause of its own.
+_LISTED_LAST = re.compile(r"^\W*(?:and|or|&)\s+(?:my|our|his|her|their|the|a|an)(?:\s+[\w'-]+){1,2}\W*$", re.IGNORECASE)
 # ... or the speaker first: "me and my bf and friends just have to hang out online" is not "me" and "my bf ...", nor
 # "I or my Mom will get it" "I" and "my Mom will get it".
 _ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&|or)\s+(?:my|our|his|her|their|the|a|an)$", re.IGNORECASE)
@@ -142,6 +145,7 @@ def _pieces(statement: str) -> list[str]:
                          or (clause_before and (_CONDITION.match(piece)
                                                 or not (_SELF_OPENER.match(piece) or _OWN_OPENER.match(piece))))
                          or (not clause_before and _JOINT_SUBJECT.match(before + piece))
+                         or (clause_before and k == len(spans) - 1 and _LISTED_LAST.match(piece))
                          or _in_frame(before, piece)
                          or _ME_AND.search(before + " ".join(piece.split()[:2]))):
             joined[-1][1] = b

@@ -157,6 +157,11 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
     assert seeker_clauses("My dad and my GF's dad both have opinions, and I hate it") == [
         "My dad and my GF's dad both have opinions", "and I hate it"]
     assert seeker_clauses("my sister and my brother in law got a divorce") == ["my sister and my brother in law got a divorce"]
+    # the last thing named after "and" is what the clause names too, not a clause of its own
+    assert seeker_clauses("I am very sad about this country and my work situation.") == [
+        "I am very sad about this country and my work situation."]
+    assert seeker_clauses("My boss is kind, and I love my wife and my great kids") == [
+        "My boss is kind", "and I love my wife and my great kids"]
     # two noun phrases answering a question are no joint subject: not one clause of the seeker's
     assert "The ongoing pandemic and my financial situation." not in seeker_clauses(
         "The ongoing pandemic and my financial situation. I am unemployed.")
