@@ -60,6 +60,10 @@ _LISTED_LAST = re.compile(r"^\W*(?:and|or|&)\s+(?:my|our|his|her|their|the|a|an)
 # ... or the speaker first: "me and my bf and friends just have to hang out online" is not "me" and "my bf ...", nor
 # "I or my Mom will get it" "I" and "my Mom will get it".
 _ME_AND = re.compile(r"\b(?:me|i)\s+(?:and|&|or)\s+(?:my|our|his|her|their|the|a|an)$", re.IGNORECASE)
+# ... or someone and the speaker, at the start or after a reason or a time: "because my boyfriend and I just broke up",
+# "My best friend and I constantly argue" (not "I lost my job and I can't find another": a verb comes before "my").
+_AND_ME = re.compile(r"(?:^\W*|\b(?:because|cause|since|when|after|before|until|while|like|that|if|recently|now|and|but|"
+                     r"so)\s+)(?:my|our|his|her|their)(?:\s+[\w'-]+){1,2}\s+(?:and|&)\s+(?:i|me)$", re.IGNORECASE)
 # The words a piece with a subject of its own (or an answer, a greeting, a reason) opens with, after an optional conjunction;
 # a piece after a clause that opens otherwise continues that clause's subject ("I have had back surgery, tried
 # Yoga, and physical therapy"; "I lost my job, can't find another"; "I feel lonely, going in circles in my head")
@@ -147,7 +151,8 @@ def _pieces(statement: str) -> list[str]:
                          or (not clause_before and _JOINT_SUBJECT.match(before + piece))
                          or (clause_before and k == len(spans) - 1 and _LISTED_LAST.match(piece))
                          or _in_frame(before, piece)
-                         or _ME_AND.search(before + " ".join(piece.split()[:2]))):
+                         or _ME_AND.search(before + " ".join(piece.split()[:2]))
+                         or _AND_ME.search(before + " ".join(piece.split()[:2]))):
             joined[-1][1] = b
         else:
             joined.append([a, b])

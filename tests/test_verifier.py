@@ -165,6 +165,9 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
     # two noun phrases answering a question are no joint subject: not one clause of the seeker's
     assert "The ongoing pandemic and my financial situation." not in seeker_clauses(
         "The ongoing pandemic and my financial situation. I am unemployed.")
+    assert seeker_clauses("I am sad because my partner and i broke up") == ["I am sad because my partner and i broke up"]
+    assert seeker_clauses("My best friend and I constantly argue") == ["My best friend and I constantly argue"]
+    assert seeker_clauses("I lost my job and I can't find another") == ["I lost my job", "and I can't find another"]
     assert seeker_clauses("I'm so scared I or my Mom will get it, and I can't sleep") == [
         "I'm so scared I or my Mom will get it", "and I can't sleep"]
     # what the seeker fears, feels or was told goes on past "and": the clause after it is not a fact of its own
