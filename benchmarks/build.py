@@ -234,8 +234,7 @@ def check_stage(n_dialogs: int, source: Path, cache_dir: str, seed: int = 13, de
     for name in ("embed everything first", "embed what support compares"):
         check = PersonaCheck(SupportScorer(minilm_embedder(device)), settings.judges or JUDGES_DIR, device,
                              settings.check)
-        for task in ("verifier", "rewrite", "fact"):
-            check._judge_of(task)
+        check.verifier(), check.rewriter(), check.classifier()  # loaded before timing
         check.scorer.embed(["a warm-up sentence"])
         started = time.perf_counter()
         if name == "embed everything first":

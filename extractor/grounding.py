@@ -252,8 +252,7 @@ class SupportScorer:
         all copies needs no encoder."""
         texts = []
         for sentences, utterances in requests:
-            copied = _copied_statements(utterances)
-            rest = [s for s in sentences if _norm(s) not in copied]
+            rest = _not_copied(sentences, _copied_statements(utterances))
             if rest:
                 texts += rest + [p for utterance in utterances for p in pieces(utterance)]
         for start in range(0, len(texts), 4096):
@@ -359,7 +358,7 @@ class SupportScorer:
         """For each sentence: its best-supporting utterance and whether that support is enough. A sentence
         that is one of the statements word for word is supported by it without running the encoder."""
         copied = _copied_statements(utterances)
-        rest = [s for s in sentences if _norm(s) not in copied]
+        rest = _not_copied(sentences, copied)
         scored = dict(zip(rest, (best_support(row) for row in self.support_by_utterance(rest, utterances))))
         return [Support(True, copied[_norm(s)], 1.0, 1.0, statement=s) if _norm(s) in copied else scored[s]
                 for s in sentences]
@@ -367,6 +366,11 @@ class SupportScorer:
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def _not_copied(sentences: Sequence[str], copied: dict[str, int]) -> list[str]:
+    """The sentences that are none of the statements word for word (`_copied_statements`): those the encoder compares."""
+    return [s for s in sentences if _norm(s) not in copied]
 
 
 def _copied_statements(utterances: Sequence[str]) -> dict[str, int]:
