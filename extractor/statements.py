@@ -151,12 +151,17 @@ def _pieces(statement: str) -> list[str]:
                          or (not clause_before and _JOINT_SUBJECT.match(before + piece))
                          or (clause_before and k == len(spans) - 1 and _LISTED_LAST.match(piece))
                          or _in_frame(before, piece)
-                         or _ME_AND.search(before + " ".join(piece.split()[:2]))
-                         or _AND_ME.search(before + " ".join(piece.split()[:2]))):
+                         or _joins_the_speaker(before + " ".join(piece.split()[:2]))):
             joined[-1][1] = b
         else:
             joined.append([a, b])
     return [statement[a:b].strip() for a, b in joined]
+
+
+def _joins_the_speaker(seam: str) -> bool:
+    """The end of the piece before and the first words of this one name the speaker and someone together
+    (`_ME_AND`: "I or my Mom will ..."; `_AND_ME`: "because my boyfriend and I ...")."""
+    return bool(_ME_AND.search(seam) or _AND_ME.search(seam))
 
 
 def _in_frame(before: str, piece: str) -> bool:
