@@ -10,9 +10,9 @@
    the unique inputs sorted by length in batches of the same size, run the same check, fold, write). Prints both
    and the ratio (target: the build within 10 % of the loop).
 3. **Inference backends** (`--backend-dialogs N`): the same N seeded ESConv dialogs built by each of `--backends`
-   in one process, stage by stage (read, load, infer, check, fold, write): the inference-time ratio of each backend
-   to the first (model load apart) and the share of kept persona sentences that are identical, every difference
-   listed.
+   (and with each of `--ask`'s thresholds) in one process, stage by stage (read, load, ask, infer, check, fold,
+   write): the inference-time ratio of each run to the first (model load apart) and the share of kept persona
+   sentences that are identical, every difference listed.
 4. **The check alone** (`--check-dialogs N --cache DIR`): the cached proposals of N seeded dialogs judged by the
    default check with up-front embedding of everything and with the build's embedding of what is compared: seconds
    of each (models apart) and whether the verdicts are identical.
@@ -20,6 +20,7 @@
     python -m benchmarks.build --sizes 1 10 100 --model-dialogs 20 --json outputs/benchmark_build.json
     python -m benchmarks.build --sizes --model-dialogs 0 --backend-dialogs 100 --json outputs/benchmark_backends.json
     python -m benchmarks.build --sizes --model-dialogs 0 --check-dialogs 100 --cache outputs/pesconv/cache
+    python -m benchmarks.build --sizes --model-dialogs 0 --backend-dialogs 100 --backends torch --ask 0 0.02
 """
 from __future__ import annotations
 
@@ -100,9 +101,8 @@ def staged_build(dialogs: list, spec, batch_size: int, settings=None,
     the caller; infer (unique inputs that could state something, length-sorted batches), check (the build's
     GroundPersonas on batches), fold (fold_dialog) and write (Parquet bytes). Returns seconds per stage (model load
     apart) and each dialog's whole-dialog persona, for comparing backends."""
-    from extractor.grounding import may_state_a_fact
     from pipelines.build_settings import BuildSettings
-    from pipelines.build_steps import GroundPersonas, expand_requests, fold_dialog, parquet_bytes
+    from pipelines.build_steps import GroundPersonas, asked, expand_requests, fold_dialog, parquet_bytes
     from pipelines.elements import Outcome, TurnOutcome, ValidDialog
     from schemas.esconv import RawRecord
 
@@ -119,19 +119,22 @@ def staged_build(dialogs: list, spec, batch_size: int, settings=None,
     requests = [r for kv in valid for r in expand_requests(kv, settings.start_utterance, settings.context,
                                                           spec.fingerprint)]
     unique = {r.key: r.input for r in requests}
-    asked = sorted((k for k, inp in unique.items() if may_state_a_fact(inp.utterances)),
-                   key=lambda k: ext.input_length(unique[k]))
-    started = time.perf_counter()
-    proposed = {}
-    for s in range(0, len(asked), batch_size):
-        chunk = asked[s:s + batch_size]
-        proposed.update(zip(chunk, ext.extract([unique[k] for k in chunk])))
-    times["infer"] = time.perf_counter() - started
     started = time.perf_counter()
     check = GroundPersonas(settings)
     check.setup()
+    keys = list(unique)
+    decided = asked(getattr(check, "check", None), settings, [unique[k] for k in keys])
+    asked_keys = sorted((k for k, a in zip(keys, decided) if a), key=lambda k: ext.input_length(unique[k]))
+    times["ask"] = time.perf_counter() - started
+    started = time.perf_counter()
+    proposed = {}
+    for s in range(0, len(asked_keys), batch_size):
+        chunk = asked_keys[s:s + batch_size]
+        proposed.update(zip(chunk, ext.extract([unique[k] for k in chunk])))
+    times["infer"] = time.perf_counter() - started
+    started = time.perf_counter()
     outcomes = {k: Outcome() for k in unique}
-    items = [(k, (unique[k], proposed[k])) for k in asked]
+    items = [(k, (unique[k], proposed[k])) for k in asked_keys]
     for s in range(0, len(items), 512):
         outcomes.update(check.process(items[s:s + 512]))
     times["check"] = time.perf_counter() - started
@@ -147,18 +150,20 @@ def staged_build(dialogs: list, spec, batch_size: int, settings=None,
     started = time.perf_counter()
     parquet_bytes(rows)
     times["write"] = time.perf_counter() - started
-    times["inputs"] = len(asked)
+    times["inputs"] = len(asked_keys)
     return times, personas
 
 
 def compare_backends(n_dialogs: int, batch_size: int, source: Path, backends: list[str], seed: int = 13,
-                     device: str = "cpu") -> dict:
-    """The same seeded dialogs built by each backend (in this process, model load timed apart): time per stage,
-    the ratio of each backend's inference time to the first's, and how many kept persona sentences agree, with
-    every difference listed."""
+                     device: str = "cpu", asks: list[float] | None = None) -> dict:
+    """The same seeded dialogs built by each backend (in this process, model load timed apart), and with each of
+    `asks` (`CheckSettings.ask`, which inputs the extractor is asked about) where given: time per stage, the ratio of
+    each run's inference time to the first's, and how many kept persona sentences agree, with every difference
+    listed."""
     import random
 
     from extractor.loading import resolve_extractor
+    from extractor.verifier import CheckSettings
     from pipelines.build_settings import BuildSettings
     from schemas.esconv import read_dialogs
 
@@ -171,14 +176,16 @@ def compare_backends(n_dialogs: int, batch_size: int, source: Path, backends: li
         backend, _, option = name.partition("-")
         quantize = None if option in ("", "concat") else option
         spec = resolve_extractor("default", device=device, backend=backend, quantize=quantize)
-        times, personas = staged_build(dialogs, spec, batch_size, BuildSettings(device=device),
-                                       concat_cache=option == "concat")
-        runs[name] = {"times": {"read": read_s, **times}, "personas": personas}
-        print(f"{name}: " + ", ".join(f"{k} {v:.1f} s" if k != "inputs" else f"{v} inputs"
-                                      for k, v in runs[name]["times"].items()), flush=True)
-    base = backends[0]
+        for ask in asks or [CheckSettings().ask]:
+            run = f"{name}, ask {ask}" if asks else name
+            settings = BuildSettings(device=device, check=CheckSettings(ask=ask))
+            times, personas = staged_build(dialogs, spec, batch_size, settings, concat_cache=option == "concat")
+            runs[run] = {"times": {"read": read_s, **times}, "personas": personas}
+            print(f"{run}: " + ", ".join(f"{k} {v:.1f} s" if k != "inputs" else f"{v} inputs"
+                                         for k, v in runs[run]["times"].items()), flush=True)
+    base = next(iter(runs))
     out = {"dialogs": len(dialogs), "seed": seed, "batch_size": batch_size, "device": device, "backends": {}}
-    for name in backends:
+    for name in runs:
         same = total = 0
         differences = []
         for dialog_id, ref in runs[base]["personas"].items():
@@ -299,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", nargs="+", default=["torch", "ctranslate2", "ctranslate2-int8"],
                    help="backends to compare, the first is the reference (BACKEND, BACKEND-int8, or torch-concat: the "
                         "torch path with transformers' concatenating key/value cache; default %(default)s)")
+    p.add_argument("--ask", type=float, nargs="+", metavar="P",
+                   help="with --backend-dialogs: build with each of these --ask thresholds (which inputs the extractor "
+                        "is asked about; the first run is the reference)")
     p.add_argument("--check-dialogs", type=int, default=0,
                    help="seeded ESConv dialogs whose cached proposals the check alone judges, timed (0 = skip)")
     p.add_argument("--cache", help="inference cache for --check-dialogs (filled by a build with --cache-dir)")
@@ -317,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         record = {"scale": scale(sorted(args.sizes), source, work) if args.sizes else [],
                   "overhead": overhead(args.model_dialogs, args.batch_size, source, work) if args.model_dialogs else None,
                   "backends": (compare_backends(args.backend_dialogs, args.batch_size, source, args.backends,
-                                                device=args.device) if args.backend_dialogs else None),
+                                                device=args.device, asks=args.ask) if args.backend_dialogs else None),
                   "check": (check_stage(args.check_dialogs, source, args.cache, device=args.device)
                             if args.check_dialogs else None)}
     if record["scale"]:

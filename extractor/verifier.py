@@ -54,6 +54,7 @@ from extractor.grounding import (
     lexical_overlap,
     new_words,
     self_statements,
+    supports_the_speaker,
 )
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
@@ -61,6 +62,7 @@ from extractor.remarks import strip_opening_word
 from extractor.statements import (
     atomic_clauses,
     standalone_clauses,
+    statements,
     strip_turn_counter,
     wider_stretches,
     with_hedges,
@@ -96,6 +98,10 @@ class CheckSettings:
     implied: float = 0.99  # a proposal with a word the seeker did not use is kept when the rewrite judge gives it at
     # least this P(faithful) ("I am bullied by my coworkers at work." from "... at my job"); 1.0: never (NEW_WORD drops
     # it). Chosen on the labelled rewrites' dev part (extractor/judges/model_card.md, "Rewrite judge")
+    ask: float = 0.02  # the extractor is asked about an input only when the fact classifier gives one of its seeker's
+    # statements or clauses at least this P(fact) (`PersonaCheck.worth_asking`); 0: about every input that may state
+    # a fact. At 0.02 the full default build asks about 27 % fewer inputs and keeps 13 fewer of its 11,453 sentences
+    # ("hi im sad", "thank you i feel energized now"): docs/benchmarks.md, "Which inputs the extractor is asked about"
     part: float = 0.0  # a kept quote of part of a seeker's sentence with a lower P(faithful) from the rewrite judge is
     # widened to its clause or sentence (WIDENED); 0: never, the default: at 0.91, the best F1 on the labelled quote
     # parts' dev part, it widens a third of them to take the unfaithful from 7.5 % to 5.5 % (test part), and widens
@@ -165,12 +171,24 @@ class PersonaCheck:
             self._loaded[task] = load_judge(self.judges / task, task, self.device)
         return self._loaded[task]
 
-    def _probability(self, task: str, pairs: list[tuple[str, str]]) -> list[float]:
+    def _probability(self, task: str, pairs: list[tuple[str, str]], timed_as: str | None = None) -> list[float]:
         started = time.perf_counter()
         try:
             return self._judge_of(task).probability(pairs) if pairs else []
         finally:
-            self.seconds[task] += time.perf_counter() - started
+            self.seconds[timed_as or task] += time.perf_counter() - started
+
+    def worth_asking(self, inputs: Sequence[ExtractionInput]) -> list[bool]:
+        """Which inputs the extractor is asked about (`CheckSettings.ask`): those where the fact classifier gives
+        some statement or clause of the seeker's at least `ask`. From the others ("thank you", "I guess so", "It
+        feels good someone else knows how frustrating it is") a kept sentence is rare, so the model is not run on
+        them. One batch for all the inputs' pieces; the time is counted as "ask"."""
+        if self.settings.ask <= 0.0:
+            return [True] * len(inputs)
+        pieces = [_pieces(inp) for inp in inputs]
+        distinct = list(dict.fromkeys(p for ps in pieces for p in ps))
+        fact = dict(zip(distinct, self._probability("fact", [(p, "") for p in distinct], timed_as="ask")))
+        return [any(fact[p] >= self.settings.ask for p in ps) for ps in pieces]
 
     def verifier(self):
         return self._judge_of("verifier")
@@ -360,6 +378,13 @@ class PersonaCheck:
                     d.text = bare
 
 
+def _pieces(inp: ExtractionInput) -> list[str]:
+    """What the fact classifier reads to decide whether to ask the extractor: each statement of the seeker's that
+    could support a fact about them, and their first-person clauses."""
+    return [p for u in inp.utterances
+            for p in [s for s in statements(u) if supports_the_speaker(s)] + seeker_clauses(u)]
+
+
 def _context(inp: ExtractionInput) -> str:
     """The supporter's message the judges read before the seeker's words: only for a request of one utterance."""
     return inp.context if len(inp.utterances) == 1 else ""
@@ -476,6 +501,10 @@ def add_check_options(parser) -> None:
     parser.add_argument("--whole-proposals", action="store_true",
                         help="fact style: keep a proposal that joins several of the seeker's clauses whole (by default it "
                              "becomes those clauses, each a fact of its own)")
+    parser.add_argument("--ask", type=float, default=default.ask, metavar="P",
+                        help="fact style: ask the extractor about a seeker turn only when the fact classifier gives one "
+                             "of its statements at least P; 0 asks about every turn that may state a fact (default "
+                             "%(default)s)")
     parser.add_argument("--clause-fact", type=float, default=default.clause_fact, metavar="P",
                         help="fact style: a seeker's clause on which no kept proposal rests is kept only when the fact "
                              "classifier gives it at least P (default %(default)s)")
@@ -486,12 +515,13 @@ def check_settings(args) -> CheckSettings:
 
     implied = getattr(args, "implied", CheckSettings().implied)
     part = getattr(args, "part", CheckSettings().part)
-    for name, value in (("--clause-fact", args.clause_fact), ("--implied", implied), ("--part", part)):
+    ask = getattr(args, "ask", CheckSettings().ask)
+    for name, value in (("--clause-fact", args.clause_fact), ("--implied", implied), ("--part", part), ("--ask", ask)):
         if not 0.0 <= value <= 1.0:
             raise InputError(f"{name} must be a probability in [0, 1], not {value}")
     return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
                          new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied, part=part,
-                         split=not getattr(args, "whole_proposals", False),
+                         ask=ask, split=not getattr(args, "whole_proposals", False),
                          rewrite=not getattr(args, "no_rewrite_judge", False))
 
 

@@ -459,7 +459,7 @@ def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettin
 
 
 CHECK_MODELS = {"verifier": "verifier", "rewrite": "rewrite judge", "fact": "fact classifier",
-                "embedding": "sentence embeddings"}
+                "embedding": "sentence embeddings", "ask": "fact classifier (which inputs to ask)"}
 
 
 def check_time(ms: dict[str, int]) -> dict[str, float]:

@@ -13,7 +13,7 @@ import logging
 import time
 import zlib
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import apache_beam as beam
 import pyarrow as pa
@@ -133,11 +133,47 @@ def expand_requests(kv: tuple[str, ValidDialog], start_utterance: int, context: 
         yield Request(request_key(fingerprint, inp), inp, dialog_id, turn)
 
 
-def needs_extractor(keyed: tuple[str, ExtractionInput], partitions: int) -> int:
-    """Partition 0: the input states something the check could keep; 1: it does not (no model call)."""
+def asked(check, settings: BuildSettings, inputs: Sequence[ExtractionInput]) -> list[bool]:
+    """Which inputs the extractor is asked about: those with a statement the check could keep
+    (`extractor.grounding.may_state_a_fact`: not "Thank you!" or a question) and, in fact style, a statement or clause
+    the fact classifier finds likely enough to be a persona fact (`PersonaCheck.worth_asking`). `check` is the
+    PersonaCheck (None in quote style). The build and the evaluation both decide by this."""
     from extractor.grounding import may_state_a_fact
 
-    return 0 if may_state_a_fact(keyed[1].utterances) else 1
+    lexical = [may_state_a_fact(inp.utterances) for inp in inputs]
+    if check is None or settings.style != "fact":
+        return lexical
+    worth = iter(check.worth_asking([inp for inp, ok in zip(inputs, lexical) if ok]))
+    return [ok and next(worth) for ok in lexical]
+
+
+class AskOrSkip(beam.DoFn):
+    """Batches of (key, input) -> the pairs the extractor is asked about (main) and, tagged `NOTHING`, those it is not
+    (`asked`), with the milliseconds the decision took tagged `TIMING` (counted with the check's time as "ask")."""
+
+    NOTHING = "nothing"
+    TIMING = "check_time"
+
+    def __init__(self, settings: BuildSettings = DEFAULT_SETTINGS):
+        self.settings = settings
+
+    def setup(self) -> None:
+        self.check = None
+        if self.settings.style == "fact" and self.settings.check.ask > 0.0:
+            from extractor.grounding import SupportScorer, minilm_embedder
+            from extractor.verifier import JUDGES_DIR, PersonaCheck
+
+            s = self.settings
+            self.check = PersonaCheck(SupportScorer(minilm_embedder(s.device)), s.judges or JUDGES_DIR, s.device,
+                                      s.check)
+
+    def process(self, batch: list[tuple[str, ExtractionInput]]):
+        started = time.perf_counter()
+        decisions = asked(self.check, self.settings, [inp for _, inp in batch])
+        spent = round(1000 * (time.perf_counter() - started))
+        for keyed, ask in zip(batch, decisions):
+            yield keyed if ask else beam.pvalue.TaggedOutput(self.NOTHING, keyed)
+        yield beam.pvalue.TaggedOutput(self.TIMING, {"check": spent, "ask": spent})
 
 
 def length_band(keyed: tuple[str, ExtractionInput]) -> int:

@@ -211,13 +211,22 @@ def build_check(args: argparse.Namespace):
 
 
 def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]]) -> list[tuple[list[str], list]]:
-    """Per input: (kept sentences, [(dropped sentence, reason)]) as the build's check decides them, in batches."""
+    """Per input: (kept sentences, [(dropped sentence, reason)]) as the build decides them, in batches: nothing from
+    an input the build does not ask the extractor about (`pipelines.build_steps.asked`), the check's verdicts on the
+    others."""
+    from pipelines.build_steps import asked
+
+    ask = (asked(getattr(check, "check", None), check.settings, inputs) if check.settings.skip_statementless
+           else [True] * len(inputs))
     out = []
     for s in range(0, len(inputs), 256):
-        batch = [(str(k), (inp, list(o))) for k, (inp, o) in enumerate(zip(inputs[s:s + 256], outs[s:s + 256]))]
-        for _, outcome in check.process(batch):
-            out.append(([g.sentence for g in outcome.sentences if g.supported],
-                        [(g.sentence, g.reason) for g in outcome.sentences if not g.supported and g.part is None]))
+        batch = [(str(k), (inp, list(o))) for k, (inp, o, a) in
+                 enumerate(zip(inputs[s:s + 256], outs[s:s + 256], ask[s:s + 256])) if a]
+        verdicts = dict(check.process(batch)) if batch else {}
+        for k in range(len(inputs[s:s + 256])):
+            sentences = verdicts[str(k)].sentences if str(k) in verdicts else ()
+            out.append(([g.sentence for g in sentences if g.supported],
+                        [(g.sentence, g.reason) for g in sentences if not g.supported and g.part is None]))
     return out
 
 

@@ -68,8 +68,9 @@ class ExtractPersonas(beam.PTransform):
     """(dialog_id, ValidDialog) -> (dialog_id, TurnOutcome): every request inferred once, cached, grounded.
 
     Identical inputs are inferred once (`beam.Distinct`); cached results skip the model, and so (with
-    `skip_statementless`, whenever the check drops) does an input with no statement the check could keep
-    (`extractor.grounding.may_state_a_fact`: "Thank you!", questions): its outcome is empty. Inference is
+    `skip_statementless`, whenever the check drops) does an input the extractor is not asked about
+    (`build_steps.asked`: no statement the check could keep, as "Thank you!" or a question, or none the fact
+    classifier finds likely to be a persona fact): its outcome is empty. Inference is
     `RunInference` with exception handling: a batch that makes the model fail is retried one input at a
     time, and an input that fails alone becomes an Outcome with the error (its dialog is rejected by
     FoldDialogs) instead of aborting the build. Writes `counts/inference.json`."""
@@ -89,10 +90,14 @@ class ExtractPersonas(beam.PTransform):
         unique = (requests | "KeyedInputs" >> beam.Map(lambda r: (r.key, r.input))
                   | "Unique" >> beam.Distinct())
         if s.skip_statementless:
-            routed = unique | "NeedsModel" >> beam.Partition(steps.needs_extractor, 2)
-            unique, statementless = routed[0], routed[1]
+            routed = (unique | "AskBatches" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
+                      | "AskOrSkip" >> beam.ParDo(steps.AskOrSkip(s)).with_outputs(
+                          steps.AskOrSkip.NOTHING, steps.AskOrSkip.TIMING, main="asked"))
+            unique, statementless = routed.asked, routed[steps.AskOrSkip.NOTHING]
+            ask_time = routed[steps.AskOrSkip.TIMING]
         else:
             statementless = unique.pipeline | "NoSkips" >> beam.Create([])
+            ask_time = unique.pipeline | "NoAskTime" >> beam.Create([])
         nothing = statementless | "NothingToKeep" >> beam.Map(lambda keyed: (keyed[0], Outcome()))
         looked_up = unique | "Cache" >> beam.ParDo(SplitCached(self.cache_dir, self.fingerprint)).with_outputs(
             SplitCached.MISSING, main="hit")
@@ -117,7 +122,8 @@ class ExtractPersonas(beam.PTransform):
                        steps.GroundPersonas.TIMING, main="outcome"))
         grounded = checked.outcome | "CheckProgress" >> beam.ParDo(
             steps.LogProgress("inputs_checked", "persona check: inputs checked", s.progress_every))
-        _ = checked[steps.GroundPersonas.TIMING] | "CheckTime" >> Tally(self.counts_dir, "check_time")
+        _ = ((checked[steps.GroundPersonas.TIMING], ask_time) | "CheckTimes" >> beam.Flatten()
+             | "CheckTime" >> Tally(self.counts_dir, "check_time"))
         outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),
               stored | "New" >> beam.Map(lambda _: {"inferred": 1}),

@@ -70,9 +70,14 @@ def keyed(dialogs):
 
 
 def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: Path):
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.verifier import PersonaCheck
+
     dialogs, _ = read_dialogs(small_esconv)
-    expected = sorted((d.dialog_id, p, tuple(rule_baseline([d.turns[p].text]))) for d in dialogs
-                      for p in seeker_positions(d))
+    unique = list(dict.fromkeys(inp for d in dialogs for inp, _ in extraction_requests(d, 3, UTTERANCE)))
+    decided = dict(zip(unique, steps.asked(PersonaCheck(SupportScorer(minilm_embedder())), BuildSettings(), unique)))
+    expected = sorted((d.dialog_id, p, tuple(rule_baseline([d.turns[p].text]) if decided[inp] else ()))
+                      for d in dialogs for inp, p in extraction_requests(d, 3, UTTERANCE))
     with BeamTestPipeline() as p:
         out = (p | beam.Create(keyed(dialogs))
                | ExtractPersonas(ExtractorModelHandler(RULE, 4), RULE.fingerprint, str(tmp_path / "cache"),
@@ -87,9 +92,10 @@ def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: 
                                                   or (g.part is not None and g.reason == SPLIT_LEFT_OUT)
                                                   for g in kv[1].outcome.sentences)),
                     equal_to([True] * len(expected)), label="drops are named, kept sentences located")
-    unique = {inp for d in dialogs for inp, _ in extraction_requests(d, 3, UTTERANCE)}
-    asked = sum(may_state_a_fact(inp.utterances) for inp in unique)
-    assert 0 < asked < len(unique)  # real dialogs have turns that state nothing ("Thank you!")
+    asked = sum(decided.values())
+    lexical = sum(may_state_a_fact(inp.utterances) for inp in unique)
+    assert 0 < asked < lexical < len(unique)  # real dialogs have turns that state nothing ("Thank you!") and turns
+    # whose statements the fact classifier finds no persona fact in ("I appreciate your suggestions.")
     assert json.loads((tmp_path / "counts" / "inference.json").read_text()) == {"inferred": asked,
                                                                               "skipped": len(unique) - asked}
 
@@ -133,13 +139,16 @@ def test_an_input_that_makes_the_model_fail_becomes_a_reject(tmp_path: Path, sma
 
 
 @pytest.mark.parametrize("skip", [True, False])
-def test_an_input_that_states_nothing_never_reaches_the_model(tmp_path: Path, small_esconv: Path, skip: bool):
-    """A seeker turn with no statement the check could keep (here a question) is not sent to the model: the
-    model that fails on BOOM never sees it. Without the skip (`--keep-unsupported` builds) it does."""
+@pytest.mark.parametrize("text", ["Could you say that again, BOOM?", "Thank you, I appreciate your suggestions BOOM."])
+def test_an_input_that_states_nothing_never_reaches_the_model(tmp_path: Path, small_esconv: Path, skip: bool,
+                                                              text: str):
+    """A seeker turn with no statement the check could keep (a question), or none the fact classifier finds a persona
+    fact in (thanks), is not sent to the model: the model that fails on BOOM never sees it. Without the skip
+    (`--keep-unsupported` builds) it does."""
     dialogs, _ = read_dialogs(small_esconv)
     turns = list(dialogs[0].turns)
     p0 = seeker_positions(dialogs[0])[1]
-    turns[p0] = dataclasses.replace(turns[p0], text="Could you say that again, BOOM?")
+    turns[p0] = dataclasses.replace(turns[p0], text=text)
     dialogs[0] = dataclasses.replace(dialogs[0], turns=tuple(turns))
     with BeamTestPipeline() as p:
         dialog_pc = p | beam.Create(keyed(dialogs))

@@ -365,6 +365,24 @@ def test_a_quote_of_part_of_a_sentence_takes_back_its_hedge_and_grows_when_the_j
         check_settings(args)
 
 
+def test_the_extractor_is_asked_only_about_turns_that_may_state_a_persona_fact(check):
+    """The fact classifier reads the seeker's statements and clauses before the model runs: thanks and agreement
+    are not worth a model call, a life event is; with --ask 0 every turn is."""
+    from dataclasses import replace
+
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.verifier import PersonaCheck
+
+    inputs = [ExtractionInput(("I got laid off last week and I am scared.",), "How are you?"),
+              ExtractionInput(("Thank you, I appreciate your suggestions.",), "Maybe try a walk."),
+              ExtractionInput(("thank you i feel energized now",), ""),
+              ExtractionInput(("Ok thanks.", "We have been friends for 13 years"), "")]
+    assert check.worth_asking(inputs) == [True, False, False, True]
+    assert check.seconds["ask"] > 0
+    every = PersonaCheck(SupportScorer(minilm_embedder()), settings=replace(check.settings, ask=0.0))
+    assert every.worth_asking(inputs) == [True] * 4 and "ask" not in every.seconds
+
+
 def test_a_remark_to_the_supporter_is_not_a_persona_fact(check):
     inp = ExtractionInput(("Thank you so much for listening to me. I have two kids.",), "I hope that helps.")
     verdicts = check.check(inp, ["Thank you so much for listening to me.", "I have two kids."])
@@ -390,7 +408,8 @@ def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(t
     assert manifest["settings"]["persona_style"] == "fact" and manifest["grounding"]["style"] == "fact"
     assert set(manifest["grounding"]["judges"]) == {"verifier", "fact", "rewrite"}
     seconds = manifest["check_time_s"]  # the check's time, each model's apart (summed over workers)
-    assert {"all", "verifier", "fact classifier", "sentence embeddings", "rules and the rest"} <= set(seconds)
+    assert {"all", "verifier", "fact classifier", "sentence embeddings", "rules and the rest",
+            "fact classifier (which inputs to ask)"} <= set(seconds)
     assert seconds["all"] + 0.2 >= seconds["verifier"] + seconds["fact classifier"] and seconds["verifier"] > 0
     built = {r["dialog_id"]: r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
     assert any(r["persona"] for r in built.values())
