@@ -30,7 +30,8 @@ kept in their place when it passes checks 1 and 6 (`PARTIAL`: "I own a dog walki
 and own a dog walking business" gives way to the clause; one resting on more than the clause stays beside it). A
 failed proposal is never replaced (`SEEKER_CLAUSE`,
 `CheckSettings.fallback`). Every kept sentence carries its evidence: the supporting utterance and the character span it
-rests on. `--persona-style quote` judges by the grounding thresholds and the meaning and remark rules instead,
+rests on. Before the extractor runs, `worth_asking` spares it the turns where the fact classifier finds no likely
+persona fact in any statement of the seeker's (`CheckSettings.ask`). `--persona-style quote` judges by the grounding thresholds and the meaning and remark rules instead,
 keeping the seeker's supporting statement in place of any paraphrase (`extractor.grounding.SupportScorer.check`).
 Examples and measurements: docs/check-rules.md, section "Verifier"; `extractor/judges/model_card.md`.
 """
@@ -101,7 +102,7 @@ class CheckSettings:
     ask: float = 0.02  # the extractor is asked about an input only when the fact classifier gives one of its seeker's
     # statements or clauses at least this P(fact) (`PersonaCheck.worth_asking`); 0: about every input that may state
     # a fact. At 0.02 the full default build asks about 27 % fewer inputs and keeps 13 fewer of its 11,453 sentences
-    # ("hi im sad", "thank you i feel energized now"): docs/benchmarks.md, "Which inputs the extractor is asked about"
+    # ("hi im sad", "thank you i feel energized now"): docs/benchmarks.md, "The full build"
     part: float = 0.0  # a kept quote of part of a seeker's sentence with a lower P(faithful) from the rewrite judge is
     # widened to its clause or sentence (WIDENED); 0: never, the default: at 0.91, the best F1 on the labelled quote
     # parts' dev part, it widens a third of them to take the unfaithful from 7.5 % to 5.5 % (test part), and widens
