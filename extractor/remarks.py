@@ -191,8 +191,9 @@ def _cut_asides(sentence: str) -> str:
 # much more daily", "And, I am just always tired", "so i still gotta find a way"), or an answer word that opened it
 # ("Yes he tells me it's just in my head"): a kept sentence goes without it. "and" / "but" only before a subject
 # ("and goes around and says ..." keeps it); "so", "also" and "because" only before a first-person one ("so much has
-# happened" keeps "so"). Not "No": it can carry the negation a typo lost ("No I actually have it looked into
-# government-funded programs yet").
+# happened" keeps "so"). An answer word goes with the "and" / "but" after it ("Yes, but he has moved" -> "He has
+# moved"; "No but I did love that show" -> "I did love that show"); "No" only then: elsewhere it can carry the negation
+# a typo lost ("No I actually have it looked into government-funded programs yet").
 _SUBJECT_AHEAD = r"(?=(?:i|i'm|im|i've|ive|i'll|i'd|we|we're|my|our)\b)"
 _ANY_SUBJECT_AHEAD = (r"(?=(?:i|i'm|im|iam|i've|ive|i'll|i'd|we|we're|my|our|he|she|they|his|her|their|it|it's|its|"
                       r"that|this|there|what|when|if|because|since|after|before|still|now|then|today|lately|recently|"
@@ -207,7 +208,8 @@ def _opening_words(first: str) -> re.Pattern:
 
 
 _OPENING_WORD = _opening_words(r"(?:and|but|yes|yeah|yep|well|ok|okay|oh)[\s,]+" + _ANY_SUBJECT_AHEAD
-                               + r"|so(?:\s*,\s*|\s+" + _SUBJECT_AHEAD + r")")
+                               + r"|(?:yes|yeah|yep|well|ok|okay|oh|no)[\s,]+(?=(?:and|but)[\s,]+" + _ANY_SUBJECT_AHEAD
+                               + r")|so(?:\s*,\s*|\s+" + _SUBJECT_AHEAD + r")")
 # After a cut remark clause the "and" / "but" / "so" joined the seeker's words to the remark: it goes before any word
 _CONJUNCTION_AFTER_REMARK = _opening_words(r"(?:and|but|so)\b[\s,]*")
 

@@ -252,7 +252,10 @@ def test_a_quoted_clause_loses_the_conjunction_that_joined_it():
              "and goes around and says I lie": "and goes around and says I lie", "No one wants me": "No one wants me",
              "Yes he tells me it's in my head": "He tells me it's in my head", "no I don't": "no I don't",
              "And plus I drink coffee": "I drink coffee",
-             "Because of covid I lost my job": "Because of covid I lost my job", "and": "and"}
+             "Because of covid I lost my job": "Because of covid I lost my job", "and": "and",
+             "Yes, but he barely calls me back.": "He barely calls me back.",
+             "No but I did love that show as a kid.": "I did love that show as a kid.",
+             "Yes and no, I think so": "Yes and no, I think so", "No I haven't but I will": "No I haven't but I will"}
     assert {s: strip_opening_word(s) for s in cases} == {
         **cases, "but then my son left": "then my son left"}
     assert is_quote(strip_opening_word("because I used to work out much more daily"), utterance)
