@@ -137,14 +137,26 @@ def asked(check, settings: BuildSettings, inputs: Sequence[ExtractionInput]) -> 
     """Which inputs the extractor is asked about: those with a statement the check could keep
     (`extractor.grounding.may_state_a_fact`: not "Thank you!" or a question) and, in fact style, a statement or clause
     the fact classifier finds likely enough to be a persona fact (`PersonaCheck.worth_asking`). `check` is the
-    PersonaCheck (None in quote style). The build and the evaluation both decide by this."""
+    PersonaCheck (None in quote style). Without `skip_statementless` (`--keep-unsupported` builds) every input is
+    asked. The build and the evaluation both decide by this."""
     from extractor.grounding import may_state_a_fact
 
+    if not settings.skip_statementless:
+        return [True] * len(inputs)
     lexical = [may_state_a_fact(inp.utterances) for inp in inputs]
     if check is None or settings.style != "fact":
         return lexical
     worth = iter(check.worth_asking([inp for inp, ok in zip(inputs, lexical) if ok]))
     return [ok and next(worth) for ok in lexical]
+
+
+def persona_check(settings: BuildSettings):
+    """The fact-style check with the build's judges and settings (its models load on first use)."""
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.verifier import JUDGES_DIR, PersonaCheck
+
+    return PersonaCheck(SupportScorer(minilm_embedder(settings.device)), settings.judges or JUDGES_DIR, settings.device,
+                        settings.check)
 
 
 class AskOrSkip(beam.DoFn):
@@ -158,14 +170,7 @@ class AskOrSkip(beam.DoFn):
         self.settings = settings
 
     def setup(self) -> None:
-        self.check = None
-        if self.settings.style == "fact" and self.settings.check.ask > 0.0:
-            from extractor.grounding import SupportScorer, minilm_embedder
-            from extractor.verifier import JUDGES_DIR, PersonaCheck
-
-            s = self.settings
-            self.check = PersonaCheck(SupportScorer(minilm_embedder(s.device)), s.judges or JUDGES_DIR, s.device,
-                                      s.check)
+        self.check = persona_check(self.settings) if self.settings.style == "fact" else None
 
     def process(self, batch: list[tuple[str, ExtractionInput]]):
         started = time.perf_counter()
@@ -206,10 +211,7 @@ class GroundPersonas(beam.DoFn):
 
         s = self.settings
         if self.style == "fact":
-            from extractor.verifier import JUDGES_DIR, PersonaCheck
-
-            self.check = PersonaCheck(SupportScorer(minilm_embedder(s.device)), s.judges or JUDGES_DIR, s.device,
-                                      s.check)
+            self.check = persona_check(s)
         else:
             self.scorer = SupportScorer(minilm_embedder(s.device), remarks=s.drop_remarks, quote=s.quote)
 

@@ -216,8 +216,7 @@ def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]])
     others."""
     from pipelines.build_steps import asked
 
-    ask = (asked(getattr(check, "check", None), check.settings, inputs) if check.settings.skip_statementless
-           else [True] * len(inputs))
+    ask = asked(getattr(check, "check", None), check.settings, inputs)
     out = []
     for s in range(0, len(inputs), 256):
         batch = [(str(k), (inp, list(o))) for k, (inp, o, a) in

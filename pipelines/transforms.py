@@ -89,16 +89,11 @@ class ExtractPersonas(beam.PTransform):
                                                       self.fingerprint)
         unique = (requests | "KeyedInputs" >> beam.Map(lambda r: (r.key, r.input))
                   | "Unique" >> beam.Distinct())
-        if s.skip_statementless:
-            routed = (unique | "AskBatches" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                      | "AskOrSkip" >> beam.ParDo(steps.AskOrSkip(s)).with_outputs(
-                          steps.AskOrSkip.NOTHING, steps.AskOrSkip.TIMING, main="asked"))
-            unique, statementless = routed.asked, routed[steps.AskOrSkip.NOTHING]
-            ask_time = routed[steps.AskOrSkip.TIMING]
-        else:
-            statementless = unique.pipeline | "NoSkips" >> beam.Create([])
-            ask_time = unique.pipeline | "NoAskTime" >> beam.Create([])
-        nothing = statementless | "NothingToKeep" >> beam.Map(lambda keyed: (keyed[0], Outcome()))
+        routed = (unique | "AskBatches" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
+                  | "AskOrSkip" >> beam.ParDo(steps.AskOrSkip(s)).with_outputs(
+                      steps.AskOrSkip.NOTHING, steps.AskOrSkip.TIMING, main="asked"))
+        unique = routed.asked
+        nothing = routed[steps.AskOrSkip.NOTHING] | "NothingToKeep" >> beam.Map(lambda keyed: (keyed[0], Outcome()))
         looked_up = unique | "Cache" >> beam.ParDo(SplitCached(self.cache_dir, self.fingerprint)).with_outputs(
             SplitCached.MISSING, main="hit")
         # Like a careful loop, feed the model inputs sorted by length: a batch of similar inputs pads little
@@ -122,7 +117,7 @@ class ExtractPersonas(beam.PTransform):
                        steps.GroundPersonas.TIMING, main="outcome"))
         grounded = checked.outcome | "CheckProgress" >> beam.ParDo(
             steps.LogProgress("inputs_checked", "persona check: inputs checked", s.progress_every))
-        _ = ((checked[steps.GroundPersonas.TIMING], ask_time) | "CheckTimes" >> beam.Flatten()
+        _ = ((checked[steps.GroundPersonas.TIMING], routed[steps.AskOrSkip.TIMING]) | "CheckTimes" >> beam.Flatten()
              | "CheckTime" >> Tally(self.counts_dir, "check_time"))
         outcomes = (grounded, errors, nothing) | "Outcomes" >> beam.Flatten()
         _ = ((looked_up.hit | "Hit" >> beam.Map(lambda _: {"reused_from_cache": 1}),

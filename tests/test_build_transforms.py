@@ -70,12 +70,9 @@ def keyed(dialogs):
 
 
 def test_extract_personas_with_the_rule_extractor(tmp_path: Path, small_esconv: Path):
-    from extractor.grounding import SupportScorer, minilm_embedder
-    from extractor.verifier import PersonaCheck
-
     dialogs, _ = read_dialogs(small_esconv)
     unique = list(dict.fromkeys(inp for d in dialogs for inp, _ in extraction_requests(d, 3, UTTERANCE)))
-    decided = dict(zip(unique, steps.asked(PersonaCheck(SupportScorer(minilm_embedder())), BuildSettings(), unique)))
+    decided = dict(zip(unique, steps.asked(steps.persona_check(BuildSettings()), BuildSettings(), unique)))
     expected = sorted((d.dialog_id, p, tuple(rule_baseline([d.turns[p].text]) if decided[inp] else ()))
                       for d in dialogs for inp, p in extraction_requests(d, 3, UTTERANCE))
     with BeamTestPipeline() as p:
