@@ -450,7 +450,8 @@ def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettin
                                                                           "skipped")),
                       "reused_from_cache": inference.get("reused_from_cache", 0),
                       "inferred": inference.get("inferred", 0), "failed": inference.get("failed", 0),
-                      # inputs with no statement the check could keep: not sent to the model (see ExtractPersonas)
+                      # inputs not sent to the model: no statement the check could keep, or none the fact classifier
+                      # finds likely a persona fact (build_steps.asked)
                       "skipped_nothing_to_keep": inference.get("skipped", 0)},
         "wall_time_s": round(wall, 1),
         "turns_per_s": round(turns / wall, 2) if wall else None,
@@ -483,8 +484,8 @@ def summary(manifest: dict[str, Any], out: str) -> str:
         f"({', '.join(f'{k} {v}' for k, v in sorted(c['splits'].items()))}) and rejected {c['rejected']} "
         f"(written + rejected {'==' if balanced else '!='} read). Persona inferred for {turns} seeker turns "
         f"({turns / wall if wall else 0:.2f} turns/s; {inf['inferred']} inputs inferred, "
-        f"{inf['reused_from_cache']} reused from the cache, {inf['skipped_nothing_to_keep']} skipped: no "
-        f"statement the check could keep"
+        f"{inf['reused_from_cache']} reused from the cache, {inf['skipped_nothing_to_keep']} not asked: no "
+        f"statement the check could keep or none likely a persona fact"
         + (f", {inf['failed']} failed (their dialogs rejected)" if inf["failed"] else "") + "). "
         + check_time_line(manifest.get("check_time_s") or {})
         + check_summary(manifest["grounding"], manifest["settings"]["keep_unsupported"],
