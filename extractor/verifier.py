@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from itertools import islice
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -81,6 +82,7 @@ COVERED = SupportThresholds().lexical_min  # share of a clause's content words i
 CHECKS = (NOT_ABOUT_SEEKER, NOT_STATED, NO_SUPPORT, *MEANING_REASONS, CHANGED, NEW_WORD, NOT_A_FACT, PARTIAL)
 STATED_BY = ("verifier", "thresholds")
 FALLBACKS = ("empty", "uncovered", "none")
+FACT_MEMO = 200_000  # sentences whose P(fact) a PersonaCheck remembers (a few tens of MB)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class PersonaCheck:
         self.judges, self.device, self.settings = Path(judges), device, settings
         self._loaded: dict[str, object] = {}
         self.seconds: Counter[str] = Counter()  # time spent in each model ("embedding" and the judges' tasks)
+        self._facts: dict[str, float] = {}  # P(fact) of each sentence the classifier read, at most FACT_MEMO of them
 
     def _judge_of(self, task: str):
         if task not in self._loaded:
@@ -179,6 +182,18 @@ class PersonaCheck:
         finally:
             self.seconds[timed_as or task] += time.perf_counter() - started
 
+    def _fact(self, texts: Sequence[str], timed_as: str | None = None) -> list[float]:
+        """P(fact) per text. The classifier reads a sentence alone, and the check asks it about the same sentences
+        more than once (a seeker's clause first to decide whether to ask the extractor, then as the fallback or
+        the kept quote), so each distinct text is scored once and remembered (the oldest forgotten past FACT_MEMO)."""
+        known = {t: self._facts[t] for t in dict.fromkeys(texts) if t in self._facts}
+        new = [t for t in dict.fromkeys(texts) if t not in known]
+        scored = dict(zip(new, self._probability("fact", [(t, "") for t in new], timed_as)))
+        self._facts.update(scored)
+        for old in list(islice(self._facts, max(0, len(self._facts) - FACT_MEMO))):
+            del self._facts[old]
+        return [known.get(t, scored.get(t)) for t in texts]
+
     def worth_asking(self, inputs: Sequence[ExtractionInput]) -> list[bool]:
         """Which inputs the extractor is asked about (`CheckSettings.ask`): those where the fact classifier gives
         some statement or clause of the seeker's at least `ask`. From the others ("thank you", "I guess so", "It
@@ -188,7 +203,7 @@ class PersonaCheck:
             return [True] * len(inputs)
         pieces = [_pieces(inp) for inp in inputs]
         distinct = list(dict.fromkeys(p for ps in pieces for p in ps))
-        fact = dict(zip(distinct, self._probability("fact", [(p, "") for p in distinct], timed_as="ask")))
+        fact = dict(zip(distinct, self._fact(distinct, timed_as="ask")))
         return [any(fact[p] >= self.settings.ask for p in ps) for ps in pieces]
 
     def verifier(self):
@@ -277,7 +292,7 @@ class PersonaCheck:
                         todo.append((k, i, pieces))
         if not todo:
             return
-        facts = iter(self._probability("fact", [(p, "") for *_, pieces in todo for p, _ in pieces]))
+        facts = iter(self._fact([p for *_, pieces in todo for p, _ in pieces]))
         scored = [(k, i, [(p, span, next(facts)) for p, span in pieces]) for k, i, pieces in todo]
         threshold = self.classifier().config.threshold
         for k, i, pieces in reversed(scored):  # from the end, so that the places still to replace stay where they are
@@ -366,7 +381,7 @@ class PersonaCheck:
                 if d.reason is None and new_words(d.text, i.utterances[d.utterance]) and not self._implied(d):
                     d.reason = NEW_WORD
         todo = [d for d in drafts if d.reason is None]
-        for d, p in zip(todo, self._probability("fact", [(d.text, "") for d in todo])):
+        for d, p in zip(todo, self._fact([d.text for d in todo])):
             d.fact = p
             if p < self.classifier().config.threshold:
                 d.reason = NOT_A_FACT

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 import apache_beam as beam
+from apache_beam.utils import shared
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -150,13 +151,20 @@ def asked(check, settings: BuildSettings, inputs: Sequence[ExtractionInput]) -> 
     return [ok and next(worth) for ok in lexical]
 
 
+_CHECK = shared.Shared()  # one PersonaCheck per worker process, whatever step asks for it
+
+
 def persona_check(settings: BuildSettings):
-    """The fact-style check with the build's judges and settings (its models load on first use)."""
+    """The fact-style check with the build's judges and settings (its models load on first use). The steps of a
+    worker process share one: deciding which inputs to ask (`AskOrSkip`) and the check (`GroundPersonas`) then load
+    the judges once, and the fact classifier scores a seeker's clause once for both."""
     from extractor.grounding import SupportScorer, minilm_embedder
     from extractor.verifier import JUDGES_DIR, PersonaCheck
 
-    return PersonaCheck(SupportScorer(minilm_embedder(settings.device)), settings.judges or JUDGES_DIR, settings.device,
-                        settings.check)
+    judges = settings.judges or JUDGES_DIR
+    return _CHECK.acquire(lambda: PersonaCheck(SupportScorer(minilm_embedder(settings.device)), judges,
+                                               settings.device, settings.check),
+                          tag=(str(judges), settings.device, settings.check))
 
 
 class AskOrSkip(beam.DoFn):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 from pathlib import Path
 
@@ -381,6 +382,38 @@ def test_the_extractor_is_asked_only_about_turns_that_may_state_a_persona_fact(c
     assert check.seconds["ask"] > 0
     every = PersonaCheck(SupportScorer(minilm_embedder()), settings=replace(check.settings, ask=0.0))
     assert every.worth_asking(inputs) == [True] * 4 and "ask" not in every.seconds
+
+
+def test_the_fact_classifier_reads_a_seekers_clause_once_for_the_asking_and_the_check():
+    """The build's steps in one worker share a PersonaCheck, and its classifier scores each distinct sentence once:
+    the clause read to decide whether to ask is not read again when the check keeps it."""
+    from pipelines.build_settings import BuildSettings
+    from pipelines.build_steps import persona_check
+
+    shared = persona_check(BuildSettings())
+    assert persona_check(BuildSettings()) is shared
+    other = persona_check(BuildSettings(check=dataclasses.replace(BuildSettings().check, ask=0.1)))
+    assert other is not shared and other.settings.ask == 0.1
+    check = persona_check(BuildSettings())
+    read: list[str] = []
+    judge = check.classifier()
+    original = judge.probability
+
+    def counted(pairs, *args, **kw):
+        read.extend(a for a, _ in pairs)
+        return original(pairs, *args, **kw)
+
+    judge.probability = counted
+    try:
+        inp = ExtractionInput(("Hello. I work at a bakery and I have two dogs.",), "How are you?")
+        assert check.worth_asking([inp]) == [True]
+        first = len(read)
+        verdicts = check.check(inp, ["I work at a bakery and I have two dogs."])
+    finally:
+        judge.probability = original
+    assert kept(verdicts) == ["I work at a bakery", "I have two dogs."]
+    assert first > 0 and len(read) == len(set(read))  # nothing scored twice
+    assert all(v.fact is not None for v in verdicts if v.kept)
 
 
 def test_a_remark_to_the_supporter_is_not_a_persona_fact(check):
