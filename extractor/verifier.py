@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from itertools import islice
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Sequence
 

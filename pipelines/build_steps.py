@@ -16,9 +16,9 @@ from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 import apache_beam as beam
-from apache_beam.utils import shared
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.utils import shared
 
 from common.cli import InputError
 from extractor.dedup import merge_persona
