@@ -151,20 +151,23 @@ def asked(check, settings: BuildSettings, inputs: Sequence[ExtractionInput]) -> 
     return [ok and next(worth) for ok in lexical]
 
 
-_CHECK = shared.Shared()  # one PersonaCheck per worker process, whatever step asks for it
-
-
 def persona_check(settings: BuildSettings):
     """The fact-style check with the build's judges and settings (its models load on first use). The steps of a
     worker process share one: deciding which inputs to ask (`AskOrSkip`) and the check (`GroundPersonas`) then load
     the judges once, and the fact classifier scores a seeker's clause once for both."""
-    from extractor.grounding import SupportScorer, minilm_embedder
-    from extractor.verifier import JUDGES_DIR, PersonaCheck
+    from extractor.verifier import JUDGES_DIR
 
-    judges = settings.judges or JUDGES_DIR
-    return _CHECK.acquire(lambda: PersonaCheck(SupportScorer(minilm_embedder(settings.device)), judges,
-                                               settings.device, settings.check),
-                          tag=(str(judges), settings.device, settings.check))
+    return _shared_check(str(settings.judges or JUDGES_DIR), settings.device, settings.check)
+
+
+@lru_cache(maxsize=2)
+def _shared_check(judges: str, device: str, check: Any):
+    """Held for the worker's life. Not Beam's `shared.Shared`: it keeps alive only the object acquired last, which is
+    RunInference's model by the time the check starts, so the asking step's PersonaCheck was gone by then."""
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.verifier import PersonaCheck
+
+    return PersonaCheck(SupportScorer(minilm_embedder(device)), judges, device, check)
 
 
 class AskOrSkip(beam.DoFn):
