@@ -18,7 +18,6 @@ from typing import Any, Iterable, Sequence
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.utils import shared
 
 from common.cli import InputError
 from extractor.dedup import merge_persona

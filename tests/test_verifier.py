@@ -387,12 +387,12 @@ def test_the_extractor_is_asked_only_about_turns_that_may_state_a_persona_fact(c
 def test_the_fact_classifier_reads_a_seekers_clause_once_for_the_asking_and_the_check():
     """The build's steps in one worker share a PersonaCheck, and its classifier scores each distinct sentence once:
     the clause read to decide whether to ask is not read again when the check keeps it."""
-    from pipelines.build_settings import BuildSettings
-    from pipelines.build_steps import persona_check
-
     import gc
 
     from apache_beam.utils import shared
+
+    from pipelines.build_settings import BuildSettings
+    from pipelines.build_steps import persona_check
 
     persona_check(BuildSettings()).marked = True
     shared.Shared().acquire(lambda: Judge.__new__(Judge))  # as RunInference takes its model between the two steps
