@@ -37,6 +37,7 @@ Examples and measurements: docs/check-rules.md, section "Verifier"; `extractor/j
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -167,6 +168,7 @@ class PersonaCheck:
         self._loaded: dict[str, object] = {}
         self.seconds: Counter[str] = Counter()  # time spent in each model ("embedding" and the judges' tasks)
         self._facts: dict[str, float] = {}  # P(fact) of each sentence the classifier read, at most FACT_MEMO of them
+        self._memo_lock = threading.Lock()
 
     def _judge_of(self, task: str):
         if task not in self._loaded:
@@ -186,12 +188,14 @@ class PersonaCheck:
         """P(fact) per text. The classifier reads a sentence alone, and the check asks it about the same sentences
         more than once (a seeker's clause first to decide whether to ask the extractor, then as the fallback or
         the kept quote), so each distinct text is scored once and remembered (the oldest forgotten past FACT_MEMO)."""
-        known = {t: self._facts[t] for t in dict.fromkeys(texts) if t in self._facts}
+        with self._memo_lock:  # the steps of a worker may run in threads (Beam's multi_threading mode)
+            known = {t: self._facts[t] for t in dict.fromkeys(texts) if t in self._facts}
         new = [t for t in dict.fromkeys(texts) if t not in known]
         scored = dict(zip(new, self._probability("fact", [(t, "") for t in new], timed_as)))
-        self._facts.update(scored)
-        for old in list(islice(self._facts, max(0, len(self._facts) - FACT_MEMO))):
-            del self._facts[old]
+        with self._memo_lock:
+            self._facts.update(scored)
+            for old in list(islice(self._facts, max(0, len(self._facts) - FACT_MEMO))):
+                del self._facts[old]
         return [known.get(t, scored.get(t)) for t in texts]
 
     def worth_asking(self, inputs: Sequence[ExtractionInput]) -> list[bool]:

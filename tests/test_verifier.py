@@ -399,7 +399,7 @@ def test_the_fact_classifier_reads_a_seekers_clause_once_for_the_asking_and_the_
     gc.collect()
     assert getattr(persona_check(BuildSettings()), "marked", False)
     other = persona_check(BuildSettings(check=dataclasses.replace(BuildSettings().check, ask=0.1)))
-    assert other is not shared and other.settings.ask == 0.1
+    assert other is not persona_check(BuildSettings()) and other.settings.ask == 0.1
     check = persona_check(BuildSettings())
     read: list[str] = []
     judge = check.classifier()
