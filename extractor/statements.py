@@ -38,6 +38,12 @@ _DEPENDENT = re.compile(r"^\W*(?:(?:even\s+)?(?:because|cause|cuz|bc|though|alth
                         r"\b(?!\W+(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b)|(?:and|or)\W+(?:i|me)\W+"
                         r"(?:are|were|both|have\s+both|have\s+been\s+together)\b|so\s+(?:that\s+)?(?:i|we)\s+"
                         r"(?:can|could)\s+(?!not\b))", re.IGNORECASE)
+# ... except a reason the speaker gives in the first person after a clause of theirs: "I have anxiety because my job
+# is unfulfilling" states both ("I have anxiety", "my job is unfulfilling"), each a fact of its own. A reason that opens
+# the statement ("Because I was sad, I left") stays with the clause after it (`_MODIFIER`), and one after what the
+# speaker fears, thinks or was told (`_FRAME`, below) may be part of it and stays too.
+_OWN_REASON = re.compile(r"^\W*(?:because|cause|'cause|cuz|coz|bc)\s+(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|"
+                         r"our)\b", re.IGNORECASE)
 # A piece that sets the time, condition or reason of a clause ("if I lose my job", "in the past", "after 15 years
 # and 4 kids"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
 # "Exactly right"), to the clause after it; cut off,
@@ -129,7 +135,7 @@ def _first_person(parts: list[str]) -> list[str]:
 
 def _pieces(statement: str) -> list[str]:
     """The statement cut where its clauses meet, each modifier (`_MODIFIER`), dependent clause in the first person
-    (`_DEPENDENT`) or continuation without a subject of its own (`_OWN_OPENER`) kept with its clause, and a joint
+    (`_DEPENDENT`, but for a reason after a clause: `_OWN_REASON`) or continuation without a subject of its own (`_OWN_OPENER`) kept with its clause, and a joint
     subject left whole (`_JOINT_SUBJECT`, `_ME_AND`)."""
     cuts = [0] + [x for m in _CLAUSE_SPLIT.finditer(statement) for x in (m.start(), m.end())] + [len(statement)]
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if statement[a:b].strip()]
@@ -145,6 +151,8 @@ def _pieces(statement: str) -> list[str]:
         elif opens_at is not None:
             joined.append([opens_at, b])
             opens_at = None
+        elif clause_before and _OWN_REASON.match(piece) and not _FRAME.search(before):
+            joined.append([a, b])
         elif joined and ((_DEPENDENT.match(piece) and speaks_of_self(piece))
                          or (clause_before and (_CONDITION.match(piece)
                                                 or not (_SELF_OPENER.match(piece) or _OWN_OPENER.match(piece))))

@@ -166,7 +166,7 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
     # two noun phrases answering a question are no joint subject: not one clause of the seeker's
     assert "The ongoing pandemic and my financial situation." not in seeker_clauses(
         "The ongoing pandemic and my financial situation. I am unemployed.")
-    assert seeker_clauses("I am sad because my partner and i broke up") == ["I am sad because my partner and i broke up"]
+    assert seeker_clauses("I am sad because my partner and i broke up") == ["I am sad", "because my partner and i broke up"]
     assert seeker_clauses("My best friend and I constantly argue") == ["My best friend and I constantly argue"]
     assert seeker_clauses("I lost my job and I can't find another") == ["I lost my job", "and I can't find another"]
     assert seeker_clauses("I'm so scared I or my Mom will get it, and I can't sleep") == [
@@ -204,6 +204,20 @@ def test_a_quote_of_part_of_a_sentence_knows_where_it_stands_and_what_holds_it()
     assert [said[a:b] for a, b in wider_stretches(said, *panic)] == [
         "and I start to panic.", "Even the thought of going out fills me with worry and I start to panic."]
     assert wider_stretches(said, *word_span("I guess I am the only kid.", said)) == []  # a whole sentence already
+
+
+def test_a_reason_in_the_first_person_after_a_clause_is_a_fact_of_its_own():
+    # "X because Y" states both X and Y
+    assert seeker_clauses("I've been having anxiety issues because my job is unfulfilling") == [
+        "I've been having anxiety issues", "because my job is unfulfilling"]
+    assert atomic_clauses("we are quarantined because my son was exposed to a coworker") == [
+        "we are quarantined", "because my son was exposed to a coworker"]
+    # ... but not a reason in the third person, one that opens the statement, or one after a fear or a thought
+    assert seeker_clauses("I can't tell my boss, because he might fire me") == ["I can't tell my boss, because he might fire me"]
+    assert seeker_clauses("Because I was sad, I left the party") == ["Because I was sad, I left the party"]
+    assert seeker_clauses("I fear that he will leave because I am sick") == ["I fear that he will leave because I am sick"]
+    assert seeker_clauses("I think its because I always wear a mask") == ["I think its because I always wear a mask"]
+    assert seeker_clauses("no because I didnt lose my job") == ["no because I didnt lose my job"]
 
 
 def test_only_a_statement_of_clauses_that_each_stand_alone_splits_whole():
