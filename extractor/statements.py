@@ -200,9 +200,14 @@ def atomic_clauses(statement: str) -> list[str]:
     return pieces if len(pieces) >= 2 and len(_first_person(pieces)) == len(pieces) else []
 
 
-def strip_turn_counter(sentence: str) -> str:
-    """The sentence less an ESConv turn counter at its end ("I have not needed a resume for over 10 years (7)")."""
-    return _TURN_COUNTER_AT_END.sub("", sentence)
+# A comma, slash or dash the seeker left at the end of a clause ("I really miss him,"); an emoticon (":/") stays.
+_TRAILING_MARK = re.compile(r"(?<![:;])[\s,/\-]+$")
+
+
+def strip_end(sentence: str) -> str:
+    """The sentence less an ESConv turn counter at its end ("I have not needed a resume for over 10 years (7)") and
+    a comma, slash or dash after its last word ("I really miss him,")."""
+    return _TRAILING_MARK.sub("", _TURN_COUNTER_AT_END.sub("", sentence))
 
 
 _WORDS = re.compile(r"[A-Za-z0-9']+")

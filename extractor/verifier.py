@@ -16,8 +16,8 @@ name as the reason (counted in the build manifest):
 The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and passes a rewrite that keeps the
 seeker's words but swaps one; the rewrite judge, trained on the extractor's own rewrites, catches more of them
 after the rules than either alone (`extractor/judges/model_card.md`, section "Rewrite judge"). A kept sentence loses an
-opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)",
-`TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
+opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)") or a
+comma, slash or dash at its end (`TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
 (`SPLIT`: "I lost my job and I can't find another" -> two facts; `--whole-proposals` keeps it whole). A kept quote
 of part of a seeker's sentence takes back a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only
 kid.", not "I am the only kid."), and grows back to its clause, else its whole sentence, when the rewrite judge gives
@@ -66,7 +66,7 @@ from extractor.statements import (
     atomic_clauses,
     standalone_clauses,
     statements,
-    strip_turn_counter,
+    strip_end,
     wider_stretches,
     with_hedges,
     word_span,
@@ -111,7 +111,7 @@ class CheckSettings:
     # parts' dev part, it widens a third of them to take the unfaithful from 7.5 % to 5.5 % (test part), and widens
     # "I work in retail." of "My sister is a nurse, and I work in retail." (docs/check-rules.md, "Quote parts")
 OPENING_WORD = "opening word dropped"
-TURN_COUNTER = "turn counter dropped"
+TURN_COUNTER = "turn counter or trailing comma dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
 SPLIT = "split into the seeker's clauses"
 SPLIT_LEFT_OUT = "a clause of a split proposal left out: not a persona fact (fact classifier)"
@@ -307,7 +307,7 @@ class PersonaCheck:
             proposed = v.proposed or v.sentence
             parts = []
             for j, ((p, span, f), ok) in enumerate(zip(pieces, passed)):
-                bare = strip_opening_word(strip_turn_counter(p))
+                bare = strip_opening_word(strip_end(p))
                 parts.append(Verdict(bare, True, None, proposed, False, v.utterance, locate(bare, utterance, span[0]),
                                      v.stated, f, j) if ok else
                              Verdict(p, False, SPLIT_LEFT_OUT, proposed, False, v.utterance, None, v.stated, f, j))
@@ -389,12 +389,12 @@ class PersonaCheck:
             d.fact = p
             if p < self.classifier().config.threshold:
                 d.reason = NOT_A_FACT
-        for d in drafts:
+        for d, i in zip(drafts, inputs):
             if d.reason is None:
-                bare = strip_opening_word(strip_turn_counter(d.text))
+                bare = strip_opening_word(strip_end(d.text))
                 if bare != d.text:
                     if d.span is not None and d.fallback:
-                        d.span = (d.span[1] - len(bare), d.span[1])
+                        d.span = locate(bare, i.utterances[d.utterance], d.span[0]) or d.span
                     d.text = bare
 
 
@@ -423,7 +423,7 @@ def _quoted_part(v: Verdict, inp: ExtractionInput) -> tuple[str, tuple[int, int]
 
 def _bare(text: str, span: tuple[int, int]) -> str:
     """A stretch of an utterance as a kept sentence: less an opening word and a turn counter."""
-    return strip_opening_word(strip_turn_counter(text[span[0]:span[1]].strip()))
+    return strip_opening_word(strip_end(text[span[0]:span[1]].strip()))
 
 
 def _grown(v: Verdict, text: str, span: tuple[int, int], how: str) -> Verdict:

@@ -24,7 +24,7 @@ from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.grounding import NO_SUPPORT
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
-from extractor.statements import strip_turn_counter
+from extractor.statements import strip_end
 from extractor.verifier import OPENING_WORD, SEEKER_CLAUSE, SPLIT, SPLIT_LEFT_OUT, TURN_COUNTER
 from pipelines import files
 from pipelines.build_settings import DEFAULT_SETTINGS, BuildSettings
@@ -52,7 +52,7 @@ CUT = "cut"  # sentences kept other than the extractor wrote them (rewritten.jso
 REMARK_CUT = "remark clause cut"  # less a clause that only addresses the supporter (extractor.remarks)
 QUOTED = "the seeker's words quoted"  # the seeker's statement in place of a paraphrase (SupportScorer.quote)
 OPENING_CUT = OPENING_WORD  # less an opening conjunction or answer word (extractor.verifier, fact style)
-COUNTER_CUT = TURN_COUNTER  # less an ESConv turn counter the extractor copied ("(7)"; extractor.verifier, fact style)
+COUNTER_CUT = TURN_COUNTER  # less an ESConv turn counter ("(7)") or a trailing comma (extractor.verifier, fact style)
 FALLBACK = SEEKER_CLAUSE  # the seeker's own clause, no kept proposal resting on it (extractor.verifier)
 FILE_INFO = "file_info"
 
@@ -325,7 +325,7 @@ def _change(g: GroundedSentence) -> str:
         return SPLIT if g.supported else g.reason or SPLIT_LEFT_OUT
     if g.stated is None:
         return REMARK_CUT
-    return COUNTER_CUT if g.generated and strip_turn_counter(g.generated) != g.generated else OPENING_CUT
+    return COUNTER_CUT if g.generated and strip_end(g.generated) != g.generated else OPENING_CUT
 
 
 def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):

@@ -4,6 +4,8 @@
 `--names`), the same number from each, shuffled together and written to a TSV that holds only what a labeller
 needs: the supporter's message, the seeker's turn the sentence cites as evidence, and the sentence. Which system
 wrote which item goes to a separate key file (`TSV.key.json`) that the labeller never sees.
+With `--changed`, only the sentences a build holds and no other build given holds in the same dialog: what a change to
+the check kept and what it took away, audited against each other.
 Without `--draw`: the labelled TSV and its key -> per system, the share of each label with 95 % Wilson intervals.
 
 Labels (one per item):
@@ -15,7 +17,7 @@ Labels (one per item):
 - `needs_question`: a fragment that only makes sense with the supporter's question ("I would like to do that").
 
     python -m research.blind_audit --draw outputs/audit/blind.tsv --builds outputs/pesconv outputs/pesconv-rule \\
-        --names default rule --sample 100 --seed 31 [--splits valid test]
+        --names default rule --sample 100 --seed 31 [--splits valid test] [--changed]
     python -m research.blind_audit --labels outputs/audit/blind.tsv
 """
 from __future__ import annotations
@@ -50,12 +52,18 @@ def persona_items(build: Path, splits: tuple[str, ...] = ()) -> list[dict]:
     return out
 
 
-def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path, splits: tuple[str, ...] = ()) -> int:
+def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path, splits: tuple[str, ...] = (),
+         changed: bool = False) -> int:
     rng = random.Random(seed)
     per = n // len(builds)
+    items_of = [persona_items(build, splits) for build in builds]
+    if changed:  # a sentence of one build that no other build holds in the same dialog
+        held = [{(x["dialog_id"], x["sentence"]) for x in items} for items in items_of]
+        items_of = [[x for x in items if not any((x["dialog_id"], x["sentence"]) in h
+                                                 for j, h in enumerate(held) if j != k)]
+                    for k, items in enumerate(items_of)]
     picked = []
-    for build, name in zip(builds, names):
-        items = persona_items(build, splits)
+    for items, name in zip(items_of, names):
         picked += [{**x, "system": name} for x in rng.sample(items, min(per, len(items)))]
     rng.shuffle(picked)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +72,7 @@ def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path, sp
         out.writerow(COLUMNS)
         out.writerows([i, x["supporter_before"], x["seeker_turn"], x["sentence"], "", ""] for i, x in enumerate(picked))
     key = {str(i): {"system": x["system"], "dialog_id": x["dialog_id"], "turn": x["turn"]} for i, x in enumerate(picked)}
-    Path(f"{path}.key.json").write_text(json.dumps({"seed": seed, "splits": list(splits),
+    Path(f"{path}.key.json").write_text(json.dumps({"seed": seed, "splits": list(splits), "changed": changed,
                                                     "builds": [str(b) for b in builds],
                                                     "names": names, "items": key}, indent=1) + "\n")
     return len(picked)
@@ -103,12 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=31)
     p.add_argument("--splits", nargs="+", default=[], help="draw only from dialogs of these ESConv splits (e.g. "
                                                            "valid test: dialogs no judge trained on)")
+    p.add_argument("--changed", action="store_true", help="draw only the sentences that the other builds do not hold "
+                                                          "in the same dialog")
     p.add_argument("--labels", metavar="TSV", help="score a labelled TSV against its key")
     args = p.parse_args(argv)
     if args.draw:
         if not args.builds or len(args.names) != len(args.builds):
             raise InputError("--draw needs --builds and one --names entry per build")
-        n = draw([Path(b) for b in args.builds], args.names, args.sample, args.seed, Path(args.draw), tuple(args.splits))
+        n = draw([Path(b) for b in args.builds], args.names, args.sample, args.seed, Path(args.draw),
+                 tuple(args.splits), args.changed)
         print(f"wrote {n} items to label to {args.draw} (key: {args.draw}.key.json; do not show it to the labeller)",
               file=sys.stderr)
         return 0

@@ -24,7 +24,7 @@ from extractor.judge_data import (
     verifier_dev,
 )
 from extractor.meaning import SUBJECT_CHANGED
-from extractor.statements import atomic_clauses
+from extractor.statements import atomic_clauses, strip_end
 from extractor.verifier import (
     JUDGES_DIR,
     NEW_WORD,
@@ -119,6 +119,15 @@ def test_locate_and_the_seekers_clauses():
     assert locate("I work in retail", utterance) == (26, 42)
     assert locate("i WORK in retail", utterance) == (26, 42)
     assert locate("I am a pilot", utterance) is None
+
+
+def test_a_kept_sentence_ends_at_its_last_word_or_emoticon():
+    assert strip_end("I have not needed a resume for over 10 years (7)") == "I have not needed a resume for over 10 years"
+    assert strip_end("I really miss him,") == "I really miss him"
+    assert strip_end("we split up last month/") == "we split up last month"
+    assert strip_end("I am on a team of 2 people -") == "I am on a team of 2 people"
+    assert strip_end("it is up to me to keep everything afloat.,") == "it is up to me to keep everything afloat."
+    assert strip_end("my family is 3 states away :/") == "my family is 3 states away :/"
 
 
 def test_a_dependent_clause_stays_with_the_clause_before_it_and_turn_counters_are_not_words():
@@ -506,6 +515,8 @@ def test_blind_audit_hides_the_systems_and_scores_each(tmp_path, tiny_build):
         out.writerows(rows)
     table = score(tsv)
     assert "| a | 2 |" in table and "| b | 2 |" in table
+    # --changed: only what one build holds and the other does not; a build against itself has nothing
+    assert draw([tiny_build, tiny_build], ["a", "b"], 4, 1, tmp_path / "changed.tsv", changed=True) == 0
 
 
 def test_viewer_marks_the_evidence_span():
@@ -558,3 +569,10 @@ def test_rewrite_edits_change_the_meaning_or_only_the_form():
     assert edits["garbled"] == ("I'm anxious and I has been applying everywhere.", 0)
     assert edits["contraction written out"] == ("I am anxious and I have been applying everywhere.", 1)
     assert rewrite_edits("I am very tired") == [("garbled", "I is very tired", 0)]  # already intense: no "very very"
+
+
+def test_a_first_person_reason_and_a_trailing_comma_in_the_seekers_clauses(check):
+    said = "I have anxiety at work because I feel like I am horrible at my job,"
+    verdicts = [v for v in check.check(ExtractionInput((said,), "How are you?"), []) if v.kept]
+    assert [v.sentence for v in verdicts] == ["I have anxiety at work", "I feel like I am horrible at my job"]
+    assert [said[a:b] for a, b in (v.span for v in verdicts)] == [v.sentence for v in verdicts]
