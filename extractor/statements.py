@@ -46,9 +46,11 @@ _OWN_REASON = re.compile(r"^\W*(?:because|cause|'cause|cuz|coz|bc)\s+(?:i|i'm|im
                          r"our)\b", re.IGNORECASE)
 # ... and only when the clause before neither ends in a word that makes the reason part of it ("just because", "not
 # because", "and because", "is because") nor opens with a hedge over the whole statement ("Maybe I failed because I'm
-# stupid" does not state "I'm stupid").
+# stupid" does not state "I'm stupid"), and no "not because" follows, whose scope the cut would move ("I'm upset
+# because I want to call her off, not because I lost a friendship").
 _HELD_REASON = re.compile(r"\b(?:just|only|simply|mainly|partly|mostly|all|not|never|n't|and|or|but|so|is|was|are|be|"
                           r"it's|its|that's|thats)\W*$|^\W*(?:maybe|perhaps|probably|possibly)\b", re.IGNORECASE)
+_NOT_BECAUSE = re.compile(r"\bnot\s+(?:just\s+|only\s+)?because\b", re.IGNORECASE)
 # A piece that sets the time, condition or reason of a clause ("if I lose my job", "in the past", "after 15 years
 # and 4 kids"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
 # "Exactly right"), to the clause after it; cut off,
@@ -156,7 +158,8 @@ def _pieces(statement: str) -> list[str]:
         elif opens_at is not None:
             joined.append([opens_at, b])
             opens_at = None
-        elif clause_before and _OWN_REASON.match(piece) and not (_FRAME.search(before) or _HELD_REASON.search(before)):
+        elif (clause_before and _OWN_REASON.match(piece) and not (_FRAME.search(before) or _HELD_REASON.search(before))
+              and not _NOT_BECAUSE.search(statement, b)):
             joined.append([a, b])
         elif joined and ((_DEPENDENT.match(piece) and speaks_of_self(piece))
                          or (clause_before and (_CONDITION.match(piece)

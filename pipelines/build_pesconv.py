@@ -293,7 +293,8 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
     if grounding["style"] == "fact":
         return dropped + (f"{grounding['seeker_clauses_kept']} of the seeker's own clauses were kept where no kept "
                           f"proposal restated them, {grounding['opening_words_dropped']} kept sentences lost an opening "
-                          f"word and {grounding.get('turn_counters_dropped', 0)} a turn counter; proposals that joined "
+                          f"word and {grounding.get('turn_counters_dropped', 0)} a turn counter or a trailing comma; "
+                          f"proposals that joined "
                           f"several of the seeker's clauses became {grounding.get('split_clauses_kept', 0)} clauses "
                           f"({grounding.get('split_clauses_left_out', 0)} clauses left out as not persona facts); "
                           f"{grounding.get('hedges_kept', 0)} quotes of part of a sentence took back their hedge"

@@ -227,7 +227,7 @@ def test_a_reason_in_the_first_person_after_a_clause_is_a_fact_of_its_own():
     assert seeker_clauses("I fear that he will leave because I am sick") == ["I fear that he will leave because I am sick"]
     assert seeker_clauses("I think its because I always wear a mask") == ["I think its because I always wear a mask"]
     assert seeker_clauses("no because I didnt lose my job") == ["no because I didnt lose my job"]
-    for said, held in (("I'm upset because I want to call her off, not because I lost a friendship.", "because I lost"),
+    for said, held in (("I'm upset because I want to call her off, not because I lost a friendship.", "because I"),
                        ("She moved out of our dorm room just because I'm still with my boyfriend.", "because I'm"),
                        ("I got through it because I knew how to meditate and because I took walks.", "because I took"),
                        ("Maybe I'm not able to do well because I'm stupid.", "because I'm")):
