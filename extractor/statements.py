@@ -48,7 +48,7 @@ _OWN_REASON = re.compile(r"^\W*(?:because|cause|'cause|cuz|coz|bc)\s+(?:i|i'm|im
 # because", "and because", "is because") nor opens with a hedge over the whole statement ("Maybe I failed because I'm
 # stupid" does not state "I'm stupid"), and no "not because" follows, whose scope the cut would move ("I'm upset
 # because I want to call her off, not because I lost a friendship").
-_HELD_REASON = re.compile(r"\b(?:just|only|simply|mainly|partly|mostly|all|not|never|n't|and|or|but|so|is|was|are|be|"
+_HELD_REASON = re.compile(r"\b(?:just|only|simply|mainly|partly|mostly|all|not|never|and|or|but|so|is|was|are|be|"
                           r"it's|its|that's|thats)\W*$|^\W*(?:maybe|perhaps|probably|possibly)\b", re.IGNORECASE)
 _NOT_BECAUSE = re.compile(r"\bnot\s+(?:just\s+|only\s+)?because\b", re.IGNORECASE)
 # A piece that sets the time, condition or reason of a clause ("if I lose my job", "in the past", "after 15 years
@@ -142,8 +142,8 @@ def _first_person(parts: list[str]) -> list[str]:
 
 def _pieces(statement: str) -> list[str]:
     """The statement cut where its clauses meet, each modifier (`_MODIFIER`), dependent clause in the first person
-    (`_DEPENDENT`, but for a reason after a clause: `_OWN_REASON`) or continuation without a subject of its own (`_OWN_OPENER`) kept with its clause, and a joint
-    subject left whole (`_JOINT_SUBJECT`, `_ME_AND`)."""
+    (`_DEPENDENT`, but for a reason after a clause: `_OWN_REASON`) or continuation without a subject of its own
+    (`_OWN_OPENER`) kept with its clause, and a joint subject left whole (`_JOINT_SUBJECT`, `_ME_AND`)."""
     cuts = [0] + [x for m in _CLAUSE_SPLIT.finditer(statement) for x in (m.start(), m.end())] + [len(statement)]
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if statement[a:b].strip()]
     joined: list[list[int]] = []

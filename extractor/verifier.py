@@ -17,9 +17,9 @@ The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and pa
 seeker's words but swaps one; the rewrite judge, trained on the extractor's own rewrites, catches more of them
 after the rules than either alone (`extractor/judges/model_card.md`, section "Rewrite judge"). A kept sentence loses an
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)") or a
-comma, slash or dash at its end (`TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each stand alone becomes those clauses
-(`SPLIT`: "I lost my job and I can't find another" -> two facts; `--whole-proposals` keeps it whole). A kept quote
-of part of a seeker's sentence takes back a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only
+comma, slash or dash at its end (`TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each
+stand alone becomes those clauses (`SPLIT`: "I lost my job and I can't find another" -> two facts;
+`--whole-proposals` keeps it whole). A kept quote of part of a seeker's sentence takes back a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only
 kid.", not "I am the only kid."), and grows back to its clause, else its whole sentence, when the rewrite judge gives
 it P(faithful) < `part` (`WIDENED`: "I start to feel panicked." of "Even the thought of leaving the house fills me with
 worry and I start to feel panicked."; what it then holds is dropped as `PARTIAL`); the seeker's
@@ -422,7 +422,7 @@ def _quoted_part(v: Verdict, inp: ExtractionInput) -> tuple[str, tuple[int, int]
 
 
 def _bare(text: str, span: tuple[int, int]) -> str:
-    """A stretch of an utterance as a kept sentence: less an opening word and a turn counter."""
+    """A stretch of an utterance as a kept sentence: less an opening word, a turn counter and a trailing comma."""
     return strip_opening_word(strip_end(text[span[0]:span[1]].strip()))
 
 
