@@ -23,8 +23,9 @@ the verifier and the fact classifier: the verifier never trains on them; the fac
 and is scored on the others (`FACT_HELDOUT_FILES`), never on a file it trained on. ESConv dialogs named in any label
 file are left out of their generated training pairs, so that no development utterance is seen in training (the
 quote parts' file, drawn from nearly every dialog, aside: its dev dialogs the rewrite judge leaves out itself). The
-rewrite judge trains on ESConv label files (`meaning_audit.tsv`, `implied_esconv.tsv`, the train parts of `REWRITES`
-and `QUOTE_PARTS`), none of whose dialogs is in its test parts.
+rewrite judge trains on ESConv label files (`meaning_audit.tsv`, `implied_esconv.tsv`, the train parts of `REWRITES`,
+`QUOTE_PARTS` and `WRITTEN`), none of whose dialogs is in its test parts; the verifier trains on `WRITTEN`'s train part
+too.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ FACT_HELDOUT_FILES = ("persona_audit_round3.tsv", "remark_audit.tsv")
 IMPLIED = "implied_pairs.tsv"  # labelled implied facts and sentences that say more (research.implied_pairs)
 IMPLIED_REPEAT = 3  # each labelled training pair is seen this many times: a few hundred among thousands
 REWRITES = "rewrite_labels.tsv"  # the extractor's rewrites on ESConv, labelled blind (research.rewrite_labels)
+WRITTEN = "implied_written.tsv"  # implied facts in ESConv's words, written and labelled blind (research.written_implied)
 QUOTE_PARTS = "quote_part_labels.tsv"  # kept quotes of part of a seeker's sentence, labelled blind (the same tool)
 PART_NEGATIVE_REPEAT = 3  # an unfaithful quote part is seen this many times more: one in thirteen is one
 CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
@@ -486,6 +488,16 @@ def quote_part_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
     return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
                     f"esconv quote part, labelled {'faithful' if r['label'] == 'yes' else 'unfaithful'}", r["dialog_id"])
             for r in read_tsv(folder / QUOTE_PARTS) if r["part"] == part]
+
+
+def written_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
+    """The written ESConv facts (`research.written_implied`) of one part: "train", "dev" or "test" (dialogs apart).
+
+    Label 1: the seeker's turn states or clearly implies the sentence ("I got fired last month" / "I lost my job.");
+    0: it says more or something else (a detail added, a hedge dropped, a cause assumed, someone else's made theirs)."""
+    return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
+                    f"esconv written fact, labelled {'implied' if r['label'] == 'yes' else 'says more'}", r["dialog_id"])
+            for r in read_tsv(folder / WRITTEN) if r["part"] == part]
 
 
 def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:

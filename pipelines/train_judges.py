@@ -195,6 +195,7 @@ def run_verifier(args, out: Path) -> str:
         look_alike_pool,
         verifier_dev,
         verifier_examples,
+        written_examples,
     )
     from schemas.esconv import read_dialogs
 
@@ -218,9 +219,9 @@ def run_verifier(args, out: Path) -> str:
         esconv = esconv_verifier_examples(dialogs, args.seed, look_alikes=look_alikes)
         examples = (balanced(examples, args.max_examples // 2, args.seed)
                     + balanced(esconv, args.max_examples // 2, args.seed)
-                    + implied_examples("train") * IMPLIED_REPEAT)
+                    + (implied_examples("train") + written_examples("train")) * IMPLIED_REPEAT)
         log.info("verifier: %d examples from %d training pairs (%d held out and %d of the implied facts' development "
-                 "groups, never read), %d ESConv train dialogs and the labelled implied facts",
+                 "groups, never read), %d ESConv train dialogs and the labelled implied and written facts",
                  len(examples), len(train_idx), len(held), len(pairs) - len(held) - len(train_idx), len(dialogs))
         judge, info = train_one("verifier", examples, args, out)
     dev = verifier_dev()
@@ -264,8 +265,33 @@ def run_verifier(args, out: Path) -> str:
              f"Recall of the unfaithful, all files: {rows['all files']['recall']:.3f} "
              f"{wilson(round(rows['all files']['recall'] * rows['all files']['positives']), rows['all files']['positives'])}."
              " Weak on the subtle changes of `meaning_audit.tsv` (a tense, a wish, two statements joined): the build "
-             "keeps the meaning rules (`extractor.meaning`) after the verifier.", "", implied_table(dev, probs)]
+             "keeps the meaning rules (`extractor.meaning`) after the verifier.", "", implied_table(dev, probs), "",
+             written_table(judge, threshold, "P(stated)")]
     return "\n".join(body)
+
+
+def written_table(judge, threshold: float, score: str) -> str:
+    """The written ESConv facts' dev and test parts (never trained on): how the judge ranks the implied facts above
+    the sentences that say more (AUC), and how many of each its threshold keeps."""
+    from sklearn.metrics import roc_auc_score
+
+    from extractor.judge_data import WRITTEN, written_examples
+
+    lines = [f"Written ESConv facts (`research/labels/{WRITTEN}`, `research.written_implied`; parts split by dialog, "
+             f"never trained on), kept at {score} >= {threshold:.2f}:", "",
+             "| part | sentences | implied (yes) | AUC | implied kept | saying more kept |", "|---|---:|---:|---:|---:|---:|"]
+    for part in ("dev", "test"):
+        rows = written_examples(part)
+        if not rows:
+            continue
+        probs = judge.probability([(e.first, e.second) for e in rows])
+        labels = [e.label for e in rows]
+        auc = roc_auc_score(labels, probs) if 0 < sum(labels) < len(labels) else float("nan")
+        yes = sum(labels)
+        lines.append(f"| {part} | {len(rows)} | {yes} | {auc:.3f} | "
+                     f"{sum(p >= threshold and y for p, y in zip(probs, labels))} of {yes} | "
+                     f"{sum(p >= threshold and not y for p, y in zip(probs, labels))} of {len(rows) - yes} |")
+    return "\n".join(lines)
 
 
 IMPLIED_GRID = (0.63, 0.8, 0.9, 0.95, 0.98, 0.99)
@@ -443,6 +469,7 @@ def run_rewrite(args, out: Path) -> str:
         read_tsv,
         reading,
         rewrite_examples,
+        written_examples,
     )
     from extractor.verifier import NEW_WORD
     from schemas.esconv import read_dialogs
@@ -455,6 +482,7 @@ def run_rewrite(args, out: Path) -> str:
     more += [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
                      "esconv new word, labelled", r["source"].rsplit(":", 1)[0])
              for r in read_tsv(LABELS_DIR / "implied_esconv.tsv") if r["source"].rsplit(":", 1)[0] not in test_dialogs]
+    more += written_examples("train") * IMPLIED_REPEAT
     dialogs, _ = read_dialogs(esconv_train(args))
     held = {r["dialog_id"] for r in read_tsv(LABELS_DIR / QUOTE_PARTS) if r["part"] != "train"}
     dialogs = [d for d in dialogs if d.dialog_id not in held]  # the quote parts' dev dialogs: never trained on
@@ -516,7 +544,10 @@ def run_rewrite(args, out: Path) -> str:
                                                                           quoted["dev"]], part_threshold, 0),
                          "test part": binary_scores(quoted_probs["test"], [e.label for e in quoted["test"]],
                                                     part_threshold, 0)}), "",
-            part_table(quoted, quoted_probs, part_threshold)]
+            part_table(quoted, quoted_probs, part_threshold), "", "### Written facts", "",
+            written_table(judge, threshold, "P(faithful)"), "",
+            f"At `--implied` {implied:g} (a sentence with a word the seeker did not use):", "",
+            written_table(judge, implied, "P(faithful)").split("\n", 2)[2]]
     return "\n".join(body)
 
 

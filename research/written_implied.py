@@ -1,0 +1,201 @@
+"""Implied facts in ESConv's own words, written by annotators and labelled blind: what the verifier and the rewrite
+judge need to pass "I lost my job." from a seeker who says they were laid off.
+
+The extractor seldom proposes a fact in other words than the seeker's, so the build's labelled rewrites hold few
+implied facts, and the judges learned that a new content word means a change of meaning. Here annotators read a
+seeded sample of seeker turns (with the supporter's message before each) and write, per turn, one short fact the
+turn clearly implies in other words, and one that sounds close but says more or something else (a detail added, a
+hedge dropped, a cause assumed, another person, a tense changed). The written sentences are then shuffled and
+labelled `yes` / `no` by readers who see only the supporter's message, the seeker's turn and the sentence (never
+what the writer meant): the label, not the writer's intent, is the training target. Parts keep dialogs apart:
+ESConv's train dialogs give train (four fifths) and dev (a fifth), its valid and test dialogs give test.
+
+    python -m research.written_implied --draw 480 --out outputs/dev/implied_turns.tsv      # then write
+    python -m research.written_implied --to-label WRITTEN.tsv --key outputs/dev/implied_turns.key.json \\
+        --out outputs/dev/implied_written_to_label.tsv                                    # then label blind
+    python -m research.written_implied --merge LABELS.tsv --key outputs/dev/implied_written_to_label.key.json \\
+        --out research/labels/implied_written.tsv
+    python -m research.written_implied --score research/labels/implied_written.tsv   # what the shipped check keeps
+
+`--score` runs the whole check as the build runs it (`extractor.verifier.PersonaCheck`, judges of `--judges`) on each
+written sentence as the extractor's proposal for its turn, and counts per part how many implied facts and how many
+sentences that say more it keeps, with Wilson intervals.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+from common.cli import InputError, command_parser, quiet_libraries, run_cli
+
+FIELDS = ("id", "dialog_id", "turn", "split", "partner_said", "speaker_said", "sentence", "written_as", "label", "part")
+MIN_WORDS = 8  # shorter turns seldom imply anything beyond their words
+TEST_SHARE = 0.25  # of the drawn turns, from ESConv's valid and test dialogs
+DEV_SHARE = 0.2  # of the train dialogs' turns, by dialog
+
+
+def turns(esconv: Path, seed: int, n: int) -> list[dict]:
+    """A seeded draw of seeker turns, at most one per dialog: a quarter from the valid and test splits."""
+    from extractor.requests import seeker_positions, utterance_input
+    from schemas.esconv import read_dialogs
+
+    rng = random.Random(seed)
+    pools = {}
+    for split in ("train", "valid", "test"):
+        dialogs, _ = read_dialogs(esconv / f"{split}.json")
+        pool = []
+        for d in dialogs:
+            options = [p for p in seeker_positions(d) if len(d.turns[p].text.split()) >= MIN_WORDS]
+            if options:
+                p = rng.choice(options)
+                inp = utterance_input(d, p)
+                pool.append({"dialog_id": d.dialog_id, "turn": p, "split": split,
+                             "partner_said": " ".join(inp.context.split()[-40:]),
+                             "speaker_said": " ".join(inp.utterances[0].split())})
+        pools[split] = pool
+    n_test = round(TEST_SHARE * n)
+    held = pools["valid"] + pools["test"]
+    if len(pools["train"]) < n - n_test or len(held) < n_test:
+        raise InputError(f"too few turns for --draw {n}")
+    return rng.sample(pools["train"], n - n_test) + rng.sample(held, n_test)
+
+
+def draw(args) -> None:
+    picked = turns(Path(args.esconv), args.seed, args.draw)
+    for k, c in enumerate(picked):
+        c["id"] = f"t{k:03d}"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as f:  # what the writer sees: no dialog, no split
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["id", "partner_said", "speaker_said", "implied", "says_more"])
+        w.writerows([c["id"], c["partner_said"], c["speaker_said"], "", ""] for c in picked)
+    out.with_suffix(".key.json").write_text(json.dumps(picked, indent=1), encoding="utf-8")
+    print(f"{len(picked)} seeker turns to write for: {out} (key {out.with_suffix('.key.json')})")
+
+
+def read_tsv(path: str) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def to_label(args) -> None:
+    """The writers' sentences, shuffled under new ids, without what each was written as."""
+    key = {c["id"]: c for c in json.loads(Path(args.key).read_text())}
+    rows = []
+    for r in read_tsv(args.to_label):
+        if r.get("id") not in key:
+            raise InputError(f"{args.to_label}: id {r.get('id')!r} is not in {args.key}")
+        for kind in ("implied", "says_more"):
+            sentence = " ".join((r.get(kind) or "").split())
+            if sentence and sentence != "-":
+                rows.append({**key[r["id"]], "sentence": sentence, "written_as": kind})
+    random.Random(args.seed).shuffle(rows)
+    for k, r in enumerate(rows):
+        r["id"] = f"iw{k:04d}"
+    out = Path(args.out)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["id", "partner_said", "speaker_said", "sentence", "label"])
+        w.writerows([r["id"], r["partner_said"], r["speaker_said"], r["sentence"], ""] for r in rows)
+    out.with_suffix(".key.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    print(f"{len(rows)} written sentences to label blind: {out}")
+
+
+def merge(args) -> None:
+    key = {c["id"]: c for c in json.loads(Path(args.key).read_text())}
+    labels = {r["id"]: r["label"].strip().lower() for r in read_tsv(args.merge)}
+    if set(labels) != set(key) or not set(labels.values()) <= {"yes", "no"}:
+        raise InputError(f"{args.merge}: need a yes/no label for each of the {len(key)} ids of {args.key}")
+    train = sorted({c["dialog_id"] for c in key.values() if c["split"] == "train"})
+    random.Random(args.seed).shuffle(train)
+    dev = set(train[:round(DEV_SHARE * len(train))])
+    rows = [{**c, "label": labels[i], "part": "test" if c["split"] != "train" else "dev" if c["dialog_id"] in dev
+             else "train"} for i, c in sorted(key.items())]
+    with open(args.out, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, FIELDS, delimiter="\t", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    agree = sum((r["written_as"] == "implied") == (r["label"] == "yes") for r in rows)
+    print(f"{args.out}: {len(rows)} labelled ({sum(r['label'] == 'yes' for r in rows)} yes); "
+          f"label agrees with what the writer meant in {agree} ({agree / len(rows):.1%}); "
+          + ", ".join(f"{p} {sum(r['part'] == p for r in rows)}" for p in ("train", "dev", "test")))
+
+
+def score(args) -> None:
+    from collections import Counter
+
+    from extractor.card import wilson
+    from extractor.formatting import ExtractionInput
+    from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.verifier import CheckSettings, PersonaCheck, check_judges
+
+    rows = read_tsv(args.score)
+    if not rows or not {"speaker_said", "sentence", "label", "part"} <= set(rows[0]):
+        raise InputError(f"{args.score}: not a labelled file of research.written_implied")
+    check_judges(Path(args.judges))
+    check = PersonaCheck(SupportScorer(minilm_embedder()), judges=Path(args.judges),
+                         settings=CheckSettings(implied=args.implied))
+    verdicts = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
+                                 for r in rows])
+    print(f"{args.score}, judges {args.judges}, --implied {args.implied:g}: a written sentence is kept when the check "
+          "keeps it (or a part of it) as the extractor's proposal\n")
+    print("| part | implied kept [95 %] | saying more kept [95 %] | why implied facts were dropped |")
+    print("|---|---:|---:|---|")
+    for part in ("train", "dev", "test"):
+        got = [(r["label"] == "yes", next((v for v in vs if not v.fallback and v.kept), None),
+                next((v.reason for v in vs if not v.fallback and not v.kept), None))
+               for r, vs in zip(rows, verdicts) if r["part"] == part]
+        if not got:
+            continue
+        cells = []
+        for label in (True, False):
+            k, n = sum(v is not None for y, v, _ in got if y == label), sum(y == label for y, _, _ in got)
+            lo, hi = wilson(k, n)
+            cells.append(f"{k} of {n} ({k / max(n, 1):.2f} [{lo:.2f}, {hi:.2f}])")
+        why = Counter(reason for y, v, reason in got if y and v is None)
+        print(f"| {part} | {cells[0]} | {cells[1]} | " + "; ".join(f"{r}: {c}" for r, c in why.most_common()) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    p = command_parser("python -m research.written_implied", __doc__)
+    p.add_argument("--esconv", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "esconv"),
+                   help="ESConv folder with train/valid/test.json (default ../shared/data/esconv)")
+    p.add_argument("--draw", type=int, help="write this many seeker turns for annotators to write facts for")
+    p.add_argument("--to-label", help="the writers' TSV (id, implied, says_more): shuffle it for blind labelling")
+    p.add_argument("--merge", help="a TSV of id and label (yes / no) for the shuffled sentences")
+    p.add_argument("--key", help="the key written beside the previous step's TSV")
+    p.add_argument("--score", help="a labelled file: what the check keeps of its implied and saying-more sentences")
+    p.add_argument("--judges", default=str(Path(__file__).resolve().parents[1] / "extractor" / "judges"),
+                   help="--score: the judges' folder (default: the shipped ones)")
+    p.add_argument("--implied", type=float, default=0.99, help="--score: the check's --implied (default %(default)s)")
+    p.add_argument("--seed", type=int, default=41)
+    p.add_argument("--out")
+    args = p.parse_args(argv)
+    if (args.to_label or args.merge) and not args.key:
+        raise InputError("--to-label and --merge need the --key written by the previous step")
+    if (args.draw or args.to_label or args.merge) and not args.out:
+        raise InputError("--draw, --to-label and --merge need --out")
+    if args.score:
+        score(args)
+    elif args.draw:
+        draw(args)
+    elif args.to_label:
+        to_label(args)
+    elif args.merge:
+        merge(args)
+    else:
+        raise InputError("give --draw N, --to-label WRITTEN, --merge LABELS or --score FILE")
+    return 0
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()
