@@ -1,0 +1,75 @@
+"""Written implied facts: the draw of real ESConv turns, the blind shuffle, the merge into dialog-apart parts, and the
+shipped check's score of a labelled file."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from common.cli import InputError
+from research.written_implied import FIELDS, main
+from tests.helpers import ESCONV as ESCONV_DIR
+
+
+def tsv(path):
+    return list(csv.DictReader(path.open(newline="", encoding="utf-8"), delimiter="\t"))
+
+
+def test_turns_are_written_for_shuffled_blind_and_merged_with_dialogs_apart(tmp_path, capsys):
+    turns = tmp_path / "turns.tsv"
+    assert main(["--esconv", str(ESCONV_DIR), "--draw", "40", "--out", str(turns)]) == 0
+    drawn, key = tsv(turns), json.loads(turns.with_suffix(".key.json").read_text())
+    assert list(drawn[0]) == ["id", "partner_said", "speaker_said", "implied", "says_more"] and len(drawn) == 40
+    assert len({k["dialog_id"] for k in key}) == 40 and sum(k["split"] != "train" for k in key) == 10
+    assert all(len(r["speaker_said"].split()) >= 8 for r in drawn)
+
+    written = tmp_path / "written.tsv"
+    with written.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["id", "partner_said", "speaker_said", "implied", "says_more"])
+        w.writerows([r["id"], r["partner_said"], r["speaker_said"], "I have a job." if k % 2 else "-",
+                     "I was fired."] for k, r in enumerate(drawn))
+    to_label = tmp_path / "to_label.tsv"
+    assert main(["--to-label", str(written), "--key", str(turns.with_suffix(".key.json")), "--out", str(to_label)]) == 0
+    shown = tsv(to_label)
+    assert len(shown) == 60 and list(shown[0]) == ["id", "partner_said", "speaker_said", "sentence", "label"]
+
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("id\tlabel\n" + "".join(f"{r['id']}\t{'yes' if r['sentence'] == 'I have a job.' else 'no'}\n"
+                                              for r in shown))
+    out = tmp_path / "merged.tsv"
+    assert main(["--merge", str(labels), "--key", str(to_label.with_suffix(".key.json")), "--out", str(out)]) == 0
+    rows = tsv(out)
+    assert list(rows[0]) == list(FIELDS) and "agrees with what the writer meant in 60 (100.0%)" in capsys.readouterr().out
+    parts = {}
+    for r in rows:
+        parts.setdefault(r["dialog_id"], set()).add(r["part"])
+        assert (r["part"] == "test") == (r["split"] != "train")
+    assert all(len(p) == 1 for p in parts.values()) and {"train", "dev", "test"} == set().union(*parts.values())
+
+    labels.write_text("id\tlabel\n" + f"{shown[0]['id']}\tyes\n")  # the rest left unlabelled
+    with pytest.raises(InputError, match="need a yes/no label for each of the 60 ids"):
+        main(["--merge", str(labels), "--key", str(to_label.with_suffix(".key.json")), "--out", str(out)])
+    with pytest.raises(InputError, match="need the --key"):
+        main(["--to-label", str(written), "--out", str(out)])
+
+
+def test_the_shipped_check_scores_a_labelled_file_by_part(tmp_path, capsys):
+    rows = [{"id": "iw0", "dialog_id": "esconv-a", "turn": "3", "split": "test", "partner_said": "What happened?",
+             "speaker_said": "I hate orange. It is such a loud color.", "sentence": "I hate orange.",
+             "written_as": "implied", "label": "yes", "part": "test"},
+            {"id": "iw1", "dialog_id": "esconv-a", "turn": "3", "split": "test", "partner_said": "What happened?",
+             "speaker_said": "I hate orange. It is such a loud color.", "sentence": "I like orange.",
+             "written_as": "says_more", "label": "no", "part": "test"}]
+    path = tmp_path / "labelled.tsv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, FIELDS, delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)
+    assert main(["--score", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert "| test | 1 of 1 (1.00" in table and "| 0 of 1 (0.00" in table
+    (tmp_path / "other.tsv").write_text("a\tb\n1\t2\n")
+    with pytest.raises(InputError, match="not a labelled file"):
+        main(["--score", str(tmp_path / "other.tsv")])
