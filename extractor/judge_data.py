@@ -23,9 +23,8 @@ the verifier and the fact classifier: the verifier never trains on them; the fac
 and is scored on the others (`FACT_HELDOUT_FILES`), never on a file it trained on. ESConv dialogs named in any label
 file are left out of their generated training pairs, so that no development utterance is seen in training (the
 quote parts' file, drawn from nearly every dialog, aside: its dev dialogs the rewrite judge leaves out itself). The
-rewrite judge trains on ESConv label files (`meaning_audit.tsv`, `implied_esconv.tsv`, the train parts of `REWRITES`,
-`QUOTE_PARTS` and `WRITTEN`), none of whose dialogs is in its test parts; the verifier trains on `WRITTEN`'s train part
-too.
+rewrite judge trains on ESConv label files (`meaning_audit.tsv`, `implied_esconv.tsv`, the train parts of `REWRITES`
+and `QUOTE_PARTS`, and of `WRITTEN` when asked), none of whose dialogs is in its test parts.
 """
 from __future__ import annotations
 
@@ -508,9 +507,10 @@ def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:
 def labelled_dialogs(folder: Path = LABELS_DIR) -> set[str]:
     """ESConv dialog ids that any label file names (kept out of training). The quote parts' file is not one: it was
     drawn from nearly every dialog of a build, its train part is training data, and the rewrite judge keeps its dev
-    dialogs out itself (`pipelines.train_judges`)."""
+    dialogs out itself (`pipelines.train_judges`); nor is the written facts' file, whose dialogs the judges keep out
+    when they train on it (`--written-facts`)."""
     ids: set[str] = set()
-    for path in [*sorted(p for p in folder.glob("*.tsv") if p.name != QUOTE_PARTS), REMARK_LABELS]:
+    for path in [*sorted(p for p in folder.glob("*.tsv") if p.name not in (QUOTE_PARTS, WRITTEN)), REMARK_LABELS]:
         ids |= {r["dialog_id"] for r in read_tsv(path) if r.get("dialog_id")}
     return ids
 

@@ -52,6 +52,9 @@ def parse_args(argv):
     p.add_argument("--replay", type=int, default=1500,
                    help="rewrite judge: verifier examples from ESConv's train split mixed in, so that it keeps what the "
                         "verifier learned (default %(default)s)")
+    p.add_argument("--written-facts", action="store_true",
+                   help="verifier and rewrite judge: also train on the written ESConv facts' train part "
+                        "(`research.written_implied`); the shipped judges do not (docs/personas.md, \"Implied facts\")")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--eval-every", type=int, default=100)
@@ -182,6 +185,19 @@ def esconv_train(args) -> str:
     return path
 
 
+def esconv_dialogs(args) -> list:
+    """ESConv's train dialogs for generated pairs; with `--written-facts`, without the written facts' dialogs, so that
+    none of its development utterances is seen in training."""
+    from extractor.judge_data import LABELS_DIR, WRITTEN, read_tsv
+    from schemas.esconv import read_dialogs
+
+    dialogs, _ = read_dialogs(esconv_train(args))
+    if not args.written_facts:
+        return dialogs
+    written = {r["dialog_id"] for r in read_tsv(LABELS_DIR / WRITTEN)}
+    return [d for d in dialogs if d.dialog_id not in written]
+
+
 def run_verifier(args, out: Path) -> str:
     from extractor.cross_encoder import load_judge
     from extractor.grounding import SupportScorer, minilm_embedder
@@ -197,7 +213,6 @@ def run_verifier(args, out: Path) -> str:
         verifier_examples,
         written_examples,
     )
-    from schemas.esconv import read_dialogs
 
     if args.score_only:
         judge = load_judge(out / "verifier", "verifier", args.device)
@@ -213,15 +228,16 @@ def run_verifier(args, out: Path) -> str:
         implied_dev = {groups[i] for i in implied_dev_pairs()}  # labelled implied facts' dev part: persona apart
         train_idx = [i for i in range(len(pairs)) if i not in held and groups[i] not in implied_dev]
         scorer = SupportScorer(minilm_embedder(args.device))
-        dialogs, _ = read_dialogs(esconv_train(args))
+        dialogs = esconv_dialogs(args)
         look_alikes = LookAlikes(look_alike_pool(pairs, train_idx, dialogs), scorer)
         examples = verifier_examples(pairs, train_idx, scorer, args.seed, look_alikes)
         esconv = esconv_verifier_examples(dialogs, args.seed, look_alikes=look_alikes)
         examples = (balanced(examples, args.max_examples // 2, args.seed)
                     + balanced(esconv, args.max_examples // 2, args.seed)
-                    + (implied_examples("train") + written_examples("train")) * IMPLIED_REPEAT)
+                    + (implied_examples("train") + (written_examples("train") if args.written_facts else []))
+                    * IMPLIED_REPEAT)
         log.info("verifier: %d examples from %d training pairs (%d held out and %d of the implied facts' development "
-                 "groups, never read), %d ESConv train dialogs and the labelled implied and written facts",
+                 "groups, never read), %d ESConv train dialogs and the labelled implied facts",
                  len(examples), len(train_idx), len(held), len(pairs) - len(held) - len(train_idx), len(dialogs))
         judge, info = train_one("verifier", examples, args, out)
     dev = verifier_dev()
@@ -472,7 +488,6 @@ def run_rewrite(args, out: Path) -> str:
         written_examples,
     )
     from extractor.verifier import NEW_WORD
-    from schemas.esconv import read_dialogs
 
     labelled = read_tsv(LABELS_DIR / REWRITES)
     test_dialogs = {r["dialog_id"] for r in labelled if r["part"] == "test"}
@@ -482,8 +497,9 @@ def run_rewrite(args, out: Path) -> str:
     more += [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
                      "esconv new word, labelled", r["source"].rsplit(":", 1)[0])
              for r in read_tsv(LABELS_DIR / "implied_esconv.tsv") if r["source"].rsplit(":", 1)[0] not in test_dialogs]
-    more += written_examples("train") * IMPLIED_REPEAT
-    dialogs, _ = read_dialogs(esconv_train(args))
+    if args.written_facts:
+        more += written_examples("train") * IMPLIED_REPEAT
+    dialogs = esconv_dialogs(args)
     held = {r["dialog_id"] for r in read_tsv(LABELS_DIR / QUOTE_PARTS) if r["part"] != "train"}
     dialogs = [d for d in dialogs if d.dialog_id not in held]  # the quote parts' dev dialogs: never trained on
     replay = balanced(esconv_verifier_examples(dialogs, args.seed), args.replay, args.seed)

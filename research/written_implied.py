@@ -124,12 +124,22 @@ def merge(args) -> None:
           + ", ".join(f"{p} {sum(r['part'] == p for r in rows)}" for p in ("train", "dev", "test")))
 
 
+KNOWN_CASES = (  # (the seeker's words, the supporter's before them, a proposal): two implied facts, two changes
+    ("I got laid off last week and I am scared.", "How are you doing today?", "I lost my job."),
+    ("my ex-wife took the kids when we split up", "What happened?", "I am divorced."),
+    ("I hate orange. It is such a loud color.", "What is your favorite color?", "I like orange."),
+    ("My sister is a nurse, and I work in retail.", "What do you do?", "I am a nurse."))
+
+
 def score(args) -> None:
     from collections import Counter
+
+    from sklearn.metrics import roc_auc_score
 
     from extractor.card import wilson
     from extractor.formatting import ExtractionInput
     from extractor.grounding import SupportScorer, minilm_embedder
+    from extractor.judge_data import reading
     from extractor.verifier import CheckSettings, PersonaCheck, check_judges
 
     rows = read_tsv(args.score)
@@ -140,10 +150,14 @@ def score(args) -> None:
                          settings=CheckSettings(implied=args.implied))
     verdicts = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
                                  for r in rows])
+    pairs = [(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows]
+    judges = {"verifier": check.verifier(), "rewrite": check.rewriter()}
+    probs = {task: judge.probability(pairs) for task, judge in judges.items()}
     print(f"{args.score}, judges {args.judges}, --implied {args.implied:g}: a written sentence is kept when the check "
           "keeps it (or a part of it) as the extractor's proposal\n")
-    print("| part | implied kept [95 %] | saying more kept [95 %] | why implied facts were dropped |")
-    print("|---|---:|---:|---|")
+    print("| part | implied kept [95 %] | saying more kept [95 %] | AUC verifier / rewrite judge | why implied facts "
+          "were dropped |")
+    print("|---|---:|---:|---:|---|")
     for part in ("train", "dev", "test"):
         got = [(r["label"] == "yes", next((v for v in vs if not v.fallback and v.kept), None),
                 next((v.reason for v in vs if not v.fallback and not v.kept), None))
@@ -156,7 +170,18 @@ def score(args) -> None:
             lo, hi = wilson(k, n)
             cells.append(f"{k} of {n} ({k / max(n, 1):.2f} [{lo:.2f}, {hi:.2f}])")
         why = Counter(reason for y, v, reason in got if y and v is None)
-        print(f"| {part} | {cells[0]} | {cells[1]} | " + "; ".join(f"{r}: {c}" for r, c in why.most_common()) + " |")
+        labels = [r["label"] == "yes" for r in rows if r["part"] == part]
+        aucs = [roc_auc_score(labels, [p for p, r in zip(probs[task], rows) if r["part"] == part])
+                if 0 < sum(labels) < len(labels) else float("nan") for task in ("verifier", "rewrite")]
+        print(f"| {part} | {cells[0]} | {cells[1]} | {aucs[0]:.3f} / {aucs[1]:.3f} | "
+              + "; ".join(f"{r}: {c}" for r, c in why.most_common()) + " |")
+    known = [(ExtractionInput((said,), before), sentence) for said, before, sentence in KNOWN_CASES]
+    stated, faithful = (judge.probability([(reading(i.utterances[0], i.context), s) for i, s in known])
+                        for judge in judges.values())
+    print("\n| seeker said | sentence | kept | P(stated) | P(faithful) |\n|---|---|---|---:|---:|")
+    for (inp, sentence), vs, p, q in zip(known, check.check_many([(i, [s]) for i, s in known]), stated, faithful):
+        kept = any(v.kept and not v.fallback for v in vs)
+        print(f"| {inp.utterances[0]} | {sentence} | {'yes' if kept else 'no'} | {p:.3f} | {q:.3f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -546,7 +546,8 @@ def test_scoring_a_trained_verifier_again_keeps_its_weights(tmp_path):
     assert file_hash(tmp_path / "verifier" / "judge.safetensors") == before
     rescored = load_judge(tmp_path / "verifier", "verifier")  # the LoRA weights are still there
     assert 0.05 <= rescored.config.threshold <= 0.95
-    assert "Sentences with a word the seeker did not use" in (tmp_path / "model_card.md").read_text()
+    card = (tmp_path / "model_card.md").read_text()
+    assert "Sentences with a word the seeker did not use" in card and "| test | 210 | 84 |" in card
 
 
 def test_the_rewrite_judge_starts_from_the_verifier_and_is_tuned_on_dev_scored_on_test(tmp_path):
@@ -554,7 +555,7 @@ def test_the_rewrite_judge_starts_from_the_verifier_and_is_tuned_on_dev_scored_o
 
     from pipelines.train_judges import main as train_judges
 
-    assert train_judges(["--task", "rewrite", "--replay", "16", "--edits", "16", "--epochs", "0.01",
+    assert train_judges(["--task", "rewrite", "--replay", "16", "--edits", "16", "--epochs", "0.01", "--written-facts",
                          "--out", str(tmp_path), "--no-progress"]) == 0
     judge = load_judge(tmp_path / "rewrite", "rewrite")
     saved = json.loads((tmp_path / "rewrite" / "judge_config.json").read_text())
@@ -562,6 +563,7 @@ def test_the_rewrite_judge_starts_from_the_verifier_and_is_tuned_on_dev_scored_o
     card = (tmp_path / "model_card.md").read_text()
     assert "## Rewrite judge" in card and "Test part:" in card and "the rules, then the judge" in card
     assert "### Quotes of part of a sentence" in card and 0.05 <= saved["part"] <= 0.95
+    assert "esconv written fact, labelled implied (+)" in card and "### Written facts" in card
 
 
 def test_rewrite_edits_change_the_meaning_or_only_the_form():

@@ -70,6 +70,7 @@ def test_the_shipped_check_scores_a_labelled_file_by_part(tmp_path, capsys):
     assert main(["--score", str(path)]) == 0
     table = capsys.readouterr().out
     assert "| test | 1 of 1 (1.00" in table and "| 0 of 1 (0.00" in table
+    assert "| I got laid off last week and I am scared. | I lost my job. |" in table  # the known cases, each judged
     (tmp_path / "other.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(InputError, match="not a labelled file"):
         main(["--score", str(tmp_path / "other.tsv")])
