@@ -28,7 +28,7 @@ import json
 import random
 from pathlib import Path
 
-from common.cli import InputError, command_parser, quiet_libraries, run_cli
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
 
 FIELDS = ("id", "dialog_id", "turn", "split", "partner_said", "speaker_said", "sentence", "written_as", "label", "part")
 MIN_WORDS = 8  # shorter turns seldom imply anything beyond their words
@@ -153,8 +153,8 @@ def score(args) -> None:
     pairs = [(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows]
     judges = {"verifier": check.verifier(), "rewrite": check.rewriter()}
     probs = {task: judge.probability(pairs) for task, judge in judges.items()}
-    print(f"{args.score}, judges {args.judges}, --implied {args.implied:g}: a written sentence is kept when the check "
-          "keeps it (or a part of it) as the extractor's proposal\n")
+    print(f"{args.score}, judges {args.judges}, --implied {args.implied:g}, code {code_version()}: a written sentence "
+          "is kept when the check keeps it (or a part of it) as the extractor's proposal\n")
     print("| part | implied kept [95 %] | saying more kept [95 %] | AUC verifier / rewrite judge | why implied facts "
           "were dropped |")
     print("|---|---:|---:|---:|---|")
