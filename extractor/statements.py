@@ -140,10 +140,11 @@ def _first_person(parts: list[str]) -> list[str]:
     return [p for p in parts if len(WORD.findall(p.lower())) >= 3 and speaks_of_self(p)]
 
 
-def _pieces(statement: str) -> list[str]:
+def _pieces(statement: str, reasons: bool = True) -> list[str]:
     """The statement cut where its clauses meet, each modifier (`_MODIFIER`), dependent clause in the first person
-    (`_DEPENDENT`, but for a reason after a clause: `_OWN_REASON`) or continuation without a subject of its own
-    (`_OWN_OPENER`) kept with its clause, and a joint subject left whole (`_JOINT_SUBJECT`, `_ME_AND`)."""
+    (`_DEPENDENT`, but for a reason after a clause: `_OWN_REASON`, unless `reasons` is False) or continuation without a
+    subject of its own (`_OWN_OPENER`) kept with its clause, and a joint subject left whole (`_JOINT_SUBJECT`,
+    `_ME_AND`)."""
     cuts = [0] + [x for m in _CLAUSE_SPLIT.finditer(statement) for x in (m.start(), m.end())] + [len(statement)]
     spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if statement[a:b].strip()]
     joined: list[list[int]] = []
@@ -158,7 +159,8 @@ def _pieces(statement: str) -> list[str]:
         elif opens_at is not None:
             joined.append([opens_at, b])
             opens_at = None
-        elif (clause_before and _OWN_REASON.match(piece) and not (_FRAME.search(before) or _HELD_REASON.search(before))
+        elif (reasons and clause_before and _OWN_REASON.match(piece)
+              and not (_FRAME.search(before) or _HELD_REASON.search(before))
               and not _NOT_BECAUSE.search(statement, b)):
             joined.append([a, b])
         elif joined and ((_DEPENDENT.match(piece) and speaks_of_self(piece))
@@ -191,13 +193,13 @@ def _is_clause(piece: str) -> bool:
     return len(WORD.findall(piece.lower())) >= 3 and speaks_of_self(piece)
 
 
-def standalone_clauses(statement: str) -> list[str]:
+def standalone_clauses(statement: str, reasons: bool = True) -> list[str]:
     """The first-person clauses of a statement that can stand as sentences of their own, when it has more than one
     (`_pieces`): "I can't tell my boss, because he might fire me" and "If I lose my job, I will lose my house" stay
     whole, "I love my job, but it is stressful" gives "I love my job" (as `clauses` does: a clause not in the first
     person is not one) and "I have two kids, and I work in retail" gives both. Each is a stretch of the statement
-    (its evidence span can be found in the utterance)."""
-    pieces = _pieces(statement)
+    (its evidence span can be found in the utterance). `reasons=False`: a reason stays with its clause."""
+    pieces = _pieces(statement, reasons)
     return _first_person(pieces) if len(pieces) >= 2 else []
 
 

@@ -158,6 +158,20 @@ def seeker_clauses(utterance: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def reasons_kept_whole(utterance: str) -> dict[str, tuple[str, ...]]:
+    """Each clause of the seeker's that a reason split into facts of their own (`seeker_clauses`), whole, with its
+    pieces: "I'm shaking because I don't know what I'm going to do" -> ("I'm shaking", "I don't know what I'm going to
+    do"). Kept, as a fallback, only when none of its pieces is (`PersonaCheck.check_many`)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for s in self_statements(utterance):
+        split = standalone_clauses(s) or [s]
+        for whole in standalone_clauses(s, reasons=False) or [s]:
+            pieces = tuple(p for p in split if p in whole and p != whole)
+            if len(pieces) >= 2:
+                out[whole] = pieces
+    return out
+
+
 class PersonaCheck:
     """The checks of the module docstring, over batches; the judges load on first use."""
 
@@ -243,6 +257,9 @@ class PersonaCheck:
         self._judge(flat, [requests[k][0] for k, c in fallback_of for _ in c], verify=False)
         for k, c in fallback_of:
             kept = [x for x in c if x.kept and (x.replaces or (x.fact or 0.0) >= self.settings.clause_fact)]
+            pieces_kept = {x.original for x in kept}
+            kept = [x for x in kept if not any(p in pieces_kept for p in x.whole_of)]  # a reason's clause: kept whole
+            # only when neither of its pieces is
             for x in kept:  # a proposal resting on more than this clause stays: the clause is kept beside it
                 for proposal in x.replaces:
                     if proposal.within(x):
@@ -275,9 +292,10 @@ class PersonaCheck:
     def _clauses(self, inp: ExtractionInput) -> list[_Draft]:
         out = []
         for u, utterance in enumerate(inp.utterances):
-            for c in seeker_clauses(utterance):
+            wholes = reasons_kept_whole(utterance)
+            for c in [*seeker_clauses(utterance), *(w for w in wholes if w not in seeker_clauses(utterance))]:
                 if about_self(c):
-                    out.append(_Draft(c, u, locate(c, utterance), None, fallback=True))
+                    out.append(_Draft(c, u, locate(c, utterance), None, fallback=True, whole_of=wholes.get(c, ())))
         return out
 
     def _split(self, inputs: list[ExtractionInput], out: list[list[Verdict]]) -> None:
@@ -466,6 +484,7 @@ class _Draft:
     original: str = ""
     replaces: tuple[_Draft, ...] = ()  # a clause: the kept proposals resting on it, which it replaces unless they
     # restate it
+    whole_of: tuple[str, ...] = ()  # a clause a reason split (`reasons_kept_whole`): its pieces
 
     def restated(self) -> bool:
         """A clause is restated when the kept proposals resting on it hold most of its content words."""

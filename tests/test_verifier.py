@@ -583,3 +583,16 @@ def test_a_first_person_reason_and_a_trailing_comma_in_the_seekers_clauses(check
     verdicts = [v for v in check.check(ExtractionInput((said,), "How are you?"), []) if v.kept]
     assert [v.sentence for v in verdicts] == ["I have anxiety at work", "I feel like I am horrible at my job"]
     assert [said[a:b] for a, b in (v.span for v in verdicts)] == [v.sentence for v in verdicts]
+
+
+def test_a_clause_split_at_its_reason_stays_whole_when_neither_piece_is_a_fact(check):
+    from extractor.verifier import reasons_kept_whole
+
+    said = "I'm shaking because I don't know what I'm going to do."
+    assert reasons_kept_whole(said) == {said: ("I'm shaking", "because I don't know what I'm going to do.")}
+    verdicts = [v for v in check.check(ExtractionInput((said,), "What is going on?"), []) if v.kept]
+    assert [(v.sentence, v.fallback, v.span) for v in verdicts] == [(said, True, (0, len(said)))]
+    said = "I have anxiety at work because I feel like I am horrible at my job."  # the pieces pass: no whole
+    kept = [v.sentence for v in check.check(ExtractionInput((said,), "How are you?"), []) if v.kept]
+    assert kept == ["I have anxiety at work", "I feel like I am horrible at my job."]
+    assert reasons_kept_whole("I can't tell my boss, because he might fire me.") == {}  # never split
