@@ -161,7 +161,7 @@ def seeker_clauses(utterance: str) -> list[str]:
 def reasons_kept_whole(utterance: str) -> dict[str, tuple[str, ...]]:
     """Each clause of the seeker's that a reason split into facts of their own (`seeker_clauses`), whole, with its
     pieces: "I'm shaking because I don't know what I'm going to do" -> ("I'm shaking", "I don't know what I'm going to
-    do"). Kept, as a fallback, only when none of its pieces is (`PersonaCheck.check_many`)."""
+    do"). Kept, as a fallback, only when neither a piece nor a proposal resting on it is (`PersonaCheck.check_many`)."""
     out: dict[str, tuple[str, ...]] = {}
     for s in self_statements(utterance):
         split = standalone_clauses(s) or [s]
@@ -258,8 +258,8 @@ class PersonaCheck:
         for k, c in fallback_of:
             kept = [x for x in c if x.kept and (x.replaces or (x.fact or 0.0) >= self.settings.clause_fact)]
             pieces_kept = {x.original for x in kept}
-            kept = [x for x in kept if not any(p in pieces_kept for p in x.whole_of)]  # a reason's clause: kept whole
-            # only when neither of its pieces is
+            kept = [x for x in kept if not x.whole_of or not (x.replaces or any(p in pieces_kept for p in x.whole_of))]
+            # a clause split at its reason is kept whole only where nothing else kept rests on it
             for x in kept:  # a proposal resting on more than this clause stays: the clause is kept beside it
                 for proposal in x.replaces:
                     if proposal.within(x):

@@ -596,3 +596,7 @@ def test_a_clause_split_at_its_reason_stays_whole_when_neither_piece_is_a_fact(c
     kept = [v.sentence for v in check.check(ExtractionInput((said,), "How are you?"), []) if v.kept]
     assert kept == ["I have anxiety at work", "I feel like I am horrible at my job."]
     assert reasons_kept_whole("I can't tell my boss, because he might fire me.") == {}  # never split
+    said = "I have been out of work for the past 5 weeks because I tested positive for COVID-19."
+    kept = [v.sentence for v in check.check(ExtractionInput((said,), "What happened?"),
+                                            ["I have been out of work for the past 5 weeks."]) if v.kept]
+    assert said not in kept and "I have been out of work for the past 5 weeks." in kept  # a proposal rests on it
