@@ -292,8 +292,8 @@ class PersonaCheck:
     def _clauses(self, inp: ExtractionInput) -> list[_Draft]:
         out = []
         for u, utterance in enumerate(inp.utterances):
-            wholes = reasons_kept_whole(utterance)
-            for c in [*seeker_clauses(utterance), *(w for w in wholes if w not in seeker_clauses(utterance))]:
+            clauses, wholes = seeker_clauses(utterance), reasons_kept_whole(utterance)
+            for c in [*clauses, *(w for w in wholes if w not in clauses)]:
                 if about_self(c):
                     out.append(_Draft(c, u, locate(c, utterance), None, fallback=True, whole_of=wholes.get(c, ())))
         return out

@@ -1,5 +1,5 @@
-"""Implied facts in ESConv's own words, written by annotators and labelled blind: what the verifier and the rewrite
-judge need to pass "I lost my job." from a seeker who says they were laid off.
+"""Implied facts in ESConv's own words, written by annotators and labelled blind: the data that measures whether the
+check keeps "I lost my job." from a seeker who says they were laid off, and drops a close sentence that says more.
 
 The extractor seldom proposes a fact in other words than the seeker's, so the build's labelled rewrites hold few
 implied facts, and the judges learned that a new content word means a change of meaning. Here annotators read a
