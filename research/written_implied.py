@@ -16,6 +16,7 @@ ESConv's train dialogs give train (four fifths) and dev (a fifth), its valid and
     python -m research.written_implied --merge LABELS.tsv --key outputs/dev/implied_written_to_label.key.json \\
         --out research/labels/implied_written.tsv
     python -m research.written_implied --score research/labels/implied_written.tsv   # what the shipped check keeps
+    python -m research.written_implied --agreement research/labels/implied_written_second_reader.tsv
 
 `--score` runs the whole check as the build runs it (`extractor.verifier.PersonaCheck`, judges of `--judges`) on each
 written sentence as the extractor's proposal for its turn, and counts per part how many implied facts and how many
@@ -184,6 +185,21 @@ def score(args) -> None:
         print(f"| {inp.utterances[0]} | {sentence} | {'yes' if kept else 'no'} | {p:.3f} | {q:.3f} |")
 
 
+def agreement(args) -> None:
+    """A second reader's labels of some of the sentences against the merged file's: agreement and Cohen's kappa."""
+    from sklearn.metrics import cohen_kappa_score
+
+    first = {r["id"]: r["label"] for r in read_tsv(args.labels)}
+    second = {r["id"]: r["label"].strip().lower() for r in read_tsv(args.agreement)}
+    if not second or not set(second) <= set(first) or not set(second.values()) <= {"yes", "no"}:
+        raise InputError(f"{args.agreement}: need ids of {args.labels} with a yes/no label each")
+    ids = sorted(second)
+    a, b = [first[i] for i in ids], [second[i] for i in ids]
+    same = sum(x == y for x, y in zip(a, b))
+    print(f"{len(ids)} sentences labelled twice: the readers agree on {same} ({same / len(ids):.1%}), Cohen's kappa "
+          f"{cohen_kappa_score(a, b):.2f}; yes: first {a.count('yes')}, second {b.count('yes')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     p = command_parser("python -m research.written_implied", __doc__)
@@ -194,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merge", help="a TSV of id and label (yes / no) for the shuffled sentences")
     p.add_argument("--key", help="the key written beside the previous step's TSV")
     p.add_argument("--score", help="a labelled file: what the check keeps of its implied and saying-more sentences")
+    p.add_argument("--agreement", help="a second reader's TSV (id, label) of some sentences: agreement with --labels")
+    p.add_argument("--labels", default=str(Path(__file__).resolve().parent / "labels" / "implied_written.tsv"),
+                   help="--agreement: the merged labels (default %(default)s)")
     p.add_argument("--judges", default=str(Path(__file__).resolve().parents[1] / "extractor" / "judges"),
                    help="--score: the judges' folder (default: the shipped ones)")
     p.add_argument("--implied", type=float, default=0.99, help="--score: the check's --implied (default %(default)s)")
@@ -206,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("--draw, --to-label and --merge need --out")
     if args.score:
         score(args)
+    elif args.agreement:
+        agreement(args)
     elif args.draw:
         draw(args)
     elif args.to_label:
@@ -213,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.merge:
         merge(args)
     else:
-        raise InputError("give --draw N, --to-label WRITTEN, --merge LABELS or --score FILE")
+        raise InputError("give --draw N, --to-label WRITTEN, --merge LABELS, --score FILE or --agreement FILE")
     return 0
 
 

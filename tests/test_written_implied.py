@@ -48,6 +48,15 @@ def test_turns_are_written_for_shuffled_blind_and_merged_with_dialogs_apart(tmp_
         assert (r["part"] == "test") == (r["split"] != "train")
     assert all(len(p) == 1 for p in parts.values()) and {"train", "dev", "test"} == set().union(*parts.values())
 
+    second = tmp_path / "second.tsv"
+    second.write_text("id\tlabel\n" + "".join(f"{r['id']}\t{'yes' if k else 'no'}\n" for k, r in enumerate(rows[:4])))
+    assert main(["--agreement", str(second), "--labels", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("4 sentences labelled twice: the readers agree on ") and "kappa" in said
+    second.write_text("id\tlabel\nnot-an-id\tyes\n")
+    with pytest.raises(InputError, match="need ids of"):
+        main(["--agreement", str(second), "--labels", str(out)])
+
     labels.write_text("id\tlabel\n" + f"{shown[0]['id']}\tyes\n")  # the rest left unlabelled
     with pytest.raises(InputError, match="need a yes/no label for each of the 60 ids"):
         main(["--merge", str(labels), "--key", str(to_label.with_suffix(".key.json")), "--out", str(out)])
