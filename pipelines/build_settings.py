@@ -33,6 +33,7 @@ class BuildSettings:
     device: str = "cpu"  # where the check's encoders run
     # how a dialog's persona is folded
     merge_threshold: float = 0.85
+    referents: bool = True  # fact style: a pronoun becomes the person it means when the ranker is sure
     keep_unsupported: bool = False
     progress_every: float = 10.0
 
@@ -50,6 +51,7 @@ class BuildSettings:
                    drop_remarks=not get("keep_remarks", False), quote=not get("keep_paraphrases", False),
                    device=str(get("device", d.device)),
                    merge_threshold=get("merge_threshold", d.merge_threshold), keep_unsupported=keep_unsupported,
+                   referents=not get("keep_pronouns", not d.referents),
                    progress_every=get("progress_every", d.progress_every))
 
     def replace(self, **changes) -> "BuildSettings":

@@ -23,6 +23,7 @@ from common.cli import InputError
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
 from extractor.grounding import NO_SUPPORT
+from extractor.referents import dialog_mentions, name_the_person
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
 from extractor.statements import strip_end
 from extractor.verifier import OPENING_WORD, SEEKER_CLAUSE, SPLIT, SPLIT_LEFT_OUT, TURN_COUNTER
@@ -54,6 +55,7 @@ QUOTED = "the seeker's words quoted"  # the seeker's statement in place of a par
 OPENING_CUT = OPENING_WORD  # less an opening conjunction or answer word (extractor.verifier, fact style)
 COUNTER_CUT = TURN_COUNTER  # less an ESConv turn counter ("(7)") or a trailing comma (extractor.verifier, fact style)
 FALLBACK = SEEKER_CLAUSE  # the seeker's own clause, no kept proposal resting on it (extractor.verifier)
+REFERENT = "pronoun named"  # "he" replaced by the person the dialog named before ("my husband"; extractor.referents)
 FILE_INFO = "file_info"
 
 
@@ -339,6 +341,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
     dialog_id, groups = kv
     start_utterance, merge_threshold = settings.start_utterance, settings.merge_threshold
     context, keep_unsupported = settings.context, settings.keep_unsupported
+    referents = settings.referents and settings.style == "fact"
     valid: ValidDialog = groups["dialog"][0]
     dialog = valid.dialog
     inferred = {t.turn: t.outcome for t in groups["persona"]}
@@ -351,6 +354,18 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
     annotated = set(annotated_positions(dialog, start_utterance))
     unsupported_rows: list[dict[str, Any]] = []
     cut_rows: list[dict[str, Any]] = []  # kept other than generated
+    named = referents and dialog_mentions([(t.speaker, t.text) for t in dialog.turns])
+
+    def named_person(sentence: str, turn: int, span: tuple[int, int] | None) -> str:
+        """The sentence with its pronoun replaced by the person it means, where the ranker is sure."""
+        if not named:
+            return sentence
+        resolved, who, p = name_the_person(sentence, named, turn, span[0] if span else 0)
+        if who is not None:
+            cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": sentence, "kept": resolved,
+                             "change": REFERENT, "referent": who.text, "referent_turn": who.turn,
+                             "probability": round(p, 4)})
+        return resolved
 
     def facts(turn: int) -> list[tuple[str, int, tuple[int, int] | None]]:
         kept = []
@@ -370,7 +385,8 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
                                  "kept": g.sentence, "change": _change(g)})
             if g.supported or keep_unsupported:
                 span = g.span if g.span is not None and context == UTTERANCE else None
-                kept.append((g.sentence, _turn_of(dialog, turn, g.utterance, context), span))
+                where = _turn_of(dialog, turn, g.utterance, context)
+                kept.append((named_person(g.sentence, where, span) if g.supported else g.sentence, where, span))
         return kept
 
     visible = PersonaState()

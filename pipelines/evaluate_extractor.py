@@ -40,6 +40,7 @@ from extractor.base import DEFAULT_BATCH_SIZE
 from extractor.card import write_card_section
 from extractor.dedup import merge_persona
 from extractor.formatting import ExtractionInput
+from extractor.referents import dialog_mentions, name_the_person
 from extractor.verifier import JUDGES_DIR, STYLES, add_check_options
 from schemas.esconv import SEEKER
 from schemas.personachat import PersonaPair, read_pairs, subset
@@ -217,14 +218,17 @@ def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]])
     from pipelines.build_steps import asked
 
     ask = asked(getattr(check, "check", None), check.settings, inputs)
+    refer = check.settings.referents and check.settings.style == "fact"
     out = []
     for s in range(0, len(inputs), 256):
         batch = [(str(k), (inp, list(o))) for k, (inp, o, a) in
                  enumerate(zip(inputs[s:s + 256], outs[s:s + 256], ask[s:s + 256])) if a]
         verdicts = dict(check.process(batch)) if batch else {}
-        for k in range(len(inputs[s:s + 256])):
+        for k, inp in enumerate(inputs[s:s + 256]):
             sentences = verdicts[str(k)].sentences if str(k) in verdicts else ()
-            out.append(([g.sentence for g in sentences if g.supported],
+            named = refer and dialog_mentions([("supporter", inp.context)] + [("seeker", u) for u in inp.utterances])
+            out.append(([name_the_person(g.sentence, named, 1 + (g.utterance or 0), g.span[0] if g.span else 0)[0]
+                         if named else g.sentence for g in sentences if g.supported],
                         [(g.sentence, g.reason) for g in sentences if not g.supported and g.part is None]))
     return out
 

@@ -1,0 +1,236 @@
+"""Who "he" or "she" is: a kept persona sentence names the person the seeker named earlier.
+
+A sentence cut from a seeker's turn often opens on a pronoun whose person was named before ("he throws away the
+bills", after "my husband ..." two turns up). As a persona fact it then needs its dialog. This module finds the
+people the dialog named (`mentions`: "my husband", and the supporter's "your husband", which is the seeker's
+husband), and a small learned ranker (`ReferentRanker`, logistic regression over a few features, trained on
+blind-labelled ESConv pronouns by `research.referent_labels`) picks the one a pronoun refers to, or none. The
+sentence is rewritten only when the ranker is sure: "My husband throws away the bills".
+
+The word lists below are plainly lexical: which nouns name a person, and which pronouns and nouns are male or
+female. Which person a pronoun means is the ranker's judgement, measured on dialogs it never saw.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from common.cli import InputError
+
+RANKER = Path(__file__).parent / "referent_ranker.json"
+
+MALE = frozenset("husband boyfriend bf dad daddy father brother son grandpa grandfather granddad uncle nephew fiance "
+                 "stepdad stepfather stepson ex-husband ex-boyfriend hubby".split())
+FEMALE = frozenset("wife girlfriend gf mom mommy mum mother sister daughter grandma grandmother granny aunt niece "
+                   "fiancee stepmom stepmother stepdaughter ex-wife ex-girlfriend".split())
+NEUTRAL = frozenset("partner friend bestie boss manager supervisor coworker co-worker colleague roommate neighbor "
+                    "neighbour spouse ex child kid baby cousin teacher landlord doctor therapist counselor "
+                    "counsellor professor mentor classmate pastor sibling".split())
+_PERSON = MALE | FEMALE | NEUTRAL
+_MODIFIERS = ("best", "older", "younger", "little", "big", "baby", "late", "new", "old", "oldest", "youngest",
+              "eldest", "ex", "step", "close", "former", "current")
+_MENTION = re.compile(r"\b(my|your)\s+((?:(?:%s)[- ]?)?(?:%s))(?='s\b|\b)(?!\s*-)" % (
+    "|".join(_MODIFIERS), "|".join(sorted((re.escape(w) for w in _PERSON), key=len, reverse=True))), re.I)
+# someone the ranker cannot name but who may be the one meant: "a guy", "the doctor", "my dog", "Rick"
+_OTHER = re.compile(r"\b(?:a|an|the|this|that|his|her|their|our|some|another|my|your)\s+(?:[a-z]+\s+)?(?:%s)\b" % "|".join(
+    sorted(_PERSON | {"guy", "man", "woman", "lady", "girl", "boy", "gentleman", "person", "dog", "cat", "puppy", "pet",
+                      "kitten", "hamster", "horse", "bird"}, key=len, reverse=True)), re.I)
+_PET = frozenset("dog cat puppy pet kitten hamster horse bird".split())
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+_NOT_NAMES = frozenset("monday tuesday wednesday thursday friday saturday sunday january february march april may june "
+                       "july august september october november december christmas thanksgiving easter covid corona "
+                       "coronavirus god facebook instagram twitter google youtube netflix zoom english america "
+                       "american thank thanks hello okay yes".split())
+_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.I)
+MALE_PRONOUNS = frozenset({"he", "him", "his"})
+# "her" before one of these (or at the end) is the object ("I told her that"), before anything else the possessive
+# ("her new job"); a word list, and the ranker's labels count how often it is wrong
+_AFTER_OBJECT_HER = frozenset(
+    "a an the that this these those to for from with about at in on of by and or but so as if when because "
+    "anymore again too either yet back off out up down much more anything everything something nothing any some "
+    "how what why where who whether".split())
+
+FEATURES = ("gender_match", "neutral", "turns_back", "same_turn", "recency_rank", "count", "from_supporter",
+            "candidates", "first_in_sentence", "others_after", "pets_after")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person the dialog named, as the seeker would name them ("my husband"), and where."""
+
+    text: str  # "my husband", lower case
+    noun: str  # "husband"
+    turn: int
+    start: int  # character offset in that turn's text
+    from_supporter: bool
+    other: bool = False  # someone who is not a candidate: "a guy", "the doctor", "my dog", a name
+
+
+@dataclass(frozen=True)
+class Pronoun:
+    """The first unresolved third-person pronoun of a sentence."""
+
+    word: str  # as written
+    start: int  # character offset in the sentence
+    male: bool
+
+
+def _noun(phrase: str) -> str:
+    last = re.split(r"[- ]", phrase.lower())[-1]
+    return phrase.lower() if phrase.lower() in _PERSON else last
+
+
+def _gender(noun: str) -> str:
+    base = noun.lower()
+    if base in MALE or base.split("-")[-1] in MALE:
+        return "male"
+    if base in FEMALE or base.split("-")[-1] in FEMALE:
+        return "female"
+    return "neutral"
+
+
+def mentions(texts: Sequence[tuple[int, str, bool]]) -> list[Mention]:
+    """People named in (turn, text, said by the supporter) in order: "my X" by the seeker, "your X" by the
+    supporter (both the seeker's X). Plural nouns are not people a singular pronoun can mean."""
+    found = []
+    for turn, text, supporter in texts:
+        mine = set()
+        for m in _MENTION.finditer(text):
+            if (m.group(1).lower() == "your") != supporter:
+                continue
+            phrase = m.group(2).lower()
+            mine.add(m.start())
+            found.append(Mention(f"my {phrase}", _noun(phrase), turn, m.start(), supporter))
+        others = [m for m in _OTHER.finditer(text) if m.start() not in mine]
+        others += [m for m in _NAME.finditer(text) if m.group().lower() not in _NOT_NAMES]
+        found += [Mention(m.group().lower(), _noun(m.group()), turn, m.start(), supporter, other=True) for m in others]
+    return sorted(found, key=lambda m: (m.turn, m.start))
+
+
+def named_before(named: Sequence[Mention], turn: int, start: int) -> list[Mention]:
+    """The people of a dialog's `mentions` named before a sentence: in an earlier turn, or earlier in its own turn
+    (the sentence starts at character `start` of turn `turn`)."""
+    return [m for m in named if m.turn < turn or (m.turn == turn and m.start < start)]
+
+
+def dialog_mentions(turns: Sequence[tuple[str, str]]) -> list[Mention]:
+    """`mentions` of a whole dialog given as (speaker, text) turns."""
+    return mentions([(i, text, speaker == "supporter") for i, (speaker, text) in enumerate(turns)])
+
+
+def first_pronoun(sentence: str) -> Pronoun | None:
+    """The sentence's first he/him/his/she/her, unless a person it could mean is named before it in the same
+    sentence ("My boyfriend left and he ...": nothing to resolve)."""
+    m = _PRONOUN.search(sentence)
+    if m is None:
+        return None
+    male = m.group(1).lower() in MALE_PRONOUNS
+    before = [x for x in mentions([(0, sentence[:m.start()], False)]) if x.other or _compatible(x.noun, male)]
+    if before:  # a person, a pet or a name already in the sentence
+        return None
+    return Pronoun(m.group(1), m.start(), male)
+
+
+def _compatible(noun: str, male: bool) -> bool:
+    g = _gender(noun)
+    return g == "neutral" or (g == "male") == male
+
+
+def candidates(pronoun: Pronoun, context: Sequence[Mention]) -> list[Mention]:
+    """The distinct people of the context a pronoun of its gender can mean, most recent mention of each."""
+    latest: dict[str, Mention] = {}
+    for m in context:
+        if not m.other and _compatible(m.noun, pronoun.male):
+            latest.pop(m.text, None)
+            latest[m.text] = m
+    return list(latest.values())
+
+
+def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Mention], turn: int) -> list[list[float]]:
+    """One row of FEATURES per candidate."""
+    order = sorted(range(len(cands)), key=lambda i: (cands[i].turn, cands[i].start), reverse=True)
+    rank = {i: r for r, i in enumerate(order)}
+    rows = []
+    for i, c in enumerate(cands):
+        g = _gender(c.noun)
+        rows.append([
+            float(g != "neutral"),
+            float(g == "neutral"),
+            math.log1p(max(turn - c.turn, 0)),
+            float(c.turn == turn),
+            float(rank[i]),
+            math.log1p(sum(m.text == c.text for m in context)),
+            float(c.from_supporter),
+            math.log(len(cands)),
+            float(pronoun.start == 0),
+            math.log1p(sum(m.other and (m.turn, m.start) > (c.turn, c.start) for m in context)),
+            float(any(m.other and m.noun in _PET and (m.turn, m.start) > (c.turn, c.start) for m in context)),
+        ])
+    return rows
+
+
+def rewrite(sentence: str, pronoun: Pronoun, referent: str) -> str:
+    """The sentence with its pronoun replaced: he/she/him -> "my husband", his/hers -> "my husband's", her -> the
+    object or the possessive by the next word."""
+    word = pronoun.word.lower()
+    after = sentence[pronoun.start + len(pronoun.word):]
+    nxt = re.match(r"\s*([A-Za-z']+)", after)
+    possessive = word in ("his", "hers") or (
+        word == "her" and nxt is not None and nxt.group(1).lower() not in _AFTER_OBJECT_HER)
+    name = referent + ("'s" if possessive else "")
+    if pronoun.start == 0:
+        name = name[0].upper() + name[1:]
+    return sentence[:pronoun.start] + name + after
+
+
+class ReferentRanker:
+    """Logistic regression over FEATURES: P(this candidate is the pronoun's person); the best candidate is used
+    when its probability reaches the threshold chosen on the training labels (`referent_ranker.json`)."""
+
+    def __init__(self, weights: Sequence[float], bias: float, threshold: float, card: dict | None = None):
+        if len(weights) != len(FEATURES):
+            raise InputError(f"referent ranker: {len(weights)} weights for {len(FEATURES)} features")
+        self.weights, self.bias, self.threshold = list(weights), float(bias), float(threshold)
+        self.card = card or {}
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        return [1 / (1 + math.exp(-(self.bias + sum(w * x for w, x in zip(self.weights, r))))) for r in rows]
+
+    def resolve(self, sentence: str, context: Sequence[Mention], turn: int) -> tuple[str, Mention | None, float]:
+        """(sentence, the person it now names or None, probability): the sentence rewritten when sure."""
+        pronoun = first_pronoun(sentence)
+        if pronoun is None:
+            return sentence, None, 0.0
+        cands = candidates(pronoun, context)
+        if not cands:
+            return sentence, None, 0.0
+        probs = self.probabilities(features(pronoun, cands, context, turn))
+        best = max(range(len(cands)), key=lambda i: (probs[i], cands[i].turn, cands[i].start))
+        if probs[best] < self.threshold:
+            return sentence, None, probs[best]
+        return rewrite(sentence, pronoun, cands[best].text), cands[best], probs[best]
+
+    @classmethod
+    def load(cls, path: str | Path = RANKER) -> "ReferentRanker":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(data["weights"], data["bias"], data["threshold"], data)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(f"cannot read the referent ranker {path}: {e}") from None
+
+
+def name_the_person(sentence: str, named: Sequence[Mention], turn: int, start: int,
+                    ranker: ReferentRanker | None = None) -> tuple[str, Mention | None, float]:
+    """The build's and the evaluation's one call: `sentence` (at character `start` of turn `turn`) with its
+    pronoun replaced by the person of `named` (a dialog's `mentions`) it means, where the ranker is sure."""
+    return (ranker or shipped_ranker()).resolve(sentence, named_before(named, turn, start), turn)
+
+
+@lru_cache(maxsize=2)
+def shipped_ranker(path: str = str(RANKER)) -> ReferentRanker:
+    return ReferentRanker.load(path)

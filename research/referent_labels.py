@@ -1,0 +1,314 @@
+"""Pronouns of kept persona sentences labelled blind with the person they mean: the data that trains and measures
+`extractor.referents.ReferentRanker`.
+
+`--draw` takes, from a build, the kept sentences whose first he/him/his/she/her has at least one candidate person
+named earlier in the dialog (`extractor.referents`), and writes them for labellers: the dialog up to the sentence's
+turn, the sentence with its pronoun marked, the candidates numbered. A labeller answers the number of the person
+meant, or 0 when it is none of them or cannot be told. Labellers never see the features or any model's choice.
+ESConv's train dialogs give the training items, its valid and test dialogs the held-out ones.
+
+    python -m research.referent_labels --draw 520 --build outputs/pesconv --out outputs/dev/referents_to_label.tsv
+    python -m research.referent_labels --merge PART_LABELS.tsv ... --key outputs/dev/referents_to_label.tsv \\
+        --out research/labels/referents.tsv
+    python -m research.referent_labels --agreement research/labels/referents_second_reader.tsv
+    python -m research.referent_labels --train research/labels/referents.tsv    # writes extractor/referent_ranker.json
+    python -m research.referent_labels --score research/labels/referents.tsv    # held out: ranker vs nearest person
+
+`--train` fits the ranker on the train items only (by dialog), chooses the threshold by dialog-grouped
+cross-validation on them (the lowest at which the rewrites are at least TARGET_PRECISION right), and writes the
+weights with their card. `--score` reports, on the held-out items, how many pronouns each method rewrites and how
+many of those rewrites name the labelled person (Wilson intervals): the shipped ranker, and the rule "the nearest
+person of the pronoun's gender".
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import random
+from pathlib import Path
+
+from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
+from extractor.card import wilson
+from extractor.referents import (
+    FEATURES,
+    RANKER,
+    Mention,
+    ReferentRanker,
+    candidates,
+    dialog_mentions,
+    features,
+    first_pronoun,
+    named_before,
+)
+
+FIELDS = ("id", "dialog_id", "split", "turn", "span_start", "dialog_so_far", "sentence", "candidates", "label")
+LABELLED = ("id", "dialog_id", "split", "turn", "span_start", "sentence", "candidates", "label", "note")
+TARGET_PRECISION = 0.95
+HELD_OUT = ("valid", "test")
+
+
+def sentence_context(dialog: list[dict], turn: int, start: int) -> list[Mention]:
+    """The people named before a sentence: every turn before its own, and its own turn up to the sentence."""
+    return named_before(dialog_mentions([(t["speaker"], t["text"]) for t in dialog]), turn, max(start, 0))
+
+
+def item(dialog_id: str, split: str, dialog: list[dict], turn: int, start: int, sentence: str) -> dict | None:
+    """A sentence with a pronoun to resolve and its candidates, or None when it has none."""
+    pronoun = first_pronoun(sentence)
+    if pronoun is None:
+        return None
+    context = sentence_context(dialog, turn, start)
+    cands = candidates(pronoun, context)
+    if not cands:
+        return None
+    return {"dialog_id": dialog_id, "split": split, "turn": turn, "start": start, "sentence": sentence,
+            "dialog": dialog, "pronoun": pronoun, "context": context, "cands": cands}
+
+
+def build_items(build: Path) -> list[dict]:
+    """Every kept sentence of a build with a pronoun to resolve and at least one candidate."""
+    import pyarrow.parquet as pq
+
+    items = []
+    for f in sorted(glob.glob(str(build / "data" / "*.parquet"))):
+        cols = ["dialog_id", "split", "dialog", "persona", "persona_evidence", "persona_span"]
+        for r in pq.read_table(f, columns=cols).to_pylist():
+            for s, e, span in zip(r["persona"], r["persona_evidence"], r["persona_span"]):
+                found = item(r["dialog_id"], r["split"], r["dialog"], e, span[0], s)
+                if found:
+                    items.append(found)
+    return items
+
+
+def _shown(dialog: list[dict], turn: int) -> str:
+    return " || ".join(f"[{i}] {t['speaker'].upper()}: {' '.join(t['text'].split())}"
+                       for i, t in enumerate(dialog[:turn + 1]))
+
+
+def draw(args) -> None:
+    """All held-out items and a seeded sample of --draw train items (at most two per dialog), shuffled."""
+    items = build_items(Path(args.build))
+    rng = random.Random(args.seed)
+    held = [i for i in items if i["split"] in HELD_OUT]
+    train = [i for i in items if i["split"] not in HELD_OUT]
+    rng.shuffle(train)
+    per: dict[str, int] = {}
+    chosen = []
+    for i in train:
+        if per.get(i["dialog_id"], 0) < 2 and len(chosen) < args.draw:
+            per[i["dialog_id"]] = per.get(i["dialog_id"], 0) + 1
+            chosen.append(i)
+    out = held + chosen
+    rng.shuffle(out)
+    with open(args.out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(FIELDS)
+        for n, i in enumerate(out):
+            p = i["pronoun"]
+            marked = i["sentence"][:p.start] + "[[" + p.word + "]]" + i["sentence"][p.start + len(p.word):]
+            cands = " ; ".join(f"{k + 1}. {c.text} (turn {c.turn})" for k, c in enumerate(i["cands"]))
+            w.writerow([n, i["dialog_id"], i["split"], i["turn"], i["start"], _shown(i["dialog"], i["turn"]), marked, cands, ""])
+    print(f"wrote {len(out)} items ({len(held)} held out, {len(chosen)} train) to {args.out}")
+
+
+def merge(args) -> None:
+    """The drawn items (without their dialog text, which ESConv holds) with the labellers' answers (id, label, note)."""
+    with open(args.key, encoding="utf-8") as fh:
+        drawn = {r["id"]: r for r in csv.DictReader(fh, delimiter="\t")}
+    answers: dict[str, dict] = {}
+    for path in args.merge:
+        with open(path, encoding="utf-8") as fh:
+            for r in csv.DictReader(fh, delimiter="\t"):
+                if r["id"] not in drawn or not r["label"].strip().isdigit():
+                    raise InputError(f"{path}: row {r} is not a drawn id with a number label")
+                answers[r["id"]] = r
+    missing = sorted(set(drawn) - set(answers), key=int)
+    if missing:
+        raise InputError(f"{len(missing)} drawn items have no label (first: {missing[:5]})")
+    with open(args.out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(LABELLED)
+        for i in sorted(drawn, key=int):
+            d, a = drawn[i], answers[i]
+            w.writerow([i, d["dialog_id"], d["split"], d["turn"], d["span_start"], d["sentence"], d["candidates"],
+                        a["label"].strip(), " ".join((a.get("note") or "").split())])
+    print(f"wrote {len(drawn)} labelled items to {args.out}")
+
+
+def agreement(args) -> None:
+    """A second reader's labels of some items against the merged file's: agreement and Cohen's kappa."""
+    from sklearn.metrics import cohen_kappa_score
+
+    with open(args.labels, encoding="utf-8") as fh:
+        first = {r["id"]: r["label"] for r in csv.DictReader(fh, delimiter="\t")}
+    with open(args.agreement, encoding="utf-8") as fh:
+        second = {r["id"]: r["label"].strip() for r in csv.DictReader(fh, delimiter="\t")}
+    if not second or not set(second) <= set(first):
+        raise InputError(f"{args.agreement}: need ids of {args.labels} with a label each")
+    ids = sorted(second, key=int)
+    a, b = [first[i] for i in ids], [second[i] for i in ids]
+    same = sum(x == y for x, y in zip(a, b))
+    print(f"{len(ids)} items labelled twice: the readers agree on {same} ({same / len(ids):.1%}), Cohen's kappa "
+          f"{cohen_kappa_score(a, b):.2f}; none of the candidates: first {a.count('0')}, second {b.count('0')}")
+
+
+def labelled(path: str, esconv: Path) -> list[dict]:
+    """The labelled file with each item's dialog read again from ESConv (features are recomputed, never stored)."""
+    from schemas.esconv import read_dialogs
+
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows or "label" not in rows[0]:
+        raise InputError(f"{path}: no labelled rows (columns {', '.join(FIELDS)})")
+    dialogs = {}
+    for split in ("train", "valid", "test"):
+        for d in read_dialogs(esconv / f"{split}.json")[0]:
+            dialogs[d.dialog_id] = [{"speaker": t.speaker, "text": t.text} for t in d.turns]
+    out, passed = [], 0
+    for r in rows:
+        sentence = r["sentence"].replace("[[", "").replace("]]", "")
+        if r["dialog_id"] not in dialogs:
+            raise InputError(f"{path}: item {r['id']}: dialog {r['dialog_id']} is not in {esconv}")
+        found = item(r["dialog_id"], r["split"], dialogs[r["dialog_id"]], int(r["turn"]), int(r["span_start"]),
+                     sentence)
+        if not found:  # the current code leaves this pronoun alone (a person or a name before it in the sentence)
+            passed += 1
+            continue
+        label = int(r["label"])
+        if not 0 <= label <= len(found["cands"]):
+            raise InputError(f"{path}: item {r['id']} has label {label} for {len(found['cands'])} candidates")
+        out.append({**found, "label": label})
+    if passed:
+        print(f"{path}: {passed} of {len(rows)} labelled pronouns are left alone by the current code")
+    return out
+
+
+def _rows(items: list[dict]) -> tuple[list[list[float]], list[int], list[str]]:
+    x, y, groups = [], [], []
+    for i in items:
+        for k, row in enumerate(features(i["pronoun"], i["cands"], i["context"], i["turn"])):
+            x.append(row)
+            y.append(int(i["label"] == k + 1))
+            groups.append(i["dialog_id"])
+    return x, y, groups
+
+
+def decisions(items: list[dict], probs_of) -> list[tuple[float, bool]]:
+    """Per item: (the best candidate's probability, whether it is the labelled person)."""
+    out = []
+    for i in items:
+        probs = probs_of(i)
+        best = max(range(len(i["cands"])), key=lambda k: (probs[k], i["cands"][k].turn, i["cands"][k].start))
+        out.append((probs[best], i["label"] == best + 1))
+    return out
+
+
+def threshold_for(decided: list[tuple[float, bool]], precision: float) -> float:
+    """The lowest threshold whose rewrites are at least `precision` right (1.0, rewriting nothing, if none is)."""
+    for t in sorted({round(p, 4) for p, _ in decided}):
+        chosen = [ok for p, ok in decided if p >= t]
+        if chosen and sum(chosen) / len(chosen) >= precision:
+            return t
+    return 1.0
+
+
+def train(args) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    items = [i for i in labelled(args.train, Path(args.esconv)) if i["split"] not in HELD_OUT]
+    x, y, groups = _rows(items)
+    fit = LogisticRegression(C=1.0, max_iter=1000)
+    # cross-validated probabilities by dialog: the threshold is chosen on items no fold trained on
+    folds = GroupKFold(n_splits=5)
+    by_item: dict[int, list[float]] = {}
+    index = [(n, k) for n, i in enumerate(items) for k in range(len(i["cands"]))]
+    for tr, te in folds.split(x, y, groups):
+        model = LogisticRegression(C=1.0, max_iter=1000).fit([x[j] for j in tr], [y[j] for j in tr])
+        for j, p in zip(te, model.predict_proba([x[j] for j in te])[:, 1]):
+            by_item.setdefault(index[j][0], []).append((index[j][1], p))
+    cv = decisions(items, lambda i: [p for _, p in sorted(by_item[items.index(i)])])
+    threshold = threshold_for(cv, args.precision)
+    fit.fit(x, y)
+    chosen = [ok for p, ok in cv if p >= threshold]
+    card = {"weights": [round(float(w), 6) for w in fit.coef_[0]], "bias": round(float(fit.intercept_[0]), 6),
+            "threshold": threshold, "features": list(FEATURES), "trained_on": args.train,
+            "train_items": len(items), "train_dialogs": len(set(groups)), "target_precision": args.precision,
+            "cross_validated": {"rewritten": len(chosen), "right": sum(chosen),
+                                "labelled_none": sum(i["label"] == 0 for i in items)},
+            "code_version": code_version()}
+    Path(args.ranker).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in card.items() if k != "weights"}, indent=1))
+
+
+def _rate(hits: int, n: int) -> str:
+    lo, hi = wilson(hits, n)
+    return f"{hits}/{n} = {hits / n:.1%} [{lo:.1%}, {hi:.1%}]" if n else "0/0"
+
+
+def score(args) -> None:
+    ranker = ReferentRanker.load(args.ranker)
+    items = [i for i in labelled(args.score, Path(args.esconv)) if i["split"] in HELD_OUT]
+    resolvable = sum(i["label"] > 0 for i in items)
+
+    def nearest(i: dict) -> list[float]:  # the rule: the most recent person of the pronoun's gender
+        latest = max(range(len(i["cands"])), key=lambda k: (i["cands"][k].turn, i["cands"][k].start))
+        return [1.0 if k == latest else 0.0 for k in range(len(i["cands"]))]
+
+    print(f"code {code_version()}; {len(items)} held-out pronouns ({len(set(i['dialog_id'] for i in items))} dialogs);"
+          f" {resolvable} mean one of the candidates, {len(items) - resolvable} none of them\n")
+    print("| method | rewritten | right (precision) | recall of resolvable |\n|---|---:|---:|---:|")
+    for name, probs_of, t in (("ranker", lambda i: ranker.probabilities(
+            features(i["pronoun"], i["cands"], i["context"], i["turn"])), ranker.threshold),
+                              ("nearest person (rule)", nearest, 0.5)):
+        chosen = [ok for p, ok in decisions(items, probs_of) if p >= t]
+        print(f"| {name} | {len(chosen)} | {_rate(sum(chosen), len(chosen))} | {_rate(sum(chosen), resolvable)} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
+    p = command_parser("python -m research.referent_labels", __doc__)
+    p.add_argument("--build", default="outputs/pesconv", help="the build the items come from (default %(default)s)")
+    p.add_argument("--esconv", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "esconv"),
+                   help="ESConv folder the labelled dialogs are read from (default ../shared/data/esconv)")
+    p.add_argument("--draw", type=int, help="write the held-out items and this many train items to label")
+    p.add_argument("--train", help="a labelled TSV: fit the ranker on its train items")
+    p.add_argument("--score", help="a labelled TSV: the ranker and the rule on its held-out items")
+    p.add_argument("--merge", nargs="+", help="labellers' TSVs (id, label, note) of the drawn items")
+    p.add_argument("--key", help="--merge: the drawn TSV")
+    p.add_argument("--agreement", help="a second reader's TSV (id, label) of some items: agreement with --labels")
+    p.add_argument("--labels", default=str(Path(__file__).resolve().parent / "labels" / "referents.tsv"),
+                   help="--agreement: the merged labels (default %(default)s)")
+    p.add_argument("--ranker", default=str(RANKER), help="the ranker's file (default: the shipped one)")
+    p.add_argument("--precision", type=float, default=TARGET_PRECISION,
+                   help="--train: the cross-validated precision the threshold must reach (default %(default)s)")
+    p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--out")
+    args = p.parse_args(argv)
+    if args.draw:
+        if not args.out:
+            raise InputError("--draw needs --out")
+        draw(args)
+    elif args.merge:
+        if not (args.key and args.out):
+            raise InputError("--merge needs --key (the drawn TSV) and --out")
+        merge(args)
+    elif args.agreement:
+        agreement(args)
+    elif args.train:
+        train(args)
+    elif args.score:
+        score(args)
+    else:
+        raise InputError("give --draw N, --merge LABELS..., --train LABELS, --score LABELS or --agreement FILE")
+    return 0
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()
