@@ -23,6 +23,7 @@ from typing import Sequence
 from common.cli import InputError
 
 RANKER = Path(__file__).parent / "referent_ranker.json"
+HER_NEXT = Path(__file__).parent / "her_next_words.json"  # research.referent_labels --her-counts
 
 MALE = frozenset("husband boyfriend bf dad daddy father brother son grandpa grandfather granddad uncle nephew fiance "
                  "stepdad stepfather stepson ex-husband ex-boyfriend hubby".split())
@@ -48,12 +49,8 @@ _NOT_NAMES = frozenset("monday tuesday wednesday thursday friday saturday sunday
                        "american thank thanks hello okay yes".split())
 _PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.I)
 MALE_PRONOUNS = frozenset({"he", "him", "his"})
-# "her" before one of these (or at the end) is the object ("I told her that"), before anything else the possessive
-# ("her new job"); a word list, and the ranker's labels count how often it is wrong
-_AFTER_OBJECT_HER = frozenset(
-    "a an the that this these those to for from with about at in on of by and or but so as if when because "
-    "anymore again too either yet back off out up down much more anything everything something nothing any some "
-    "how what why where who whether".split())
+_CLITIC = re.compile(r"['\u2019](s|ll|d)\b", re.I)
+_HAS = frozenset("been got gotten had done gone never always already just left taken told said become lost found".split())
 
 FEATURES = ("gender_match", "neutral", "turns_back", "same_turn", "recency_rank", "count", "from_supporter",
             "candidates", "first_in_sentence", "others_after", "pets_after")
@@ -174,18 +171,53 @@ def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Menti
     return rows
 
 
-def rewrite(sentence: str, pronoun: Pronoun, referent: str) -> str:
-    """The sentence with its pronoun replaced: he/she/him -> "my husband", his/hers -> "my husband's", her -> the
-    object or the possessive by the next word."""
+def rewrite(sentence: str, pronoun: Pronoun, referent: str) -> str | None:
+    """The sentence with its pronoun replaced: he/she/him -> "my husband", his/hers -> "my husband's", he's ->
+    "my husband is" (or "has" before "been", "gone", ...), he'll -> "will", he'd -> "would"; "her" as the object or
+    the possessive by what follows it in ESConv and PERSONA-CHAT (`her_role`). None when "her" could be either."""
     word = pronoun.word.lower()
     after = sentence[pronoun.start + len(pronoun.word):]
-    nxt = re.match(r"\s*([A-Za-z']+)", after)
-    possessive = word in ("his", "hers") or (
-        word == "her" and nxt is not None and nxt.group(1).lower() not in _AFTER_OBJECT_HER)
-    name = referent + ("'s" if possessive else "")
+    clitic = _CLITIC.match(after)
+    nxt = re.match(r"(?:['\u2019]\w+)?\s*([A-Za-z']+)", after)
+    following = nxt.group(1).lower() if nxt else ""
+    if word in ("his", "hers"):
+        name = referent + "'s"
+    elif word == "her":
+        role = her_role(following)
+        if role is None:
+            return None
+        name = referent + ("'s" if role == "possessive" else "")
+    elif clitic:
+        verb = {"ll": "will", "d": "would"}.get(clitic.group(1).lower())
+        verb = verb or ("has" if following in _HAS or following.endswith("ed") else "is")
+        name, after = f"{referent} {verb}", after[clitic.end():]
+    else:
+        name = referent
     if pronoun.start == 0:
         name = name[0].upper() + name[1:]
     return sentence[:pronoun.start] + name + after
+
+
+def her_role(following: str) -> str | None:
+    """"object" or "possessive" for "her" before `following` ("" at the end of the sentence), None when unsure: a
+    word at least three times as often after "my/your/our/their/his" as after "me/him/them/us" makes it possessive,
+    and the reverse the object."""
+    if not following or following.endswith("ly"):  # "I told her.", "I call her daily"
+        return "object"
+    poss, obj = _her_next().get(following, (0, 0))
+    if poss >= 3 and poss >= 3 * obj:
+        return "possessive"
+    if obj >= 3 and obj >= 3 * poss:
+        return "object"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _her_next() -> dict[str, tuple[int, int]]:
+    try:
+        return {w: tuple(c) for w, c in json.loads(HER_NEXT.read_text(encoding="utf-8"))["counts"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"cannot read {HER_NEXT}: {e}") from None
 
 
 class ReferentRanker:
@@ -211,9 +243,10 @@ class ReferentRanker:
             return sentence, None, 0.0
         probs = self.probabilities(features(pronoun, cands, context, turn))
         best = max(range(len(cands)), key=lambda i: (probs[i], cands[i].turn, cands[i].start))
-        if probs[best] < self.threshold:
+        written = rewrite(sentence, pronoun, cands[best].text) if probs[best] >= self.threshold else None
+        if written is None:
             return sentence, None, probs[best]
-        return rewrite(sentence, pronoun, cands[best].text), cands[best], probs[best]
+        return written, cands[best], probs[best]
 
     @classmethod
     def load(cls, path: str | Path = RANKER) -> "ReferentRanker":

@@ -417,10 +417,10 @@ def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
 
 def check_package_files() -> None:
     """Files of the installed package every build reads: a missing one is a one-line error before any work."""
-    from extractor.referents import RANKER, shipped_ranker
+    from extractor.referents import HER_NEXT, RANKER, shipped_ranker
     from extractor.remarks import REMARK_LABELS
 
-    for path in (REMARK_LABELS, RANKER):
+    for path in (REMARK_LABELS, RANKER, HER_NEXT):
         if not path.is_file():
             raise InputError(f"package file missing: {path} (reinstall the package: pip install .)")
     shipped_ranker()  # a corrupt ranker file is a one-line error here, not a failure inside a worker

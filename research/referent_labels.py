@@ -32,6 +32,7 @@ from common.cli import InputError, code_version, command_parser, quiet_libraries
 from extractor.card import wilson
 from extractor.referents import (
     FEATURES,
+    HER_NEXT,
     RANKER,
     Mention,
     ReferentRanker,
@@ -151,6 +152,33 @@ def agreement(args) -> None:
     same = sum(x == y for x, y in zip(a, b))
     print(f"{len(ids)} items labelled twice: the readers agree on {same} ({same / len(ids):.1%}), Cohen's kappa "
           f"{cohen_kappa_score(a, b):.2f}; none of the candidates: first {a.count('0')}, second {b.count('0')}")
+
+
+def her_counts(args) -> None:
+    """How often each word follows a possessive ("my", "your", "our", "their", "his") and an object pronoun ("me",
+    "him", "them", "us") in ESConv and the PERSONA-CHAT files: what tells "her job" from "told her so" (`HER_NEXT`)."""
+    import re
+    from collections import Counter
+
+    texts = []
+    for split in ("train", "valid", "test"):
+        with open(Path(args.esconv) / f"{split}.json", encoding="utf-8") as fh:
+            texts += [t.get("text") or t.get("content") or "" for line in fh for t in json.loads(line)["dialog"]]
+    for path in args.her_counts:
+        with open(path, encoding="utf-8", newline="") as fh:
+            texts += [cell for row in csv.reader(fh) for cell in row]
+    poss, obj = Counter(), Counter()
+    for text in texts:
+        words = re.findall(r"[a-z']+", text.lower())
+        for a, b in zip(words, words[1:]):
+            if a in ("my", "your", "our", "their", "his"):
+                poss[b] += 1
+            elif a in ("me", "him", "them", "us"):
+                obj[b] += 1
+    table = {w: [poss[w], obj[w]] for w in sorted(set(poss) | set(obj)) if poss[w] + obj[w] >= 3}
+    HER_NEXT.write_text(json.dumps({"counts": table, "made_from": ["ESConv"] + [Path(p).name for p in
+                                                                               args.her_counts]}) + "\n")
+    print(f"wrote {len(table)} words to {HER_NEXT}")
 
 
 def labelled(path: str, esconv: Path) -> list[dict]:
@@ -275,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draw", type=int, help="write the held-out items and this many train items to label")
     p.add_argument("--train", help="a labelled TSV: fit the ranker on its train items")
     p.add_argument("--score", help="a labelled TSV: the ranker and the rule on its held-out items")
+    p.add_argument("--her-counts", nargs="+", metavar="CSV",
+                   help="PERSONA-CHAT-style CSV files: with ESConv, count what follows a possessive and an object "
+                        "pronoun, and write extractor/her_next_words.json")
     p.add_argument("--merge", nargs="+", help="labellers' TSVs (id, label, note) of the drawn items")
     p.add_argument("--key", help="--merge: the drawn TSV")
     p.add_argument("--agreement", help="a second reader's TSV (id, label) of some items: agreement with --labels")
@@ -290,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.out:
             raise InputError("--draw needs --out")
         draw(args)
+    elif args.her_counts:
+        her_counts(args)
     elif args.merge:
         if not (args.key and args.out):
             raise InputError("--merge needs --key (the drawn TSV) and --out")

@@ -65,6 +65,11 @@ def test_only_people_of_the_pronouns_gender_are_candidates():
     ("I love her.", "my wife", "I love my wife."),
     ("I miss her cooking.", "my mom", "I miss my mom's cooking."),
     ("his mother hates me", "my husband", "My husband's mother hates me"),
+    ("I call her daily.", "my mom", "I call my mom daily."),
+    ("She's moved on.", "my wife", "My wife has moved on."),
+    ("she's bitter", "my wife", "My wife is bitter"),
+    ("he'll take her side", "my brother", "My brother will take her side"),
+    ("I caught her cheating.", "my wife", None),  # "her" could be either: left as written
 ])
 def test_the_rewrite_keeps_the_pronouns_role(sentence, person, expected):
     assert rewrite(sentence, first_pronoun(sentence), person) == expected
