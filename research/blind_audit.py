@@ -16,6 +16,9 @@ Labels (one per item):
   thanks, agreement, a pleasantry, a question);
 - `needs_question`: a fragment that only makes sense with the supporter's question ("I would like to do that").
 
+`--whole-dialog` shows the labeller every turn before the evidence turn (not only the supporter's message): for
+sentences that name a person the dialog named earlier ("My husband ..." from "he ...").
+
     python -m research.blind_audit --draw outputs/audit/blind.tsv --builds outputs/pesconv outputs/pesconv-rule \\
         --names default rule --sample 100 --seed 31 [--splits valid test] [--changed]
     python -m research.blind_audit --labels outputs/audit/blind.tsv
@@ -36,9 +39,9 @@ LABELS = ("faithful", "unfaithful", "not_a_fact", "needs_question")
 COLUMNS = ("item", "supporter_before", "seeker_turn", "sentence", "label", "note")
 
 
-def persona_items(build: Path, splits: tuple[str, ...] = ()) -> list[dict]:
+def persona_items(build: Path, splits: tuple[str, ...] = (), whole_dialog: bool = False) -> list[dict]:
     """Every whole-dialog persona sentence of a build (of dialogs in `splits`, when given), with its evidence turn and
-    the supporter's message before."""
+    the supporter's message before (with `whole_dialog`, every turn before it, numbered and by speaker)."""
     out = []
     for rec in build_rows(build, ("dialog_id", "split", "dialog", "persona", "persona_evidence")):
         if splits and rec["split"] not in splits:
@@ -46,6 +49,9 @@ def persona_items(build: Path, splits: tuple[str, ...] = ()) -> list[dict]:
         for sentence, turn in zip(rec["persona"], rec["persona_evidence"]):
             before = next((rec["dialog"][t]["text"] for t in range(turn - 1, -1, -1)
                            if rec["dialog"][t]["speaker"] == "supporter"), "")
+            if whole_dialog:
+                before = " || ".join(f"[{i}] {t['speaker'].upper()}: {t['text']}"
+                                     for i, t in enumerate(rec["dialog"][:turn]))
             out.append({"dialog_id": rec["dialog_id"], "turn": turn, "sentence": sentence,
                         "supporter_before": " ".join(before.split()),
                         "seeker_turn": " ".join(rec["dialog"][turn]["text"].split())})
@@ -53,10 +59,10 @@ def persona_items(build: Path, splits: tuple[str, ...] = ()) -> list[dict]:
 
 
 def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path, splits: tuple[str, ...] = (),
-         changed: bool = False) -> int:
+         changed: bool = False, whole_dialog: bool = False) -> int:
     rng = random.Random(seed)
     per = n // len(builds)
-    items_of = [persona_items(build, splits) for build in builds]
+    items_of = [persona_items(build, splits, whole_dialog) for build in builds]
     if changed:  # a sentence of one build that no other build holds in the same dialog
         held = [{(x["dialog_id"], x["sentence"]) for x in items} for items in items_of]
         items_of = [[x for x in items if not any((x["dialog_id"], x["sentence"]) in h
@@ -73,6 +79,7 @@ def draw(builds: list[Path], names: list[str], n: int, seed: int, path: Path, sp
         out.writerows([i, x["supporter_before"], x["seeker_turn"], x["sentence"], "", ""] for i, x in enumerate(picked))
     key = {str(i): {"system": x["system"], "dialog_id": x["dialog_id"], "turn": x["turn"]} for i, x in enumerate(picked)}
     Path(f"{path}.key.json").write_text(json.dumps({"seed": seed, "splits": list(splits), "changed": changed,
+                                                    "whole_dialog": whole_dialog,
                                                     "builds": [str(b) for b in builds],
                                                     "names": names, "items": key}, indent=1) + "\n")
     return len(picked)
@@ -113,13 +120,16 @@ def main(argv: list[str] | None = None) -> int:
                                                            "valid test: dialogs no judge trained on)")
     p.add_argument("--changed", action="store_true", help="draw only the sentences that the other builds do not hold "
                                                           "in the same dialog")
+    p.add_argument("--whole-dialog", action="store_true",
+                   help="show every turn before the evidence turn in place of the supporter's message (for sentences "
+                        "that name a person the dialog named earlier)")
     p.add_argument("--labels", metavar="TSV", help="score a labelled TSV against its key")
     args = p.parse_args(argv)
     if args.draw:
         if not args.builds or len(args.names) != len(args.builds):
             raise InputError("--draw needs --builds and one --names entry per build")
         n = draw([Path(b) for b in args.builds], args.names, args.sample, args.seed, Path(args.draw),
-                 tuple(args.splits), args.changed)
+                 tuple(args.splits), args.changed, args.whole_dialog)
         print(f"wrote {n} items to label to {args.draw} (key: {args.draw}.key.json; do not show it to the labeller)",
               file=sys.stderr)
         return 0

@@ -522,6 +522,11 @@ def test_blind_audit_hides_the_systems_and_scores_each(tmp_path, tiny_build):
     assert "| a | 2 |" in table and "| b | 2 |" in table
     # --changed: only what one build holds and the other does not; a build against itself has nothing
     assert draw([tiny_build, tiny_build], ["a", "b"], 4, 1, tmp_path / "changed.tsv", changed=True) == 0
+    # --whole-dialog: every turn before the evidence turn, numbered, in place of the supporter's message
+    draw([tiny_build, tiny_build], ["a", "b"], 4, 1, tmp_path / "whole.tsv", whole_dialog=True)
+    shown = list(csv.DictReader((tmp_path / "whole.tsv").open(encoding="utf-8"), delimiter="\t"))
+    assert any(r["supporter_before"] for r in shown)
+    assert all(r["supporter_before"].startswith("[0] ") for r in shown if r["supporter_before"])
 
 
 def test_viewer_marks_the_evidence_span():
