@@ -211,10 +211,12 @@ def build_check(args: argparse.Namespace):
     return check
 
 
-def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]]) -> list[tuple[list[str], list]]:
+def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]],
+            people: Sequence[tuple[list, int]] | None = None) -> list[tuple[list[str], list]]:
     """Per input: (kept sentences, [(dropped sentence, reason)]) as the build decides them, in batches: nothing from
     an input the build does not ask the extractor about (`pipelines.build_steps.asked`), the check's verdicts on the
-    others."""
+    others, a pronoun named as the build names it (`people`: per input, the dialog's `mentions` and the turn of its
+    utterance; by default those of the input itself, the partner's message and the utterance)."""
     from pipelines.build_steps import asked
 
     ask = asked(getattr(check, "check", None), check.settings, inputs)
@@ -226,9 +228,10 @@ def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]])
         verdicts = dict(check.process(batch)) if batch else {}
         for k, inp in enumerate(inputs[s:s + 256]):
             sentences = verdicts[str(k)].sentences if str(k) in verdicts else ()
-            named = refer and dialog_mentions([("supporter", inp.context)] + [("seeker", u) for u in inp.utterances])
-            out.append(([name_the_person(g.sentence, named, 1 + (g.utterance or 0), g.span[0] if g.span else 0)[0]
-                         if named else g.sentence for g in sentences if g.supported],
+            named, turn = (people[s + k] if people else
+                           (dialog_mentions([("supporter", inp.context)] + [("seeker", u) for u in inp.utterances]), 1))
+            out.append(([name_the_person(g.sentence, named, turn + (g.utterance or 0), g.span[0] if g.span else 0)[0]
+                         if refer and named else g.sentence for g in sentences if g.supported],
                         [(g.sentence, g.reason) for g in sentences if not g.supported and g.part is None]))
     return out
 
@@ -348,7 +351,10 @@ def evaluate_esconv(dialogs, runner: Runner, scorer, check, args) -> tuple[dict,
         requests = [extraction_requests(d, args.start_utterance, context) for d in dialogs]
         flat = [inp for reqs in requests for inp, _ in reqs]
         outs, seconds = runner.extract(system, flat)
-        judged = checked(check, flat, outs)
+        named = [dialog_mentions([(t.speaker, t.text) for t in d.turns]) for d in dialogs]
+        people = [(named[i], turn) for i, reqs in enumerate(requests) for _, turn in reqs] if context == "utterance" \
+            else None
+        judged = checked(check, flat, outs, people)
         scorer.prepare([t for inp, o in zip(flat, outs) for t in (*inp.utterances, *o)])
         scores, k, per_dialog = [], 0, []
         for d, reqs in zip(dialogs, requests):
