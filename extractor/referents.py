@@ -32,7 +32,10 @@ FEMALE = frozenset("wife girlfriend gf mom mommy mum mother sister daughter gran
 NEUTRAL = frozenset("partner friend bestie boss manager supervisor coworker co-worker colleague roommate neighbor "
                     "neighbour spouse ex child kid baby cousin teacher landlord doctor therapist counselor "
                     "counsellor professor mentor classmate pastor sibling".split())
-_PERSON = MALE | FEMALE | NEUTRAL
+PLURAL = frozenset("parents kids children friends siblings brothers sisters coworkers co-workers colleagues roommates "
+                   "neighbors neighbours in-laws family daughters sons grandparents cousins classmates teachers bosses "
+                   "folks relatives twins boys girls".split())
+_PERSON = MALE | FEMALE | NEUTRAL | PLURAL
 _MODIFIERS = ("best", "older", "younger", "little", "big", "baby", "late", "new", "old", "oldest", "youngest",
               "eldest", "ex", "step", "close", "former", "current")
 _MENTION = re.compile(r"\b(my|your)\s+((?:(?:%s)[- ]?)?(?:%s))(?='s\b|\b)(?!\s*-)" % (
@@ -47,13 +50,18 @@ _NOT_NAMES = frozenset("monday tuesday wednesday thursday friday saturday sunday
                        "july august september october november december christmas thanksgiving easter covid corona "
                        "coronavirus god facebook instagram twitter google youtube netflix zoom english america "
                        "american thank thanks hello okay yes".split())
-_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.I)
+_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|they|them|their|theirs)\b", re.I)
 MALE_PRONOUNS = frozenset({"he", "him", "his"})
-_CLITIC = re.compile(r"['\u2019](s|ll|d)\b", re.I)
+PLURAL_PRONOUNS = frozenset({"they", "them", "their", "theirs"})
+_CLITIC = re.compile(r"['\u2019](s|ll|d|re|ve)\b", re.I)
+_VERB = {"ll": "will", "d": "would", "re": "are", "ve": "have"}
 _HAS = frozenset("been got gotten had done gone never always already just left taken told said become lost found".split())
 
 FEATURES = ("gender_match", "neutral", "turns_back", "same_turn", "recency_rank", "count", "from_supporter",
-            "candidates", "first_in_sentence", "others_after", "pets_after")
+            "candidates", "first_in_sentence", "others_after", "pets_after", "named_last_two_turns", "names_after",
+            "same_gender_others_after")
+_MALE_OTHERS = frozenset("guy man boy gentleman".split()) | MALE
+_FEMALE_OTHERS = frozenset("woman lady girl".split()) | FEMALE
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Pronoun:
     word: str  # as written
     start: int  # character offset in the sentence
     male: bool
+    plural: bool = False  # they / them / their: people of PLURAL
 
 
 def _noun(phrase: str) -> str:
@@ -126,23 +135,27 @@ def first_pronoun(sentence: str) -> Pronoun | None:
     m = _PRONOUN.search(sentence)
     if m is None:
         return None
-    male = m.group(1).lower() in MALE_PRONOUNS
-    before = [x for x in mentions([(0, sentence[:m.start()], False)]) if x.other or _compatible(x.noun, male)]
+    pronoun = Pronoun(m.group(1), m.start(), m.group(1).lower() in MALE_PRONOUNS,
+                      m.group(1).lower() in PLURAL_PRONOUNS)
+    before = [x for x in mentions([(0, sentence[:m.start()], False)]) if x.other or _compatible(x.noun, pronoun)]
     if before:  # a person, a pet or a name already in the sentence
         return None
-    return Pronoun(m.group(1), m.start(), male)
+    return pronoun
 
 
-def _compatible(noun: str, male: bool) -> bool:
+def _compatible(noun: str, pronoun: Pronoun) -> bool:
+    """Whether a pronoun can mean people named by `noun`: the same number, and for he / she a gender that fits."""
+    if (noun in PLURAL) != pronoun.plural:
+        return False
     g = _gender(noun)
-    return g == "neutral" or (g == "male") == male
+    return pronoun.plural or g == "neutral" or (g == "male") == pronoun.male
 
 
 def candidates(pronoun: Pronoun, context: Sequence[Mention]) -> list[Mention]:
     """The distinct people of the context a pronoun of its gender can mean, most recent mention of each."""
     latest: dict[str, Mention] = {}
     for m in context:
-        if not m.other and _compatible(m.noun, pronoun.male):
+        if not m.other and _compatible(m.noun, pronoun):
             latest.pop(m.text, None)
             latest[m.text] = m
     return list(latest.values())
@@ -167,28 +180,34 @@ def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Menti
             float(pronoun.start == 0),
             math.log1p(sum(m.other and (m.turn, m.start) > (c.turn, c.start) for m in context)),
             float(any(m.other and m.noun in _PET and (m.turn, m.start) > (c.turn, c.start) for m in context)),
+            float(any(m.text == c.text and m.turn >= turn - 2 for m in context)),
+            math.log1p(sum(m.other and m.noun == m.text and (m.turn, m.start) > (c.turn, c.start) for m in context)),
+            float(any(m.other and (m.turn, m.start) > (c.turn, c.start) and not pronoun.plural
+                      and m.noun in (_MALE_OTHERS if pronoun.male else _FEMALE_OTHERS) for m in context)),
         ])
     return rows
 
 
 def rewrite(sentence: str, pronoun: Pronoun, referent: str) -> str | None:
-    """The sentence with its pronoun replaced: he/she/him -> "my husband", his/hers -> "my husband's", he's ->
-    "my husband is" (or "has" before "been", "gone", ...), he'll -> "will", he'd -> "would"; "her" as the object or
-    the possessive by what follows it in ESConv and PERSONA-CHAT (`her_role`). None when "her" could be either."""
+    """The sentence with its pronoun replaced: he/she/him/they/them -> "my husband", "my parents"; his/hers/their
+    -> "my husband's", "my parents'"; he's -> "my husband is" (or "has" before "been", "gone", ...), they're ->
+    "are", 've -> "have", 'll -> "will", 'd -> "would"; "her" as the object or the possessive by what follows it in
+    ESConv and PERSONA-CHAT (`her_role`). None when "her" could be either."""
     word = pronoun.word.lower()
     after = sentence[pronoun.start + len(pronoun.word):]
     clitic = _CLITIC.match(after)
     nxt = re.match(r"(?:['\u2019]\w+)?\s*([A-Za-z']+)", after)
     following = nxt.group(1).lower() if nxt else ""
-    if word in ("his", "hers"):
-        name = referent + "'s"
+    owner = referent + ("'" if referent.endswith("s") else "'s")
+    if word in ("his", "hers", "their", "theirs"):
+        name = owner
     elif word == "her":
         role = her_role(following)
         if role is None:
             return None
-        name = referent + ("'s" if role == "possessive" else "")
+        name = owner if role == "possessive" else referent
     elif clitic:
-        verb = {"ll": "will", "d": "would"}.get(clitic.group(1).lower())
+        verb = _VERB.get(clitic.group(1).lower())
         verb = verb or ("has" if following in _HAS or following.endswith("ed") else "is")
         name, after = f"{referent} {verb}", after[clitic.end():]
     else:
@@ -248,22 +267,40 @@ class ReferentRanker:
             return sentence, None, probs[best]
         return written, cands[best], probs[best]
 
+
+
+class PronounNamer:
+    """One ReferentRanker per number ("singular" for he/she, "plural" for they), as `referent_ranker.json` holds
+    them; a pronoun of a number without a ranker is left alone."""
+
+    def __init__(self, rankers: dict[str, ReferentRanker]):
+        self.rankers = rankers
+
+    def resolve(self, sentence: str, context: Sequence[Mention], turn: int) -> tuple[str, Mention | None, float]:
+        pronoun = first_pronoun(sentence)
+        ranker = pronoun and self.rankers.get(number(pronoun))
+        return ranker.resolve(sentence, context, turn) if ranker else (sentence, None, 0.0)
+
     @classmethod
-    def load(cls, path: str | Path = RANKER) -> "ReferentRanker":
+    def load(cls, path: str | Path = RANKER) -> "PronounNamer":
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(data["weights"], data["bias"], data["threshold"], data)
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))["rankers"]
+            return cls({n: ReferentRanker(d["weights"], d["bias"], d["threshold"], d) for n, d in data.items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise InputError(f"cannot read the referent ranker {path}: {e}") from None
 
 
+def number(pronoun: Pronoun) -> str:
+    return "plural" if pronoun.plural else "singular"
+
+
 def name_the_person(sentence: str, named: Sequence[Mention], turn: int, start: int,
-                    ranker: ReferentRanker | None = None) -> tuple[str, Mention | None, float]:
+                    ranker: ReferentRanker | PronounNamer | None = None) -> tuple[str, Mention | None, float]:
     """The build's and the evaluation's one call: `sentence` (at character `start` of turn `turn`) with its
     pronoun replaced by the person of `named` (a dialog's `mentions`) it means, where the ranker is sure."""
     return (ranker or shipped_ranker()).resolve(sentence, named_before(named, turn, start), turn)
 
 
 @lru_cache(maxsize=2)
-def shipped_ranker(path: str = str(RANKER)) -> ReferentRanker:
-    return ReferentRanker.load(path)
+def shipped_ranker(path: str = str(RANKER)) -> PronounNamer:
+    return PronounNamer.load(path)

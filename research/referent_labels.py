@@ -35,12 +35,13 @@ from extractor.referents import (
     HER_NEXT,
     RANKER,
     Mention,
-    ReferentRanker,
+    PronounNamer,
     candidates,
     dialog_mentions,
     features,
     first_pronoun,
     named_before,
+    number,
 )
 
 FIELDS = ("id", "dialog_id", "split", "turn", "span_start", "dialog_so_far", "sentence", "candidates", "label")
@@ -54,17 +55,19 @@ def sentence_context(dialog: list[dict], turn: int, start: int) -> list[Mention]
     return named_before(dialog_mentions([(t["speaker"], t["text"]) for t in dialog]), turn, max(start, 0))
 
 
-def item(dialog_id: str, split: str, dialog: list[dict], turn: int, start: int, sentence: str) -> dict | None:
-    """A sentence with a pronoun to resolve and its candidates, or None when it has none."""
+def item(dialog_id: str, split: str, dialog: list[dict], turn: int, start: int, sentence: str,
+         at: int | None = None) -> dict | None:
+    """A sentence with a pronoun to resolve and its candidates, or None when it has none (or, with `at`, when the
+    pronoun to resolve is no longer the one labelled there)."""
     pronoun = first_pronoun(sentence)
-    if pronoun is None:
+    if pronoun is None or (at is not None and pronoun.start != at):
         return None
     context = sentence_context(dialog, turn, start)
     cands = candidates(pronoun, context)
     if not cands:
         return None
     return {"dialog_id": dialog_id, "split": split, "turn": turn, "start": start, "sentence": sentence,
-            "dialog": dialog, "pronoun": pronoun, "context": context, "cands": cands}
+            "dialog": dialog, "pronoun": pronoun, "context": context, "cands": cands, "number": number(pronoun)}
 
 
 def build_items(build: Path) -> list[dict]:
@@ -88,8 +91,16 @@ def _shown(dialog: list[dict], turn: int) -> str:
 
 
 def draw(args) -> None:
-    """All held-out items and a seeded sample of --draw train items (at most two per dialog), shuffled."""
-    items = build_items(Path(args.build))
+    """The held-out items and a seeded sample of --draw train items (at most --per-dialog per dialog), shuffled; with
+    --number, of that number only; with --exclude, none already in that labelled file (ids continue after its)."""
+    items = [i for i in build_items(Path(args.build)) if args.number in (None, i["number"])]
+    first_id = 0
+    if args.exclude:
+        with open(args.exclude, encoding="utf-8") as fh:
+            done = list(csv.DictReader(fh, delimiter="\t"))
+        seen = {(r["dialog_id"], int(r["turn"]), r["sentence"].replace("[[", "").replace("]]", "")) for r in done}
+        items = [i for i in items if (i["dialog_id"], i["turn"], i["sentence"]) not in seen]
+        first_id = 1 + max(int(r["id"]) for r in done)
     rng = random.Random(args.seed)
     held = [i for i in items if i["split"] in HELD_OUT]
     train = [i for i in items if i["split"] not in HELD_OUT]
@@ -97,7 +108,7 @@ def draw(args) -> None:
     per: dict[str, int] = {}
     chosen = []
     for i in train:
-        if per.get(i["dialog_id"], 0) < 2 and len(chosen) < args.draw:
+        if per.get(i["dialog_id"], 0) < args.per_dialog and len(chosen) < args.draw:
             per[i["dialog_id"]] = per.get(i["dialog_id"], 0) + 1
             chosen.append(i)
     out = held + chosen
@@ -105,18 +116,21 @@ def draw(args) -> None:
     with open(args.out, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(FIELDS)
-        for n, i in enumerate(out):
+        for n, i in enumerate(out, start=first_id):
             p = i["pronoun"]
             marked = i["sentence"][:p.start] + "[[" + p.word + "]]" + i["sentence"][p.start + len(p.word):]
             cands = " ; ".join(f"{k + 1}. {c.text} (turn {c.turn})" for k, c in enumerate(i["cands"]))
-            w.writerow([n, i["dialog_id"], i["split"], i["turn"], i["start"], _shown(i["dialog"], i["turn"]), marked, cands, ""])
+            w.writerow([n, i["dialog_id"], i["split"], i["turn"], i["start"], _shown(i["dialog"], i["turn"]), marked,
+                        cands, ""])
     print(f"wrote {len(out)} items ({len(held)} held out, {len(chosen)} train) to {args.out}")
 
 
 def merge(args) -> None:
     """The drawn items (without their dialog text, which ESConv holds) with the labellers' answers (id, label, note)."""
-    with open(args.key, encoding="utf-8") as fh:
-        drawn = {r["id"]: r for r in csv.DictReader(fh, delimiter="\t")}
+    drawn: dict[str, dict] = {}
+    for key in args.key:
+        with open(key, encoding="utf-8") as fh:
+            drawn.update((r["id"], r) for r in csv.DictReader(fh, delimiter="\t"))
     answers: dict[str, dict] = {}
     for path in args.merge:
         with open(path, encoding="utf-8") as fh:
@@ -199,7 +213,7 @@ def labelled(path: str, esconv: Path) -> list[dict]:
         if r["dialog_id"] not in dialogs:
             raise InputError(f"{path}: item {r['id']}: dialog {r['dialog_id']} is not in {esconv}")
         found = item(r["dialog_id"], r["split"], dialogs[r["dialog_id"]], int(r["turn"]), int(r["span_start"]),
-                     sentence)
+                     sentence, r["sentence"].index("[["))
         if not found:  # the current code leaves this pronoun alone (a person or a name before it in the sentence)
             passed += 1
             continue
@@ -241,33 +255,39 @@ def threshold_for(decided: list[tuple[float, bool]], precision: float) -> float:
     return 1.0
 
 
-def train(args) -> None:
+def fit_ranker(items: list[dict], precision: float) -> dict:
+    """A ranker's card (weights, bias, threshold, what it was fitted on) from the labelled train items of one number;
+    the threshold is chosen on probabilities from dialog-grouped cross-validation (items no fold trained on)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    items = [i for i in labelled(args.train, Path(args.esconv)) if i["split"] not in HELD_OUT]
     x, y, groups = _rows(items)
-    fit = LogisticRegression(C=1.0, max_iter=1000)
-    # cross-validated probabilities by dialog: the threshold is chosen on items no fold trained on
-    folds = GroupKFold(n_splits=5)
-    by_item: dict[int, list[float]] = {}
+    by_item: dict[int, list[tuple[int, float]]] = {}
     index = [(n, k) for n, i in enumerate(items) for k in range(len(i["cands"]))]
-    for tr, te in folds.split(x, y, groups):
+    for tr, te in GroupKFold(n_splits=5).split(x, y, groups):
         model = LogisticRegression(C=1.0, max_iter=1000).fit([x[j] for j in tr], [y[j] for j in tr])
         for j, p in zip(te, model.predict_proba([x[j] for j in te])[:, 1]):
             by_item.setdefault(index[j][0], []).append((index[j][1], p))
-    cv = decisions(items, lambda i: [p for _, p in sorted(by_item[items.index(i)])])
-    threshold = threshold_for(cv, args.precision)
-    fit.fit(x, y)
+    position = {id(i): n for n, i in enumerate(items)}
+    cv = decisions(items, lambda i: [p for _, p in sorted(by_item[position[id(i)]])])
+    threshold = threshold_for(cv, precision)
+    fit = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     chosen = [ok for p, ok in cv if p >= threshold]
-    card = {"weights": [round(float(w), 6) for w in fit.coef_[0]], "bias": round(float(fit.intercept_[0]), 6),
-            "threshold": threshold, "features": list(FEATURES), "trained_on": args.train,
-            "train_items": len(items), "train_dialogs": len(set(groups)), "target_precision": args.precision,
+    return {"weights": [round(float(w), 6) for w in fit.coef_[0]], "bias": round(float(fit.intercept_[0]), 6),
+            "threshold": threshold, "features": list(FEATURES), "train_items": len(items),
+            "train_dialogs": len(set(groups)), "target_precision": precision,
             "cross_validated": {"rewritten": len(chosen), "right": sum(chosen),
-                                "labelled_none": sum(i["label"] == 0 for i in items)},
-            "code_version": code_version()}
+                                "labelled_none": sum(i["label"] == 0 for i in items)}}
+
+
+def train(args) -> None:
+    items = [i for i in labelled(args.train, Path(args.esconv)) if i["split"] not in HELD_OUT]
+    rankers = {n: fit_ranker([i for i in items if i["number"] == n], args.precision)
+               for n in ("singular", "plural") if any(i["number"] == n for i in items)}
+    card = {"rankers": rankers, "trained_on": args.train, "code_version": code_version()}
     Path(args.ranker).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in card.items() if k != "weights"}, indent=1))
+    for n, r in rankers.items():
+        print(n, json.dumps({k: v for k, v in r.items() if k not in ("weights", "features")}))
 
 
 def _rate(hits: int, n: int) -> str:
@@ -276,22 +296,26 @@ def _rate(hits: int, n: int) -> str:
 
 
 def score(args) -> None:
-    ranker = ReferentRanker.load(args.ranker)
-    items = [i for i in labelled(args.score, Path(args.esconv)) if i["split"] in HELD_OUT]
-    resolvable = sum(i["label"] > 0 for i in items)
+    namer = PronounNamer.load(args.ranker)
+    held = [i for i in labelled(args.score, Path(args.esconv)) if i["split"] in HELD_OUT]
 
-    def nearest(i: dict) -> list[float]:  # the rule: the most recent person of the pronoun's gender
+    def nearest(i: dict) -> list[float]:  # the rule: the most recent person of the pronoun's gender and number
         latest = max(range(len(i["cands"])), key=lambda k: (i["cands"][k].turn, i["cands"][k].start))
         return [1.0 if k == latest else 0.0 for k in range(len(i["cands"]))]
 
-    print(f"code {code_version()}; {len(items)} held-out pronouns ({len(set(i['dialog_id'] for i in items))} dialogs);"
-          f" {resolvable} mean one of the candidates, {len(items) - resolvable} none of them\n")
-    print("| method | rewritten | right (precision) | recall of resolvable |\n|---|---:|---:|---:|")
-    for name, probs_of, t in (("ranker", lambda i: ranker.probabilities(
-            features(i["pronoun"], i["cands"], i["context"], i["turn"])), ranker.threshold),
-                              ("nearest person (rule)", nearest, 0.5)):
-        chosen = [ok for p, ok in decisions(items, probs_of) if p >= t]
-        print(f"| {name} | {len(chosen)} | {_rate(sum(chosen), len(chosen))} | {_rate(sum(chosen), resolvable)} |")
+    print(f"code {code_version()}")
+    for n, ranker in namer.rankers.items():
+        items = [i for i in held if i["number"] == n]
+        resolvable = sum(i["label"] > 0 for i in items)
+        print(f"\n{n}: {len(items)} held-out pronouns ({len(set(i['dialog_id'] for i in items))} dialogs); "
+              f"{resolvable} mean one of the candidates, {len(items) - resolvable} none of them\n")
+        print("| method | rewritten | right (precision) | recall of resolvable |\n|---|---:|---:|---:|")
+        for name, probs_of, t in (("ranker", lambda i, r=ranker: r.probabilities(
+                features(i["pronoun"], i["cands"], i["context"], i["turn"])), ranker.threshold),
+                                  ("nearest person (rule)", nearest, 0.5)):
+            chosen = [ok for p, ok in decisions(items, probs_of) if p >= t]
+            print(f"| {name} | {len(chosen)} | {_rate(sum(chosen), len(chosen))} | "
+                  f"{_rate(sum(chosen), resolvable)} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,13 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--esconv", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "esconv"),
                    help="ESConv folder the labelled dialogs are read from (default ../shared/data/esconv)")
     p.add_argument("--draw", type=int, help="write the held-out items and this many train items to label")
+    p.add_argument("--number", choices=("singular", "plural"), help="--draw: only pronouns of this number")
+    p.add_argument("--exclude", help="--draw: a labelled TSV whose items are not drawn again")
+    p.add_argument("--per-dialog", type=int, default=2, help="--draw: train items per dialog (default %(default)s)")
     p.add_argument("--train", help="a labelled TSV: fit the ranker on its train items")
     p.add_argument("--score", help="a labelled TSV: the ranker and the rule on its held-out items")
     p.add_argument("--her-counts", nargs="+", metavar="CSV",
                    help="PERSONA-CHAT-style CSV files: with ESConv, count what follows a possessive and an object "
                         "pronoun, and write extractor/her_next_words.json")
     p.add_argument("--merge", nargs="+", help="labellers' TSVs (id, label, note) of the drawn items")
-    p.add_argument("--key", help="--merge: the drawn TSV")
+    p.add_argument("--key", nargs="+", help="--merge: the drawn TSVs")
     p.add_argument("--agreement", help="a second reader's TSV (id, label) of some items: agreement with --labels")
     p.add_argument("--labels", default=str(Path(__file__).resolve().parent / "labels" / "referents.tsv"),
                    help="--agreement: the merged labels (default %(default)s)")

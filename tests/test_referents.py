@@ -10,6 +10,7 @@ import pytest
 from common.cli import InputError
 from extractor.referents import (
     FEATURES,
+    PronounNamer,
     ReferentRanker,
     candidates,
     dialog_mentions,
@@ -27,14 +28,14 @@ from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDial
 from schemas.esconv import RawRecord, normalise_dialog
 from tests.helpers import real_dialog_lines
 
-SURE = ReferentRanker([2.0, 0, -1.0, 0, -2.0, 0, 0, 0, 0, 0, 0], 0.0, 0.5)  # gendered, recent: sure
+SURE = ReferentRanker([2.0, 0, -1.0, 0, -2.0] + [0] * 9, 0.0, 0.5)  # gendered, recent: sure
 
 
 def test_people_are_the_seekers_mine_and_the_supporters_yours():
     named = mentions([(0, "My husband and my kids are home.", False), (1, "How is your best friend?", True),
                       (2, "Your sister said my mom's cat", False)])
     assert [(m.text, m.turn, m.from_supporter) for m in named if not m.other] == [
-        ("my husband", 0, False), ("my best friend", 1, True), ("my mom", 2, False)]
+        ("my husband", 0, False), ("my kids", 0, False), ("my best friend", 1, True), ("my mom", 2, False)]
     assert [m.text for m in named if m.other] == ["your sister"]  # the supporter's sister: someone else
 
 
@@ -53,8 +54,9 @@ def test_a_pronoun_whose_person_the_sentence_names_is_left_alone():
     assert first_pronoun("I am tired.") is None
 
 
-def test_only_people_of_the_pronouns_gender_are_candidates():
-    named = mentions([(0, "my wife and my boss and my dad", False)])
+def test_only_people_of_the_pronouns_gender_and_number_are_candidates():
+    named = mentions([(0, "my wife and my boss and my dad and my parents", False)])
+    assert [c.text for c in candidates(first_pronoun("they left"), named)] == ["my parents"]
     assert [c.text for c in candidates(first_pronoun("he left"), named)] == ["my boss", "my dad"]
     assert [c.text for c in candidates(first_pronoun("she left"), named)] == ["my wife", "my boss"]
 
@@ -70,6 +72,10 @@ def test_only_people_of_the_pronouns_gender_are_candidates():
     ("she's bitter", "my wife", "My wife is bitter"),
     ("he'll take her side", "my brother", "My brother will take her side"),
     ("I caught her cheating.", "my wife", None),  # "her" could be either: left as written
+    ("They don't approve of me.", "my parents", "My parents don't approve of me."),
+    ("I don't share their beliefs", "my parents", "I don't share my parents' beliefs"),
+    ("they're mad at me", "my family", "My family are mad at me"),
+    ("I miss their cooking", "my children", "I miss my children's cooking"),
 ])
 def test_the_rewrite_keeps_the_pronouns_role(sentence, person, expected):
     assert rewrite(sentence, first_pronoun(sentence), person) == expected
@@ -78,21 +84,22 @@ def test_the_rewrite_keeps_the_pronouns_role(sentence, person, expected):
 def test_a_sentence_is_rewritten_only_when_the_ranker_is_sure():
     named = dialog_mentions([("supporter", "How is your husband?"), ("seeker", "Not good. He left.")])
     assert name_the_person("He left.", named, 1, 10, SURE)[0] == "My husband left."
-    unsure = ReferentRanker([0.0] * 11, -3.0, 0.5)
+    unsure = ReferentRanker([0.0] * 14, -3.0, 0.5)
     assert name_the_person("He left.", named, 1, 10, unsure) == ("He left.", None, pytest.approx(0.047, abs=1e-3))
     assert name_the_person("He left.", named[:0], 1, 10, SURE)[1] is None  # nobody named before
 
 
 def test_the_shipped_ranker_loads_and_a_broken_one_is_a_clear_error(tmp_path: Path):
-    ranker = shipped_ranker()
+    ranker = shipped_ranker().rankers["singular"]
     assert 0 < ranker.threshold <= 1 and ranker.card["train_items"] > 0
     bad = tmp_path / "ranker.json"
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError, match="cannot read the referent ranker"):
-        ReferentRanker.load(bad)
-    bad.write_text(json.dumps({"weights": [1.0], "bias": 0, "threshold": 0.5}), encoding="utf-8")
-    with pytest.raises(InputError, match="1 weights for 11 features"):
-        ReferentRanker.load(bad)
+        PronounNamer.load(bad)
+    bad.write_text(json.dumps({"rankers": {"singular": {"weights": [1.0], "bias": 0, "threshold": 0.5}}}),
+                   encoding="utf-8")
+    with pytest.raises(InputError, match="1 weights for 14 features"):
+        PronounNamer.load(bad)
 
 
 def _fold(settings: BuildSettings):
@@ -120,7 +127,7 @@ def test_the_fold_names_the_person_and_lists_the_change():
     assert cut == [{"dialog_id": d.dialog_id, "turn": 10, "generated": "He thinks I have been spending so much",
                     "kept": "My boyfriend thinks I have been spending so much", "change": REFERENT,
                     "referent": "my boyfriend", "referent_turn": 4, "probability": cut[0]["probability"]}]
-    assert cut[0]["probability"] >= shipped_ranker().threshold
+    assert cut[0]["probability"] >= shipped_ranker().rankers["singular"].threshold
 
 
 def test_keep_pronouns_leaves_the_sentence_as_the_seeker_wrote_it():
