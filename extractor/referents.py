@@ -54,7 +54,7 @@ _PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|they|them|their|theirs)\b", r
 MALE_PRONOUNS = frozenset({"he", "him", "his"})
 PLURAL_PRONOUNS = frozenset({"they", "them", "their", "theirs"})
 _CLITIC = re.compile(r"['\u2019](s|ll|d|re|ve)\b", re.I)
-_VERB = {"ll": "will", "d": "would", "re": "are", "ve": "have"}
+_VERB = {"ll": "will", "re": "are", "ve": "have"}
 _HAS = frozenset("been got gotten had done gone never always already just left taken told said become lost found".split())
 
 FEATURES = ("gender_match", "neutral", "turns_back", "same_turn", "recency_rank", "count", "from_supporter",
@@ -191,7 +191,7 @@ def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Menti
 def rewrite(sentence: str, pronoun: Pronoun, referent: str) -> str | None:
     """The sentence with its pronoun replaced: he/she/him/they/them -> "my husband", "my parents"; his/hers/their
     -> "my husband's", "my parents'"; he's -> "my husband is" (or "has" before "been", "gone", ...), they're ->
-    "are", 've -> "have", 'll -> "will", 'd -> "would"; "her" as the object or the possessive by what follows it in
+    "are", 've -> "have", 'll -> "will", 'd -> "would" (or "had" before "gone", ...); "her" as the object or the possessive by what follows it in
     ESConv and PERSONA-CHAT (`her_role`). None when "her" could be either."""
     word = pronoun.word.lower()
     after = sentence[pronoun.start + len(pronoun.word):]
@@ -207,8 +207,9 @@ def rewrite(sentence: str, pronoun: Pronoun, referent: str) -> str | None:
             return None
         name = owner if role == "possessive" else referent
     elif clitic:
-        verb = _VERB.get(clitic.group(1).lower())
-        verb = verb or ("has" if following in _HAS or following.endswith("ed") else "is")
+        participle = following in _HAS or following.endswith("ed")  # "she's gone", "she'd moved": has, had
+        verb = {"s": "has" if participle else "is", "d": "had" if participle else "would"}.get(clitic.group(1).lower())
+        verb = verb or _VERB[clitic.group(1).lower()]
         name, after = f"{referent} {verb}", after[clitic.end():]
     else:
         name = referent

@@ -71,6 +71,8 @@ def test_only_people_of_the_pronouns_gender_and_number_are_candidates():
     ("She's moved on.", "my wife", "My wife has moved on."),
     ("she's bitter", "my wife", "My wife is bitter"),
     ("he'll take her side", "my brother", "My brother will take her side"),
+    ("she'd gone off with someone else", "my girlfriend", "My girlfriend had gone off with someone else"),
+    ("she'd like that", "my mom", "My mom would like that"),
     ("I caught her cheating.", "my wife", None),  # "her" could be either: left as written
     ("They don't approve of me.", "my parents", "My parents don't approve of me."),
     ("I don't share their beliefs", "my parents", "I don't share my parents' beliefs"),
