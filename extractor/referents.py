@@ -25,16 +25,16 @@ from common.cli import InputError
 RANKER = Path(__file__).parent / "referent_ranker.json"
 HER_NEXT = Path(__file__).parent / "her_next_words.json"  # research.referent_labels --her-counts
 
-MALE = frozenset("husband boyfriend bf dad daddy father brother son grandpa grandfather granddad uncle nephew fiance "
-                 "stepdad stepfather stepson ex-husband ex-boyfriend hubby".split())
-FEMALE = frozenset("wife girlfriend gf mom mommy mum mother sister daughter grandma grandmother granny aunt niece "
-                   "fiancee stepmom stepmother stepdaughter ex-wife ex-girlfriend".split())
+MALE = frozenset("husband boyfriend bf dad daddy father brother son grandpa grandfather granddad grandson uncle nephew "
+                 "fiance stepdad stepfather stepson ex-husband ex-boyfriend hubby".split())
+FEMALE = frozenset("wife girlfriend gf mom mommy mum mother sister daughter grandma grandmother granny granddaughter aunt "
+                   "niece fiancee stepmom stepmother stepdaughter ex-wife ex-girlfriend".split())
 NEUTRAL = frozenset("partner friend bestie boss manager supervisor coworker co-worker colleague roommate neighbor "
                     "neighbour spouse ex child kid baby cousin teacher landlord doctor therapist counselor "
-                    "counsellor professor mentor classmate pastor sibling".split())
+                    "counsellor professor mentor classmate pastor sibling grandchild grandkid".split())
 PLURAL = frozenset("parents kids children friends siblings brothers sisters coworkers co-workers colleagues roommates "
                    "neighbors neighbours in-laws family daughters sons grandparents cousins classmates teachers bosses "
-                   "folks relatives twins boys girls".split())
+                   "folks relatives twins boys girls grandchildren grandkids".split())
 _PERSON = MALE | FEMALE | NEUTRAL | PLURAL
 _MODIFIERS = ("best", "older", "younger", "little", "big", "baby", "late", "new", "old", "oldest", "youngest",
               "eldest", "ex", "step", "close", "former", "current")

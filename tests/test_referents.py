@@ -59,6 +59,8 @@ def test_only_people_of_the_pronouns_gender_and_number_are_candidates():
     assert [c.text for c in candidates(first_pronoun("they left"), named)] == ["my parents"]
     assert [c.text for c in candidates(first_pronoun("he left"), named)] == ["my boss", "my dad"]
     assert [c.text for c in candidates(first_pronoun("she left"), named)] == ["my wife", "my boss"]
+    assert [c.text for c in candidates(first_pronoun("I have to stay with him"),
+                                       mentions([(0, "I take care of my grandson.", False)]))] == ["my grandson"]
 
 
 @pytest.mark.parametrize("sentence, person, expected", [
