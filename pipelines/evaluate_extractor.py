@@ -228,10 +228,10 @@ def checked(check, inputs: Sequence[ExtractionInput], outs: Sequence[list[str]],
         verdicts = dict(check.process(batch)) if batch else {}
         for k, inp in enumerate(inputs[s:s + 256]):
             sentences = verdicts[str(k)].sentences if str(k) in verdicts else ()
-            named, turn = (people[s + k] if people else
+            named, turn = (([], 0) if not refer else people[s + k] if people else
                            (dialog_mentions([("supporter", inp.context)] + [("seeker", u) for u in inp.utterances]), 1))
             out.append(([name_the_person(g.sentence, named, turn + (g.utterance or 0), g.span[0] if g.span else 0)[0]
-                         if refer and named else g.sentence for g in sentences if g.supported],
+                         if named else g.sentence for g in sentences if g.supported],
                         [(g.sentence, g.reason) for g in sentences if not g.supported and g.part is None]))
     return out
 
