@@ -253,21 +253,27 @@ class ReferentRanker:
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
         return [1 / (1 + math.exp(-(self.bias + sum(w * x for w, x in zip(self.weights, r))))) for r in rows]
 
+    def choose(self, sentence: str, pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Mention],
+               turn: int) -> tuple[int, float, bool]:
+        """(index of the likeliest candidate, its probability, whether to name it): sure enough, and not the person
+        the same sentence names later ("I try talking to him, but due to my grandson ...": seldom its pronoun, and
+        naming them twice reads badly)."""
+        probs = self.probabilities(features(pronoun, cands, context, turn))
+        best = max(range(len(cands)), key=lambda i: (probs[i], cands[i].turn, cands[i].start))
+        later = any(m.text == cands[best].text for m in mentions([(0, sentence[pronoun.start:], False)]))
+        return best, probs[best], probs[best] >= self.threshold and not later
+
     def resolve(self, sentence: str, context: Sequence[Mention], turn: int) -> tuple[str, Mention | None, float]:
         """(sentence, the person it now names or None, probability): the sentence rewritten when sure."""
         pronoun = first_pronoun(sentence)
-        if pronoun is None:
-            return sentence, None, 0.0
-        cands = candidates(pronoun, context)
+        cands = candidates(pronoun, context) if pronoun else []
         if not cands:
             return sentence, None, 0.0
-        probs = self.probabilities(features(pronoun, cands, context, turn))
-        best = max(range(len(cands)), key=lambda i: (probs[i], cands[i].turn, cands[i].start))
-        written = rewrite(sentence, pronoun, cands[best].text) if probs[best] >= self.threshold else None
+        best, p, sure = self.choose(sentence, pronoun, cands, context, turn)
+        written = rewrite(sentence, pronoun, cands[best].text) if sure else None
         if written is None:
-            return sentence, None, probs[best]
-        return written, cands[best], probs[best]
-
+            return sentence, None, p
+        return written, cands[best], p
 
 
 class PronounNamer:

@@ -295,6 +295,12 @@ def _rate(hits: int, n: int) -> str:
     return f"{hits}/{n} = {hits / n:.1%} [{lo:.1%}, {hi:.1%}]" if n else "0/0"
 
 
+def shipped_choice(ranker, i: dict) -> list[float]:
+    """1 for the candidate the build names (`ReferentRanker.choose`, as `name_the_person` decides), else 0."""
+    best, _, sure = ranker.choose(i["sentence"], i["pronoun"], i["cands"], i["context"], i["turn"])
+    return [1.0 if sure and k == best else 0.0 for k in range(len(i["cands"]))]
+
+
 def score(args) -> None:
     namer = PronounNamer.load(args.ranker)
     held = [i for i in labelled(args.score, Path(args.esconv)) if i["split"] in HELD_OUT]
@@ -310,10 +316,8 @@ def score(args) -> None:
         print(f"\n{n}: {len(items)} held-out pronouns ({len(set(i['dialog_id'] for i in items))} dialogs); "
               f"{resolvable} mean one of the candidates, {len(items) - resolvable} none of them\n")
         print("| method | rewritten | right (precision) | recall of resolvable |\n|---|---:|---:|---:|")
-        for name, probs_of, t in (("ranker", lambda i, r=ranker: r.probabilities(
-                features(i["pronoun"], i["cands"], i["context"], i["turn"])), ranker.threshold),
-                                  ("nearest person (rule)", nearest, 0.5)):
-            chosen = [ok for p, ok in decisions(items, probs_of) if p >= t]
+        for name, probs_of in (("ranker", lambda i, r=ranker: shipped_choice(r, i)), ("nearest person (rule)", nearest)):
+            chosen = [ok for p, ok in decisions(items, probs_of) if p >= 0.5]
             print(f"| {name} | {len(chosen)} | {_rate(sum(chosen), len(chosen))} | "
                   f"{_rate(sum(chosen), resolvable)} |")
 

@@ -91,6 +91,8 @@ def test_a_sentence_is_rewritten_only_when_the_ranker_is_sure():
     unsure = ReferentRanker([0.0] * 14, -3.0, 0.5)
     assert name_the_person("He left.", named, 1, 10, unsure) == ("He left.", None, pytest.approx(0.047, abs=1e-3))
     assert name_the_person("He left.", named[:0], 1, 10, SURE)[1] is None  # nobody named before
+    # the same person named later in the sentence: left as written
+    assert name_the_person("I talk to him, but my husband is busy.", named, 1, 10, SURE)[1] is None
 
 
 def test_the_shipped_ranker_loads_and_a_broken_one_is_a_clear_error(tmp_path: Path):
