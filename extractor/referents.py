@@ -263,9 +263,11 @@ class ReferentRanker:
         later = any(m.text == cands[best].text for m in mentions([(0, sentence[pronoun.start:], False)]))
         return best, probs[best], probs[best] >= self.threshold and not later
 
-    def resolve(self, sentence: str, context: Sequence[Mention], turn: int) -> tuple[str, Mention | None, float]:
-        """(sentence, the person it now names or None, probability): the sentence rewritten when sure."""
-        pronoun = first_pronoun(sentence)
+    def resolve(self, sentence: str, context: Sequence[Mention], turn: int,
+                pronoun: Pronoun | None = None) -> tuple[str, Mention | None, float]:
+        """(sentence, the person it now names or None, probability): the sentence rewritten when sure (`pronoun`:
+        its `first_pronoun`, when the caller has it)."""
+        pronoun = pronoun or first_pronoun(sentence)
         cands = candidates(pronoun, context) if pronoun else []
         if not cands:
             return sentence, None, 0.0
@@ -286,7 +288,7 @@ class PronounNamer:
     def resolve(self, sentence: str, context: Sequence[Mention], turn: int) -> tuple[str, Mention | None, float]:
         pronoun = first_pronoun(sentence)
         ranker = pronoun and self.rankers.get(number(pronoun))
-        return ranker.resolve(sentence, context, turn) if ranker else (sentence, None, 0.0)
+        return ranker.resolve(sentence, context, turn, pronoun) if ranker else (sentence, None, 0.0)
 
     @classmethod
     def load(cls, path: str | Path = RANKER) -> "PronounNamer":
