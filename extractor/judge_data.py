@@ -46,6 +46,7 @@ IMPLIED = "implied_pairs.tsv"  # labelled implied facts and sentences that say m
 IMPLIED_REPEAT = 3  # each labelled training pair is seen this many times: a few hundred among thousands
 REWRITES = "rewrite_labels.tsv"  # the extractor's rewrites on ESConv, labelled blind (research.rewrite_labels)
 WRITTEN = "implied_written.tsv"  # implied facts in ESConv's words, written and labelled blind (research.written_implied)
+WRITTEN_MORE = "implied_written_more.tsv"  # more of them, all for training (train dialogs outside WRITTEN's dev part)
 QUOTE_PARTS = "quote_part_labels.tsv"  # kept quotes of part of a seeker's sentence, labelled blind (the same tool)
 PART_NEGATIVE_REPEAT = 3  # an unfaithful quote part is seen this many times more: one in thirteen is one
 CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
@@ -499,6 +500,16 @@ def written_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
             for r in read_tsv(folder / WRITTEN) if r["part"] == part]
 
 
+def implied_judge_examples(folder: Path = LABELS_DIR) -> list[Example]:
+    """What the implied-fact judge trains on: the written facts' train part and the further written facts of
+    `WRITTEN_MORE` (ESConv train dialogs outside the dev part), all labelled blind."""
+    more = [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
+                    f"esconv written fact (more), labelled {'implied' if r['label'] == 'yes' else 'says more'}",
+                    r["dialog_id"])
+            for r in read_tsv(folder / WRITTEN_MORE) if r["part"] == "train"] if (folder / WRITTEN_MORE).exists() else []
+    return written_examples("train", folder) + more
+
+
 def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:
     """Pairs of the labelled implied facts' development part: with their persona groups, never trained on."""
     return {int(r["pair"]) for r in read_tsv(folder / IMPLIED) if r["part"] == "dev"}
@@ -510,7 +521,8 @@ def labelled_dialogs(folder: Path = LABELS_DIR) -> set[str]:
     dialogs out itself (`pipelines.train_judges`); nor is the written facts' file, whose dialogs the judges keep out
     when they train on it (`--written-facts`)."""
     ids: set[str] = set()
-    for path in [*sorted(p for p in folder.glob("*.tsv") if p.name not in (QUOTE_PARTS, WRITTEN)), REMARK_LABELS]:
+    for path in [*sorted(p for p in folder.glob("*.tsv") if p.name not in (QUOTE_PARTS, WRITTEN, WRITTEN_MORE)),
+                 REMARK_LABELS]:
         ids |= {r["dialog_id"] for r in read_tsv(path) if r.get("dialog_id")}
     return ids
 

@@ -11,6 +11,7 @@ name as the reason (counted in the build manifest):
 | 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
 | 4 | `CHANGED` | learned (rewrite judge) | is not a stretch of the seeker's words, and says more or less than they did: a hedge or a "sometimes" dropped, a detail added, garbled (trained on blind-labelled ESConv rewrites) |
 | 5 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`), unless the rewrite judge gives P >= `implied` (0.99; `--no-rewrite-judge`: never) |
+| - | implied | learned (implied-fact judge), off by default | (keeps, not drops) a proposal that check 2, 4 or 5 dropped and the meaning rules pass, when P(implied) reaches its threshold: the seeker's turn implies every claim of it in other words ("I lost my job." from "I got laid off"; trained on written ESConv facts; `--implied-judge`, with a judges folder that holds one) |
 | 6 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
 The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and passes a rewrite that keeps the
@@ -110,6 +111,10 @@ class CheckSettings:
     # widened to its clause or sentence (WIDENED); 0: never, the default: at 0.91, the best F1 on the labelled quote
     # parts' dev part, it widens a third of them to take the unfaithful from 7.5 % to 5.5 % (test part), and widens
     # "I work in retail." of "My sister is a nurse, and I work in retail." (docs/check-rules.md, "Quote parts")
+    implied_judge: bool = False  # a proposal that the verifier, the rewrite judge or NEW_WORD dropped and the meaning
+    # rules pass is kept when the implied-fact judge gives it at least its threshold. Off: the judge ranks written
+    # implied facts well (test AUC 0.83) but 7 of the 18 extractor rewrites it keeps at 0.99 are unfaithful
+    # (docs/personas.md, "Implied facts, measured"); not shipped, trained by `pipelines.train_judges --task implied`
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter or trailing comma dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
@@ -135,6 +140,7 @@ class Verdict:
     part: int | None = None  # the clause's place in the proposal it was split from (`CheckSettings.split`)
     faithful: float | None = None  # rewrite-judge probability (a proposal in other words than the seeker's)
     widened: str | None = None  # HEDGE_KEPT or WIDENED: a quote of part of a sentence grown back to what it rests on
+    implied: float | None = None  # implied-fact judge probability (a proposal checks 2, 4 or 5 dropped)
 
 
 def locate(piece: str, text: str, start: int = 0) -> tuple[int, int] | None:
@@ -233,6 +239,9 @@ class PersonaCheck:
     def rewriter(self):
         return self._judge_of("rewrite")
 
+    def implication(self):
+        return self._judge_of("implied")
+
     def check_many(self, requests: Sequence[tuple[ExtractionInput, Sequence[str]]]) -> list[list[Verdict]]:
         """Verdicts per request: its proposals in order, then any fallback clauses. The judges run once per batch."""
         started = time.perf_counter()
@@ -261,8 +270,8 @@ class PersonaCheck:
             kept = [x for x in kept if not x.whole_of or not (x.replaces or any(p in pieces_kept for p in x.whole_of))]
             # a clause split at its reason is kept whole only where nothing else kept rests on it
             for x in kept:  # a proposal resting on more than this clause stays: the clause is kept beside it
-                for proposal in x.replaces:
-                    if proposal.within(x):
+                for proposal in x.replaces:  # so does one the implied-fact judge kept: it says the clause in other words
+                    if proposal.within(x) and proposal.implied is None:
                         proposal.reason = PARTIAL
             out[k] = [x.verdict() for x in drafts[k]] + [x.verdict() for x in kept]
         inputs = [inp for inp, _ in requests]
@@ -402,6 +411,14 @@ class PersonaCheck:
             for d, i in zip(drafts, inputs):
                 if d.reason is None and new_words(d.text, i.utterances[d.utterance]) and not self._implied(d):
                     d.reason = NEW_WORD
+        if verify and self.settings.implied_judge:
+            todo = [(d, i) for d, i in zip(drafts, inputs) if d.reason in (NOT_STATED, CHANGED, NEW_WORD)
+                    and (not self.settings.meaning or meaning_change(d.text, i.utterances[d.utterance]) is None)]
+            probs = self._probability("implied", _readings(todo))
+            for (d, _), p in zip(todo, probs):
+                d.implied = p
+                if p >= self.implication().config.threshold:
+                    d.reason = None
         todo = [d for d in drafts if d.reason is None]
         for d, p in zip(todo, self._fact([d.text for d in todo])):
             d.fact = p
@@ -481,6 +498,7 @@ class _Draft:
     stated: float | None = None
     fact: float | None = None
     faithful: float | None = None
+    implied: float | None = None
     original: str = ""
     replaces: tuple[_Draft, ...] = ()  # a clause: the kept proposals resting on it, which it replaces unless they
     # restate it
@@ -511,7 +529,8 @@ class _Draft:
         changed = self.text != self.original and not self.fallback
         return Verdict(self.text if self.kept else self.original, self.kept, self.reason,
                        self.original if changed else None, self.fallback, self.utterance,
-                       self.span if self.kept else None, self.stated, self.fact, faithful=self.faithful)
+                       self.span if self.kept else None, self.stated, self.fact, faithful=self.faithful,
+                       implied=self.implied)
 
 
 def add_check_options(parser) -> None:
@@ -534,6 +553,10 @@ def add_check_options(parser) -> None:
     parser.add_argument("--implied", type=float, default=default.implied, metavar="P",
                         help="fact style: keep a proposal with a word the seeker did not use when the rewrite judge "
                              "gives it at least P (an implied fact); 1 drops every such proposal (default %(default)s)")
+    parser.add_argument("--implied-judge", action="store_true",
+                        help="fact style: keep a proposal that the verifier, the rewrite judge or NEW_WORD dropped when "
+                             "the implied-fact judge of --judges is sure the seeker implied it (not shipped: train it "
+                             "with pipelines.train_judges --task implied; see docs/personas.md before use)")
     parser.add_argument("--part", type=float, default=default.part, metavar="P",
                         help="fact style: a kept quote of part of a seeker's sentence to which the rewrite judge gives "
                              "less than P grows back to its clause or sentence (WIDENED); 0: never (default %(default)s)")
@@ -561,10 +584,14 @@ def check_settings(args) -> CheckSettings:
     return CheckSettings(stated_by=args.stated_by, meaning=not args.no_meaning_check, fallback=args.fallback,
                          new_words=not args.allow_new_words, clause_fact=args.clause_fact, implied=implied, part=part,
                          ask=ask, split=not getattr(args, "whole_proposals", False),
-                         rewrite=not getattr(args, "no_rewrite_judge", False))
+                         rewrite=not getattr(args, "no_rewrite_judge", False),
+                         implied_judge=getattr(args, "implied_judge", False))
 
 
-def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:
+JUDGES = ("verifier", "fact", "rewrite")  # the shipped judges; "implied" is trained on demand (`--implied-judge`)
+
+
+def check_judges(folder: Path = JUDGES_DIR, tasks: Sequence[str] = JUDGES) -> dict[str, dict]:
     """The judges' configs and weight hashes, read before any work: a missing or damaged file is a one-line error."""
     import json
 
@@ -572,7 +599,7 @@ def check_judges(folder: Path = JUDGES_DIR) -> dict[str, dict]:
     from extractor.cross_encoder import CONFIG, WEIGHTS, file_hash
 
     out = {}
-    for task in ("verifier", "fact", "rewrite"):
+    for task in tasks:
         weights, config = Path(folder) / task / WEIGHTS, Path(folder) / task / CONFIG
         for f in (weights, config):
             if not f.exists():

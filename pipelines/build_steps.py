@@ -54,6 +54,7 @@ REMARK_CUT = "remark clause cut"  # less a clause that only addresses the suppor
 QUOTED = "the seeker's words quoted"  # the seeker's statement in place of a paraphrase (SupportScorer.quote)
 OPENING_CUT = OPENING_WORD  # less an opening conjunction or answer word (extractor.verifier, fact style)
 COUNTER_CUT = TURN_COUNTER  # less an ESConv turn counter ("(7)") or a trailing comma (extractor.verifier, fact style)
+IMPLIED_KEPT = "kept as implied (implied-fact judge)"  # a proposal in other words that an earlier check dropped
 FALLBACK = SEEKER_CLAUSE  # the seeker's own clause, no kept proposal resting on it (extractor.verifier)
 REFERENT = "pronoun named"  # "he" replaced by the person the dialog named before ("my husband"; extractor.referents)
 FILE_INFO = "file_info"
@@ -245,7 +246,7 @@ class GroundPersonas(beam.DoFn):
                 yield key, Outcome(tuple(GroundedSentence(v.sentence, v.kept, v.utterance, 0.0, 0.0, v.reason,
                                                           v.proposed, False, v.span, v.fallback,
                                                           _rounded(v.stated), _rounded(v.fact), v.part,
-                                                          _rounded(v.faithful), v.widened)
+                                                          _rounded(v.faithful), v.widened, _rounded(v.implied))
                                        for v in found))
             return
         from extractor.grounding import needs_model
@@ -383,6 +384,9 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
             elif g.generated or g.fallback:
                 cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.generated or "",
                                  "kept": g.sentence, "change": _change(g)})
+            elif g.implied is not None:  # kept as proposed, though the verifier, the rewrite judge or NEW_WORD had not
+                cut_rows.append({"dialog_id": dialog_id, "turn": turn, "generated": g.sentence, "kept": g.sentence,
+                                 "change": IMPLIED_KEPT, "implied": g.implied, "stated": g.stated})
             if g.supported or keep_unsupported:
                 span = g.span if g.span is not None and context == UTTERANCE else None
                 where = _turn_of(dialog, turn, g.utterance, context)

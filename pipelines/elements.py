@@ -67,6 +67,7 @@ class GroundedSentence:
     part: int | None = None  # the clause's place in the proposal the check split it from (fact style)
     faithful: float | None = None  # rewrite-judge probability, for a proposal in other words (fact style)
     widened: str | None = None  # how a quote of part of a sentence grew back (extractor.verifier.HEDGE_KEPT, WIDENED)
+    implied: float | None = None  # implied-fact judge probability, for a proposal an earlier check dropped (fact style)
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ DEFAULT_SPLIT = Path(__file__).resolve().parent.parent / "extractor" / "default_
 
 def parse_args(argv):
     p = command_parser("python -m pipelines.train_judges", __doc__)
-    p.add_argument("--task", choices=["verifier", "fact", "rewrite", "both"], default="both",
+    p.add_argument("--task", choices=["verifier", "fact", "rewrite", "implied", "both"], default="both",
                    help="both: the verifier and the fact classifier; rewrite: the rewrite judge, started from the "
-                        "verifier's weights")
+                        "verifier's weights; implied: the implied-fact judge, from MiniLM, on the written ESConv facts")
     p.add_argument("--split-of", default=str(DEFAULT_SPLIT),
                    help="extractor folder whose split.json names the training pairs (default: the shipped adapter)")
     p.add_argument("--esconv", default=None, help="ESConv train file for the supporters' sentences "
@@ -567,6 +567,57 @@ def run_rewrite(args, out: Path) -> str:
     return "\n".join(body)
 
 
+MAX_SAYING_MORE = 0.05  # implied-fact judge: at most this share of the dev sentences it keeps may say more
+
+
+def implied_threshold(probs: Sequence[float], labels: Sequence[int], share: float = MAX_SAYING_MORE) -> float:
+    """The lowest P(implied) at which at most `share` of the sentences kept say more (1.0: none such)."""
+    for t in sorted(set(probs)):
+        kept = [y for p, y in zip(probs, labels) if p >= t]
+        if kept and (len(kept) - sum(kept)) / len(kept) <= share:
+            return t
+    return 1.0
+
+
+def run_implied(args, out: Path) -> str:
+    """The implied-fact judge: MiniLM fine-tuned on the written ESConv facts alone (a turn, and a sentence in other
+    words that it implies or that says more). Its threshold is chosen on their dev part; the test part (ESConv's
+    valid and test dialogs) and the extractor's labelled rewrites are only scored."""
+    from extractor.judge_data import WRITTEN, WRITTEN_MORE, implied_judge_examples, rewrite_examples, written_examples
+    from extractor.meaning import meaning_change
+
+    examples = implied_judge_examples()
+    if not examples:
+        raise InputError(f"no written facts to train on (research/labels/{WRITTEN})")
+    judge, info = train_one("implied", examples, args, out)
+    dev = written_examples("dev")
+    threshold = implied_threshold(judge.probability([(e.first, e.second) for e in dev]), [e.label for e in dev])
+    judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
+    digest = judge.save(out / "implied", {"trained_examples": info["train"], "code": code_version()})
+    rewrites = [e for e in rewrite_examples("test") if meaning_change(e.second, e.first.split("Seeker: ", 1)[-1]) is None]
+    passed = [e.label for e, p in zip(rewrites, judge.probability([(e.first, e.second) for e in rewrites]))
+              if p >= threshold]
+    bad, share = unfaithful_share(passed)
+    base, base_share = unfaithful_share([e.label for e in rewrites])
+    return "\n".join([
+        f"MiniLM with a fresh LoRA adapter: {info['steps']} steps of {args.batch_size}, lr {args.lr:g}; {info['train']} "
+        f"training / {info['valid']} validation examples (validation split by dialog), best validation loss "
+        f"{info['best']['loss']:.4f} at step {info['best']['step']}. Weights sha256 `{digest[:16]}`. It reads what the "
+        "verifier reads and gives the probability that the seeker's turn states or clearly implies the sentence, "
+        "every claim of it, in other words (\"I got laid off\" -> \"I lost my job.\"). The check asks it only about a "
+        "proposal the verifier, the rewrite judge or `NEW_WORD` dropped and the meaning rules pass, and keeps that "
+        "proposal when P(implied) >= the threshold.", "",
+        "Training examples by kind (+ implied, - says more or something else): the train part of "
+        f"`research/labels/{WRITTEN}` and `research/labels/{WRITTEN_MORE}` (ESConv train dialogs outside the dev "
+        "part), both labelled blind:", "",
+        "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
+        f"Threshold {threshold:.3f}: the lowest at which at most {MAX_SAYING_MORE:.0%} of the dev part's kept sentences "
+        "say more.", "", written_table(judge, threshold, "P(implied)"), "",
+        f"The extractor's rewrites of ESConv turns (`research/labels/rewrite_labels.tsv`, test part, labelled blind) that "
+        f"the meaning rules pass: {len(rewrites)}, unfaithful {base} ({base_share}). The judge passes {len(passed)}, "
+        f"unfaithful {bad} ({share})."])
+
+
 def part_table(quoted: dict, probs: dict, threshold: float) -> str:
     """Per part: the quote parts the judge would widen, and the share unfaithful among those it leaves as they are,
     beside the share among all (what ships without it)."""
@@ -595,8 +646,8 @@ def main(argv: list[str] | None = None) -> int:
         card.write_text(CARD_HEAD, encoding="utf-8")
     command = "python -m pipelines.train_judges " + " ".join(shlex.quote(a) for a in argv)
     for task, fn, title in (("verifier", run_verifier, "Verifier"), ("fact", run_fact, "Persona-fact classifier"),
-                            ("rewrite", run_rewrite, "Rewrite judge")):
-        if args.task == task or (args.task == "both" and task != "rewrite"):
+                            ("rewrite", run_rewrite, "Rewrite judge"), ("implied", run_implied, "Implied-fact judge")):
+        if args.task == task or (args.task == "both" and task in ("verifier", "fact")):
             started = time.time()
             body = fn(args, out)
             verb = "Scored" if args.score_only and task == "verifier" else "Trained"

@@ -17,6 +17,9 @@ ESConv's train dialogs give train (four fifths) and dev (a fifth), its valid and
         --out research/labels/implied_written.tsv
     python -m research.written_implied --score research/labels/implied_written.tsv   # what the shipped check keeps
     python -m research.written_implied --agreement research/labels/implied_written_second_reader.tsv
+    python -m research.written_implied --draw 780 --more-for research/labels/implied_written.tsv --seed 43 \\
+        --out outputs/dev/implied_turns_more.tsv    # more train turns (then write, label blind, and --merge
+                                                    # --more-for ... --out research/labels/implied_written_more.tsv)
 
 `--score` runs the whole check as the build runs it (`extractor.verifier.PersonaCheck`, judges of `--judges`) on each
 written sentence as the extractor's proposal for its turn, and counts per part how many implied facts and how many
@@ -37,25 +40,37 @@ TEST_SHARE = 0.25  # of the drawn turns, from ESConv's valid and test dialogs
 DEV_SHARE = 0.2  # of the train dialogs' turns, by dialog
 
 
-def turns(esconv: Path, seed: int, n: int) -> list[dict]:
-    """A seeded draw of seeker turns, at most one per dialog: a quarter from the valid and test splits."""
+def turns(esconv: Path, seed: int, n: int, more_for: list[dict] | None = None) -> list[dict]:
+    """A seeded draw of seeker turns, at most one per dialog: a quarter from the valid and test splits. With
+    `more_for` (a labelled file's rows), train turns only: none of its dev dialogs and none of its turns, so that the
+    new sentences can join its train part and its dev and test parts stay unseen."""
     from extractor.requests import seeker_positions, utterance_input
     from schemas.esconv import read_dialogs
 
     rng = random.Random(seed)
+    held = {r["dialog_id"] for r in more_for or [] if r["part"] != "train"}
+    taken = {(r["dialog_id"], int(r["turn"])) for r in more_for or []}
     pools = {}
-    for split in ("train", "valid", "test"):
+    for split in ("train",) if more_for is not None else ("train", "valid", "test"):
         dialogs, _ = read_dialogs(esconv / f"{split}.json")
         pool = []
         for d in dialogs:
-            options = [p for p in seeker_positions(d) if len(d.turns[p].text.split()) >= MIN_WORDS]
-            if options:
-                p = rng.choice(options)
-                inp = utterance_input(d, p)
-                pool.append({"dialog_id": d.dialog_id, "turn": p, "split": split,
-                             "partner_said": " ".join(inp.context.split()[-40:]),
-                             "speaker_said": " ".join(inp.utterances[0].split())})
+            if d.dialog_id in held:
+                continue
+            options = [p for p in seeker_positions(d) if len(d.turns[p].text.split()) >= MIN_WORDS
+                       and (d.dialog_id, p) not in taken]
+            if not options:
+                continue
+            p = rng.choice(options)
+            inp = utterance_input(d, p)
+            pool.append({"dialog_id": d.dialog_id, "turn": p, "split": split,
+                         "partner_said": " ".join(inp.context.split()[-40:]),
+                         "speaker_said": " ".join(inp.utterances[0].split())})
         pools[split] = pool
+    if more_for is not None:
+        if len(pools["train"]) < n:
+            raise InputError(f"too few train turns left for --draw {n} (at most {len(pools['train'])})")
+        return rng.sample(pools["train"], n)
     n_test = round(TEST_SHARE * n)
     held = pools["valid"] + pools["test"]
     if len(pools["train"]) < n - n_test or len(held) < n_test:
@@ -64,7 +79,7 @@ def turns(esconv: Path, seed: int, n: int) -> list[dict]:
 
 
 def draw(args) -> None:
-    picked = turns(Path(args.esconv), args.seed, args.draw)
+    picked = turns(Path(args.esconv), args.seed, args.draw, read_tsv(args.more_for) if args.more_for else None)
     for k, c in enumerate(picked):
         c["id"] = f"t{k:03d}"
     out = Path(args.out)
@@ -112,7 +127,7 @@ def merge(args) -> None:
         raise InputError(f"{args.merge}: need a yes/no label for each of the {len(key)} ids of {args.key}")
     train = sorted({c["dialog_id"] for c in key.values() if c["split"] == "train"})
     random.Random(args.seed).shuffle(train)
-    dev = set(train[:round(DEV_SHARE * len(train))])
+    dev = set() if args.more_for else set(train[:round(DEV_SHARE * len(train))])  # --more-for: all train
     rows = [{**c, "label": labels[i], "part": "test" if c["split"] != "train" else "dev" if c["dialog_id"] in dev
              else "train"} for i, c in sorted(key.items())]
     with open(args.out, "w", newline="", encoding="utf-8") as f:
@@ -146,18 +161,24 @@ def score(args) -> None:
     rows = read_tsv(args.score)
     if not rows or not {"speaker_said", "sentence", "label", "part"} <= set(rows[0]):
         raise InputError(f"{args.score}: not a labelled file of research.written_implied")
+    has_implied = (Path(args.judges) / "implied" / "judge_config.json").exists()
+    if args.implied_judge and not has_implied:
+        raise InputError(f"--implied-judge: {args.judges} holds no implied-fact judge "
+                         "(python -m pipelines.train_judges --task implied --out DIR)")
     check_judges(Path(args.judges))
     check = PersonaCheck(SupportScorer(minilm_embedder()), judges=Path(args.judges),
-                         settings=CheckSettings(implied=args.implied))
+                         settings=CheckSettings(implied=args.implied, implied_judge=args.implied_judge))
     verdicts = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
                                  for r in rows])
     pairs = [(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows]
-    judges = {"verifier": check.verifier(), "rewrite": check.rewriter()}
+    judges = {"verifier": check.verifier(), "rewrite": check.rewriter(),
+              **({"implied": check.implication()} if has_implied else {})}
     probs = {task: judge.probability(pairs) for task, judge in judges.items()}
     print(f"{args.score}, judges {args.judges}, --implied {args.implied:g}, code {code_version()}: a written sentence "
           "is kept when the check keeps it (or a part of it) as the extractor's proposal\n")
-    print("| part | implied kept [95 %] | saying more kept [95 %] | AUC verifier / rewrite judge | why implied facts "
-          "were dropped |")
+    print(f"--implied-judge: {'on' if args.implied_judge else 'off'}\n")
+    print(f"| part | implied kept [95 %] | saying more kept [95 %] | AUC {' / '.join(judges)} | "
+          "why implied facts were dropped |")
     print("|---|---:|---:|---:|---|")
     for part in ("train", "dev", "test"):
         got = [(r["label"] == "yes", next((v for v in vs if not v.fallback and v.kept), None),
@@ -173,16 +194,55 @@ def score(args) -> None:
         why = Counter(reason for y, v, reason in got if y and v is None)
         labels = [r["label"] == "yes" for r in rows if r["part"] == part]
         aucs = [roc_auc_score(labels, [p for p, r in zip(probs[task], rows) if r["part"] == part])
-                if 0 < sum(labels) < len(labels) else float("nan") for task in ("verifier", "rewrite")]
-        print(f"| {part} | {cells[0]} | {cells[1]} | {aucs[0]:.3f} / {aucs[1]:.3f} | "
+                if 0 < sum(labels) < len(labels) else float("nan") for task in judges]
+        print(f"| {part} | {cells[0]} | {cells[1]} | {' / '.join(f'{a:.3f}' for a in aucs)} | "
               + "; ".join(f"{r}: {c}" for r, c in why.most_common()) + " |")
     known = [(ExtractionInput((said,), before), sentence) for said, before, sentence in KNOWN_CASES]
-    stated, faithful = (judge.probability([(reading(i.utterances[0], i.context), s) for i, s in known])
-                        for judge in judges.values())
-    print("\n| seeker said | sentence | kept | P(stated) | P(faithful) |\n|---|---|---|---:|---:|")
-    for (inp, sentence), vs, p, q in zip(known, check.check_many([(i, [s]) for i, s in known]), stated, faithful):
+    known_probs = [judge.probability([(reading(i.utterances[0], i.context), s) for i, s in known])
+                   for judge in judges.values()]
+    print("\n| seeker said | sentence | kept | " + " | ".join(f"P {task}" for task in judges) + " |\n|---|---|---|"
+          + "---:|" * len(judges))
+    for k, ((inp, sentence), vs) in enumerate(zip(known, check.check_many([(i, [s]) for i, s in known]))):
         kept = any(v.kept and not v.fallback for v in vs)
-        print(f"| {inp.utterances[0]} | {sentence} | {'yes' if kept else 'no'} | {p:.3f} | {q:.3f} |")
+        print(f"| {inp.utterances[0]} | {sentence} | {'yes' if kept else 'no'} | "
+              + " | ".join(f"{p[k]:.3f}" for p in known_probs) + " |")
+    if args.sweep and has_implied:
+        sweep(check, rows, [float(t) for t in args.sweep.split(",")])
+
+
+def sweep(check, rows: list[dict], thresholds: list[float]) -> None:
+    """The whole check with the implied-fact judge at each threshold: what it keeps of the written facts (test part)
+    and of the extractor's own labelled rewrites (`rewrite_labels.tsv`, test part), and how many of the rewrites it
+    keeps only because of the judge are unfaithful."""
+    import dataclasses
+
+    from extractor.card import wilson
+    from extractor.formatting import ExtractionInput
+    from extractor.judge_data import LABELS_DIR, REWRITES
+
+    rewrites = [r for r in read_tsv(str(LABELS_DIR / REWRITES)) if r["part"] == "test"]
+    written = [r for r in rows if r["part"] == "test"]
+    judge = check.implication()
+    check.settings = dataclasses.replace(check.settings, implied_judge=True)
+    print("\nThe whole check with the implied-fact judge at each threshold (test parts):\n")
+    print("| P(implied) >= | written: implied kept | written: saying more kept | rewrites kept | unfaithful among them "
+          "[95 %] | kept by the judge | unfaithful among those [95 %] |\n|---:|---:|---:|---:|---:|---:|---:|")
+    for t in thresholds:
+        judge.config = dataclasses.replace(judge.config, threshold=t)
+        w = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
+                              for r in written])
+        got = [(r["label"] == "yes", any(v.kept and not v.fallback for v in vs)) for r, vs in zip(written, w)]
+        v = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
+                              for r in rewrites])
+        kept = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept]
+        rescued = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept and vs[0].implied is not None]
+        cells = []
+        for labels in (kept, rescued):
+            bad = len(labels) - sum(labels)
+            lo, hi = wilson(bad, len(labels))
+            cells += [str(len(labels)), f"{bad} ({bad / max(len(labels), 1):.2f} [{lo:.2f}, {hi:.2f}])"]
+        print(f"| {t:g} | {sum(k for y, k in got if y)} of {sum(y for y, _ in got)} | "
+              f"{sum(k for y, k in got if not y)} of {sum(not y for y, _ in got)} | " + " | ".join(cells) + " |")
 
 
 def agreement(args) -> None:
@@ -206,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--esconv", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "esconv"),
                    help="ESConv folder with train/valid/test.json (default ../shared/data/esconv)")
     p.add_argument("--draw", type=int, help="write this many seeker turns for annotators to write facts for")
+    p.add_argument("--more-for", help="--draw: train turns only, outside this labelled file's dev dialogs and turns "
+                   "(more sentences for its train part); --merge: every sentence in the train part")
     p.add_argument("--to-label", help="the writers' TSV (id, implied, says_more): shuffle it for blind labelling")
     p.add_argument("--merge", help="a TSV of id and label (yes / no) for the shuffled sentences")
     p.add_argument("--key", help="the key written beside the previous step's TSV")
@@ -216,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--judges", default=str(Path(__file__).resolve().parents[1] / "extractor" / "judges"),
                    help="--score: the judges' folder (default: the shipped ones)")
     p.add_argument("--implied", type=float, default=0.99, help="--score: the check's --implied (default %(default)s)")
+    p.add_argument("--implied-judge", action="store_true",
+                   help="--score: the check's --implied-judge (the implied-fact judge of --judges keeps what it is sure of)")
+    p.add_argument("--sweep", help="--score: thresholds of the implied-fact judge of --judges to run the whole check at "
+                                   "(e.g. 0.9,0.97,0.99), on the written facts and on the labelled rewrites")
     p.add_argument("--seed", type=int, default=41)
     p.add_argument("--out")
     args = p.parse_args(argv)

@@ -216,3 +216,21 @@ def test_fold_counts_utterances_that_repeat_the_one_before():
     row2, _ = fold(doubled, {p: [] for p in seeker_positions(doubled)})
     assert (row["_repeats"], row2["_repeats"]) == (0, 1)
     assert len(row2["dialog"]) == len(row["dialog"]) + 1
+
+
+def test_a_proposal_kept_as_implied_is_listed_with_its_probabilities():
+    from pipelines.build_steps import IMPLIED_KEPT
+
+    d = real_dialog("valid", 0)
+    turn = seeker_positions(d)[1]
+    results = {p: [] for p in seeker_positions(d)}
+    results[turn] = [GroundedSentence("I lost my job.", True, 0, 0.0, 0.0, span=(0, 5), stated=0.01, fact=0.9,
+                                      implied=0.97)]
+    valid = ValidDialog(d, 0, "valid", RawRecord(d.source, d.source_index, None))
+    persona = [TurnOutcome(t, Outcome(tuple(s))) for t, s in results.items()]
+    out = list(fold_dialog((d.dialog_id, {"dialog": [valid], "persona": persona}), BuildSettings(referents=False)))
+    row = next(o for o in out if isinstance(o, dict))
+    cut = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == CUT]
+    assert row["persona"] == ["I lost my job."]
+    assert cut == [{"dialog_id": d.dialog_id, "turn": turn, "generated": "I lost my job.", "kept": "I lost my job.",
+                    "change": IMPLIED_KEPT, "implied": 0.97, "stated": 0.01}]

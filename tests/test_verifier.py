@@ -316,15 +316,34 @@ def test_a_proposal_of_several_clauses_becomes_those_facts_each_with_its_span(ch
     assert kept(whole.check(inp, [proposal])) == [proposal]
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: neither the verifier (P 0.002) nor the rewrite judge (P 0.01), "
-                                       "trained on a few hundred labelled implied facts, passes 'I lost my job.' from "
-                                       "'I got laid off' (docs/personas.md)")
+@pytest.mark.xfail(strict=True, reason="known limit: neither the verifier (P 0.002) nor the rewrite judge (P 0.008) "
+                                       "passes 'I lost my job.' from 'I got laid off'; the implied-fact judge trained on "
+                                       "1,906 written facts gives it P 0.004 and is not shipped (docs/personas.md)")
 def test_an_implied_fact_is_kept_with_its_evidence_span(check):
     inp = ExtractionInput(("I got laid off last week and I am scared.",), "How are you doing today?")
     verdicts = check.check(inp, ["I lost my job."])
     assert kept(verdicts) == ["I lost my job."]
     start, end = verdicts[0].span
     assert "laid off" in inp.utterances[0][start:end]
+
+
+def test_the_implied_fact_judge_is_asked_only_when_turned_on_and_keeps_what_it_is_sure_of(check, tmp_path):
+    from extractor.verifier import JUDGES, PersonaCheck
+
+    for task in JUDGES:
+        (tmp_path / task).symlink_to(JUDGES_DIR / task)
+    with pytest.raises(InputError, match="implied judge is missing"):
+        check_judges(tmp_path, JUDGES + ("implied",))
+    Judge(JudgeConfig(task="implied", lora_r=2, lora_alpha=4, threshold=0.0)).save(tmp_path / "implied")
+    assert set(check_judges(tmp_path, JUDGES + ("implied",))) == {*JUDGES, "implied"}
+    inp = ExtractionInput(("I got laid off last week and I am scared.",), "How are you doing today?")
+    off = check.check(inp, ["I lost my job."])[0]
+    assert not off.kept and off.reason == NOT_STATED and off.implied is None
+    on = PersonaCheck(check.scorer, judges=tmp_path, settings=CheckSettings(implied_judge=True))
+    first = on.check(inp, ["I lost my job.", "I am not scared."])
+    assert first[0].kept and first[0].implied is not None and first[0].stated < on.verifier().config.threshold
+    assert "laid off" in inp.utterances[0][first[0].span[0]:first[0].span[1]]
+    assert not first[1].kept and first[1].implied is None  # the meaning rules drop it first: the judge is not asked
 
 
 def test_a_sentence_that_borrows_the_seekers_words_for_another_fact_is_not_stated(check):
@@ -569,6 +588,21 @@ def test_the_rewrite_judge_starts_from_the_verifier_and_is_tuned_on_dev_scored_o
     assert "## Rewrite judge" in card and "Test part:" in card and "the rules, then the judge" in card
     assert "### Quotes of part of a sentence" in card and 0.05 <= saved["part"] <= 0.95
     assert "esconv written fact, labelled implied (+)" in card and "### Written facts" in card
+
+
+def test_the_implied_fact_judge_trains_on_written_facts_and_is_tuned_on_dev_scored_on_test(tmp_path):
+    from pipelines.train_judges import implied_threshold
+    from pipelines.train_judges import main as train_judges
+
+    # the lowest P(implied) at which at most 5 % of the kept say more
+    assert implied_threshold([0.2, 0.5, 0.6, 0.9, 0.95], [0, 0, 1, 1, 1]) == 0.6
+    assert implied_threshold([0.2, 0.9], [1, 0]) == 1.0  # none such
+    assert train_judges(["--task", "implied", "--epochs", "0.01", "--out", str(tmp_path), "--no-progress"]) == 0
+    judge = load_judge(tmp_path / "implied", "implied")
+    assert 0.0 < judge.config.threshold <= 1.0
+    card = (tmp_path / "model_card.md").read_text()
+    assert "## Implied-fact judge" in card and "| test | 210 | 84 |" in card
+    assert "esconv written fact (more), labelled implied (+)" in card and "The judge passes" in card
 
 
 def test_rewrite_edits_change_the_meaning_or_only_the_form():

@@ -83,3 +83,39 @@ def test_the_shipped_check_scores_a_labelled_file_by_part(tmp_path, capsys):
     (tmp_path / "other.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(InputError, match="not a labelled file"):
         main(["--score", str(tmp_path / "other.tsv")])
+    with pytest.raises(InputError, match="holds no implied-fact judge"):
+        main(["--score", str(path), "--implied-judge"])
+
+
+def test_more_turns_for_the_train_part_keep_out_its_dev_dialogs_and_its_turns(tmp_path, capsys):
+    turns = tmp_path / "turns.tsv"
+    assert main(["--esconv", str(ESCONV_DIR), "--draw", "40", "--out", str(turns)]) == 0
+    key = json.loads(turns.with_suffix(".key.json").read_text())
+    labelled = tmp_path / "labelled.tsv"
+    rows = [{**k, "id": f"iw{n}", "sentence": "I have a job.", "written_as": "implied", "label": "yes",
+             "part": "test" if k["split"] != "train" else "dev" if n % 3 == 0 else "train"} for n, k in enumerate(key)]
+    with labelled.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, FIELDS, delimiter="\t", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    more = tmp_path / "more.tsv"
+    assert main(["--esconv", str(ESCONV_DIR), "--draw", "30", "--more-for", str(labelled), "--seed", "43",
+                 "--out", str(more)]) == 0
+    drawn = json.loads(more.with_suffix(".key.json").read_text())
+    dev = {r["dialog_id"] for r in rows if r["part"] != "train"}
+    taken = {(r["dialog_id"], r["turn"]) for r in rows}
+    assert len(drawn) == 30 and all(d["split"] == "train" and d["dialog_id"] not in dev for d in drawn)
+    assert not {(d["dialog_id"], d["turn"]) for d in drawn} & taken
+    written = tmp_path / "written.tsv"
+    with written.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["id", "partner_said", "speaker_said", "implied", "says_more"])
+        w.writerows([d["id"], d["partner_said"], d["speaker_said"], "I have a job.", "I was fired."] for d in drawn)
+    to_label = tmp_path / "to_label.tsv"
+    assert main(["--to-label", str(written), "--key", str(more.with_suffix(".key.json")), "--out", str(to_label)]) == 0
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("id\tlabel\n" + "".join(f"{r['id']}\tyes\n" for r in tsv(to_label)))
+    out = tmp_path / "merged.tsv"
+    assert main(["--merge", str(labels), "--key", str(to_label.with_suffix(".key.json")), "--more-for",
+                 str(labelled), "--out", str(out)]) == 0
+    assert {r["part"] for r in tsv(out)} == {"train"} and "train 60, dev 0, test 0" in capsys.readouterr().out
