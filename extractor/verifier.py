@@ -113,7 +113,7 @@ class CheckSettings:
     # "I work in retail." of "My sister is a nurse, and I work in retail." (docs/check-rules.md, "Quote parts")
     implied_judge: bool = False  # a proposal that the verifier, the rewrite judge or NEW_WORD dropped and the meaning
     # rules pass is kept when the implied-fact judge gives it at least its threshold. Off: the judge ranks written
-    # implied facts well (test AUC 0.83) but 7 of the 18 extractor rewrites it keeps at 0.99 are unfaithful
+    # implied facts well (test AUC 0.83) but 7 of the 20 extractor rewrites it adds at 0.99 are unfaithful
     # (docs/personas.md, "Implied facts, measured"); not shipped, trained by `pipelines.train_judges --task implied`
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter or trailing comma dropped"
