@@ -490,23 +490,22 @@ def quote_part_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
             for r in read_tsv(folder / QUOTE_PARTS) if r["part"] == part]
 
 
-def written_examples(part: str, folder: Path = LABELS_DIR) -> list[Example]:
+def written_examples(part: str, folder: Path = LABELS_DIR, file: str = WRITTEN,
+                     kind: str = "esconv written fact") -> list[Example]:
     """The written ESConv facts (`research.written_implied`) of one part: "train", "dev" or "test" (dialogs apart).
 
     Label 1: the seeker's turn states or clearly implies the sentence ("I got fired last month" / "I lost my job.");
     0: it says more or something else (a detail added, a hedge dropped, a cause assumed, someone else's made theirs)."""
     return [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
-                    f"esconv written fact, labelled {'implied' if r['label'] == 'yes' else 'says more'}", r["dialog_id"])
-            for r in read_tsv(folder / WRITTEN) if r["part"] == part]
+                    f"{kind}, labelled {'implied' if r['label'] == 'yes' else 'says more'}", r["dialog_id"])
+            for r in read_tsv(folder / file) if r["part"] == part]
 
 
 def implied_judge_examples(folder: Path = LABELS_DIR) -> list[Example]:
     """What the implied-fact judge trains on: the written facts' train part and the further written facts of
     `WRITTEN_MORE` (ESConv train dialogs outside the dev part), all labelled blind."""
-    more = [Example(reading(r["speaker_said"], r["partner_said"]), r["sentence"], int(r["label"] == "yes"),
-                    f"esconv written fact (more), labelled {'implied' if r['label'] == 'yes' else 'says more'}",
-                    r["dialog_id"])
-            for r in read_tsv(folder / WRITTEN_MORE) if r["part"] == "train"] if (folder / WRITTEN_MORE).exists() else []
+    more = written_examples("train", folder, WRITTEN_MORE, "esconv written fact (more)") \
+        if (folder / WRITTEN_MORE).exists() else []
     return written_examples("train", folder) + more
 
 

@@ -147,6 +147,14 @@ KNOWN_CASES = (  # (the seeker's words, the supporter's before them, a proposal)
     ("My sister is a nurse, and I work in retail.", "What do you do?", "I am a nurse."))
 
 
+def proposed(row: dict):
+    """A labelled row as a request to the check: the seeker's turn (after the supporter's message) and its sentence
+    as the extractor's one proposal."""
+    from extractor.formatting import ExtractionInput
+
+    return ExtractionInput((row["speaker_said"],), row["partner_said"]), [row["sentence"]]
+
+
 def score(args) -> None:
     from collections import Counter
 
@@ -168,8 +176,7 @@ def score(args) -> None:
     check_judges(Path(args.judges))
     check = PersonaCheck(SupportScorer(minilm_embedder()), judges=Path(args.judges),
                          settings=CheckSettings(implied=args.implied, implied_judge=args.implied_judge))
-    verdicts = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
-                                 for r in rows])
+    verdicts = check.check_many([proposed(r) for r in rows])
     pairs = [(reading(r["speaker_said"], r["partner_said"]), r["sentence"]) for r in rows]
     judges = {"verifier": check.verifier(), "rewrite": check.rewriter(),
               **({"implied": check.implication()} if has_implied else {})}
@@ -217,7 +224,6 @@ def sweep(check, rows: list[dict], thresholds: list[float]) -> None:
     import dataclasses
 
     from extractor.card import wilson
-    from extractor.formatting import ExtractionInput
     from extractor.judge_data import LABELS_DIR, REWRITES
 
     rewrites = [r for r in read_tsv(str(LABELS_DIR / REWRITES)) if r["part"] == "test"]
@@ -229,11 +235,9 @@ def sweep(check, rows: list[dict], thresholds: list[float]) -> None:
           "[95 %] | kept by the judge | unfaithful among those [95 %] |\n|---:|---:|---:|---:|---:|---:|---:|")
     for t in thresholds:
         judge.config = dataclasses.replace(judge.config, threshold=t)
-        w = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
-                              for r in written])
+        w = check.check_many([proposed(r) for r in written])
         got = [(r["label"] == "yes", any(v.kept and not v.fallback for v in vs)) for r, vs in zip(written, w)]
-        v = check.check_many([(ExtractionInput((r["speaker_said"],), r["partner_said"]), [r["sentence"]])
-                              for r in rewrites])
+        v = check.check_many([proposed(r) for r in rewrites])
         kept = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept]
         rescued = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept and vs[0].implied is not None]
         cells = []
