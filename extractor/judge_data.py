@@ -49,6 +49,7 @@ WRITTEN = "implied_written.tsv"  # implied facts in ESConv's words, written and 
 WRITTEN_MORE = "implied_written_more.tsv"  # more of them, all for training (train dialogs outside WRITTEN's dev part)
 QUOTE_PARTS = "quote_part_labels.tsv"  # kept quotes of part of a seeker's sentence, labelled blind (the same tool)
 PART_NEGATIVE_REPEAT = 3  # an unfaithful quote part is seen this many times more: one in thirteen is one
+CONTRAST_TRIES = 20  # turns of other dialogs tried for an implied fact's contrast pair
 CONTEXT_WORDS = 40  # the supporter's message is cut to its last words: the seeker's own words matter most
 
 
@@ -501,12 +502,37 @@ def written_examples(part: str, folder: Path = LABELS_DIR, file: str = WRITTEN,
             for r in read_tsv(folder / file) if r["part"] == part]
 
 
-def implied_judge_examples(folder: Path = LABELS_DIR) -> list[Example]:
+def implied_judge_examples(folder: Path = LABELS_DIR, seed: int = 13) -> list[Example]:
     """What the implied-fact judge trains on: the written facts' train part and the further written facts of
-    `WRITTEN_MORE` (ESConv train dialogs outside the dev part), all labelled blind."""
+    `WRITTEN_MORE` (ESConv train dialogs outside the dev part), all labelled blind, with their contrast pairs."""
     more = written_examples("train", folder, WRITTEN_MORE, "esconv written fact (more)") \
         if (folder / WRITTEN_MORE).exists() else []
-    return written_examples("train", folder) + more
+    labelled = written_examples("train", folder) + more
+    return labelled + contrast_pairs(labelled, seed)
+
+
+def contrast_pairs(examples: Sequence[Example], seed: int = 13) -> list[Example]:
+    """Each written sentence again with the other label, so that the sentence alone cannot decide: an implied fact
+    beside a turn of another dialog that shares few of its words (-), and a sentence that says more beside its turn
+    with the sentence itself said after it (+). Without them the judge learns which sentences writers tend to invent
+    ("I lost my job." is written as saying more a dozen times) and gives "I lost my job." P 0.11 even beside
+    "I lost my job.", and "I have a cat." P 0.96 beside "I have two kids and a dog."."""
+    from extractor.grounding import lexical_overlap
+
+    rng = random.Random(seed)
+    turns = sorted({(e.first, e.group) for e in examples})
+    out: list[Example] = []
+    for e in examples:
+        if e.label == 1:
+            for first, group in rng.sample(turns, min(CONTRAST_TRIES, len(turns))):
+                if group != e.group and lexical_overlap(e.second, first.split("Seeker: ", 1)[-1]) < 0.2:
+                    out.append(Example(first, e.second, 0, "contrast: an implied fact beside another dialog's turn",
+                                       group))
+                    break
+        else:
+            out.append(Example(f"{e.first} {e.second}", e.second, 1,
+                               "contrast: a sentence that says more, said after its turn", e.group))
+    return out
 
 
 def implied_dev_pairs(folder: Path = LABELS_DIR) -> set[int]:

@@ -288,26 +288,36 @@ def run_verifier(args, out: Path) -> str:
 
 def written_table(judge, threshold: float, score: str) -> str:
     """The written ESConv facts' dev and test parts (never trained on): how the judge ranks the implied facts above
-    the sentences that say more (AUC), and how many of each its threshold keeps."""
-    from sklearn.metrics import roc_auc_score
-
-    from extractor.judge_data import WRITTEN, written_examples
+    the sentences that say more (AUC), how many of each its threshold keeps, and the same on their contrast pairs
+    (`contrast_pairs`: each sentence beside another turn, with the other label), where a judge that reads only the
+    sentence scores 1 minus its AUC."""
+    from extractor.judge_data import WRITTEN, contrast_pairs, written_examples
 
     lines = [f"Written ESConv facts (`research/labels/{WRITTEN}`, `research.written_implied`; parts split by dialog, "
-             f"never trained on), kept at {score} >= {threshold:.2f}:", "",
-             "| part | sentences | implied (yes) | AUC | implied kept | saying more kept |", "|---|---:|---:|---:|---:|---:|"]
+             f"never trained on), kept at {score} >= {threshold:.2f}; contrast: the part's contrast pairs:", "",
+             "| part | sentences | implied (yes) | AUC | implied kept | saying more kept | contrast AUC | "
+             "contrast + kept | contrast - kept |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for part in ("dev", "test"):
         rows = written_examples(part)
         if not rows:
             continue
-        probs = judge.probability([(e.first, e.second) for e in rows])
-        labels = [e.label for e in rows]
-        auc = roc_auc_score(labels, probs) if 0 < sum(labels) < len(labels) else float("nan")
-        yes = sum(labels)
-        lines.append(f"| {part} | {len(rows)} | {yes} | {auc:.3f} | "
-                     f"{sum(p >= threshold and y for p, y in zip(probs, labels))} of {yes} | "
-                     f"{sum(p >= threshold and not y for p, y in zip(probs, labels))} of {len(rows) - yes} |")
+        cells = []
+        for examples in (rows, contrast_pairs(rows)):
+            probs = judge.probability([(e.first, e.second) for e in examples])
+            labels = [e.label for e in examples]
+            cells.append((len(examples), sum(labels), auc(labels, probs),
+                          sum(p >= threshold and y for p, y in zip(probs, labels)),
+                          sum(p >= threshold and not y for p, y in zip(probs, labels))))
+        (n, yes, a, kept, more), (cn, cyes, ca, ckept, cmore) = cells
+        lines.append(f"| {part} | {n} | {yes} | {a:.3f} | {kept} of {yes} | {more} of {n - yes} | {ca:.3f} | "
+                     f"{ckept} of {cyes} | {cmore} of {cn - cyes} |")
     return "\n".join(lines)
+
+
+def auc(labels: Sequence[int], probs: Sequence[float]) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(labels, probs) if 0 < sum(labels) < len(labels) else float("nan")
 
 
 IMPLIED_GRID = (0.63, 0.8, 0.9, 0.95, 0.98, 0.99)

@@ -17,13 +17,16 @@ ESConv's train dialogs give train (four fifths) and dev (a fifth), its valid and
         --out research/labels/implied_written.tsv
     python -m research.written_implied --score research/labels/implied_written.tsv   # what the shipped check keeps
     python -m research.written_implied --agreement research/labels/implied_written_second_reader.tsv
+    python -m research.written_implied --hypothesis-only research/labels/implied_written.tsv  # the sentence alone
     python -m research.written_implied --draw 780 --more-for research/labels/implied_written.tsv --seed 43 \\
         --out outputs/dev/implied_turns_more.tsv    # more train turns (then write, label blind, and --merge
                                                     # --more-for ... --out research/labels/implied_written_more.tsv)
 
 `--score` runs the whole check as the build runs it (`extractor.verifier.PersonaCheck`, judges of `--judges`) on each
 written sentence as the extractor's proposal for its turn, and counts per part how many implied facts and how many
-sentences that say more it keeps, with Wilson intervals.
+sentences that say more it keeps, with Wilson intervals. `--hypothesis-only` measures how much of the label the
+sentence gives away without its turn (writers' sentences that say more look different from their implied facts), the
+shortcut that `extractor.judge_data.contrast_pairs` takes from the implied-fact judge.
 """
 from __future__ import annotations
 
@@ -217,6 +220,37 @@ def score(args) -> None:
         sweep(check, rows, [float(t) for t in args.sweep.split(",")])
 
 
+def hypothesis_only(args) -> None:
+    """How much of the label the sentence alone gives away: a logistic regression on the sentence's MiniLM embedding,
+    trained on the train parts (both files), never shown the turn. Its AUC on the dev and test parts is what a judge
+    could reach without reading the seeker; on their contrast pairs (each sentence beside another turn, with the
+    other label) it scores one minus that, and a judge that reads the turn should not."""
+    from sklearn.linear_model import LogisticRegression
+
+    from extractor.grounding import minilm_embedder
+    from extractor.judge_data import WRITTEN_MORE, contrast_pairs, written_examples
+    from pipelines.train_judges import auc
+
+    folder = Path(args.hypothesis_only).parent
+    train = written_examples("train", folder, Path(args.hypothesis_only).name)
+    if (folder / WRITTEN_MORE).exists():
+        train += written_examples("train", folder, WRITTEN_MORE)
+    if not train or len({e.label for e in train}) < 2:
+        raise InputError(f"{args.hypothesis_only}: no train part with both labels to fit on")
+    embed = minilm_embedder()
+    model = LogisticRegression(max_iter=2000).fit(embed([e.second for e in train]), [e.label for e in train])
+    print(f"{args.hypothesis_only}, code {code_version()}: the sentence alone (MiniLM embedding, logistic regression "
+          f"on {len(train)} train-part sentences)\n")
+    print("| part | sentences | AUC | contrast pairs | contrast AUC |\n|---|---:|---:|---:|---:|")
+    for part in ("dev", "test"):
+        rows = written_examples(part, folder, Path(args.hypothesis_only).name)
+        if rows:
+            flipped = contrast_pairs(rows)
+            a, b = (auc([e.label for e in x], model.predict_proba(embed([e.second for e in x]))[:, 1])
+                    for x in (rows, flipped))
+            print(f"| {part} | {len(rows)} | {a:.3f} | {len(flipped)} | {b:.3f} |")
+
+
 def sweep(check, rows: list[dict], thresholds: list[float]) -> None:
     """The whole check with the implied-fact judge at each threshold: what it keeps of the written facts (test part)
     and of the extractor's own labelled rewrites (`rewrite_labels.tsv`, test part), and how many of the rewrites it
@@ -276,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merge", help="a TSV of id and label (yes / no) for the shuffled sentences")
     p.add_argument("--key", help="the key written beside the previous step's TSV")
     p.add_argument("--score", help="a labelled file: what the check keeps of its implied and saying-more sentences")
+    p.add_argument("--hypothesis-only", help="a labelled file: how well its sentences alone, without the turn, predict "
+                   "the label (the bias a judge can learn instead of reading the seeker)")
     p.add_argument("--agreement", help="a second reader's TSV (id, label) of some sentences: agreement with --labels")
     p.add_argument("--labels", default=str(Path(__file__).resolve().parent / "labels" / "implied_written.tsv"),
                    help="--agreement: the merged labels (default %(default)s)")
@@ -295,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("--draw, --to-label and --merge need --out")
     if args.score:
         score(args)
+    elif args.hypothesis_only:
+        hypothesis_only(args)
     elif args.agreement:
         agreement(args)
     elif args.draw:
@@ -304,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.merge:
         merge(args)
     else:
-        raise InputError("give --draw N, --to-label WRITTEN, --merge LABELS, --score FILE or --agreement FILE")
+        raise InputError("give --draw N, --to-label WRITTEN, --merge LABELS, --score FILE, --hypothesis-only FILE or --agreement FILE")
     return 0
 
 

@@ -601,8 +601,29 @@ def test_the_implied_fact_judge_trains_on_written_facts_and_is_tuned_on_dev_scor
     judge = load_judge(tmp_path / "implied", "implied")
     assert 0.0 < judge.config.threshold <= 1.0
     card = (tmp_path / "model_card.md").read_text()
-    assert "## Implied-fact judge" in card and "| test | 210 | 84 |" in card
+    assert "## Implied-fact judge" in card and "| test | 210 | 84 |" in card and "| contrast AUC |" in card
     assert "esconv written fact (more), labelled implied (+)" in card and "The judge passes" in card
+    assert "contrast: an implied fact beside another dialog's turn (-)" in card
+
+
+def test_contrast_pairs_give_each_written_sentence_the_other_label_beside_another_turn():
+    from extractor.grounding import lexical_overlap
+    from extractor.judge_data import contrast_pairs, written_examples
+
+    rows = written_examples("test")
+    flipped = contrast_pairs(rows)
+    assert len(flipped) >= 0.95 * len(rows)
+    labels = {}
+    for e in rows:
+        labels.setdefault(e.second, set()).add(e.label)
+    for e in flipped:
+        assert 1 - e.label in labels[e.second]  # the same sentence, the other label
+        if e.label:  # a sentence that says more, said after its own turn
+            assert e.first.endswith(" " + e.second) and any(r.first + " " + e.second == e.first for r in rows)
+        else:  # an implied fact beside a turn of another dialog that shares few of its words
+            assert not any(r.first == e.first and r.second == e.second for r in rows)
+            assert lexical_overlap(e.second, e.first.split("Seeker: ", 1)[-1]) < 0.2
+    assert contrast_pairs(rows) == flipped  # seeded
 
 
 def test_rewrite_edits_change_the_meaning_or_only_the_form():

@@ -119,3 +119,30 @@ def test_more_turns_for_the_train_part_keep_out_its_dev_dialogs_and_its_turns(tm
     assert main(["--merge", str(labels), "--key", str(to_label.with_suffix(".key.json")), "--more-for",
                  str(labelled), "--out", str(out)]) == 0
     assert {r["part"] for r in tsv(out)} == {"train"} and "train 60, dev 0, test 0" in capsys.readouterr().out
+
+
+def test_the_sentence_alone_is_measured_against_the_label_and_its_contrast_pairs(tmp_path, capsys):
+    said = ["My boss called me in on Friday.", "We argue every night about money.", "The kids are with their dad.",
+            "Nobody at school talks to me.", "I moved here last spring.", "My mother is in the hospital."]
+    rows = []
+    for part, n in (("train", 6), ("test", 4)):
+        for k in range(n):
+            implied = k % 2 == 0
+            rows.append({"id": f"{part}{k}", "dialog_id": f"esconv-{part}{k}", "turn": "1", "split": "train",
+                         "partner_said": "How are you?", "speaker_said": said[k],
+                         "sentence": "I feel low." if implied else "I was fired because of the pandemic last year.",
+                         "written_as": "implied", "label": "yes" if implied else "no", "part": part})
+    path = tmp_path / "labelled.tsv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, FIELDS, delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)
+    assert main(["--hypothesis-only", str(path)]) == 0
+    # the sentence alone gives the label away here, and so gets every contrast pair wrong
+    assert "| test | 4 | 1.000 | 4 | 0.000 |" in capsys.readouterr().out
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, FIELDS, delimiter="\t")
+        w.writeheader()
+        w.writerows(r for r in rows if r["part"] == "test")
+    with pytest.raises(InputError, match="no train part with both labels"):
+        main(["--hypothesis-only", str(path)])
