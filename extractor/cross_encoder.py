@@ -8,6 +8,10 @@ a safetensors file of about 2 MB beside a model card.
 
 Input: a text pair (`first`, `second`) as BERT reads pairs; output: the probability of the positive class
 (sigmoid of the head's logit over the mean-pooled last layer, the pooling MiniLM was trained with).
+
+A judge may instead stand on SmolLM2-135M-Instruct (`base` "SmolLM2-135M-Instruct", the extractor's own offline model,
+six times MiniLM's size): it reads the pair as one text, the sentence after the seeker's words, and the head reads
+the last token. It knows more of what words imply ("laid off" -> "lost my job") at about ten times the cost.
 """
 from __future__ import annotations
 
@@ -21,18 +25,22 @@ from typing import Sequence
 import torch
 
 from common.cli import InputError
-from common.offline_models import minilm_path
+from common.offline_models import minilm_path, smollm2_gguf
 
 WEIGHTS = "judge.safetensors"
 CONFIG = "judge_config.json"
+MINILM = "all-MiniLM-L6-v2"
+SMOLLM2 = "SmolLM2-135M-Instruct"
+BASES = (MINILM, SMOLLM2)
+ASK = "\nIs this stated or clearly implied by the seeker: "  # joins the pair for a decoder base
 
 
 @dataclass(frozen=True)
 class JudgeConfig:
     """What the weights were trained with; saved beside them and checked on load."""
 
-    task: str  # "verifier" | "rewrite" | "fact"
-    base: str = "all-MiniLM-L6-v2"
+    task: str  # "verifier" | "rewrite" | "fact" | "implied"
+    base: str = MINILM  # or SMOLLM2
     lora_r: int = 16
     lora_alpha: int = 32
     max_length: int = 160
@@ -47,14 +55,28 @@ class Judge(torch.nn.Module):
         from peft import LoraConfig, get_peft_model
         from transformers import AutoModel, AutoTokenizer
 
-        path = str(minilm_path())
+        if config.base not in BASES:
+            raise InputError(f"a {config.task} judge on '{config.base}': the bases are {', '.join(BASES)}")
         self.config = config
         self.device = device
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.decoder = config.base == SMOLLM2
+        if self.decoder:
+            from extractor.loading import no_library_progress_bars
+
+            gguf = smollm2_gguf()
+            with no_library_progress_bars():
+                self.tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+                base = AutoModel.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+            self.tokenizer.pad_token = self.tokenizer.pad_token or self.tokenizer.eos_token
+            self.tokenizer.padding_side = "right"  # the head reads the last real token
+            targets = ["q_proj", "k_proj", "v_proj", "o_proj"]
+        else:
+            path = str(minilm_path())
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            base = AutoModel.from_pretrained(path)
+            targets = ["query", "key", "value", "dense"]
         self.tokenizer.truncation_side = "left"  # a long pair loses the supporter's words first, never the seeker's
-        base = AutoModel.from_pretrained(path)
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.1,
-                          target_modules=["query", "key", "value", "dense"])
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.1, target_modules=targets)
         self.encoder = get_peft_model(base, lora)
         self.head = torch.nn.Linear(base.config.hidden_size, 1)
         self.to(device)
@@ -62,14 +84,22 @@ class Judge(torch.nn.Module):
     def encode(self, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
         firsts = [a for a, _ in pairs]
         seconds = [b for _, b in pairs]
-        enc = self.tokenizer(firsts, seconds if any(seconds) else None, truncation="only_first" if any(seconds)
-                             else True, max_length=self.config.max_length, padding=True, return_tensors="pt")
+        if self.decoder:
+            enc = self.tokenizer([f"{a}{ASK}{b}" for a, b in pairs], truncation=True,
+                                 max_length=self.config.max_length, padding=True, return_tensors="pt")
+        else:
+            enc = self.tokenizer(firsts, seconds if any(seconds) else None, truncation="only_first" if any(seconds)
+                                 else True, max_length=self.config.max_length, padding=True, return_tensors="pt")
         return {k: v.to(self.device) for k, v in enc.items()}
 
     def logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.encoder(**enc).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        mask = enc["attention_mask"]
+        if self.decoder:
+            pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), mask.sum(1) - 1]
+        else:
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
         return self.head(pooled).squeeze(-1)
 
     @torch.inference_mode()

@@ -502,13 +502,14 @@ def written_examples(part: str, folder: Path = LABELS_DIR, file: str = WRITTEN,
             for r in read_tsv(folder / file) if r["part"] == part]
 
 
-def implied_judge_examples(folder: Path = LABELS_DIR, seed: int = 13) -> list[Example]:
+def implied_judge_examples(folder: Path = LABELS_DIR, seed: int = 13, rewrites: bool = False) -> list[Example]:
     """What the implied-fact judge trains on: the written facts' train part and the further written facts of
-    `WRITTEN_MORE` (ESConv train dialogs outside the dev part), all labelled blind, with their contrast pairs."""
+    `WRITTEN_MORE` (ESConv train dialogs outside the dev part), all labelled blind, with their contrast pairs; with
+    `rewrites`, also the extractor's labelled rewrites' train part (the proposals the check is asked about)."""
     more = written_examples("train", folder, WRITTEN_MORE, "esconv written fact (more)") \
         if (folder / WRITTEN_MORE).exists() else []
     labelled = written_examples("train", folder) + more
-    return labelled + contrast_pairs(labelled, seed)
+    return labelled + contrast_pairs(labelled, seed) + (rewrite_examples("train", folder) if rewrites else [])
 
 
 def contrast_pairs(examples: Sequence[Example], seed: int = 13) -> list[Example]:

@@ -48,7 +48,7 @@ def _weight_files(folder: Path) -> list[Path]:
 
 
 @contextmanager
-def _no_library_progress_bars():
+def no_library_progress_bars():
     """Silence transformers' per-tensor loading bars (they drown the build's own progress lines)."""
     import functools
 
@@ -75,7 +75,7 @@ def _load_hf(source: str | Path, gguf_file: str | None, dtype: torch.dtype) -> t
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     try:
-        with _no_library_progress_bars():
+        with no_library_progress_bars():
             config = AutoConfig.from_pretrained(source, **kwargs)
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             backend = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"

@@ -55,6 +55,11 @@ def parse_args(argv):
     p.add_argument("--written-facts", action="store_true",
                    help="verifier and rewrite judge: also train on the written ESConv facts' train part "
                         "(`research.written_implied`); the shipped judges do not (docs/personas.md, \"Implied facts\")")
+    p.add_argument("--with-rewrites", action="store_true",
+                   help="--task implied: also train on the labelled rewrites' train part (research/labels/rewrite_labels.tsv)")
+    p.add_argument("--base", choices=["all-MiniLM-L6-v2", "SmolLM2-135M-Instruct"], default="all-MiniLM-L6-v2",
+                   help="the model a judge stands on (default %(default)s; SmolLM2, the extractor's own, is about ten "
+                        "times slower to train and to ask)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--eval-every", type=int, default=100)
@@ -121,7 +126,7 @@ def train_one(task: str, examples: list, args, out: Path, init: dict | None = No
 
     torch.manual_seed(args.seed)
     train, valid = group_split(examples, 0.1, args.seed)
-    judge = Judge(JudgeConfig(task=task), args.device)
+    judge = Judge(JudgeConfig(task=task, base=args.base), args.device)
     if init is not None:
         judge.load_trained(init)
     params = [p for p in judge.parameters() if p.requires_grad]
@@ -596,7 +601,7 @@ def run_implied(args, out: Path) -> str:
     from extractor.judge_data import WRITTEN, WRITTEN_MORE, implied_judge_examples, rewrite_examples, written_examples
     from extractor.meaning import meaning_change
 
-    examples = implied_judge_examples()
+    examples = implied_judge_examples(rewrites=args.with_rewrites)
     if not examples:
         raise InputError(f"no written facts to train on (research/labels/{WRITTEN})")
     judge, info = train_one("implied", examples, args, out)
@@ -610,7 +615,7 @@ def run_implied(args, out: Path) -> str:
     bad, share = unfaithful_share(passed)
     base, base_share = unfaithful_share([e.label for e in rewrites])
     return "\n".join([
-        f"MiniLM with a fresh LoRA adapter: {info['steps']} steps of {args.batch_size}, lr {args.lr:g}; {info['train']} "
+        f"{args.base} with a fresh LoRA adapter: {info['steps']} steps of {args.batch_size}, lr {args.lr:g}; {info['train']} "
         f"training / {info['valid']} validation examples (validation split by dialog), best validation loss "
         f"{info['best']['loss']:.4f} at step {info['best']['step']}. Weights sha256 `{digest[:16]}`. It reads what the "
         "verifier reads and gives the probability that the seeker's turn states or clearly implies the sentence, "
