@@ -113,6 +113,28 @@ def test_judge_weights_round_trip_and_bad_files_are_one_line_errors(tmp_path):
         check_judges(tmp_path)
 
 
+def test_a_judge_on_smollm2_reads_the_pair_as_one_text_and_round_trips(tmp_path):
+    from extractor.cross_encoder import ASK, SMOLLM2
+
+    judge = Judge(JudgeConfig(task="implied", base=SMOLLM2, lora_r=2, lora_alpha=4))
+    pairs = [("Seeker: I got laid off last week.", "I lost my job."), ("Seeker: Hi there", "I am a nurse.")]
+    enc = judge.encode(pairs)
+    text = judge.tokenizer.decode(enc["input_ids"][1][enc["attention_mask"][1].bool()])
+    assert text == f"Seeker: Hi there{ASK}I am a nurse."  # padded on the right: the head reads the last real token
+    opt = __import__("torch").optim.AdamW([p for p in judge.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(2):
+        opt.zero_grad()
+        bce(judge, pairs, [1, 0]).backward()
+        opt.step()
+    alone = judge.probability(pairs[1:])
+    assert judge.probability(pairs)[1] == pytest.approx(alone[0], abs=1e-5)  # padding does not change a score
+    judge.save(tmp_path / "implied")
+    assert load_judge(tmp_path / "implied", "implied").probability(pairs) == pytest.approx(judge.probability(pairs),
+                                                                                           abs=1e-5)
+    with pytest.raises(InputError, match="the bases are"):
+        Judge(JudgeConfig(task="implied", base="bert-base-uncased"))
+
+
 def test_locate_and_the_seekers_clauses():
     utterance = "My sister is a nurse, and I work in retail."
     assert seeker_clauses(utterance) == ["My sister is a nurse", "and I work in retail."]
