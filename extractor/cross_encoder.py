@@ -11,7 +11,8 @@ Input: a text pair (`first`, `second`) as BERT reads pairs; output: the probabil
 
 A judge may instead stand on SmolLM2-135M-Instruct (`base` "SmolLM2-135M-Instruct", the extractor's own offline model,
 six times MiniLM's size): it reads the pair as one text, the sentence after the seeker's words, and the head reads
-the last token. It knows more of what words imply ("laid off" -> "lost my job") at about ten times the cost.
+the last token. It knows more of what words imply ("laid off" -> "lost my job"); a training step costs about five
+times as much (3.8 s against 0.8 s for 16 pairs on a 2-core CPU).
 """
 from __future__ import annotations
 

@@ -58,8 +58,8 @@ def parse_args(argv):
     p.add_argument("--with-rewrites", action="store_true",
                    help="--task implied: also train on the labelled rewrites' train part (research/labels/rewrite_labels.tsv)")
     p.add_argument("--base", choices=["all-MiniLM-L6-v2", "SmolLM2-135M-Instruct"], default="all-MiniLM-L6-v2",
-                   help="the model a judge stands on (default %(default)s; SmolLM2, the extractor's own, is about ten "
-                        "times slower to train and to ask)")
+                   help="the model a judge stands on (default %(default)s; SmolLM2, the extractor's own, takes about five "
+                        "times as long per training step)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--eval-every", type=int, default=100)
@@ -624,7 +624,9 @@ def run_implied(args, out: Path) -> str:
         "proposal when P(implied) >= the threshold.", "",
         "Training examples by kind (+ implied, - says more or something else): the train part of "
         f"`research/labels/{WRITTEN}` and `research/labels/{WRITTEN_MORE}` (ESConv train dialogs outside the dev "
-        "part), both labelled blind:", "",
+        "part), both labelled blind, with their contrast pairs"
+        + (", and the labelled rewrites' train part (`research/labels/rewrite_labels.tsv`)" if args.with_rewrites else "")
+        + ":", "",
         "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
         f"Threshold {threshold:.3f}: the lowest at which at most {MAX_SAYING_MORE:.0%} of the dev part's kept sentences "
         "say more.", "", written_table(judge, threshold, "P(implied)"), "",

@@ -16,6 +16,15 @@ def tsv(path):
     return list(csv.DictReader(path.open(newline="", encoding="utf-8"), delimiter="\t"))
 
 
+def write_labelled(path, rows):
+    """A labelled file of research.written_implied (its columns; others ignored)."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, FIELDS, delimiter="\t", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
 def test_turns_are_written_for_shuffled_blind_and_merged_with_dialogs_apart(tmp_path, capsys):
     turns = tmp_path / "turns.tsv"
     assert main(["--esconv", str(ESCONV_DIR), "--draw", "40", "--out", str(turns)]) == 0
@@ -71,11 +80,7 @@ def test_the_shipped_check_scores_a_labelled_file_by_part(tmp_path, capsys):
             {"id": "iw1", "dialog_id": "esconv-a", "turn": "3", "split": "test", "partner_said": "What happened?",
              "speaker_said": "I hate orange. It is such a loud color.", "sentence": "I like orange.",
              "written_as": "says_more", "label": "no", "part": "test"}]
-    path = tmp_path / "labelled.tsv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, FIELDS, delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
+    path = write_labelled(tmp_path / "labelled.tsv", rows)
     assert main(["--score", str(path)]) == 0
     table = capsys.readouterr().out
     assert "| test | 1 of 1 (1.00" in table and "| 0 of 1 (0.00" in table
@@ -91,13 +96,9 @@ def test_more_turns_for_the_train_part_keep_out_its_dev_dialogs_and_its_turns(tm
     turns = tmp_path / "turns.tsv"
     assert main(["--esconv", str(ESCONV_DIR), "--draw", "40", "--out", str(turns)]) == 0
     key = json.loads(turns.with_suffix(".key.json").read_text())
-    labelled = tmp_path / "labelled.tsv"
     rows = [{**k, "id": f"iw{n}", "sentence": "I have a job.", "written_as": "implied", "label": "yes",
              "part": "test" if k["split"] != "train" else "dev" if n % 3 == 0 else "train"} for n, k in enumerate(key)]
-    with labelled.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, FIELDS, delimiter="\t", extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+    labelled = write_labelled(tmp_path / "labelled.tsv", rows)
     more = tmp_path / "more.tsv"
     assert main(["--esconv", str(ESCONV_DIR), "--draw", "30", "--more-for", str(labelled), "--seed", "43",
                  "--out", str(more)]) == 0
@@ -132,17 +133,10 @@ def test_the_sentence_alone_is_measured_against_the_label_and_its_contrast_pairs
                          "partner_said": "How are you?", "speaker_said": said[k],
                          "sentence": "I feel low." if implied else "I was fired because of the pandemic last year.",
                          "written_as": "implied", "label": "yes" if implied else "no", "part": part})
-    path = tmp_path / "labelled.tsv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, FIELDS, delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
+    path = write_labelled(tmp_path / "labelled.tsv", rows)
     assert main(["--hypothesis-only", str(path)]) == 0
     # the sentence alone gives the label away here, and so gets every contrast pair wrong
     assert "| test | 4 | 1.000 | 4 | 0.000 |" in capsys.readouterr().out
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, FIELDS, delimiter="\t")
-        w.writeheader()
-        w.writerows(r for r in rows if r["part"] == "test")
+    write_labelled(path, [r for r in rows if r["part"] == "test"])
     with pytest.raises(InputError, match="no train part with both labels"):
         main(["--hypothesis-only", str(path)])
