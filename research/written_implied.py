@@ -161,13 +161,12 @@ def proposed(row: dict):
 def score(args) -> None:
     from collections import Counter
 
-    from sklearn.metrics import roc_auc_score
-
     from extractor.card import wilson
     from extractor.formatting import ExtractionInput
     from extractor.grounding import SupportScorer, minilm_embedder
     from extractor.judge_data import reading
     from extractor.verifier import CheckSettings, PersonaCheck, check_judges
+    from pipelines.train_judges import auc
 
     rows = read_tsv(args.score)
     if not rows or not {"speaker_said", "sentence", "label", "part"} <= set(rows[0]):
@@ -203,8 +202,7 @@ def score(args) -> None:
             cells.append(f"{k} of {n} ({k / max(n, 1):.2f} [{lo:.2f}, {hi:.2f}])")
         why = Counter(reason for y, v, reason in got if y and v is None)
         labels = [r["label"] == "yes" for r in rows if r["part"] == part]
-        aucs = [roc_auc_score(labels, [p for p, r in zip(probs[task], rows) if r["part"] == part])
-                if 0 < sum(labels) < len(labels) else float("nan") for task in judges]
+        aucs = [auc(labels, [p for p, r in zip(probs[task], rows) if r["part"] == part]) for task in judges]
         print(f"| {part} | {cells[0]} | {cells[1]} | {' / '.join(f'{a:.3f}' for a in aucs)} | "
               + "; ".join(f"{r}: {c}" for r, c in why.most_common()) + " |")
     known = [(ExtractionInput((said,), before), sentence) for said, before, sentence in KNOWN_CASES]
