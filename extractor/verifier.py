@@ -112,9 +112,10 @@ class CheckSettings:
     # parts' dev part, it widens a third of them to take the unfaithful from 7.5 % to 5.5 % (test part), and widens
     # "I work in retail." of "My sister is a nurse, and I work in retail." (docs/check-rules.md, "Quote parts")
     implied_judge: bool = False  # a proposal that the verifier, the rewrite judge or NEW_WORD dropped and the meaning
-    # rules pass is kept when the implied-fact judge gives it at least its threshold. Off: the judge ranks written
-    # implied facts well (test AUC 0.83) but 7 of the 20 extractor rewrites it adds at 0.99 are unfaithful
-    # (docs/personas.md, "Implied facts, measured"); not shipped, trained by `pipelines.train_judges --task implied`
+    # rules pass is kept when the implied-fact judge gives it at least its threshold. Off: the best judge (SmolLM2,
+    # `--base SmolLM2-135M-Instruct --with-rewrites`) adds extractor rewrites that are 17 % unfaithful at its
+    # threshold, against 11 % among those the check keeps (docs/personas.md, "Implied facts, measured"); not shipped,
+    # trained by `pipelines.train_judges --task implied`
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter or trailing comma dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
