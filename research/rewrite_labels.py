@@ -16,9 +16,16 @@ which the rewrite judge (`pipelines.train_judges --task rewrite`) never trains o
     python -m research.rewrite_labels --from-build outputs/pesconv --draw 593,176 --exclude \\
         research/labels/rewrite_labels.tsv --id-prefix rwb --out outputs/dev/rewrites_b.tsv  # a second round
 
+    python -m research.rewrite_labels --from-build outputs/pesconv-named6 --kind judged-out --draw 272,125 \
+        --exclude research/labels/rewrite_labels.tsv --id-prefix rwc --seed 2028 --out outputs/dev/judged_out.tsv
+    python -m research.rewrite_labels --merge A.tsv B.tsv --key outputs/dev/judged_out.key.json \
+        --parts-like research/labels/rewrite_labels.tsv --out outputs/dev/judged_out_labels.tsv  # then appended
+
 The shipped file holds 1,569 of the 1,572 rewrites of the full build at code 3ed98d5: 800 drawn first (ids `rw`, seed
 2026, by a first version of this draw that read the build's shards in directory order, so `--draw 500,300` now picks
-others) and the 769 left (ids `rwb`, the second command). Each was labelled by one of ten readers, 160 rows each.
+others) and the 769 left (ids `rwb`, the second command), each labelled by one of ten readers, 160 rows each; then
+all 397 proposals of the full build at code d7566c4 that the judges dropped, the meaning rules pass, and that were
+not labelled yet (ids `rwc`, the last two commands), labelled by two readers, a third labelling 100 of them again.
 """
 from __future__ import annotations
 
@@ -36,17 +43,18 @@ DEV_SHARE = 0.2
 KEPT_SHARE = 0.6  # of each draw: kept rewrites (what ships); the rest dropped ones (what the rules hold back)
 
 
-KINDS = ("rewrites", "quote-parts")
+KINDS = ("rewrites", "quote-parts", "judged-out")
 
 
 def rewrites(build: Path, kind: str = "rewrites") -> list[dict]:
     """Every sentence of the build that is not a quote of its seeker turn: kept ones, and proposals the verifier
     passed that a meaning rule or `NEW_WORD` dropped (`unsupported.jsonl`). With kind "quote-parts": every kept
     sentence that quotes part of one of the seeker's sentences (`extractor.grounding.is_quote_part`), which may have
-    left out a condition or a hedge."""
+    left out a condition or a hedge. With kind "judged-out": the proposals that the verifier, the rewrite judge or
+    `NEW_WORD` dropped and the meaning rules pass, which are what the implied-fact judge is asked about."""
     from extractor.grounding import is_quote, is_quote_part
-    from extractor.meaning import MEANING_REASONS
-    from extractor.verifier import NEW_WORD
+    from extractor.meaning import MEANING_REASONS, meaning_change
+    from extractor.verifier import CHANGED, NEW_WORD, NOT_STATED
     from research.persona_audit import build_rows, supporter_before
 
     dropped = build / "unsupported.jsonl"
@@ -56,12 +64,15 @@ def rewrites(build: Path, kind: str = "rewrites") -> list[dict]:
                                                            "persona_evidence"))}
     found = [(did, turn, sentence, KEPT) for did, r in rows.items()
              for sentence, turn in zip(r["persona"], r["persona_evidence"])]
-    if kind == "rewrites":
-        for line in dropped.read_text(encoding="utf-8").splitlines():
-            d = json.loads(line)
-            if d.get("reason") in (*MEANING_REASONS, NEW_WORD) and d["dialog_id"] in rows:
-                found.append((d["dialog_id"], d["turn"], d["sentence"], d["reason"]))
-    wanted = (lambda s, t: not is_quote(s, t)) if kind == "rewrites" else is_quote_part
+    if kind == "judged-out":
+        found = []
+    reasons = {"rewrites": (*MEANING_REASONS, NEW_WORD), "judged-out": (NOT_STATED, CHANGED, NEW_WORD)}.get(kind, ())
+    for line in dropped.read_text(encoding="utf-8").splitlines() if reasons else ():
+        d = json.loads(line)
+        if d.get("reason") in reasons and d["dialog_id"] in rows:
+            found.append((d["dialog_id"], d["turn"], d["sentence"], d["reason"]))
+    wanted = {"rewrites": lambda s, t: not is_quote(s, t), "quote-parts": is_quote_part,
+              "judged-out": lambda s, t: not is_quote(s, t) and meaning_change(s, t) is None}[kind]
     out = []
     for did, turn, sentence, status in found:
         turns = rows[did]["dialog"]

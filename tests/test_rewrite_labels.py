@@ -79,3 +79,32 @@ def test_quote_parts_are_the_kept_quotes_of_part_of_a_sentence(tmp_path, tiny_bu
     picked = json.loads(drawn.with_suffix(".key.json").read_text())
     found = {(c["dialog_id"], c["turn"], c["sentence"]) for c in pool}
     assert len(picked) == min(n_train, 3) and all((c["dialog_id"], c["turn"], c["sentence"]) in found for c in picked)
+
+
+def test_judged_out_are_the_drops_the_implied_fact_judge_is_asked_about(tmp_path, tiny_build):
+    """Only proposals the verifier, the rewrite judge or NEW_WORD dropped, not quotes, and that the meaning rules
+    pass: what `--implied-judge` asks about."""
+    import shutil
+
+    from extractor.meaning import NEGATION_CHANGED, meaning_change
+    from extractor.verifier import CHANGED, NEW_WORD, NOT_A_FACT, NOT_STATED
+    from research.persona_audit import build_rows
+    from research.rewrite_labels import rewrites
+
+    build = tmp_path / "build"
+    shutil.copytree(tiny_build, build)
+    row = next(iter(build_rows(build, ("dialog_id", "dialog"))))
+    turn = next(k for k, t in enumerate(row["dialog"]) if t["speaker"] == "seeker")
+    said = row["dialog"][turn]["text"]
+    lines = [("I lost my job.", CHANGED), ("I have two kids.", NOT_STATED), ("I am a nurse.", NEW_WORD),
+             (said, NOT_STATED),                      # a quote of the turn: not a rewrite
+             ("I have a dog.", NOT_A_FACT),           # dropped by another check: never asked
+             ("I do not have two kids.", NEGATION_CHANGED),  # a meaning rule's drop: never asked
+             ("I am not a nurse.", CHANGED)]                 # asked only if the meaning rules pass it
+    (build / "unsupported.jsonl").write_text("".join(
+        json.dumps({"dialog_id": row["dialog_id"], "turn": turn, "sentence": s, "reason": r}) + "\n"
+        for s, r in lines), encoding="utf-8")
+    pool = rewrites(build, "judged-out")
+    passes = meaning_change("I am not a nurse.", said) is None
+    assert [(c["sentence"], c["status"]) for c in pool] == lines[:3] + lines[-1:] * passes
+    assert all(c["speaker_said"] == " ".join(said.split()) for c in pool)
