@@ -215,7 +215,7 @@ def score(args) -> None:
         print(f"| {inp.utterances[0]} | {sentence} | {'yes' if kept else 'no'} | "
               + " | ".join(f"{p[k]:.3f}" for p in known_probs) + " |")
     if args.sweep and has_implied:
-        sweep(check, rows, [float(t) for t in args.sweep.split(",")])
+        sweep(check, rows, [float(t) for t in args.sweep.split(",")], args.rewrites)
 
 
 def hypothesis_only(args) -> None:
@@ -249,36 +249,38 @@ def hypothesis_only(args) -> None:
             print(f"| {part} | {len(rows)} | {a:.3f} | {len(flipped)} | {b:.3f} |")
 
 
-def sweep(check, rows: list[dict], thresholds: list[float]) -> None:
-    """The whole check with the implied-fact judge at each threshold: what it keeps of the written facts (test part)
-    and of the extractor's own labelled rewrites (`rewrite_labels.tsv`, test part), and how many of the rewrites it
-    keeps only because of the judge are unfaithful."""
+def sweep(check, rows: list[dict], thresholds: list[float], rewrites_file: str | None = None) -> None:
+    """The whole check with the implied-fact judge at each threshold: what it keeps of the written facts and of the
+    extractor's own labelled rewrites (`rewrite_labels.tsv`), and how many of the rewrites it keeps only because of
+    the judge are unfaithful; on the dev parts (where a threshold may be chosen) and the test parts."""
     import dataclasses
 
     from extractor.card import wilson
     from extractor.judge_data import LABELS_DIR, REWRITES
 
-    rewrites = [r for r in read_tsv(str(LABELS_DIR / REWRITES)) if r["part"] == "test"]
-    written = [r for r in rows if r["part"] == "test"]
     judge = check.implication()
     check.settings = dataclasses.replace(check.settings, implied_judge=True)
-    print("\nThe whole check with the implied-fact judge at each threshold (test parts):\n")
-    print("| P(implied) >= | written: implied kept | written: saying more kept | rewrites kept | unfaithful among them "
-          "[95 %] | kept by the judge | unfaithful among those [95 %] |\n|---:|---:|---:|---:|---:|---:|---:|")
-    for t in thresholds:
-        judge.config = dataclasses.replace(judge.config, threshold=t)
-        w = check.check_many([proposed(r) for r in written])
-        got = [(r["label"] == "yes", any(v.kept and not v.fallback for v in vs)) for r, vs in zip(written, w)]
-        v = check.check_many([proposed(r) for r in rewrites])
-        kept = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept]
-        rescued = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept and vs[0].implied is not None]
-        cells = []
-        for labels in (kept, rescued):
-            bad = len(labels) - sum(labels)
-            lo, hi = wilson(bad, len(labels))
-            cells += [str(len(labels)), f"{bad} ({bad / max(len(labels), 1):.2f} [{lo:.2f}, {hi:.2f}])"]
-        print(f"| {t:g} | {sum(k for y, k in got if y)} of {sum(y for y, _ in got)} | "
-              f"{sum(k for y, k in got if not y)} of {sum(not y for y, _ in got)} | " + " | ".join(cells) + " |")
+    print("\nThe whole check with the implied-fact judge at each threshold:\n")
+    print("| part | P(implied) >= | written: implied kept | written: saying more kept | rewrites kept | unfaithful "
+          "among them [95 %] | kept by the judge | unfaithful among those [95 %] |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    for part in ("dev", "test"):
+        rewrites = [r for r in read_tsv(rewrites_file or str(LABELS_DIR / REWRITES)) if r["part"] == part]
+        written = [r for r in rows if r["part"] == part]
+        for t in thresholds:
+            judge.config = dataclasses.replace(judge.config, threshold=t)
+            w = check.check_many([proposed(r) for r in written])
+            got = [(r["label"] == "yes", any(v.kept and not v.fallback for v in vs)) for r, vs in zip(written, w)]
+            v = check.check_many([proposed(r) for r in rewrites])
+            kept = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept]
+            rescued = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept and vs[0].implied is not None]
+            cells = []
+            for labels in (kept, rescued):
+                bad = len(labels) - sum(labels)
+                lo, hi = wilson(bad, len(labels))
+                cells += [str(len(labels)), f"{bad} ({bad / max(len(labels), 1):.2f} [{lo:.2f}, {hi:.2f}])"]
+            print(f"| {part} | {t:g} | {sum(k for y, k in got if y)} of {sum(y for y, _ in got)} | "
+                  f"{sum(k for y, k in got if not y)} of {sum(not y for y, _ in got)} | " + " | ".join(cells) + " |")
 
 
 def agreement(args) -> None:
@@ -320,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="--score: the check's --implied-judge (the implied-fact judge of --judges keeps what it is sure of)")
     p.add_argument("--sweep", help="--score: thresholds of the implied-fact judge of --judges to run the whole check at "
                                    "(e.g. 0.9,0.97,0.99), on the written facts and on the labelled rewrites")
+    p.add_argument("--rewrites", help="--sweep: the labelled rewrites (default research/labels/rewrite_labels.tsv)")
     p.add_argument("--seed", type=int, default=41)
     p.add_argument("--out")
     args = p.parse_args(argv)

@@ -140,3 +140,30 @@ def test_the_sentence_alone_is_measured_against_the_label_and_its_contrast_pairs
     write_labelled(path, [r for r in rows if r["part"] == "test"])
     with pytest.raises(InputError, match="no train part with both labels"):
         main(["--hypothesis-only", str(path)])
+
+
+def test_the_sweep_counts_what_the_implied_fact_judge_adds_on_dev_and_test(tmp_path, capsys):
+    """A judge that passes everything (threshold 0) adds the dropped proposal; one that can pass nothing adds none."""
+    from extractor.cross_encoder import Judge, JudgeConfig
+    from extractor.verifier import JUDGES, JUDGES_DIR
+
+    for task in JUDGES:
+        (tmp_path / task).symlink_to(JUDGES_DIR / task)
+    Judge(JudgeConfig(task="implied", lora_r=2, lora_alpha=4, threshold=0.0)).save(tmp_path / "implied")
+    written = write_labelled(tmp_path / "labelled.tsv", [
+        {"id": "iw0", "dialog_id": "esconv-a", "turn": "3", "split": "test", "partner_said": "What happened?",
+         "speaker_said": "I hate orange. It is such a loud color.", "sentence": "I hate orange.",
+         "written_as": "implied", "label": "yes", "part": "test"}])
+    rewrites = tmp_path / "rewrites.tsv"
+    with rewrites.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["id", "partner_said", "speaker_said", "sentence", "label", "part"])
+        w.writerow(["rw0", "How are you?", "I got laid off last week and I am scared.", "I lost my job.", "yes", "dev"])
+        w.writerow(["rw1", "How are you?", "My sister is a nurse, and I work in retail.", "I have two dogs.", "no",
+                    "test"])
+    assert main(["--score", str(written), "--judges", str(tmp_path), "--sweep", "0,1.01",
+                 "--rewrites", str(rewrites)]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith(("| dev", "| test"))]
+    added = {(r[0][2:], r[1]): (r[6], r[7].split(" (")[0]) for r in rows if len(r) == 8}
+    assert added[("dev", "0")] == ("1", "0") and added[("dev", "1.01")] == ("0", "0")
+    assert added[("test", "0")] == ("1", "1") and added[("test", "1.01")] == ("0", "0")
