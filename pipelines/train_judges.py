@@ -474,8 +474,10 @@ def unfaithful_share(kept: Sequence[int]) -> tuple[int, str]:
     from extractor.card import wilson as interval
 
     bad = len(kept) - sum(kept)
+    if not kept:
+        return 0, "none kept"
     lo, hi = interval(bad, len(kept))
-    return bad, f"{bad / max(len(kept), 1):.3f} [{lo:.2f}, {hi:.2f}]"
+    return bad, f"{bad / len(kept):.3f} [{lo:.2f}, {hi:.2f}]"
 
 
 def run_rewrite(args, out: Path) -> str:

@@ -255,8 +255,8 @@ def sweep(check, rows: list[dict], thresholds: list[float], rewrites_file: str |
     the judge are unfaithful; on the dev parts (where a threshold may be chosen) and the test parts."""
     import dataclasses
 
-    from extractor.card import wilson
     from extractor.judge_data import LABELS_DIR, REWRITES
+    from pipelines.train_judges import unfaithful_share
 
     judge = check.implication()
     check.settings = dataclasses.replace(check.settings, implied_judge=True)
@@ -276,9 +276,8 @@ def sweep(check, rows: list[dict], thresholds: list[float], rewrites_file: str |
             rescued = [r["label"] == "yes" for r, vs in zip(rewrites, v) if vs[0].kept and vs[0].implied is not None]
             cells = []
             for labels in (kept, rescued):
-                bad = len(labels) - sum(labels)
-                lo, hi = wilson(bad, len(labels))
-                cells += [str(len(labels)), f"{bad} ({bad / max(len(labels), 1):.2f} [{lo:.2f}, {hi:.2f}])"]
+                bad, share = unfaithful_share(labels)
+                cells += [str(len(labels)), f"{bad} ({share})"]
             print(f"| {part} | {t:g} | {sum(k for y, k in got if y)} of {sum(y for y, _ in got)} | "
                   f"{sum(k for y, k in got if not y)} of {sum(not y for y, _ in got)} | " + " | ".join(cells) + " |")
 

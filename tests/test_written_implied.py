@@ -163,7 +163,9 @@ def test_the_sweep_counts_what_the_implied_fact_judge_adds_on_dev_and_test(tmp_p
                     "test"])
     assert main(["--score", str(written), "--judges", str(tmp_path), "--sweep", "0,1.01",
                  "--rewrites", str(rewrites)]) == 0
-    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith(("| dev", "| test"))]
+    out = capsys.readouterr().out
+    assert "| 0 | 0 (none kept) |" in out  # nothing added: no share to give
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith(("| dev", "| test"))]
     added = {(r[0][2:], r[1]): (r[6], r[7].split(" (")[0]) for r in rows if len(r) == 8}
     assert added[("dev", "0")] == ("1", "0") and added[("dev", "1.01")] == ("0", "0")
     assert added[("test", "0")] == ("1", "1") and added[("test", "1.01")] == ("0", "0")
