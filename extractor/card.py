@@ -1,6 +1,7 @@
 """Markdown model-card sections: commands that measure something write their own section of the card."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from common.cli import InputError
@@ -51,6 +52,18 @@ def wilson(hits: int, n: int) -> tuple[float, float]:
     from scipy.stats import binomtest
 
     return tuple(binomtest(hits, n).proportion_ci(method="wilson")) if n else (float("nan"), float("nan"))
+
+
+def lowest_threshold(scored: Iterable[tuple[float, bool]], precision: float, digits: int | None = None) -> float:
+    """The lowest score at which at least `precision` of what scores that high is right (1.0, taking nothing, if
+    none is): how a judge's or a ranker's threshold is chosen on data it never trained on. `digits` rounds the
+    candidate thresholds (a stored card's)."""
+    scored = list(scored)
+    for t in sorted({p if digits is None else round(p, digits) for p, _ in scored}):
+        chosen = [ok for p, ok in scored if p >= t]
+        if chosen and sum(chosen) / len(chosen) >= precision:
+            return t
+    return 1.0
 
 
 def read_labelled(path: str | Path, labels: tuple[str, ...]) -> list[dict]:

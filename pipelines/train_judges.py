@@ -589,11 +589,9 @@ MAX_SAYING_MORE = 0.05  # implied-fact judge: at most this share of the dev sent
 
 def implied_threshold(probs: Sequence[float], labels: Sequence[int], share: float = MAX_SAYING_MORE) -> float:
     """The lowest P(implied) at which at most `share` of the sentences kept say more (1.0: none such)."""
-    for t in sorted(set(probs)):
-        kept = [y for p, y in zip(probs, labels) if p >= t]
-        if kept and (len(kept) - sum(kept)) / len(kept) <= share:
-            return t
-    return 1.0
+    from extractor.card import lowest_threshold
+
+    return lowest_threshold(zip(probs, (bool(y) for y in labels)), 1.0 - share)
 
 
 def run_implied(args, out: Path) -> str:

@@ -29,7 +29,7 @@ import random
 from pathlib import Path
 
 from common.cli import InputError, code_version, command_parser, quiet_libraries, run_cli
-from extractor.card import wilson
+from extractor.card import lowest_threshold, wilson
 from extractor.referents import (
     FEATURES,
     HER_NEXT,
@@ -246,15 +246,6 @@ def decisions(items: list[dict], probs_of) -> list[tuple[float, bool]]:
     return out
 
 
-def threshold_for(decided: list[tuple[float, bool]], precision: float) -> float:
-    """The lowest threshold whose rewrites are at least `precision` right (1.0, rewriting nothing, if none is)."""
-    for t in sorted({round(p, 4) for p, _ in decided}):
-        chosen = [ok for p, ok in decided if p >= t]
-        if chosen and sum(chosen) / len(chosen) >= precision:
-            return t
-    return 1.0
-
-
 def fit_ranker(items: list[dict], precision: float) -> dict:
     """A ranker's card (weights, bias, threshold, what it was fitted on) from the labelled train items of one number;
     the threshold is chosen on probabilities from dialog-grouped cross-validation (items no fold trained on)."""
@@ -270,7 +261,7 @@ def fit_ranker(items: list[dict], precision: float) -> dict:
             by_item.setdefault(index[j][0], []).append((index[j][1], p))
     position = {id(i): n for n, i in enumerate(items)}
     cv = decisions(items, lambda i: [p for _, p in sorted(by_item[position[id(i)]])])
-    threshold = threshold_for(cv, precision)
+    threshold = lowest_threshold(cv, precision, digits=4)
     fit = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     chosen = [ok for p, ok in cv if p >= threshold]
     return {"weights": [round(float(w), 6) for w in fit.coef_[0]], "bias": round(float(fit.intercept_[0]), 6),
