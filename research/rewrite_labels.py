@@ -16,9 +16,9 @@ which the rewrite judge (`pipelines.train_judges --task rewrite`) never trains o
     python -m research.rewrite_labels --from-build outputs/pesconv --draw 593,176 --exclude \\
         research/labels/rewrite_labels.tsv --id-prefix rwb --out outputs/dev/rewrites_b.tsv  # a second round
 
-    python -m research.rewrite_labels --from-build outputs/pesconv-named6 --kind judged-out --draw 272,125 \
+    python -m research.rewrite_labels --from-build outputs/pesconv-named6 --kind judged-out --draw 272,125 \\
         --exclude research/labels/rewrite_labels.tsv --id-prefix rwc --seed 2028 --out outputs/dev/judged_out.tsv
-    python -m research.rewrite_labels --merge A.tsv B.tsv --key outputs/dev/judged_out.key.json \
+    python -m research.rewrite_labels --merge A.tsv B.tsv --key outputs/dev/judged_out.key.json \\
         --parts-like research/labels/rewrite_labels.tsv --out outputs/dev/judged_out_labels.tsv  # then appended
 
 The shipped file holds 1,569 of the 1,572 rewrites of the full build at code 3ed98d5: 800 drawn first (ids `rw`, seed
@@ -62,10 +62,8 @@ def rewrites(build: Path, kind: str = "rewrites") -> list[dict]:
         raise InputError(f"{dropped} not found (is {build} a fact-style build folder?)")
     rows = {r["dialog_id"]: r for r in build_rows(build, ("dialog_id", "split", "dialog", "persona",
                                                            "persona_evidence"))}
-    found = [(did, turn, sentence, KEPT) for did, r in rows.items()
-             for sentence, turn in zip(r["persona"], r["persona_evidence"])]
-    if kind == "judged-out":
-        found = []
+    found = [] if kind == "judged-out" else [(did, turn, sentence, KEPT) for did, r in rows.items()
+                                             for sentence, turn in zip(r["persona"], r["persona_evidence"])]
     reasons = {"rewrites": (*MEANING_REASONS, NEW_WORD), "judged-out": (NOT_STATED, CHANGED, NEW_WORD)}.get(kind, ())
     for line in dropped.read_text(encoding="utf-8").splitlines() if reasons else ():
         d = json.loads(line)

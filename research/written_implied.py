@@ -264,8 +264,9 @@ def sweep(check, rows: list[dict], thresholds: list[float], rewrites_file: str |
     print("| part | P(implied) >= | written: implied kept | written: saying more kept | rewrites kept | unfaithful "
           "among them [95 %] | kept by the judge | unfaithful among those [95 %] |\n"
           "|---|---:|---:|---:|---:|---:|---:|---:|")
+    labelled = read_tsv(rewrites_file or str(LABELS_DIR / REWRITES))
     for part in ("dev", "test"):
-        rewrites = [r for r in read_tsv(rewrites_file or str(LABELS_DIR / REWRITES)) if r["part"] == part]
+        rewrites = [r for r in labelled if r["part"] == part]
         written = [r for r in rows if r["part"] == part]
         for t in thresholds:
             judge.config = dataclasses.replace(judge.config, threshold=t)
