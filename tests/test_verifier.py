@@ -341,7 +341,7 @@ def test_a_proposal_of_several_clauses_becomes_those_facts_each_with_its_span(ch
 @pytest.mark.xfail(strict=True, reason="known limit: neither the verifier (P 0.002) nor the rewrite judge (P 0.008) "
                                        "passes 'I lost my job.' from 'I got laid off'; the implied-fact judges on SmolLM2 "
                                        "give it P 0.71-0.80, and what they would add to the check at such thresholds is "
-                                       "a quarter to two fifths unfaithful, so none is shipped (docs/personas.md)")
+                                       "29-40 % unfaithful, so none is shipped (docs/personas.md)")
 def test_an_implied_fact_is_kept_with_its_evidence_span(check):
     inp = ExtractionInput(("I got laid off last week and I am scared.",), "How are you doing today?")
     verdicts = check.check(inp, ["I lost my job."])
