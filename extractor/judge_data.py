@@ -69,6 +69,11 @@ def reading(utterance: str, context: str = "") -> str:
     return (f"Supporter: {said} " if said else "") + f"Seeker: {utterance}"
 
 
+def seeker_words(first: str) -> str:
+    """The seeker's utterance of a `reading` (what the rules compare a sentence with)."""
+    return first.split("Seeker: ", 1)[-1]
+
+
 # ------------------------------------------------------------------------------------------ FactCC-style edits
 _NEGATABLE = [(r"\bi am\b", "i am not"), (r"\bi'm\b", "i'm not"), (r"\bi have\b", "i do not have"),
               (r"\bi was\b", "i was not"), (r"\bi like\b", "i do not like"), (r"\bi love\b", "i do not love"),
@@ -526,7 +531,7 @@ def contrast_pairs(examples: Sequence[Example], seed: int = 13) -> list[Example]
     for e in examples:
         if e.label == 1:
             for first, group in rng.sample(turns, min(CONTRAST_TRIES, len(turns))):
-                if group != e.group and lexical_overlap(e.second, first.split("Seeker: ", 1)[-1]) < 0.2:
+                if group != e.group and lexical_overlap(e.second, seeker_words(first)) < 0.2:
                     out.append(Example(first, e.second, 0, "contrast: an implied fact beside another dialog's turn",
                                        group))
                     break

@@ -332,9 +332,10 @@ def implied_table(dev: Sequence, probs: Sequence[float]) -> str:
     """The development sentences that use a word the seeker did not (which `NEW_WORD` drops): how many faithful and
     unfaithful ones each P(stated) would keep (`CheckSettings.implied`)."""
     from extractor.grounding import new_words
+    from extractor.judge_data import seeker_words
 
     rows = [(p, e.label, name.startswith("implied")) for (name, e), p in zip(dev, probs)
-            if new_words(e.second, e.first.split("Seeker: ", 1)[-1])]
+            if new_words(e.second, seeker_words(e.first))]
     return (f"Sentences with a word the seeker did not use ({len(rows)} of the development data; the check drops "
             "them as `NEW_WORD` unless the rewrite judge gives at least `--implied`; here, what the verifier's P(stated) "
             "would keep):\n\n" + keep_table(rows, IMPLIED_GRID))
@@ -598,7 +599,14 @@ def run_implied(args, out: Path) -> str:
     """The implied-fact judge: MiniLM fine-tuned on the written ESConv facts alone (a turn, and a sentence in other
     words that it implies or that says more). Its threshold is chosen on their dev part; the test part (ESConv's
     valid and test dialogs) and the extractor's labelled rewrites are only scored."""
-    from extractor.judge_data import WRITTEN, WRITTEN_MORE, implied_judge_examples, rewrite_examples, written_examples
+    from extractor.judge_data import (
+        WRITTEN,
+        WRITTEN_MORE,
+        implied_judge_examples,
+        rewrite_examples,
+        seeker_words,
+        written_examples,
+    )
     from extractor.meaning import meaning_change
 
     examples = implied_judge_examples(rewrites=args.with_rewrites)
@@ -609,7 +617,7 @@ def run_implied(args, out: Path) -> str:
     threshold = implied_threshold(judge.probability([(e.first, e.second) for e in dev]), [e.label for e in dev])
     judge.config = type(judge.config)(**{**judge.config.__dict__, "threshold": threshold})
     digest = judge.save(out / "implied", {"trained_examples": info["train"], "code": code_version()})
-    rewrites = [e for e in rewrite_examples("test") if meaning_change(e.second, e.first.split("Seeker: ", 1)[-1]) is None]
+    rewrites = [e for e in rewrite_examples("test") if meaning_change(e.second, seeker_words(e.first)) is None]
     passed = [e.label for e, p in zip(rewrites, judge.probability([(e.first, e.second) for e in rewrites]))
               if p >= threshold]
     bad, share = unfaithful_share(passed)
