@@ -374,3 +374,12 @@ def test_nothing_published_names_a_local_path(dry_run, tiny_build):
     published = json.loads((dry_run / "manifest.json").read_text(encoding="utf-8"))
     assert [f["sha256"] for f in published["input"]["files"]] == [f["sha256"] for f in manifest["input"]["files"]]
     assert published["command"].split()[:3] == ["python", "-m", "pipelines.build_pesconv"]
+
+
+def test_a_fact_style_card_says_what_its_personas_leave_to_the_dialog():
+    from pipelines.dataset_card import limitations
+
+    fact = " ".join(limitations({"settings": {"persona_style": "fact"}, "extractor": {"model": "m"}}))
+    quote = " ".join(limitations({"settings": {"persona_style": "quote"}, "extractor": {"model": "m"}}))
+    assert "need their dialog" in fact and "I got laid off" in fact
+    assert "need their dialog" not in quote
