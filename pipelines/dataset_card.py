@@ -200,12 +200,15 @@ def limitations(manifest: dict) -> list[str]:
         "situations; a persona describes what a seeker said in a chat, not a real person.",
     ]
     if fact_style:
+        implied = manifest.get("settings", {}).get("check", {}).get("implied_judge")
         items.append(
-            "**Facts that need their dialog, and facts left out.** In a blind audit of 300 sentences of the default "
-            "full build, about a third needed the dialog to be read: a pronoun or an \"it\" whose referent an earlier "
-            "turn names, or an answer to the supporter's question (`persona_evidence` points to the turn). The check "
-            "keeps the seeker's words and close rewrites of them: an implied fact in other words (\"I lost my job.\" "
-            "from \"I got laid off\") is dropped, and the seeker's clause is kept instead.")
+            "**Facts that need their dialog" + ("" if implied else ", and facts left out") + ".** In a blind audit of "
+            "the default full build, about a third of the sentences needed the dialog to be read: a pronoun or an "
+            "\"it\" whose referent an earlier turn names, or an answer to the supporter's question "
+            "(`persona_evidence` points to the turn)."
+            + ("" if implied else " The check keeps the seeker's words and close rewrites of them: an implied fact in "
+               "other words (\"I lost my job.\" from \"I got laid off\") is dropped, and the seeker's clause is kept "
+               "instead."))
     if PAPER_EXTRACTOR not in model:
         items.append(
             f"**Model substitution.** The paper (PAL) infers personas with `{PAPER_EXTRACTOR}` fine-tuned on "

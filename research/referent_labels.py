@@ -15,10 +15,10 @@ ESConv's train dialogs give the training items, its valid and test dialogs the h
     python -m research.referent_labels --score research/labels/referents.tsv    # held out: ranker vs nearest person
 
 `--train` fits the ranker on the train items only (by dialog), chooses the threshold by dialog-grouped
-cross-validation on them (the lowest at which the rewrites are at least the number's TARGET_PRECISION right: 0.90
-for he/she, 0.95 for they), and writes the weights with their card. `--score` reports, on the held-out items, how many pronouns each method rewrites and how
-many of those rewrites name the labelled person (Wilson intervals): the shipped ranker, and the rule "the nearest
-person of the pronoun's gender".
+cross-validation on them (the lowest at which the rewrites are at least its number's TARGET_PRECISION right), and
+writes the weights with their card. `--score` reports, on the held-out items, how many pronouns each method rewrites
+and how many of those rewrites name the labelled person (Wilson intervals): the shipped ranker, and the rule "the
+nearest person of the pronoun's gender".
 """
 from __future__ import annotations
 

@@ -383,3 +383,6 @@ def test_a_fact_style_card_says_what_its_personas_leave_to_the_dialog():
     quote = " ".join(limitations({"settings": {"persona_style": "quote"}, "extractor": {"model": "m"}}))
     assert "need their dialog" in fact and "I got laid off" in fact
     assert "need their dialog" not in quote
+    judged = " ".join(limitations({"settings": {"persona_style": "fact", "check": {"implied_judge": True}},
+                                   "extractor": {"model": "m"}}))
+    assert "need their dialog" in judged and "I got laid off" not in judged
