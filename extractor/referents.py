@@ -59,7 +59,7 @@ _HAS = frozenset("been got gotten had done gone never always already just left t
 
 FEATURES = ("gender_match", "neutral", "turns_back", "same_turn", "recency_rank", "count", "from_supporter",
             "candidates", "first_in_sentence", "others_after", "pets_after", "named_last_two_turns", "names_after",
-            "same_gender_others_after")
+            "same_gender_others_after", "pronouns_before")
 _MALE_OTHERS = frozenset("guy man boy gentleman".split()) | MALE
 _FEMALE_OTHERS = frozenset("woman lady girl".split()) | FEMALE
 
@@ -74,6 +74,8 @@ class Mention:
     start: int  # character offset in that turn's text
     from_supporter: bool
     other: bool = False  # someone who is not a candidate: "a guy", "the doctor", "my dog", a name
+    pronoun: bool = False  # not a person but a he / she / they said here (`noun`: "male", "female" or "plural"): one
+    # said before a candidate was first named meant someone else ("pronouns_before")
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,15 @@ def _gender(noun: str) -> str:
     return "neutral"
 
 
+def _group(word: str) -> str:
+    word = word.lower()
+    return "plural" if word in PLURAL_PRONOUNS else "male" if word in MALE_PRONOUNS else "female"
+
+
 def mentions(texts: Sequence[tuple[int, str, bool]]) -> list[Mention]:
     """People named in (turn, text, said by the supporter) in order: "my X" by the seeker, "your X" by the
-    supporter (both the seeker's X). Plural nouns are not people a singular pronoun can mean."""
+    supporter (both the seeker's X), the others the ranker cannot name, and the pronouns said (`Mention.pronoun`).
+    Plural nouns are not people a singular pronoun can mean."""
     found = []
     for turn, text, supporter in texts:
         mine = set()
@@ -115,6 +123,8 @@ def mentions(texts: Sequence[tuple[int, str, bool]]) -> list[Mention]:
         others = [m for m in _OTHER.finditer(text) if m.start() not in mine]
         others += [m for m in _NAME.finditer(text) if m.group().lower() not in _NOT_NAMES]
         found += [Mention(m.group().lower(), _noun(m.group()), turn, m.start(), supporter, other=True) for m in others]
+        found += [Mention(m.group().lower(), _group(m.group()), turn, m.start(), supporter, pronoun=True)
+                  for m in _PRONOUN.finditer(text)]
     return sorted(found, key=lambda m: (m.turn, m.start))
 
 
@@ -137,7 +147,8 @@ def first_pronoun(sentence: str) -> Pronoun | None:
         return None
     pronoun = Pronoun(m.group(1), m.start(), m.group(1).lower() in MALE_PRONOUNS,
                       m.group(1).lower() in PLURAL_PRONOUNS)
-    before = [x for x in mentions([(0, sentence[:m.start()], False)]) if x.other or _compatible(x.noun, pronoun)]
+    before = [x for x in mentions([(0, sentence[:m.start()], False)])
+              if not x.pronoun and (x.other or _compatible(x.noun, pronoun))]
     if before:  # a person, a pet or a name already in the sentence
         return None
     return pronoun
@@ -155,7 +166,7 @@ def candidates(pronoun: Pronoun, context: Sequence[Mention]) -> list[Mention]:
     """The distinct people of the context a pronoun of its gender can mean, most recent mention of each."""
     latest: dict[str, Mention] = {}
     for m in context:
-        if not m.other and _compatible(m.noun, pronoun):
+        if not m.other and not m.pronoun and _compatible(m.noun, pronoun):
             latest.pop(m.text, None)
             latest[m.text] = m
     return list(latest.values())
@@ -165,6 +176,8 @@ def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Menti
     """One row of FEATURES per candidate."""
     order = sorted(range(len(cands)), key=lambda i: (cands[i].turn, cands[i].start), reverse=True)
     rank = {i: r for r, i in enumerate(order)}
+    group = _group(pronoun.word)
+    said = [(m.turn, m.start) for m in context if m.pronoun and m.noun == group]
     rows = []
     for i, c in enumerate(cands):
         g = _gender(c.noun)
@@ -184,6 +197,7 @@ def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Menti
             math.log1p(sum(m.other and m.noun == m.text and (m.turn, m.start) > (c.turn, c.start) for m in context)),
             float(any(m.other and (m.turn, m.start) > (c.turn, c.start) and not pronoun.plural
                       and m.noun in (_MALE_OTHERS if pronoun.male else _FEMALE_OTHERS) for m in context)),
+            math.log1p(sum(at < min((m.turn, m.start) for m in context if m.text == c.text) for at in said)),
         ])
     return rows
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import apache_beam as beam
@@ -28,7 +29,7 @@ from pipelines.elements import GroundedSentence, Outcome, TurnOutcome, ValidDial
 from schemas.esconv import RawRecord, normalise_dialog
 from tests.helpers import real_dialog_lines
 
-SURE = ReferentRanker([2.0, 0, -1.0, 0, -2.0] + [0] * 9, 0.0, 0.5)  # gendered, recent: sure
+SURE = ReferentRanker([2.0, 0, -1.0, 0, -2.0] + [0] * (len(FEATURES) - 5), 0.0, 0.5)  # gendered, recent: sure
 
 
 def test_people_are_the_seekers_mine_and_the_supporters_yours():
@@ -45,6 +46,24 @@ def test_people_the_ranker_cannot_name_count_against_a_candidate_before_them():
     pronoun = first_pronoun("he called me")
     rows = features(pronoun, candidates(pronoun, named), named, 1)
     assert rows[0][FEATURES.index("others_after")] > 0
+
+
+def test_a_she_said_before_the_only_woman_was_named_counts_against_her():
+    """A "she" said before the seeker named their daughter was someone the dialog never named (a friend): the
+    shipped ranker is less sure that a later "her" is the daughter than where nobody was "she" before her."""
+    friend_first = mentions([(0, "She has time for others and not for us.", False), (1, "Is she close to you?", True),
+                             (2, "My daughter has lots of dance classes.", False)])
+    daughter_only = mentions([(0, "I feel left out lately.", False), (1, "I am sorry to hear that.", True),
+                              (2, "My daughter has lots of dance classes.", False)])
+    pronoun = first_pronoun("I miss her so much.")
+    for named, said in ((friend_first, 2), (daughter_only, 0)):
+        row = features(pronoun, candidates(pronoun, named), named, 3)[0]
+        assert row[FEATURES.index("pronouns_before")] == pytest.approx(math.log1p(said))
+    assert [m.text for m in friend_first if m.pronoun] == ["she", "she"]
+    assert not candidates(pronoun, [m for m in friend_first if m.pronoun])  # a pronoun is never a candidate
+    p_friend = name_the_person("I miss her so much.", friend_first, 3, 0)[2]
+    p_daughter = name_the_person("I miss her so much.", daughter_only, 3, 0)[2]
+    assert p_friend < p_daughter - 0.03
 
 
 def test_a_pronoun_whose_person_the_sentence_names_is_left_alone():
@@ -88,7 +107,7 @@ def test_the_rewrite_keeps_the_pronouns_role(sentence, person, expected):
 def test_a_sentence_is_rewritten_only_when_the_ranker_is_sure():
     named = dialog_mentions([("supporter", "How is your husband?"), ("seeker", "Not good. He left.")])
     assert name_the_person("He left.", named, 1, 10, SURE)[0] == "My husband left."
-    unsure = ReferentRanker([0.0] * 14, -3.0, 0.5)
+    unsure = ReferentRanker([0.0] * len(FEATURES), -3.0, 0.5)
     assert name_the_person("He left.", named, 1, 10, unsure) == ("He left.", None, pytest.approx(0.047, abs=1e-3))
     assert name_the_person("He left.", named[:0], 1, 10, SURE)[1] is None  # nobody named before
     # the same person named later in the sentence: left as written
@@ -104,7 +123,7 @@ def test_the_shipped_ranker_loads_and_a_broken_one_is_a_clear_error(tmp_path: Pa
         PronounNamer.load(bad)
     bad.write_text(json.dumps({"rankers": {"singular": {"weights": [1.0], "bias": 0, "threshold": 0.5}}}),
                    encoding="utf-8")
-    with pytest.raises(InputError, match="1 weights for 14 features"):
+    with pytest.raises(InputError, match=f"1 weights for {len(FEATURES)} features"):
         PronounNamer.load(bad)
 
 
