@@ -20,8 +20,8 @@ after the rules than either alone (`extractor/judges/model_card.md`, section "Re
 opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter copied from the turn ("(7)") or a
 comma, slash or dash at its end (`TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each
 stand alone becomes those clauses (`SPLIT`: "I lost my job and I can't find another" -> two facts;
-`--whole-proposals` keeps it whole). A kept quote of part of a seeker's sentence takes back a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only
-kid.", not "I am the only kid."), and grows back to its clause, else its whole sentence, when the rewrite judge gives
+`--whole-proposals` keeps it whole). A kept quote of part of a seeker's sentence takes back a condition right before it
+and a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only kid.", not "I am the only kid."), and grows back to its clause, else its whole sentence, when the rewrite judge gives
 it P(faithful) < `part` (`WIDENED`: "I start to feel panicked." of "Even the thought of leaving the house fills me with
 worry and I start to feel panicked."; what it then holds is dropped as `PARTIAL`); the seeker's
 own first-person clauses on which no kept
@@ -121,7 +121,7 @@ TURN_COUNTER = "turn counter or trailing comma dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
 SPLIT = "split into the seeker's clauses"
 SPLIT_LEFT_OUT = "a clause of a split proposal left out: not a persona fact (fact classifier)"
-HEDGE_KEPT = "the seeker's hedge kept with it"
+HEDGE_KEPT = "the seeker's hedge or condition kept with it"
 WIDENED = "widened to the seeker's clause or sentence: the part quoted left out what it rests on (rewrite judge)"
 
 
@@ -342,8 +342,9 @@ class PersonaCheck:
             out[k][i:i + 1] = parts
 
     def _keep_hedges(self, inputs: list[ExtractionInput], out: list[list[Verdict]]) -> None:
-        """A kept quote of part of a seeker's sentence takes back the hedge right before or after it (HEDGE_KEPT:
-        "I am the only kid." of "I guess I am the only kid." becomes the latter; `extractor.statements.with_hedges`)."""
+        """A kept quote of part of a seeker's sentence takes back the condition right before it and the hedge right
+        before or after it (HEDGE_KEPT: "I am the only kid." of "I guess I am the only kid." becomes the latter, and
+        "I feel sad." of "When I am alone, I feel sad." the whole; `extractor.statements.with_hedges`)."""
         for k, verdicts in enumerate(out):
             for i, v in enumerate(verdicts):
                 found = _quoted_part(v, inputs[k])

@@ -231,6 +231,15 @@ def test_a_quote_of_part_of_a_sentence_knows_where_it_stands_and_what_holds_it()
     start, end = with_hedges(burnt, *word_span("I'm just burnt out.", burnt))
     assert burnt[start:end] == "I'm just burnt out I think."
     assert with_hedges("I like cats maybe more than dogs", 0, 11) == (0, 11)  # "maybe" belongs to what follows
+    texas = "i live in texas, if i press charges, the state will press charges against me."
+    start, end = with_hedges(texas, *word_span("the state will press charges against me.", texas))
+    assert texas[start:end] == "if i press charges, the state will press charges against me."
+    mom = "I feel like if I keep my grades up, my mom should be proud of me."
+    start, end = with_hedges(mom, *word_span("my mom should be proud of me.", mom))
+    assert mom[start:end] == mom  # the condition, then the hedge before it
+    school = "I was doing okay in school, but I lost all my friends."
+    at = word_span("I lost all my friends.", school)
+    assert with_hedges(school, *at) == at  # no condition right before it
     panic = word_span("I start to panic.", said)
     assert [said[a:b] for a, b in wider_stretches(said, *panic)] == [
         "and I start to panic.", "Even the thought of going out fills me with worry and I start to panic."]
