@@ -281,14 +281,17 @@ _HEDGE_AFTER = re.compile(r"^[\s,]*(?i:i\s+(?:think|guess|suppose|believe|feel)|
 
 
 # A condition the speaker put right before a stretch, up to a comma: "if I press charges, the state will press charges
-# against me" does not state "the state will press charges against me".
-_CONDITION_BEFORE = re.compile(r"\b(?:if|when|whenever|unless)\b[^,.!?;]*,\s*$", re.IGNORECASE)
+# against me" does not state "the state will press charges against me". It opens a clause (after the start, a
+# punctuation mark, a conjunction or "I feel like"; not "I don't know if ...") and has at least two words after "if"
+# ("but if not," belongs to what came before).
+_CONDITION_BEFORE = re.compile(r"(?:^|[.!?,;]\s*|\b(?:and|but|so|that|because|then|like|think)\s+)\b((?:if|when|whenever|unless)"
+                               r"\s+[^\s,.!?;]+\s+[^,.!?;]*),\s*$", re.IGNORECASE)
 
 
 def with_hedges(text: str, start: int, end: int) -> tuple[int, int]:
     """[start, end) of the text widened to a condition that stands right before it (`_CONDITION_BEFORE`), then to a
     hedge right before or after it (`_HEDGE_BEFORE`, `_HEDGE_AFTER`); as it is when there is none."""
     condition = _CONDITION_BEFORE.search(text[:start])
-    start = condition.start() if condition else start
+    start = condition.start(1) if condition else start
     before, after = _HEDGE_BEFORE.search(text[:start]), _HEDGE_AFTER.match(text[end:])
     return (before.start() if before else start), (end + len(after.group(0)) if after else end)

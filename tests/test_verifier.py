@@ -240,6 +240,10 @@ def test_a_quote_of_part_of_a_sentence_knows_where_it_stands_and_what_holds_it()
     school = "I was doing okay in school, but I lost all my friends."
     at = word_span("I lost all my friends.", school)
     assert with_hedges(school, *at) == at  # no condition right before it
+    for turn, part in (("I never know if she is okay or not, she doesn't call me.", "she doesn't call me."),
+                       ("I hope so, but if not, I have lost my friends.", "I have lost my friends.")):
+        at = word_span(part, turn)
+        assert with_hedges(turn, *at) == at  # "if" after "know" asks whether; "if not" belongs to what came before
     panic = word_span("I start to panic.", said)
     assert [said[a:b] for a, b in wider_stretches(said, *panic)] == [
         "and I start to panic.", "Even the thought of going out fills me with worry and I start to panic."]
