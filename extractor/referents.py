@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from common.cli import InputError
+from extractor.remarks import strip_opening_word
 
 RANKER = Path(__file__).parent / "referent_ranker.json"
 HER_NEXT = Path(__file__).parent / "her_next_words.json"  # research.referent_labels --her-counts
@@ -320,8 +321,11 @@ def number(pronoun: Pronoun) -> str:
 def name_the_person(sentence: str, named: Sequence[Mention], turn: int, start: int,
                     ranker: ReferentRanker | PronounNamer | None = None) -> tuple[str, Mention | None, float]:
     """The build's and the evaluation's one call: `sentence` (at character `start` of turn `turn`) with its
-    pronoun replaced by the person of `named` (a dialog's `mentions`) it means, where the ranker is sure."""
-    return (ranker or shipped_ranker()).resolve(sentence, named_before(named, turn, start), turn)
+    pronoun replaced by the person of `named` (a dialog's `mentions`) it means, where the ranker is sure. A
+    conjunction the check kept only because a pronoun followed it goes as it would have before the person's name
+    ("Because she does not like me" -> "My friend does not like me": `extractor.remarks.strip_opening_word`)."""
+    written, who, p = (ranker or shipped_ranker()).resolve(sentence, named_before(named, turn, start), turn)
+    return (strip_opening_word(written) if who is not None else written), who, p
 
 
 @lru_cache(maxsize=2)

@@ -23,8 +23,9 @@ _SELF_QUESTION = r"(?:should|shall|can|could|would|will|do|does|did|am|may|might
 _IS_QUESTION = re.compile(r"^\W*(?:" + _QUESTION_OPENER + "|" + _WH_QUESTION + "|" + _SELF_QUESTION + ")",
                           re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9]+")
-# Where a statement's clauses meet: a comma or semicolon, or a conjunction before a new subject.
-_CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|though|although)\s)|"
+# Where a statement's clauses meet: a comma or semicolon, or a conjunction before a new subject; a "though" right
+# before "because" ends the clause before it ("I'm worried how it'll go though because we have kids").
+_CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|(?:al)?though(?!\s+(?:because|cause|cuz|bc)\b))\s)|"
                            r"\s+(?=(?:so|and|or)\s+(?:i|we|my|our|i'm|im|i've|yeah|it|its|it's|that|they|he|she)\b)",
                            re.IGNORECASE)
 # A clause that does not stand alone: it opens with a subordinating or relative word ("because they might accuse

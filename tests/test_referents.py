@@ -66,6 +66,12 @@ def test_a_she_said_before_the_only_woman_was_named_counts_against_her():
     assert p_friend < p_daughter - 0.03
 
 
+def test_a_named_person_takes_the_place_of_the_conjunction_before_the_pronoun():
+    named = dialog_mentions([("supporter", "How is your husband?"), ("seeker", "Not good.")])
+    assert name_the_person("because he works all day", named, 2, 0, SURE)[0] == "my husband works all day"
+    assert name_the_person("because it works", named, 2, 0, SURE)[0] == "because it works"  # nothing named
+
+
 def test_a_pronoun_whose_person_the_sentence_names_is_left_alone():
     assert first_pronoun("My boyfriend left and he took the dog.") is None
     assert first_pronoun("Then Jenny said she would call.") is None  # a name before it

@@ -213,6 +213,8 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
     assert seeker_clauses("I want to get a good paying job so I can live somewhere better") == [
         "I want to get a good paying job so I can live somewhere better"]
     assert seeker_clauses("I am so stressed so I can't sleep") == ["I am so stressed", "so I can't sleep"]
+    assert seeker_clauses("I'm worried how it'll go though because we have kids") == [
+        "I'm worried how it'll go though", "because we have kids"]  # "though" ends the clause before the reason
 
 
 def test_a_quote_of_part_of_a_sentence_knows_where_it_stands_and_what_holds_it():
