@@ -182,6 +182,7 @@ def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Menti
     rows = []
     for i, c in enumerate(cands):
         g = _gender(c.noun)
+        first = min((m.turn, m.start) for m in context if m.text == c.text)
         rows.append([
             float(g != "neutral"),
             float(g == "neutral"),
@@ -198,7 +199,7 @@ def features(pronoun: Pronoun, cands: Sequence[Mention], context: Sequence[Menti
             math.log1p(sum(m.other and m.noun == m.text and (m.turn, m.start) > (c.turn, c.start) for m in context)),
             float(any(m.other and (m.turn, m.start) > (c.turn, c.start) and not pronoun.plural
                       and m.noun in (_MALE_OTHERS if pronoun.male else _FEMALE_OTHERS) for m in context)),
-            math.log1p(sum(at < min((m.turn, m.start) for m in context if m.text == c.text) for at in said)),
+            math.log1p(sum(at < first for at in said)),
         ])
     return rows
 

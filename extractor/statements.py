@@ -285,8 +285,8 @@ _HEDGE_AFTER = re.compile(r"^[\s,]*(?i:i\s+(?:think|guess|suppose|believe|feel)|
 # against me" does not state "the state will press charges against me". It opens a clause (after the start, a
 # punctuation mark, a conjunction or "I feel like"; not "I don't know if ...") and has at least two words after "if"
 # ("but if not," belongs to what came before).
-_CONDITION_BEFORE = re.compile(r"(?:^|[.!?,;]\s*|\b(?:and|but|so|that|because|then|like|think)\s+)\b((?:if|when|whenever|unless)"
-                               r"\s+[^\s,.!?;]+\s+[^,.!?;]*),\s*$", re.IGNORECASE)
+_CONDITION_BEFORE = re.compile(r"(?:^|[.!?,;]\s*|\b(?:and|but|so|that|because|then|like|think)\s+)"
+                               r"\b((?:if|when|whenever|unless)\s+[^\s,.!?;]+\s+[^,.!?;]*),\s*$", re.IGNORECASE)
 
 
 def with_hedges(text: str, start: int, end: int) -> tuple[int, int]:

@@ -21,9 +21,10 @@ opening conjunction or answer word (`OPENING_WORD`) and an ESConv turn counter c
 comma, slash or dash at its end (`TURN_COUNTER`), and a kept proposal that joins clauses of the seeker's that each
 stand alone becomes those clauses (`SPLIT`: "I lost my job and I can't find another" -> two facts;
 `--whole-proposals` keeps it whole). A kept quote of part of a seeker's sentence takes back a condition right before it
-and a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only kid.", not "I am the only kid."), and grows back to its clause, else its whole sentence, when the rewrite judge gives
-it P(faithful) < `part` (`WIDENED`: "I start to feel panicked." of "Even the thought of leaving the house fills me with
-worry and I start to feel panicked."; what it then holds is dropped as `PARTIAL`); the seeker's
+and a hedge right before or after it (`HEDGE_KEPT`: "I guess I am the only kid.", not "I am the only kid."), and
+grows back to its clause, else its whole sentence, when the rewrite judge gives it P(faithful) < `part` (`WIDENED`:
+"I start to feel panicked." of "Even the thought of leaving the house fills me with worry and I start to feel
+panicked."; what it then holds is dropped as `PARTIAL`); the seeker's
 own first-person clauses on which no kept
 proposal rests are kept when they pass check 1 and the fact classifier is sure of them (P >= `clause_fact`, 0.98: the
 extractor passed them over); a clause whose content words its kept proposals do not restate (overlap < 0.6) is

@@ -312,7 +312,8 @@ def check_summary(grounding: dict[str, Any], keep_unsupported: bool, listed: str
                           f"proposals that joined "
                           f"several of the seeker's clauses became {grounding.get('split_clauses_kept', 0)} clauses "
                           f"({grounding.get('split_clauses_left_out', 0)} clauses left out as not persona facts); "
-                          f"{grounding.get('hedges_kept', 0)} quotes of part of a sentence took back their hedge or condition"
+                          f"{grounding.get('hedges_kept', 0)} quotes of part of a sentence took back their hedge or "
+                          f"condition"
                           + (f" and {grounding['quote_parts_widened']} grew back to their clause or sentence (--part)"
                              if grounding.get("quote_parts_widened") else "")
                           + (f"; {grounding['pronouns_named']} pronouns became the person the dialog named"

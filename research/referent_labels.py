@@ -46,8 +46,8 @@ from extractor.referents import (
 
 FIELDS = ("id", "dialog_id", "split", "turn", "span_start", "dialog_so_far", "sentence", "candidates", "label")
 LABELLED = ("id", "dialog_id", "split", "turn", "span_start", "sentence", "candidates", "label", "note")
-TARGET_PRECISION = 0.95  # both rankers; with "pronouns_before", the he/she names a 0.90 target adds over 0.95 are only 63 %
-# right in cross-validation (69 of 109), and "they" at 0.90 is often people in general
+TARGET_PRECISION = 0.95  # both rankers; with "pronouns_before", the he/she names a 0.90 target adds over 0.95 are
+# only 63 % right in cross-validation (69 of 109), and "they" at 0.90 is often people in general
 HELD_OUT = ("valid", "test")
 
 
