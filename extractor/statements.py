@@ -171,7 +171,11 @@ def _pieces(statement: str, reasons: bool = True) -> list[str]:
                          or (clause_before and k == len(spans) - 1 and _LISTED_LAST.match(piece))
                          or _in_frame(before, piece)
                          or _joins_the_speaker(before + " ".join(piece.split()[:2]))):
+            cut_off = statement[joined[-1][0]:a]
             joined[-1][1] = b
+            if len(joined) > 1 and _DEPENDENT.match(cut_off) and not speaks_of_self(cut_off) and speaks_of_self(piece):
+                joined[-2][1] = b  # "because of Covid, which I had": the reason was cut off; with "I" it stays
+                joined.pop()
         else:
             joined.append([a, b])
     return [statement[a:b].strip() for a, b in joined]
@@ -278,7 +282,7 @@ _HEDGE_BEFORE = re.compile(r"(?:\b(?:i\s+)?(?:guess|think|suppose|believe)|\bi\s
                            r"\bperhaps|\bi\s+(?:just\s+|really\s+)?(?:feel|felt)\s+like|\bit\s+seems(?:\s+like)?)"
                            r"[\s,]*$", re.IGNORECASE)
 _HEDGE_AFTER = re.compile(r"^[\s,]*(?i:i\s+(?:think|guess|suppose|believe|feel)|probably|maybe|i\s+dunno|it\s+seems)"
-                          r"\b[.!]*(?=\s*$|\s+[A-Z(])")  # ... and then the sentence ends
+                          r"\b[.!]*(?=\s*$|\s+[A-Z(])")  # ... and then the sentence ends (one that had not ended before it)
 
 
 # A condition the speaker put right before a stretch, up to a comma: "if I press charges, the state will press charges
@@ -294,5 +298,6 @@ def with_hedges(text: str, start: int, end: int) -> tuple[int, int]:
     hedge right before or after it (`_HEDGE_BEFORE`, `_HEDGE_AFTER`); as it is when there is none."""
     condition = _CONDITION_BEFORE.search(text[:start])
     start = condition.start(1) if condition else start
-    before, after = _HEDGE_BEFORE.search(text[:start]), _HEDGE_AFTER.match(text[end:])
+    before = _HEDGE_BEFORE.search(text[:start])
+    after = None if text[start:end].rstrip().endswith((".", "!", "?")) else _HEDGE_AFTER.match(text[end:])
     return (before.start() if before else start), (end + len(after.group(0)) if after else end)

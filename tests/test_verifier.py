@@ -166,6 +166,9 @@ def test_a_dependent_clause_stays_with_the_clause_before_it_and_turn_counters_ar
         "My husband and I are separating", "and I have two kids"]
     assert seeker_clauses("I love my job, but it is stressful, and I have two kids") == [
         "I love my job", "and I have two kids"]
+    # a reason cut off from its clause does not take the first-person clause after it for a clause of its own
+    assert seeker_clauses("Not really, we've been staying away because of Covid, which I actually had last month.") == [
+        "we've been staying away because of Covid, which I actually had last month."]
 
 
 def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
@@ -233,6 +236,9 @@ def test_a_quote_of_part_of_a_sentence_knows_where_it_stands_and_what_holds_it()
     start, end = with_hedges(burnt, *word_span("I'm just burnt out.", burnt))
     assert burnt[start:end] == "I'm just burnt out I think."
     assert with_hedges("I like cats maybe more than dogs", 0, 11) == (0, 11)  # "maybe" belongs to what follows
+    done = "I know my work speaks for itself. I think I need more confidence."
+    at = word_span("I know my work speaks for itself.", done)
+    assert with_hedges(done, *at) == at  # the sentence ended: "I think" opens the next one
     texas = "i live in texas, if i press charges, the state will press charges against me."
     start, end = with_hedges(texas, *word_span("the state will press charges against me.", texas))
     assert texas[start:end] == "if i press charges, the state will press charges against me."
