@@ -34,11 +34,13 @@ _CLAUSE_SPLIT = re.compile(r"\s*[,;:]\s+|\s+(?=(?:but|because|(?:al)?though(?!\s
 # A purpose is one too: "so I can live somewhere better" is what the seeker wants, not a fact ("so I can't sleep",
 # a result, stands alone).
 # As a sentence of its own it says nothing, needs the clause before it or changes who did it.
-_DEPENDENT = re.compile(r"^\W*(?:(?:even\s+)?(?:because|cause|cuz|bc|though|although|which|who|whom|whose|when|"
-                        r"whenever|while|if|unless|until|since|as|that|where|whereas|than)\b|(?:and|but|or|so|yet|then)"
+_SUBORDINATE = (r"(?:even\s+)?(?:because|cause|cuz|bc|though|although|which|who|whom|whose|when|whenever|while|if|"
+                r"unless|until|since|as|that|where|whereas|than)\b")
+_DEPENDENT = re.compile(r"^\W*(?:" + _SUBORDINATE + r"|(?:and|but|or|so|yet|then)"
                         r"\b(?!\W+(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our)\b)|(?:and|or)\W+(?:i|me)\W+"
                         r"(?:are|were|both|have\s+both|have\s+been\s+together)\b|so\s+(?:that\s+)?(?:i|we)\s+"
                         r"(?:can|could)\s+(?!not\b))", re.IGNORECASE)
+_OPENS_SUBORDINATE = re.compile(r"^\W*" + _SUBORDINATE, re.IGNORECASE)
 # ... except a reason the speaker gives in the first person after a clause of theirs: "I have anxiety because my job
 # is unfulfilling" states both ("I have anxiety", "my job is unfulfilling"), each a fact of its own. A reason that opens
 # the statement ("Because I was sad, I left") stays with the clause after it (`_MODIFIER`), and one after what the
@@ -173,7 +175,7 @@ def _pieces(statement: str, reasons: bool = True) -> list[str]:
                          or _joins_the_speaker(before + " ".join(piece.split()[:2]))):
             cut_off = statement[joined[-1][0]:a]
             joined[-1][1] = b
-            if len(joined) > 1 and _DEPENDENT.match(cut_off) and not speaks_of_self(cut_off) and speaks_of_self(piece):
+            if len(joined) > 1 and _OPENS_SUBORDINATE.match(cut_off) and not speaks_of_self(cut_off) and speaks_of_self(piece):
                 joined[-2][1] = b  # "because of Covid, which I had": the reason was cut off; with "I" it stays
                 joined.pop()
         else:

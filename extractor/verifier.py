@@ -513,6 +513,7 @@ class _Draft:
 
     def __post_init__(self):
         self.original = self.text
+        self.original_span = self.span  # where it stood before an opening word was dropped
 
     @property
     def kept(self) -> bool:
@@ -524,9 +525,10 @@ class _Draft:
                 and self.span[0] < clause.span[1] and clause.span[0] < self.span[1])
 
     def within(self, clause: _Draft) -> bool:
-        """This sentence's evidence span lies inside the clause's."""
-        return (self.span is not None and clause.span is not None and self.utterance == clause.utterance
-                and clause.span[0] <= self.span[0] and self.span[1] <= clause.span[1])
+        """This sentence's evidence span lies inside the clause's (as the seeker wrote it, opening word and all)."""
+        at = clause.original_span
+        return (self.span is not None and at is not None and self.utterance == clause.utterance
+                and at[0] <= self.span[0] and self.span[1] <= at[1])
 
     def verdict(self) -> Verdict:
         changed = self.text != self.original and not self.fallback
