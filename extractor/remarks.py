@@ -193,7 +193,8 @@ def _cut_asides(sentence: str) -> str:
 # ("and goes around and says ..." keeps it); "so", "also" and "because" only before a first-person one ("so much has
 # happened" keeps "so"). An answer word goes with the "and" / "but" after it ("Yes, but he has moved" -> "He has
 # moved"; "No but I did love that show" -> "I did love that show"); "No" only then: elsewhere it can carry the negation
-# a typo lost ("No I actually have it looked into government-funded programs yet"). "and" / "but" go before an adverb
+# a typo lost ("No I actually have it looked into government-funded programs yet"), and where a comma marks it an
+# answer ("No, my family all moved from the area"). "and" / "but" go before an adverb
 # that opens the clause too ("But even then i still suffer", "And without a job I do not have any insurance"). An
 # adverb or greeting that only led into what follows goes before a subject ("Still I was out of work for 3 weeks",
 # "Hi I am feeling quite sad", "like I live in an apartment"; "like I said" keeps it, and so does a "then" before
@@ -203,7 +204,8 @@ _SUBJECT_AHEAD = r"(?=(?:i|i'm|im|i've|ive|i'll|i'd|we|we're|my|our)\b)"
 _ANY_SUBJECT_AHEAD = (r"(?=(?:i|i'm|im|iam|i've|ive|i'll|i'd|we|we're|my|our|he|she|they|his|her|their|it|it's|its|"
                       r"that|this|there|what|when|if|because|since|after|before|still|now|then|today|lately|recently|"
                       r"the|a|an|all|everything|nothing|everyone|nobody|someone|things|maybe|sometimes|so|also|plus|"
-                      r"even|for|without|with|in|none|obviously|honestly|frankly|given|like|every|most|\d+)\b)")
+                      r"even|for|without|with|in|none|obviously|honestly|frankly|given|like|every|most|these|those|"
+                      r"both|another|next|past|finally|afterwards|apparently|yes|yeah|\d+)\b)")
 _LEAD_IN = (r"(?:then(?![\s,]+(?:i|we|he|she|they|it|i'll|we'll|it'll)\s+(?:will|would|could|might|won't|wouldn't)\b)|still|yet|however|hi|hello|hey|anyway|anyways|like(?![\s,]+(?:i|we)\s+(?:said|say|mentioned|"
             r"told|stated)\b))[\s,]+" + _ANY_SUBJECT_AHEAD)
 _SHORT_ANSWER = r"(?:i|we)\s+(?:do|did|have|had|can|guess|know|agree)[\s,]+(?:and|but)[\s,]+" + _ANY_SUBJECT_AHEAD
@@ -217,7 +219,7 @@ def _opening_words(first: str) -> re.Pattern:
 
 
 _OPENING_WORD = _opening_words(r"(?:and|but|yes|yeah|yep|well|ok|okay|oh)[\s,]+" + _ANY_SUBJECT_AHEAD
-                               + "|" + _LEAD_IN + "|" + _SHORT_ANSWER
+                               + "|" + _LEAD_IN + "|" + _SHORT_ANSWER + r"|no\s*,\s*" + _ANY_SUBJECT_AHEAD
                                + r"|(?:yes|yeah|yep|well|ok|okay|oh|no)[\s,]+(?=(?:and|but)[\s,]+" + _ANY_SUBJECT_AHEAD
                                + r")|so(?:\s*,\s*|\s+" + _SUBJECT_AHEAD + r")")
 # After a cut remark clause the "and" / "but" / "so" joined the seeker's words to the remark: it goes before any word

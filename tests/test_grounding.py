@@ -263,7 +263,9 @@ def test_a_quoted_clause_loses_the_conjunction_that_joined_it():
              "Then I will lose my house": "Then I will lose my house",  # what follows from a condition keeps it
              "I have, but I haven't followed through.": "I haven't followed through.",
              "I have and my husband turns it into something nasty.": "My husband turns it into something nasty.",
-             "still can't get unemployment support": "still can't get unemployment support"}
+             "still can't get unemployment support": "still can't get unemployment support",
+             "No, my family all moved from the area.": "My family all moved from the area.",
+             "But these days I feel I made the wrong decision.": "These days I feel I made the wrong decision."}
     assert {s: strip_opening_word(s) for s in cases} == {
         **cases, "but then my son left": "my son left"}
     assert is_quote(strip_opening_word("because I used to work out much more daily"), utterance)
