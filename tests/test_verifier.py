@@ -359,6 +359,14 @@ def test_a_proposal_of_several_clauses_becomes_those_facts_each_with_its_span(ch
     assert kept(whole.check(inp, [proposal])) == [proposal]
 
 
+def test_a_clause_that_lost_its_opening_words_still_holds_the_proposal_that_restates_part_of_it(check):
+    said = "yes i have but because i am also at home with my son for school i need a work from home job which has been hard to find"
+    verdicts = check.check(ExtractionInput((said,), "Have you looked for work?"), ["i have a work from home job."])
+    assert kept(verdicts) == ["i am also at home with my son for school i need a work from home job which has been hard "
+                              "to find"]  # "i have but because" dropped from the clause; the proposal it held with it
+    assert verdicts[0].reason == PARTIAL
+
+
 @pytest.mark.xfail(strict=True, reason="known limit: neither the verifier (P 0.002) nor the rewrite judge (P 0.008) "
                                        "passes 'I lost my job.' from 'I got laid off'; the implied-fact judges on SmolLM2 "
                                        "give it P 0.71-0.80, and what they would add to the check at such thresholds is "
