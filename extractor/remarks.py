@@ -194,11 +194,11 @@ def _cut_asides(sentence: str) -> str:
 # happened" keeps "so"). An answer word goes with the "and" / "but" after it ("Yes, but he has moved" -> "He has
 # moved"; "No but I did love that show" -> "I did love that show"); "No" only then: elsewhere it can carry the negation
 # a typo lost ("No I actually have it looked into government-funded programs yet"), and where a comma marks it an
-# answer ("No, my family all moved from the area"). "and" / "but" go before an adverb
-# that opens the clause too ("But even then i still suffer", "And without a job I do not have any insurance"). An
-# adverb or greeting that only led into what follows goes before a subject ("Still I was out of work for 3 weeks",
-# "Hi I am feeling quite sad"; a "then" before what would follow from a condition stays: "Then I will lose my house";
-# "like" stays, as it can hold a comparison or a hedge: "like I am an ikea machine", "... Like I'm not a good mom"), and so does a short answer
+# answer ("No, my family all moved from the area"). "and" / "but" go before an adverb that opens the clause too ("But
+# even then i still suffer", "And without a job I do not have any insurance"). An adverb or greeting that only led
+# into what follows goes before a subject ("Still I was out of work for 3 weeks", "Hi I am feeling quite sad"; a
+# "then" before what would follow from a condition stays: "Then I will lose my house"; "like" stays, as it can hold a
+# comparison or a hedge: "like I am an ikea machine", "... Like I'm not a good mom"), and so does a short answer
 # before "and" / "but" ("I have, but I haven't followed through" -> "I haven't followed through").
 _SUBJECT_AHEAD = r"(?=(?:i|i'm|im|i've|ive|i'll|i'd|we|we're|my|our)\b)"
 _ANY_SUBJECT_AHEAD = (r"(?=(?:i|i'm|im|iam|i've|ive|i'll|i'd|we|we're|my|our|he|she|they|his|her|their|it|it's|its|"
@@ -206,7 +206,8 @@ _ANY_SUBJECT_AHEAD = (r"(?=(?:i|i'm|im|iam|i've|ive|i'll|i'd|we|we're|my|our|he|
                       r"the|a|an|all|everything|nothing|everyone|nobody|someone|things|maybe|sometimes|so|also|plus|"
                       r"even|for|without|with|in|none|obviously|honestly|frankly|given|like|every|most|these|those|"
                       r"both|another|next|past|finally|afterwards|apparently|yes|yeah|\d+)\b)")
-_LEAD_IN = (r"(?:then(?![\s,]+(?:i|we|he|she|they|it|i'll|we'll|it'll)\s+(?:will|would|could|might|won't|wouldn't)\b)|still|yet|however|hi|hello|hey|anyway|anyways)[\s,]+" + _ANY_SUBJECT_AHEAD)
+_LEAD_IN = (r"(?:then(?![\s,]+(?:i|we|he|she|they|it|i'll|we'll|it'll)\s+(?:will|would|could|might|won't|wouldn't)\b)|"
+            r"still|yet|however|hi|hello|hey|anyway|anyways)[\s,]+" + _ANY_SUBJECT_AHEAD)
 _SHORT_ANSWER = r"(?:i|we)\s+(?:do|did|have|had|can|guess|know|agree)[\s,]+(?:and|but)[\s,]+" + _ANY_SUBJECT_AHEAD
 
 

@@ -175,7 +175,8 @@ def _pieces(statement: str, reasons: bool = True) -> list[str]:
                          or _joins_the_speaker(before + " ".join(piece.split()[:2]))):
             cut_off = statement[joined[-1][0]:a]
             joined[-1][1] = b
-            if len(joined) > 1 and _OPENS_SUBORDINATE.match(cut_off) and not speaks_of_self(cut_off) and speaks_of_self(piece):
+            if (len(joined) > 1 and _OPENS_SUBORDINATE.match(cut_off) and not speaks_of_self(cut_off)
+                    and speaks_of_self(piece)):
                 joined[-2][1] = b  # "because of Covid, which I had": the reason was cut off; with "I" it stays
                 joined.pop()
         else:
