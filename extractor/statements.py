@@ -55,13 +55,14 @@ _HELD_REASON = re.compile(r"\b(?:just|only|simply|mainly|partly|mostly|all|not|n
                           r"it's|its|that's|thats)\W*$|^\W*(?:maybe|perhaps|probably|possibly)\b", re.IGNORECASE)
 _NOT_BECAUSE = re.compile(r"\bnot\s+(?:just\s+|only\s+)?because\b", re.IGNORECASE)
 # A piece that sets the time, condition or reason of a clause ("if I lose my job", "in the past", "after 15 years
-# and 4 kids"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
+# and 4 kids", "Due to the mandates in my area"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
 # "Exactly right"), to the clause after it; cut off,
 # "If I lose my job, I will lose my house" would state "I will lose my house".
 _TIME_OR_CONDITION = ("if|when|whenever|while|since|once|unless|until|after|before|in|at|on|during|for|over|by|within|"
                       "from|with|without")
 _MODIFIER = re.compile(r"^\W*(?:(?:and|but|or|so|so that|then)\s+)?(?:even\s+)?(?:" + _TIME_OR_CONDITION
-                       + r"|because|cause|as|though|although)\b", re.IGNORECASE)
+                       + r"|because|cause|as|though|although|due\s+to|despite|given|instead\s+of|thanks\s+to|"
+                         r"in\s+spite\s+of|regardless\s+of|according\s+to)\b", re.IGNORECASE)
 # ... of which those that set a time or a condition stay with the clause before them too ("I will be fine, if he
 # comes back"); a reason or a concession ("because ...", "though ...") not in the first person may be cut off.
 _CONDITION = re.compile(r"^\W*(?:even\s+)?(?:" + _TIME_OR_CONDITION + r")\b", re.IGNORECASE)
@@ -87,10 +88,11 @@ _AND_ME = re.compile(r"(?:^\W*|\b(?:because|cause|since|when|after|before|until|
 # What the speaker fears, thinks, feels or was told: "I fear that I will bring this home to my family and I will not
 # survive it" does not state "I will not survive it", nor "I'm scared that if I continue to work, I'm putting him in
 # danger" "I'm putting him in danger". A clause joined by and / or / then after such a frame (no comma between)
-# stays inside it, and so does the clause after a condition the frame opened ("... that if ..., ...").
+# stays inside it, and so does the clause after a condition the frame opened ("... that if ..., ...", "I think if I
+# am late again, I will be let go").
 _FRAME = re.compile(r"\b(?:fears?|feared|worry|worried|worrying|afraid|scared|terrified|think|thinks|thought|"
                     r"(?:feel|feels|felt|feeling)\s+like|hope|hoping|wish|dreams?|believe|guess|suppose|wonder|"
-                    r"wondering|said|says|told\s+me|tells\s+me)\s+(?:that\s+|if\s+|whether\s+|like\s+)?"
+                    r"wondering|said|says|told\s+me|tells\s+me)\s+(?:that\s+|whether\s+|like\s+)?"
                     r"(?P<open>if|when|i|i'm|im|i'd|i'll|i've|he|she|they|it|it's|its|my|we|you|this|there|that|the)\b",
                     re.IGNORECASE)
 _IN_FRAME = re.compile(r"^\W*(?:and|or|then)\b", re.IGNORECASE)

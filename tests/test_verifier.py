@@ -180,6 +180,10 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
         "In the past, I had fun with him", "now I am lonely"]
     assert seeker_clauses("I will be fine, if he comes back, and I have a plan") == [
         "I will be fine, if he comes back", "and I have a plan"]
+    assert seeker_clauses("Due to the mandates in my area, I would be required to wear a mask.") == [
+        "Due to the mandates in my area, I would be required to wear a mask."]  # a reason, not a clause of its own
+    assert seeker_clauses("I think if I am late again, I will be let go.") == [
+        "I think if I am late again, I will be let go."]  # the condition a hedge opened holds what follows it
     # a piece without a subject of its own continues the clause before it instead of being lost
     assert seeker_clauses("I have had back surgery, tried Yoga, and physical therapy.") == [
         "I have had back surgery, tried Yoga, and physical therapy."]
