@@ -199,7 +199,8 @@ def _cut_asides(sentence: str) -> str:
 # into what follows goes before a subject ("Still I was out of work for 3 weeks", "Hi I am feeling quite sad"; a
 # "then" before what would follow from a condition stays: "Then I will lose my house"; "like" stays, as it can hold a
 # comparison or a hedge: "like I am an ikea machine", "... Like I'm not a good mom"), and so does a short answer
-# before "and" / "but" ("I have, but I haven't followed through" -> "I haven't followed through").
+# before "and" / "but" or a comma ("I have, but I haven't followed through" -> "I haven't followed through"; "I do, we
+# have talked it over" -> "We have talked it over"; not "I guess," which can hedge what follows).
 _SUBJECT_AHEAD = r"(?=(?:i|i'm|im|i've|ive|i'll|i'd|we|we're|my|our)\b)"
 _ANY_SUBJECT_AHEAD = (r"(?=(?:i|i'm|im|iam|i've|ive|i'll|i'd|we|we're|my|our|he|she|they|his|her|their|it|it's|its|"
                       r"that|this|there|what|when|if|because|since|after|before|still|now|then|today|lately|recently|"
@@ -208,7 +209,8 @@ _ANY_SUBJECT_AHEAD = (r"(?=(?:i|i'm|im|iam|i've|ive|i'll|i'd|we|we're|my|our|he|
                       r"both|another|next|past|finally|afterwards|apparently|yes|yeah|\d+)\b)")
 _LEAD_IN = (r"(?:then(?![\s,]+(?:i|we|he|she|they|it|i'll|we'll|it'll)\s+(?:will|would|could|might|won't|wouldn't)\b)|"
             r"still|yet|however|hi|hello|hey|anyway|anyways)[\s,]+" + _ANY_SUBJECT_AHEAD)
-_SHORT_ANSWER = r"(?:i|we)\s+(?:do|did|have|had|can|guess|know|agree)[\s,]+(?:and|but)[\s,]+" + _ANY_SUBJECT_AHEAD
+_SHORT_ANSWER = (r"(?:i|we)\s+(?:(?:do|did|have|had|can|guess|know|agree)[\s,]+(?:and|but)[\s,]+|"
+                 r"(?:do|did|have|had|know|agree)\s*,\s*)" + _ANY_SUBJECT_AHEAD)
 
 
 def _opening_words(first: str) -> re.Pattern:
