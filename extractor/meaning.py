@@ -50,6 +50,7 @@ _LOTS = frozenset("lot lots many much plenty always often constantly all".split(
 _OTHER_SUBJECT = frozenset("he she they you u it his her their your its someone somebody everyone everybody "
                            "people he's she's they're you're it's".split())
 _FIRST_PERSON = frozenset("i me my myself mine".split())
+_THIRD_PERSON_SUBJECT = frozenset("he she they he's she's they're".split())
 # A verb form right after these is set by grammar ("I do tried" -> "I do try" fixes, not changes, the tense).
 _AUXILIARIES = frozenset("am is are was were be been being have has had do does did to will would can could "
                          "should may might must not never".split())
@@ -351,6 +352,8 @@ def _subject_changed(mine: list[str], theirs: list[str], first: tuple) -> bool:
     if not as_seeker or theirs_first in _FIRST_PERSON:
         return False
     before = _clause_before(theirs, first[1])
+    if before and before[-1] in _THIRD_PERSON_SUBJECT:
+        return True  # the subject right before the copied words: "I know [they] went to a club" -> "I went to a club"
     if not before or _FIRST_PERSON & (set(before) - {"my"}):
         return False
     return bool(_OTHER_SUBJECT & set(before)) or (_someone_of_mine(before, theirs_first) and "my" not in mine_before)

@@ -31,6 +31,8 @@ CHANGED = [
      "My husband works a lot so we can only really get out once a week.", SUBJECT_CHANGED),
     ("I have been engaging in group activities without me.",
      "Apparently they have been engaging in group activities without me.", SUBJECT_CHANGED),
+    ("I went to a club last weekend.", "We went out for coffee and I thought about saying something cos I know they "
+     "went to a club without me last weekend", SUBJECT_CHANGED),  # "they" right before the copy, "I know" before it
     ("I work in a restaurant.", "I worked in a restaurant as a server.", TENSE_CHANGED),
     ("I am currently working in a distant location.", "I was working in a distant location in a better job.",
      TENSE_CHANGED),
