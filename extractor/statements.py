@@ -55,9 +55,9 @@ _HELD_REASON = re.compile(r"\b(?:just|only|simply|mainly|partly|mostly|all|not|n
                           r"it's|its|that's|thats)\W*$|^\W*(?:maybe|perhaps|probably|possibly)\b", re.IGNORECASE)
 _NOT_BECAUSE = re.compile(r"\bnot\s+(?:just\s+|only\s+)?because\b", re.IGNORECASE)
 # A piece that sets the time, condition or reason of a clause ("if I lose my job", "in the past", "after 15 years
-# and 4 kids", "Due to the mandates in my area"): it belongs to the clause before it, or, at the start (after at most an answer such as "Yes" or
-# "Exactly right"), to the clause after it; cut off,
-# "If I lose my job, I will lose my house" would state "I will lose my house".
+# and 4 kids", "Due to the mandates in my area"): it belongs to the clause before it, or, at the start (after at most
+# an answer such as "Yes" or "Exactly right"), to the clause after it; cut off, "If I lose my job, I will lose my
+# house" would state "I will lose my house".
 _TIME_OR_CONDITION = ("if|when|whenever|while|since|once|unless|until|after|before|in|at|on|during|for|over|by|within|"
                       "from|with|without")
 _MODIFIER = re.compile(r"^\W*(?:(?:and|but|or|so|so that|then)\s+)?(?:even\s+)?(?:" + _TIME_OR_CONDITION
@@ -287,7 +287,7 @@ _HEDGE_BEFORE = re.compile(r"(?:\b(?:i\s+)?(?:guess|think|suppose|believe)|\bi\s
                            r"\bperhaps|\bi\s+(?:just\s+|really\s+)?(?:feel|felt)\s+like|\bit\s+seems(?:\s+like)?)"
                            r"[\s,]*$", re.IGNORECASE)
 _HEDGE_AFTER = re.compile(r"^[\s,]*(?i:i\s+(?:think|guess|suppose|believe|feel)|probably|maybe|i\s+dunno|it\s+seems)"
-                          r"\b[.!]*(?=\s*$|\s+[A-Z(])")  # ... and then the sentence ends (one that had not ended before it)
+                          r"\b[.!]*(?=\s*$|\s+[A-Z(])")  # ... and then the sentence ends (not one ended before it)
 
 
 # A condition the speaker put right before a stretch, up to a comma: "if I press charges, the state will press charges

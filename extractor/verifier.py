@@ -503,6 +503,7 @@ class _Draft:
     faithful: float | None = None
     implied: float | None = None
     original: str = ""
+    original_span: tuple[int, int] | None = None  # where it stood before an opening word was dropped
     replaces: tuple[_Draft, ...] = ()  # a clause: the kept proposals resting on it, which it replaces unless they
     # restate it
     whole_of: tuple[str, ...] = ()  # a clause a reason split (`reasons_kept_whole`): its pieces
@@ -513,7 +514,7 @@ class _Draft:
 
     def __post_init__(self):
         self.original = self.text
-        self.original_span = self.span  # where it stood before an opening word was dropped
+        self.original_span = self.span
 
     @property
     def kept(self) -> bool:

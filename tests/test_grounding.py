@@ -265,7 +265,8 @@ def test_a_quoted_clause_loses_the_conjunction_that_joined_it():
              "I have and my husband turns it into something nasty.": "My husband turns it into something nasty.",
              "still can't get unemployment support": "still can't get unemployment support",
              "No, my family all moved from the area.": "My family all moved from the area.",
-             "I do, we have talked it over.": "We have talked it over.", "I guess, I am stressed": "I guess, I am stressed",
+             "I do, we have talked it over.": "We have talked it over.",
+             "I guess, I am stressed": "I guess, I am stressed",
              "But these days I feel I made the wrong decision.": "These days I feel I made the wrong decision."}
     assert {s: strip_opening_word(s) for s in cases} == {
         **cases, "but then my son left": "my son left"}

@@ -364,7 +364,8 @@ def test_a_proposal_of_several_clauses_becomes_those_facts_each_with_its_span(ch
 
 
 def test_a_clause_that_lost_its_opening_words_still_holds_the_proposal_that_restates_part_of_it(check):
-    said = "yes i have but because i am also at home with my son for school i need a work from home job which has been hard to find"
+    said = ("yes i have but because i am also at home with my son for school i need a work from home job "
+            "which has been hard to find")
     verdicts = check.check(ExtractionInput((said,), "Have you looked for work?"), ["i have a work from home job."])
     assert kept(verdicts) == ["i am also at home with my son for school i need a work from home job which has been hard "
                               "to find"]  # "i have but because" dropped from the clause; the proposal it held with it
