@@ -326,10 +326,21 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
         before = _own_clause(theirs[:start])
     if _irrealis_dropped(before + theirs[start:start + 1], mine):  # (the next word tells "would say" apart)
         return MODALITY_CHANGED  # "one day i will haves me [a farm]" -> "i have a farm"
-    first = next((op for op in kept if len(_words(theirs[op[1]:op[2]])) >= 2), None)
-    if first is not None and _subject_changed(mine, theirs, first):
+    runs = [op for op in kept if len(_words(theirs[op[1]:op[2]])) >= 2]
+    if runs and _subject_changed(mine, theirs, runs[0]):
         return SUBJECT_CHANGED
-    return PARTS_JOINED if joined else PERSON_CHANGED if person else None
+    if joined:
+        return PARTS_JOINED
+    if any(_predicate_of_another(theirs, op[1]) for op in runs[1:]):
+        return SUBJECT_CHANGED  # "I am not [sure if you are] familiar with my course material" -> "I am not familiar ..."
+    return PERSON_CHANGED if person else None
+
+
+def _predicate_of_another(theirs: list[str], start: int) -> bool:
+    """A later copied run that goes on from another person's subject and auxiliary ("... if you are [familiar with
+    ...]"): copied after the sentence's own first-person opening, it makes their predicate the seeker's."""
+    before = theirs[max(0, start - 2):start]
+    return len(before) == 2 and before[0] in _OTHER_SUBJECT and before[1] in _AUXILIARIES
 
 
 def _joins_two_predicates(dropped: list[str]) -> bool:

@@ -33,6 +33,8 @@ CHANGED = [
      "Apparently they have been engaging in group activities without me.", SUBJECT_CHANGED),
     ("I went to a club last weekend.", "We went out for coffee and I thought about saying something cos I know they "
      "went to a club without me last weekend", SUBJECT_CHANGED),  # "they" right before the copy, "I know" before it
+    ("I am not familiar with my course material.", "How are you going to help me study? I am not sure if you are "
+     "familiar with my course material...", SUBJECT_CHANGED),  # the second copied run follows "you are"
     ("I work in a restaurant.", "I worked in a restaurant as a server.", TENSE_CHANGED),
     ("I am currently working in a distant location.", "I was working in a distant location in a better job.",
      TENSE_CHANGED),
