@@ -331,16 +331,18 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
         return SUBJECT_CHANGED
     if joined:
         return PARTS_JOINED
-    if any(_predicate_of_another(theirs, op[1]) for op in runs[1:]):
+    if any(_predicate_of_another(theirs, op[1], mine, op[3]) for op in runs[1:]):
         return SUBJECT_CHANGED  # "I am not [sure if you are] familiar with my course material" -> "I am not familiar ..."
     return PERSON_CHANGED if person else None
 
 
-def _predicate_of_another(theirs: list[str], start: int) -> bool:
+def _predicate_of_another(theirs: list[str], start: int, mine: list[str], at: int) -> bool:
     """A later copied run that goes on from another person's subject and auxiliary ("... if you are [familiar with
-    ...]"): copied after the sentence's own first-person opening, it makes their predicate the seeker's."""
+    ...]") where the sentence does not name that person before it: copied after the sentence's own first-person
+    opening, it makes their predicate the seeker's ("I do worry that he might [be upset ...]" keeps "he")."""
     before = theirs[max(0, start - 2):start]
-    return len(before) == 2 and before[0] in _OTHER_SUBJECT and before[1] in _AUXILIARIES
+    return (len(before) == 2 and before[0] in _OTHER_SUBJECT and before[1] in _AUXILIARIES
+            and before[0] not in mine[max(0, at - 2):at])
 
 
 def _joins_two_predicates(dropped: list[str]) -> bool:

@@ -87,6 +87,8 @@ CHANGED = [
 ]
 
 KEPT = [
+    ("I do worry that he might be upset if I shared this", "That is a good idea. I do worry that he would be upset if I "
+     "shared this with others he might know"),  # "he" kept before the copied run: no one else's predicate made mine
     ("I lost my job last week.", "Thank you. I lost my job last week."),  # a copy
     ("I lost my job and am worried about paying the bills.", "I just lost my job and am worried about paying the bills."),
     ("I live in a rural area.", "We live in a extremely rural area."),  # the seeker is one of "we"
