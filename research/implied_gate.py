@@ -12,7 +12,8 @@ It runs the whole check, as the build runs it, with the implied-fact judge of `-
 labelled rewrite of `research/labels/rewrite_labels.tsv` (each its proposal for its turn), and reports per part
 (train, dev, test: dialogs apart; the judge may have trained on the train part): the rewrites the check keeps
 without the judge and how many are unfaithful, then at each threshold what the judge adds, with and without the
-gate, and how many of those are unfaithful (95 % Wilson intervals).
+gate (and with the gate when the new phrase must lie inside the stretch, not at an end of it), and how many of those
+are unfaithful (95 % Wilson intervals).
 
     python -m research.implied_gate --judges JUDGES_DIR [--out outputs/dev/implied_gate.md]
 
@@ -38,11 +39,12 @@ def _words(text: str) -> list[str]:
     return [t for t in tokens(text) if t not in _MARKS]
 
 
-def one_phrase_changed(sentence: str, utterance: str) -> tuple[str, str] | None:
+def one_phrase_changed(sentence: str, utterance: str, ends: bool = True) -> tuple[str, str] | None:
     """(the seeker's phrase, the sentence's phrase) when `sentence` is a stretch of `utterance` with one phrase of at
     most `MAX_PHRASE` words replaced by another of at most `MAX_PHRASE` English words (GloVe's vocabulary: "ablent"
     is a typo, not a paraphrase); at an end of the stretch, the new phrase stands for at most `MAX_PHRASE` of the
-    seeker's words next to it ("I [got laid off last] week" -> "I [lost my job]"). None otherwise."""
+    seeker's words next to it ("I [got laid off last] week" -> "I [lost my job]"; not with `ends` False: then the
+    phrase must lie inside the stretch). None otherwise."""
     said, wrote = _words(utterance), _words(sentence)
     ops = difflib.SequenceMatcher(None, said, wrote, autojunk=False).get_opcodes()
     while ops and ops[0][0] == "delete":  # the seeker's words before and after the stretch
@@ -53,6 +55,9 @@ def one_phrase_changed(sentence: str, utterance: str) -> tuple[str, str] | None:
     if len(changes) != 1 or changes[0][0] != "replace":
         return None
     _, i1, i2, j1, j2 = changes[0]
+    at_end = j2 == len(wrote) or j1 == 0
+    if at_end and not ends:
+        return None
     if j2 == len(wrote) and j1 > 0:
         i2 = min(i2, i1 + MAX_PHRASE)
     elif j1 == 0 and j2 < len(wrote):
@@ -88,7 +93,8 @@ def judged(rows: Sequence[dict], judges: Path) -> list[dict]:
             v = verdicts[0]
             out.append({"part": r["part"], "faithful": r["label"] == "yes", "implied": v.implied,
                         "kept_without": v.kept and v.implied is None,
-                        "gated": one_phrase_changed(r["sentence"], r["speaker_said"]) is not None})
+                        "gated": one_phrase_changed(r["sentence"], r["speaker_said"]) is not None,
+                        "inside": one_phrase_changed(r["sentence"], r["speaker_said"], ends=False) is not None})
     return out
 
 
@@ -102,7 +108,7 @@ def table(scored: Sequence[dict], grid: Sequence[float] = GRID) -> str:
         return f"{bad} of {len(rows)} ({bad / len(rows):.2f} [{lo:.2f}, {hi:.2f}])" if rows else "0 of 0"
 
     lines = ["| part | kept without the judge: unfaithful | asked (gated) | threshold | added: unfaithful | "
-             "added with the gate: unfaithful |", "|---|---|---:|---:|---|---|"]
+             "added with the gate: unfaithful | the gate, the phrase inside the stretch |", "|---|---|---:|---:|---|---|---|"]
     for part in ("train", "dev", "test"):
         rows = [r for r in scored if r["part"] == part]
         asked = [r for r in rows if r["implied"] is not None]
@@ -110,7 +116,7 @@ def table(scored: Sequence[dict], grid: Sequence[float] = GRID) -> str:
             added = [r for r in asked if r["implied"] >= t]
             lines.append(f"| {part} | {share([r for r in rows if r['kept_without']])} | {len(asked)} "
                          f"({sum(r['gated'] for r in asked)}) | {t:g} | {share(added)} | "
-                         f"{share([r for r in added if r['gated']])} |")
+                         f"{share([r for r in added if r['gated']])} | {share([r for r in added if r['inside']])} |")
     return "\n".join(lines)
 
 
