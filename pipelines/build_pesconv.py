@@ -425,11 +425,23 @@ def check_package_files() -> None:
     """Files of the installed package every build reads: a missing one is a one-line error before any work."""
     from extractor.referents import HER_NEXT, RANKER, shipped_ranker
     from extractor.remarks import REMARK_LABELS
+    from extractor.standalone import WEIGHTS, shipped_scorer
 
-    for path in (REMARK_LABELS, RANKER, HER_NEXT):
+    for path in (REMARK_LABELS, RANKER, HER_NEXT, WEIGHTS):
         if not path.is_file():
             raise InputError(f"package file missing: {path} (reinstall the package: pip install .)")
     shipped_ranker()  # a corrupt ranker file is a one-line error here, not a failure inside a worker
+    shipped_scorer()
+
+
+def standalone_provenance() -> dict[str, Any]:
+    """What scored `persona_standalone`: the weights' hash and their held-out AUC."""
+    from extractor.cross_encoder import file_hash
+    from extractor.standalone import WEIGHTS
+
+    saved = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    return {"file": WEIGHTS.name, "sha256": file_hash(WEIGHTS), "held_out_auc": saved.get("held_out_auc"),
+            "code": saved.get("code")}
 
 
 def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettings, options: BuildOptions, spec,
@@ -460,6 +472,7 @@ def make_manifest(argv: list[str] | None, input_path: str, settings: BuildSettin
         "rejects_by_reason": dict(reasons.most_common()),
         "shards": shards,
         "extractor": spec.describe(),
+        "standalone_scorer": standalone_provenance(),
         "grounding": grounding,
         "settings": {"context": settings.context, "keep_unsupported": settings.keep_unsupported,
                      "persona_style": settings.style,

@@ -25,6 +25,7 @@ from extractor.formatting import ExtractionInput
 from extractor.grounding import NO_SUPPORT
 from extractor.referents import dialog_mentions, name_the_person
 from extractor.requests import UTTERANCE, WHOLE_DIALOG, annotated_positions, extraction_requests, seeker_positions
+from extractor.standalone import shipped_scorer
 from extractor.statements import strip_end
 from extractor.verifier import OPENING_WORD, SEEKER_CLAUSE, SPLIT, SPLIT_LEFT_OUT, TURN_COUNTER
 from pipelines import files
@@ -412,6 +413,10 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
     else:
         whole = PersonaState()
         whole.merge(facts(WHOLE_DIALOG), merge_threshold)
+    distinct = list(dict.fromkeys([*whole.sentences, *(s for t in turns for s in t["persona"])]))
+    standalone = dict(zip(distinct, shipped_scorer().probability(distinct)))
+    for t in turns:
+        t["persona_standalone"] = [standalone[s] for s in t["persona"]]
     for row in unsupported_rows:
         yield beam.pvalue.TaggedOutput(UNSUPPORTED, row)
     for row in cut_rows:
@@ -434,6 +439,7 @@ def fold_dialog(kv: tuple[str, dict[str, list]], settings: BuildSettings):
         "persona": whole.sentences,
         "persona_evidence": whole.evidence,
         "persona_span": whole.spans,
+        "persona_standalone": [standalone[s] for s in whole.sentences],
         "persona_list": persona_list,
     }
 

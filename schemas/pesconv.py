@@ -3,7 +3,9 @@
 `persona` and each turn's `persona` are lists of sentences; beside each, `persona_evidence` holds,
 for every sentence, the index in `dialog` of the seeker turn that stated it (evidence: any fact can
 be checked against the seeker's own words), and `persona_span` the [start, end) characters of that turn's
-text that support it ([-1, -1] where the check recorded none: the quote style, the cumulative input). `persona_list` keeps PAL's layout (one string per
+text that support it ([-1, -1] where the check recorded none: the quote style, the cumulative input), and
+`persona_standalone` the probability that the sentence reads as a fact without the dialog (`extractor.standalone`:
+"He was my life." needs the turns before it). `persona_list` keeps PAL's layout (one string per
 annotated seeker turn, the cumulative persona sentences joined by " <persona> ") so PAL's training
 code can read the shards unchanged.
 """
@@ -37,6 +39,7 @@ TURN_TYPE = pa.struct([
     ("persona", pa.list_(pa.string())),  # seeker persona visible at this turn (cumulative)
     ("persona_evidence", pa.list_(pa.int32())),  # per persona sentence: index in `dialog` of the seeker turn stating it
     ("persona_span", pa.list_(pa.list_(pa.int32()))),  # per persona sentence: [start, end) of that turn's text
+    ("persona_standalone", pa.list_(pa.float32())),  # per persona sentence: P(it reads as a fact without the dialog)
     ("persona_inferred", pa.bool_()),  # True on the annotated seeker turns (from the start utterance on)
 ])
 
@@ -53,6 +56,7 @@ PESCONV_SCHEMA = pa.schema([
     ("persona", pa.list_(pa.string())),  # whole-dialog persona
     ("persona_evidence", pa.list_(pa.int32())),  # per whole-dialog persona sentence: its seeker turn in `dialog`
     ("persona_span", pa.list_(pa.list_(pa.int32()))),  # per whole-dialog persona sentence: [start, end) of its turn
+    ("persona_standalone", pa.list_(pa.float32())),  # per whole-dialog persona sentence: P(it reads without the dialog)
     ("persona_list", pa.list_(pa.string())),  # PAL layout, one entry per annotated seeker turn
 ])
 

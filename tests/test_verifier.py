@@ -557,7 +557,10 @@ def test_the_build_and_the_evaluation_keep_the_same_sentences_with_their_spans(t
     built = {r["dialog_id"]: r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
     assert any(r["persona"] for r in built.values())
     for row in built.values():
-        assert len(row["persona_span"]) == len(row["persona"]) == len(row["persona_evidence"])
+        assert len(row["persona_span"]) == len(row["persona"]) == len(row["persona_evidence"]) == len(
+            row["persona_standalone"])
+        assert all(0.0 <= p <= 1.0 for p in row["persona_standalone"])
+        assert all(len(t["persona_standalone"]) == len(t["persona"]) for t in row["dialog"])
         for sentence, turn, (start, end) in zip(row["persona"], row["persona_evidence"], row["persona_span"]):
             text = row["dialog"][turn]["text"]
             assert 0 <= start < end <= len(text), (sentence, text)
