@@ -120,13 +120,15 @@ def persona_panel(turn: dict, previous: set[str]) -> str:
     """The persona visible at a seeker turn; sentences new at this turn in bold, each linked to its evidence."""
     persona = list(turn.get("persona") or [])
     evidence = list(turn.get("persona_evidence") or [])
+    alone = list(turn.get("persona_standalone") or [])
     if not persona:
         return '<div class="panel empty">no persona yet</div>'
     items = []
     for k, sentence in enumerate(persona):
         cls = ' class="new"' if sentence not in previous else ""
         target = evidence[k] if k < len(evidence) else None
-        link = (f'<a href="#t{int(target)}" title="stated in turn {int(target)}">{esc(sentence)}</a>'
+        reads = f"; reads alone: {alone[k]:.2f}" if k < len(alone) and alone[k] is not None else ""
+        link = (f'<a href="#t{int(target)}" title="stated in turn {int(target)}{reads}">{esc(sentence)}</a>'
                 if isinstance(target, int) else esc(sentence))
         items.append(f"<li{cls}>{link}</li>")
     return '<div class="panel"><div class="who">persona visible here</div><ul>' + "".join(items) + "</ul></div>"

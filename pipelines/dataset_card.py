@@ -212,7 +212,8 @@ def limitations(manifest: dict) -> list[str]:
             "**Facts that need their dialog" + ("" if implied else ", and facts left out") + ".** In a blind audit of "
             "the default full build, about a third of the sentences needed the dialog to be read: a pronoun or an "
             "\"it\" whose referent an earlier turn names, or an answer to the supporter's question "
-            "(`persona_evidence` points to the turn)."
+            "(`persona_evidence` points to the turn); `persona_standalone` scores how likely each sentence reads "
+            "alone."
             + ("" if implied else " The check keeps the seeker's words and close rewrites of them: an implied fact in "
                "other words (\"I lost my job.\" from \"I got laid off\") is dropped, and the seeker's clause is kept "
                "instead."))

@@ -52,6 +52,9 @@ def test_site_has_every_dialog_and_evidence_links(tiny_build, tmp_path):
         for target in map(int, re.findall(r'href="#t(\d+)"', page)):  # every link points at a seeker turn
             assert r["dialog"][target]["speaker"] == "seeker" and f'id="t{target}"' in page
             linked += 1
+        for t in r["dialog"]:  # each sentence's title says how likely it reads alone
+            for p in t["persona_standalone"] if t["persona_inferred"] else []:
+                assert f"; reads alone: {p:.2f}" in page
     assert linked > 0
 
 
