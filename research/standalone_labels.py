@@ -6,6 +6,9 @@ labelled kept sentences of several builds `faithful` (true, and a fact that read
 `not_a_fact` are left out. A sentence labelled more than once takes its majority label (ties: needs the dialog).
 The dialogs are split, by a stable hash of their id, into training (three in four) and held-out ones (never trained on).
 
+The audit of `CHECK` (a blind audit of the full build that ships the score, both systems' sentences) is never
+trained on: `--score` measures the shipped weights on it too.
+
 `--train` fits a logistic regression (C chosen by dialog-grouped cross-validation on the training sentences) on
 their MiniLM embeddings and writes `extractor/standalone.json` with its provenance and the held-out numbers;
 `--score` reports them for the weights as they are: AUC, and at each threshold of P(standalone), how many held-out
@@ -27,17 +30,19 @@ from common.cli import InputError, code_version, command_parser, quiet_libraries
 
 LABELS = Path(__file__).parent / "labels"
 HELD_OUT_EVERY = 4  # one dialog in four is held out
+CHECK = ("blind_audit_v15.tsv",)  # an audit of the full build that ships the score, drawn after it was trained
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
 
 
-def labelled(folder: Path = LABELS) -> list[dict]:
-    """One row per distinct sentence: its dialog and whether readers found that it needs the dialog."""
+def labelled(folder: Path = LABELS, check: bool = False) -> list[dict]:
+    """One row per distinct sentence: its dialog and whether readers found that it needs the dialog. The audits of
+    `CHECK` are never trained on (`check` True reads only them)."""
     votes: dict[str, list[bool]] = defaultdict(list)
     dialog: dict[str, str] = {}
-    files = sorted(glob.glob(str(folder / "blind_audit*.tsv")))
+    files = [f for f in sorted(glob.glob(str(folder / "blind_audit*.tsv"))) if (Path(f).name in CHECK) == check]
     if not files:
-        raise InputError(f"no blind audit labels in {folder}")
+        raise InputError(f"no blind audit labels in {folder}" + (f" ({', '.join(CHECK)})" if check else ""))
     for f in files:
         items = json.loads(Path(f + ".key.json").read_text(encoding="utf-8"))["items"]
         with open(f, newline="", encoding="utf-8") as handle:
@@ -122,8 +127,16 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python -m research.standalone_labels --train", "bias": b, "weights": w}, indent=1) + "\n",
             encoding="utf-8")
         print(f"wrote {weights} (C {c})")
-    probs = StandaloneScorer.load(weights, embed).probability([r["sentence"] for r in held])
-    print(held_out_table(held, probs)[0])
+    scorer = StandaloneScorer.load(weights, embed)
+    print(held_out_table(held, scorer.probability([r["sentence"] for r in held]))[0])
+    if any((Path(args.labels) / name).is_file() for name in CHECK):
+        check = labelled(Path(args.labels), check=True)
+        table, _ = held_out_table(check, scorer.probability([r["sentence"] for r in check]))
+        print("\n" + table.replace("Held out (one dialog in four)", f"Audit {', '.join(CHECK)} (never trained on)"))
+        seen = {r["sentence"] for r in train_rows}  # the same sentence labelled in an earlier audit of a train dialog
+        unseen = [r for r in check if r["sentence"] not in seen]
+        table, _ = held_out_table(unseen, scorer.probability([r["sentence"] for r in unseen]))
+        print("\n" + table.replace("Held out (one dialog in four)", "Of it, the sentences no training label holds"))
     return 0
 
 
