@@ -46,6 +46,10 @@ _NEGATING = NEGATIONS | NEAR_NEGATIONS
 # Two ends of a scale of amount and frequency: "some very dear friends" is not "a lot of dear friends".
 _LITTLE = frozenset("some few little bit couple several sometimes occasionally once".split())
 _LOTS = frozenset("lot lots many much plenty always often constantly all".split())
+# Words that limit how often or how much ("I [sometimes] wake up at night", "I am [a little] stressed"): dropped from
+# between copied words, the sentence claims more than the seeker did ("a little hut" -> "a hut" is no such drop).
+_LIMITING = frozenset("sometimes occasionally somewhat slightly kinda partly".split())
+_LIMITING_PAIRS = (["a", "little"], ["a", "bit"])
 # Words that name a subject other than the seeker ("we" includes the seeker, so it is not here).
 _OTHER_SUBJECT = frozenset("he she they you u it his her their your its someone somebody everyone everybody "
                            "people he's she's they're you're it's".split())
@@ -274,7 +278,7 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
     start, end = kept[0][1], kept[-1][2]  # the stretch of the utterance the sentence copies
     moved = NEAR_NEGATIONS & set(mine) & set(theirs)  # adverbs move freely: "I see them rarely" -> "I rarely see them"
     person = joined = False
-    for tag, i1, i2, j1, j2 in ops:
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
         if tag == "equal":
             continue
         said, wrote = _words(theirs[i1:i2]), _words(mine[j1:j2])
@@ -305,6 +309,10 @@ def _change(mine: list[str], theirs: list[str], negation: bool = True, stemmed: 
         if tag == "replace" and (inside or i2 == start or i1 == end) and len(said) <= 3 and _scale_flipped(
                 _with_negation_before(said, theirs, i1), _with_negation_before(wrote, mine, j1)):
             return QUANTITY_CHANGED
+        if tag == "delete" and 0 < k < len(ops) - 1 and ops[k - 1][0] == "equal" and ops[k + 1] in kept \
+                and (_LIMITING & set(theirs[i1:i2]) and i2 - i1 <= 2 or theirs[i1:i2] in _LIMITING_PAIRS) \
+                and not _LIMITING & set(mine):
+            return QUANTITY_CHANGED  # "I [sometimes] wake up in the middle of the night" -> "I wake up ..."
         if tag != "replace" or _after_auxiliary(theirs, i1) or _after_auxiliary(mine, j1):
             continue
         if inside or len(said) <= 2:

@@ -55,6 +55,9 @@ CHANGED = [
     ("I have a lot of dear friends that have helped me a lot.",
      "Yes. I have some very dear friends that have helped me a lot.", QUANTITY_CHANGED),
     ("I always go out with my friends.", "I sometimes go out with my friends.", QUANTITY_CHANGED),
+    # a word that limits how often or how much dropped from between copied words (blind audit v15, rewrite labels)
+    ("I wake up in the middle of the night.", "I sometimes wake up in the middle of the night.", QUANTITY_CHANGED),
+    ("i am worried about losing my job.", "i am worried a bit about losing my job", QUANTITY_CHANGED),
     # a wish, a plan, a condition or a guess stated as a fact (PERSONA-CHAT held-out pairs and the full build)
     ("i have a farm.", "one day i will haves me a farm and get to tend the bunnies .", MODALITY_CHANGED),
     ("I am a diplomat.", "Honestly, i'd really love to work as a diplomat or a civil servant", MODALITY_CHANGED),
@@ -87,6 +90,8 @@ CHANGED = [
 ]
 
 KEPT = [
+    ("I have a hut.", "I have a little hut."),  # a size, not an amount
+    ("I have friends.", "I have some friends."),
     ("I do worry that he might be upset if I shared this", "That is a good idea. I do worry that he would be upset if I "
      "shared this with others he might know"),  # "he" kept before the copied run: no one else's predicate made mine
     ("I lost my job last week.", "Thank you. I lost my job last week."),  # a copy
