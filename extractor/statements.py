@@ -87,10 +87,11 @@ _AND_ME = re.compile(r"(?:^\W*|\b(?:because|cause|since|when|after|before|until|
 # and stays with it, unless it opens with the speaker (`_SELF_OPENER`: "and my daughter lost her godmother").
 # What the speaker fears, thinks, feels or was told: "I fear that I will bring this home to my family and I will not
 # survive it" does not state "I will not survive it", nor "I'm scared that if I continue to work, I'm putting him in
-# danger" "I'm putting him in danger". A clause joined by and / or / then after such a frame (no comma between)
-# stays inside it, and so does the clause after a condition the frame opened ("... that if ..., ...", "I think if I
-# am late again, I will be let go").
-_FRAME = re.compile(r"\b(?:fears?|feared|worry|worried|worrying|afraid|scared|terrified|think|thinks|thought|"
+# danger" "I'm putting him in danger", nor "I'm still anxious that I won't prepare enough and I'll get bad grades"
+# "I'll get bad grades". A clause joined by and / or / then after such a frame (no comma between) stays inside it,
+# unless it opens a frame of its own ("... and I'm worried I made a mistake"), and so does the clause after a
+# condition the frame opened ("... that if ..., ...", "I think if I am late again, I will be let go").
+_FRAME = re.compile(r"\b(?:(?:anxious|nervous|concerned)(?=\s+that\b)|fears?|feared|worry|worried|worrying|afraid|scared|terrified|think|thinks|thought|"
                     r"(?:feel|feels|felt|feeling)\s+like|hope|hoping|wish|dreams?|believe|guess|suppose|wonder|"
                     r"wondering|said|says|told\s+me|tells\s+me)\s+(?:that\s+|whether\s+|like\s+)?"
                     r"(?P<open>if|when|i|i'm|im|i'd|i'll|i've|he|she|they|it|it's|its|my|we|you|this|there|that|the)\b",
@@ -195,7 +196,8 @@ def _joins_the_speaker(seam: str) -> bool:
 def _in_frame(before: str, piece: str) -> bool:
     """The piece continues what the clause before it fears, thinks or was told (`_FRAME`)."""
     frame = _FRAME.search(before)
-    return bool(frame) and ((bool(_IN_FRAME.match(piece)) and not before.rstrip().endswith((",", ";")))
+    return bool(frame) and ((bool(_IN_FRAME.match(piece)) and not before.rstrip().endswith((",", ";"))
+                             and not _FRAME.search(piece))
                             or frame.group("open").lower() in ("if", "when"))
 
 

@@ -214,6 +214,12 @@ def test_a_modifier_stays_with_its_clause_and_a_continuation_with_its_subject():
         "I fear that I will bring this home to my family and I will not survive it."]
     assert seeker_clauses("I'm worried that if my grades drop, then I might lose my scholarship.") == [
         "I'm worried that if my grades drop, then I might lose my scholarship."]
+    assert seeker_clauses("Yes but I'm still anxious that I won't prepare enough and I'll get bad grades") == [
+        "but I'm still anxious that I won't prepare enough and I'll get bad grades"]  # "anxious that" frames both
+    assert seeker_clauses("I get nervous that I'm being fired and I'm worried I made a mistake going on disability.") \
+        == ["I get nervous that I'm being fired", "and I'm worried I made a mistake going on disability."]  # its own
+    assert seeker_clauses("It makes me anxious when I have to attend meetings, I have to leave my camera off.") == [
+        "It makes me anxious when I have to attend meetings", "I have to leave my camera off."]  # only "that" follows
     assert seeker_clauses("I think I am a good mom and I have two kids") == [
         "I think I am a good mom and I have two kids"]
     # a purpose is not a fact of its own; a result is
