@@ -30,13 +30,13 @@ from common.cli import InputError, code_version, command_parser, quiet_libraries
 
 MAX_PHRASE = 4  # words on each side of the one replaced phrase
 GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
-_MARKS = frozenset(".,;:!?()")
 
 
 def _words(text: str) -> list[str]:
-    from extractor.meaning import tokens
+    """The meaning rules' words of a text: lower case, contractions expanded, clause marks left out."""
+    from extractor.meaning import _words, tokens
 
-    return [t for t in tokens(text) if t not in _MARKS]
+    return _words(tokens(text))
 
 
 def one_phrase_changed(sentence: str, utterance: str, ends: bool = True) -> tuple[str, str] | None:
