@@ -507,14 +507,35 @@ def written_examples(part: str, folder: Path = LABELS_DIR, file: str = WRITTEN,
             for r in read_tsv(folder / file) if r["part"] == part]
 
 
-def implied_judge_examples(folder: Path = LABELS_DIR, seed: int = 13, rewrites: bool = False) -> list[Example]:
+def implied_judge_examples(folder: Path = LABELS_DIR, seed: int = 13, rewrites: bool = False,
+                           edits: bool = False) -> list[Example]:
     """What the implied-fact judge trains on: the written facts' train part and the further written facts of
     `WRITTEN_MORE` (ESConv train dialogs outside the dev part), all labelled blind, with their contrast pairs; with
-    `rewrites`, also the extractor's labelled rewrites' train part (the proposals the check is asked about)."""
+    `rewrites`, also the extractor's labelled rewrites' train part (the proposals the check is asked about); with
+    `edits`, each of those labelled faithful once more, edited to say something else (`edited_facts`)."""
     more = written_examples("train", folder, WRITTEN_MORE, "esconv written fact (more)") \
         if (folder / WRITTEN_MORE).exists() else []
-    labelled = written_examples("train", folder) + more
-    return labelled + contrast_pairs(labelled, seed) + (rewrite_examples("train", folder) if rewrites else [])
+    labelled = written_examples("train", folder) + more + (rewrite_examples("train", folder) if rewrites else [])
+    return labelled + contrast_pairs([e for e in labelled if "rewrite" not in e.kind], seed) \
+        + (edited_facts(labelled, seed) if edits else [])
+
+
+def edited_facts(examples: Sequence[Example], seed: int = 13) -> list[Example]:
+    """Each sentence labelled faithful, beside its own turn, with one FactCC-style edit that makes it false (a
+    negation, someone else, a number, an antonym, a past made present, a wish made a fact, a hedge dropped, an
+    intensity added; one drawn among those that apply): the edits that keep every other word of a faithful
+    sentence, which a judge asked about one changed phrase must not pass."""
+    rng = random.Random(seed)
+    out: list[Example] = []
+    for e in examples:
+        if e.label != 1:
+            continue
+        found = edits_of(e.second, rng) + [(k, s) for k, s, y in rewrite_edits(e.second)
+                                           if y == 0 and k in ("hedge dropped", "intensity added")]
+        if found:
+            kind, edited = rng.choice(found)
+            out.append(Example(e.first, edited, 0, f"edit of a faithful sentence: {kind}", e.group))
+    return out
 
 
 def contrast_pairs(examples: Sequence[Example], seed: int = 13) -> list[Example]:

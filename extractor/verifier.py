@@ -11,7 +11,7 @@ name as the reason (counted in the build manifest):
 | 3 | `MEANING_REASONS` | rules (`extractor.meaning`) | drops or adds a negation, changes the subject or tense, states a wish as a fact, ... |
 | 4 | `CHANGED` | learned (rewrite judge) | is not a stretch of the seeker's words, and says more or less than they did: a hedge or a "sometimes" dropped, a detail added, garbled (trained on blind-labelled ESConv rewrites) |
 | 5 | `NEW_WORD` | rule (lexical) | uses a word the seeker's turn does not have, function words aside ("I like orange." from "I hate orange"; `grounding.new_words`), unless the rewrite judge gives P >= `implied` (0.99; `--no-rewrite-judge`: never) |
-| - | implied | learned (implied-fact judge), off by default | (keeps, not drops) a proposal that check 2, 4 or 5 dropped and the meaning rules pass, when P(implied) reaches its threshold: the seeker's turn implies every claim of it in other words ("I lost my job." from "I got laid off"; trained on written ESConv facts; `--implied-judge`, with a judges folder that holds one) |
+| - | implied | learned (implied-fact judge), off by default | (keeps, not drops) a proposal that check 2, 4 or 5 dropped, the meaning rules pass and that is the seeker's words with one short phrase in other words (`extractor.one_phrase`), when P(implied) reaches its threshold: the seeker's turn implies every claim of it in other words ("I lost my job." from "I got laid off"; trained on written ESConv facts; `--implied-judge`, with a judges folder that holds one) |
 | 6 | `NOT_A_FACT` | learned (fact classifier) | is not a fact about the seeker's life: a remark to the supporter, a pleasantry, agreement, a fragment |
 
 The meaning rules and `NEW_WORD` stay: the verifier learned word overlap, and passes a rewrite that keeps the
@@ -63,6 +63,7 @@ from extractor.grounding import (
 )
 from extractor.judge_data import reading
 from extractor.meaning import MEANING_REASONS, meaning_change
+from extractor.one_phrase import one_phrase_changed
 from extractor.remarks import strip_opening_word
 from extractor.statements import (
     atomic_clauses,
@@ -113,10 +114,13 @@ class CheckSettings:
     # parts' dev part, it widens a third of them to take the unfaithful from 7.5 % to 5.5 % (test part), and widens
     # "I work in retail." of "My sister is a nurse, and I work in retail." (docs/check-rules.md, "Quote parts")
     implied_judge: bool = False  # a proposal that the verifier, the rewrite judge or NEW_WORD dropped and the meaning
-    # rules pass is kept when the implied-fact judge gives it at least its threshold. Off: the best judge (SmolLM2,
-    # `--base SmolLM2-135M-Instruct --with-rewrites`) adds extractor rewrites that are 17 % unfaithful at its
-    # threshold, against 11 % among those the check keeps (docs/personas.md, "Implied facts, measured"); not shipped,
-    # trained by `pipelines.train_judges --task implied`
+    # rules pass is kept when the implied-fact judge gives it at least its threshold. Off: the best judges (SmolLM2,
+    # `--base SmolLM2-135M-Instruct --with-rewrites [--with-edits]`), asked behind `implied_gate`, add extractor
+    # rewrites that are 14-19 % unfaithful on the labelled test part, against 9-10 % among those the check keeps
+    # (docs/personas.md, "Implied facts, measured"); not shipped, trained by `pipelines.train_judges --task implied`
+    implied_gate: bool = True  # the implied-fact judge is asked only about a proposal that is a stretch of the seeker's
+    # words with one phrase of at most four words said in other words (`extractor.one_phrase`): it halves what the
+    # judge adds wrongly (docs/personas.md, "Asked only about one-phrase rewrites")
 OPENING_WORD = "opening word dropped"
 TURN_COUNTER = "turn counter or trailing comma dropped"
 SEEKER_CLAUSE = "the seeker's clause (no kept proposal restates it)"
@@ -416,7 +420,8 @@ class PersonaCheck:
                     d.reason = NEW_WORD
         if verify and self.settings.implied_judge:
             todo = [(d, i) for d, i in zip(drafts, inputs) if d.reason in (NOT_STATED, CHANGED, NEW_WORD)
-                    and (not self.settings.meaning or meaning_change(d.text, i.utterances[d.utterance]) is None)]
+                    and (not self.settings.meaning or meaning_change(d.text, i.utterances[d.utterance]) is None)
+                    and (not self.settings.implied_gate or one_phrase_changed(d.text, i.utterances[d.utterance]))]
             probs = self._probability("implied", _readings(todo))
             for (d, _), p in zip(todo, probs):
                 d.implied = p

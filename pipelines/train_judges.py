@@ -57,6 +57,9 @@ def parse_args(argv):
                         "(`research.written_implied`); the shipped judges do not (docs/personas.md, \"Implied facts\")")
     p.add_argument("--with-rewrites", action="store_true",
                    help="--task implied: also train on the labelled rewrites' train part (research/labels/rewrite_labels.tsv)")
+    p.add_argument("--with-edits", action="store_true",
+                   help="--task implied: also train on each faithful training sentence edited to say something else "
+                        "(extractor.judge_data.edited_facts)")
     p.add_argument("--base", choices=["all-MiniLM-L6-v2", "SmolLM2-135M-Instruct"], default="all-MiniLM-L6-v2",
                    help="the model a judge stands on (default %(default)s; SmolLM2, the extractor's own, takes about five "
                         "times as long per training step)")
@@ -609,7 +612,7 @@ def run_implied(args, out: Path) -> str:
     )
     from extractor.meaning import meaning_change
 
-    examples = implied_judge_examples(rewrites=args.with_rewrites)
+    examples = implied_judge_examples(rewrites=args.with_rewrites, edits=args.with_edits)
     if not examples:
         raise InputError(f"no written facts to train on (research/labels/{WRITTEN})")
     judge, info = train_one("implied", examples, args, out)
@@ -634,6 +637,8 @@ def run_implied(args, out: Path) -> str:
         f"`research/labels/{WRITTEN}` and `research/labels/{WRITTEN_MORE}` (ESConv train dialogs outside the dev "
         "part), both labelled blind, with their contrast pairs"
         + (", and the labelled rewrites' train part (`research/labels/rewrite_labels.tsv`)" if args.with_rewrites else "")
+        + (", and each faithful one of them edited to say something else (`judge_data.edited_facts`)"
+           if args.with_edits else "")
         + ":", "",
         "\n".join(f"- {k}: {v}" for k, v in kinds(examples).items()), "",
         f"Threshold {threshold:.3f}: the lowest at which at most {MAX_SAYING_MORE:.0%} of the dev part's kept sentences "

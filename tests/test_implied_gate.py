@@ -6,7 +6,8 @@ import csv
 import pytest
 
 from common.cli import InputError
-from research.implied_gate import main, one_phrase_changed, table
+from extractor.one_phrase import one_phrase_changed
+from research.implied_gate import main, table
 
 
 def test_the_gate_passes_one_short_phrase_in_other_words_and_nothing_else():

@@ -380,8 +380,9 @@ def test_a_clause_that_lost_its_opening_words_still_holds_the_proposal_that_rest
 
 @pytest.mark.xfail(strict=True, reason="known limit: neither the verifier (P 0.002) nor the rewrite judge (P 0.008) "
                                        "passes 'I lost my job.' from 'I got laid off'; the implied-fact judges on SmolLM2 "
-                                       "give it P 0.71-0.80, and what they would add to the check at such thresholds is "
-                                       "29-40 % unfaithful, so none is shipped (docs/personas.md)")
+                                       "give it P 0.71-0.84, and even asked only about one-phrase rewrites they add "
+                                       "rewrites about twice as often unfaithful as those the check keeps (17-19 % "
+                                       "against 9-10 % on the test part), so none is shipped (docs/personas.md)")
 def test_an_implied_fact_is_kept_with_its_evidence_span(check):
     inp = ExtractionInput(("I got laid off last week and I am scared.",), "How are you doing today?")
     verdicts = check.check(inp, ["I lost my job."])
@@ -403,10 +404,13 @@ def test_the_implied_fact_judge_is_asked_only_when_turned_on_and_keeps_what_it_i
     off = check.check(inp, ["I lost my job."])[0]
     assert not off.kept and off.reason == NOT_STATED and off.implied is None
     on = PersonaCheck(check.scorer, judges=tmp_path, settings=CheckSettings(implied_judge=True))
-    first = on.check(inp, ["I lost my job.", "I am not scared."])
+    first = on.check(inp, ["I lost my job.", "I am not scared.", "I lost my job and my car last week."])
     assert first[0].kept and first[0].implied is not None and first[0].stated < on.verifier().config.threshold
     assert "laid off" in inp.utterances[0][first[0].span[0]:first[0].span[1]]
     assert not first[1].kept and first[1].implied is None  # the meaning rules drop it first: the judge is not asked
+    assert not first[2].kept and first[2].implied is None  # more than one phrase in other words: not asked either
+    ungated = PersonaCheck(check.scorer, judges=tmp_path, settings=CheckSettings(implied_judge=True, implied_gate=False))
+    assert ungated.check(inp, ["I lost my job and my car last week."])[0].implied is not None
 
 
 def test_a_sentence_that_borrows_the_seekers_words_for_another_fact_is_not_stated(check):
@@ -690,6 +694,20 @@ def test_contrast_pairs_give_each_written_sentence_the_other_label_beside_anothe
             assert not any(r.first == e.first and r.second == e.second for r in rows)
             assert lexical_overlap(e.second, seeker_words(e.first)) < 0.2
     assert contrast_pairs(rows) == flipped  # seeded
+
+
+def test_edited_facts_make_each_faithful_sentence_false_beside_its_own_turn():
+    from extractor.judge_data import edited_facts, rewrite_examples, written_examples
+
+    rows = written_examples("test") + rewrite_examples("test")
+    edited = edited_facts(rows)
+    faithful = {(e.first, e.group) for e in rows if e.label == 1}
+    assert 0.5 * len(faithful) <= len(edited) <= sum(e.label for e in rows)  # at most one edit per faithful sentence
+    assert all(e.label == 0 and (e.first, e.group) in faithful and e.kind.startswith("edit of a faithful sentence")
+               for e in edited)
+    assert {e.kind.split(": ")[1] for e in edited} >= {"negation", "someone else", "antonym"}
+    assert edited_facts(rows) == edited  # seeded
+    assert edited_facts([e for e in rows if e.label == 0]) == []
 
 
 def test_rewrite_edits_change_the_meaning_or_only_the_form():
