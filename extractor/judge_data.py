@@ -515,9 +515,11 @@ def implied_judge_examples(folder: Path = LABELS_DIR, seed: int = 13, rewrites: 
     `edits`, each of those labelled faithful once more, edited to say something else (`edited_facts`)."""
     more = written_examples("train", folder, WRITTEN_MORE, "esconv written fact (more)") \
         if (folder / WRITTEN_MORE).exists() else []
-    labelled = written_examples("train", folder) + more + (rewrite_examples("train", folder) if rewrites else [])
-    return labelled + contrast_pairs([e for e in labelled if "rewrite" not in e.kind], seed) \
-        + (edited_facts(labelled, seed) if edits else [])
+    written = written_examples("train", folder) + more
+    revised = rewrite_examples("train", folder) if rewrites else []
+    if not edits:  # the order the judges without edits trained in (training batches depend on it)
+        return written + contrast_pairs(written, seed) + revised
+    return written + revised + contrast_pairs(written, seed) + edited_facts(written + revised, seed)
 
 
 def edited_facts(examples: Sequence[Example], seed: int = 13) -> list[Example]:
